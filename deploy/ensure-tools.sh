@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the few system tools the scripts rely on when a fresh machine lacks
+# them (Debian: apt-get, run as root). Go itself must already be installed.
+set -euo pipefail
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v go >/dev/null 2>&1 || { echo "ensure-tools: Go is not installed; install Go 1.26 first" >&2; exit 1; }
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ensure-tools: missing ${missing[*]}; install them (sudo apt-get install ${missing[*]})" >&2; exit 1
+fi
+echo "ensure-tools: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null

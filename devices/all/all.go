@@ -1,0 +1,6 @@
+// Package all registers every device protocol; import it for its side effect.
+package all
+
+import (
+	_ "github.com/estatehq/estate/devices/modbus" // Modbus TCP
+)

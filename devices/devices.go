@@ -1,0 +1,176 @@
+// Package devices holds what every device driver shares: the reading a poll
+// produces, the driver interface the gateway schedules, and the registry through
+// which each protocol package (devices/modbus, …) makes itself available.
+//
+// A protocol package registers itself in its init function; devices/all imports
+// every one of them, the way Telegraf's plugins/inputs/all does.
+package devices
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/estatehq/estate/internal/config"
+)
+
+// Quality says how far a reading can be trusted.
+type Quality uint8
+
+const (
+	// Good: the device answered and the value decoded.
+	Good Quality = iota
+	// Bad: the device answered with an error or a value that does not decode.
+	Bad
+	// Stale: the value is the last one known; the device did not answer.
+	Stale
+)
+
+func (q Quality) String() string {
+	switch q {
+	case Good:
+		return "good"
+	case Bad:
+		return "bad"
+	case Stale:
+		return "stale"
+	}
+	return fmt.Sprintf("quality(%d)", uint8(q))
+}
+
+// Value is one point of a reading.
+type Value struct {
+	Point   string
+	Value   float64
+	Quality Quality
+}
+
+// Reading is what one poll of one device returned, stamped with the moment it
+// was taken (not when it is written anywhere).
+type Reading struct {
+	Device *Info
+	Time   time.Time
+	Values []Value
+}
+
+// Get returns the value of a point, if the reading has it with good quality.
+func (r Reading) Get(point string) (float64, bool) {
+	for _, v := range r.Values {
+		if v.Point == point && v.Quality == Good {
+			return v.Value, true
+		}
+	}
+	return 0, false
+}
+
+// Info is a device's identity and location; one per device, shared by all its readings.
+type Info struct {
+	ID       string
+	Site     string
+	Family   string
+	Model    string
+	Building string
+	Floor    string
+	Unit     string
+	// Units maps point names to their engineering unit ("kWh", "V", "CNY").
+	Units map[string]string
+}
+
+// NewInfo builds a device's Info from its configuration.
+func NewInfo(site string, d config.Device) *Info {
+	return &Info{ID: d.ID, Site: site, Family: d.Family, Model: d.Profile,
+		Building: d.Building, Floor: d.Floor, Unit: d.Unit, Units: map[string]string{}}
+}
+
+// Driver reads one device. The gateway calls Poll on the device's schedule; an
+// error means the device did not answer usefully (a link fault, a timeout, an
+// exception), which the gateway counts towards marking it offline.
+type Driver interface {
+	Poll(ctx context.Context) (Reading, error)
+	Close() error
+}
+
+// Env is what a driver may need from its surroundings.
+type Env struct {
+	Config *config.Config
+}
+
+// Protocol is what a protocol package registers.
+type Protocol struct {
+	// Open connects to the device (lazily: a device that is down at start-up
+	// must not stop the gateway) and returns its driver.
+	Open func(env Env, dev config.Device, info *Info) (Driver, error)
+	// Validate reports the problems of a device's configuration (address format,
+	// profile presence) without connecting; path is like "devices[3]".
+	Validate func(cfg *config.Config, dev config.Device, path string) []config.Problem
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Protocol{}
+)
+
+// Register makes a protocol available under a name used in device configs.
+func Register(name string, p Protocol) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("devices: protocol registered twice: " + name)
+	}
+	registry[name] = p
+}
+
+// Protocols lists the registered protocol names, sorted.
+func Protocols() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func lookup(name string) (Protocol, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	p, ok := registry[name]
+	return p, ok
+}
+
+// Open returns the driver for a configured device.
+func Open(env Env, dev config.Device) (Driver, *Info, error) {
+	p, ok := lookup(dev.Protocol)
+	if !ok {
+		return nil, nil, fmt.Errorf("device %s: unknown protocol %q", dev.ID, dev.Protocol)
+	}
+	info := NewInfo(env.Config.Site.ID, dev)
+	d, err := p.Open(env, dev, info)
+	if err != nil {
+		return nil, nil, fmt.Errorf("device %s: %w", dev.ID, err)
+	}
+	return d, info, nil
+}
+
+// Validate is a config.Validator that checks every device against its protocol.
+func Validate(cfg *config.Config) []config.Problem {
+	var ps []config.Problem
+	for i, d := range cfg.Devices {
+		path := fmt.Sprintf("devices[%d]", i)
+		if d.Protocol == "" {
+			continue // already reported as required
+		}
+		p, ok := lookup(d.Protocol)
+		if !ok {
+			ps = append(ps, cfg.Problemf(path+".protocol", "unknown protocol %q; known: %v", d.Protocol, Protocols()))
+			continue
+		}
+		if p.Validate != nil {
+			ps = append(ps, p.Validate(cfg, d, path)...)
+		}
+	}
+	return ps
+}

@@ -1,0 +1,82 @@
+// Package deskclient is the gateway's side of the desk API. Gateways call the
+// desk, never the reverse: they sit behind NAT on the estates' networks.
+package deskclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/estatehq/estate/internal/ticket"
+)
+
+// Client calls one desk with one gateway token.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// New returns a client for the desk at base (http://host:port).
+func New(base, token string) *Client {
+	return &Client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// StatusError is a desk answer other than success.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("desk answered %d: %s", e.Code, e.Msg) }
+
+// Permanent reports whether retrying the same request cannot succeed: the desk
+// refused its content. Auth failures are not permanent: an operator fixes the
+// token and the outbox then delivers.
+func (e *StatusError) Permanent() bool {
+	return e.Code >= 400 && e.Code < 500 && e.Code != 401 && e.Code != 403 && e.Code != 408 && e.Code != 429
+}
+
+// OpenTicket opens a ticket, or returns the open ticket that already holds the
+// same alarm key.
+func (c *Client) OpenTicket(ctx context.Context, n ticket.NewTicket) (ticket.Ticket, error) {
+	var t ticket.Ticket
+	body, err := json.Marshal(n)
+	if err != nil {
+		return t, fmt.Errorf("encode ticket: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/tickets", bytes.NewReader(body))
+	if err != nil {
+		return t, fmt.Errorf("desk request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return t, fmt.Errorf("desk %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return t, fmt.Errorf("desk %s: read answer: %w", c.base, err)
+	}
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(data, &e)
+		if e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+		return t, &StatusError{Code: resp.StatusCode, Msg: e.Error}
+	}
+	if err := json.Unmarshal(data, &t); err != nil {
+		return t, fmt.Errorf("desk %s: answer is not a ticket: %w", c.base, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,191 @@
+// Package gateway is the edge half of Estate: it polls every configured device
+// on its schedule and fans each reading out to telemetry (InfluxDB), device
+// health, and the alarm engine, whose firing alarms become ticket requests in
+// the outbox that delivers them to the desk.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/gateway/alarm"
+	"github.com/estatehq/estate/gateway/deskclient"
+	"github.com/estatehq/estate/gateway/health"
+	"github.com/estatehq/estate/gateway/outbox"
+	"github.com/estatehq/estate/gateway/telemetry"
+	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/ticket"
+)
+
+var (
+	polls = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "estate_gateway_polls_total", Help: "Device polls, by device and result."}, []string{"device", "result"})
+	devicesOnline = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "estate_gateway_device_online", Help: "1 while the device answers, 0 once it is offline."}, []string{"device"})
+	alarmTransitions = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "estate_gateway_alarm_transitions_total", Help: "Alarm state changes, by rule and state."}, []string{"rule", "state"})
+)
+
+// Gateway runs the pipeline for one configuration.
+type Gateway struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	devices   []polled
+	telemetry *telemetry.Writer
+	health    *health.Tracker
+	alarms    *alarm.Engine
+	outbox    *outbox.Outbox
+
+	// OnTicket, when set before Run, is told of every ticket the desk accepted.
+	OnTicket outbox.Delivered
+}
+
+type polled struct {
+	cfg    config.Device
+	info   *devices.Info
+	driver devices.Driver
+}
+
+// New opens every device's driver and the outbox; nothing is polled until Run.
+func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{
+		cfg:       cfg,
+		log:       log.With("part", "gateway"),
+		telemetry: telemetry.New(cfg.InfluxDB, log.With("part", "telemetry")),
+		health:    health.NewTracker(cfg.Gateway.OfflineAfter),
+		alarms:    alarm.NewEngine(cfg.Rules),
+	}
+	for _, d := range cfg.Devices {
+		drv, info, err := devices.Open(devices.Env{Config: cfg}, d)
+		if err != nil {
+			g.closeDrivers()
+			return nil, err
+		}
+		g.devices = append(g.devices, polled{cfg: d, info: info, driver: drv})
+	}
+	desk := deskclient.New(cfg.Gateway.DeskURL, cfg.Gateway.DeskToken)
+	ob, err := outbox.Open(filepath.Join(cfg.Gateway.StateDir, "outbox-"+cfg.Gateway.ID+".json"), desk, log.With("part", "outbox"))
+	if err != nil {
+		g.closeDrivers()
+		return nil, err
+	}
+	g.outbox = ob
+	return g, nil
+}
+
+// Health is the live health of every device.
+func (g *Gateway) Health() *health.Tracker { return g.health }
+
+// Run polls until ctx ends, then stops the pollers, flushes telemetry and
+// closes the drivers. It returns the telemetry flush error, if any.
+func (g *Gateway) Run(ctx context.Context) error {
+	defer g.closeDrivers()
+	g.log.Info("gateway started", "gateway", g.cfg.Gateway.ID, "site", g.cfg.Site.ID, "devices", len(g.devices))
+
+	// The writer and the outbox outlive the pollers so that the last readings
+	// and alarms of a shutdown are still written and queued.
+	sinkCtx, stopSinks := context.WithCancel(context.Background())
+	defer stopSinks()
+	var sinks sync.WaitGroup
+	var flushErr error
+	sinks.Go(func() { flushErr = g.telemetry.Run(sinkCtx) })
+	sinks.Go(func() { g.outbox.Run(sinkCtx, g.delivered) })
+
+	var pollers sync.WaitGroup
+	for i := range g.devices {
+		pollers.Go(func() { g.pollLoop(ctx, &g.devices[i]) })
+	}
+	pollers.Wait()
+	stopSinks()
+	sinks.Wait()
+	g.log.Info("gateway stopped", "outbox_pending", g.outbox.Pending())
+	return flushErr
+}
+
+func (g *Gateway) delivered(t ticket.Ticket) {
+	g.log.Info("ticket delivered to desk", "ticket", t.ID, "alarm", t.AlarmKey, "status", t.Status)
+	if g.OnTicket != nil {
+		g.OnTicket(t)
+	}
+}
+
+func (g *Gateway) pollLoop(ctx context.Context, d *polled) {
+	tick := time.NewTicker(d.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		g.pollOnce(ctx, d)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (g *Gateway) pollOnce(ctx context.Context, d *polled) {
+	pollCtx, cancel := context.WithTimeout(ctx, d.cfg.Timeout*time.Duration(4))
+	r, err := d.driver.Poll(pollCtx)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: an interrupted poll says nothing about the device
+	}
+	state, changed := g.health.Observe(d.cfg.ID, err, time.Now())
+	if err != nil {
+		polls.WithLabelValues(d.cfg.ID, "error").Inc()
+		if changed && state == health.Offline {
+			devicesOnline.WithLabelValues(d.cfg.ID).Set(0)
+			g.log.Warn("device offline", "device", d.cfg.ID, "after_failures", g.cfg.Gateway.OfflineAfter, "err", err)
+		}
+		return
+	}
+	polls.WithLabelValues(d.cfg.ID, "ok").Inc()
+	devicesOnline.WithLabelValues(d.cfg.ID).Set(1)
+	if changed {
+		g.log.Info("device back online", "device", d.cfg.ID)
+	}
+	g.telemetry.AddReading(r)
+	for _, tr := range g.alarms.Evaluate(r) {
+		g.handleTransition(tr)
+	}
+}
+
+func (g *Gateway) handleTransition(tr alarm.Transition) {
+	alarmTransitions.WithLabelValues(tr.Rule.Name, string(tr.State)).Inc()
+	g.telemetry.AddAlarm(tr.Device, tr.Rule.Name, string(tr.State), tr.Rule.Severity, tr.Value, tr.At)
+	g.log.Info("alarm "+string(tr.State), "alarm", tr.Key, "point", tr.Point, "value", tr.Value)
+	if tr.State != alarm.Firing || tr.Rule.Ticket == "none" {
+		return
+	}
+	d := tr.Device
+	n := ticket.NewTicket{
+		Kind:  ticket.Kind(tr.Rule.Ticket),
+		Title: tr.Title(),
+		Description: fmt.Sprintf("Alarm %s on device %s: %s = %g %s at %s.",
+			tr.Rule.Name, d.ID, tr.Point, tr.Value, d.Units[tr.Point], tr.At.Format(time.RFC3339)),
+		Site:     d.Site,
+		Building: d.Building,
+		Floor:    d.Floor,
+		Unit:     d.Unit,
+		Device:   d.ID,
+		AlarmKey: tr.Key,
+		Source:   ticket.SourceDeviceAlarm,
+		Reading:  &ticket.Reading{Point: tr.Point, Value: tr.Value, Unit: d.Units[tr.Point], At: tr.At},
+	}
+	if err := g.outbox.Add(n); err != nil {
+		g.log.Error("cannot queue ticket request", "alarm", tr.Key, "err", err)
+	}
+}
+
+func (g *Gateway) closeDrivers() {
+	for _, d := range g.devices {
+		_ = d.driver.Close()
+	}
+}

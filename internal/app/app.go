@@ -1,0 +1,164 @@
+// Package app wires the parts into the programs that `estate` runs: the desk,
+// the gateway, and the demo that runs both with simulated devices.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/estatehq/estate/devices"
+	_ "github.com/estatehq/estate/devices/all" // every protocol registers itself
+	"github.com/estatehq/estate/devices/modbus"
+	"github.com/estatehq/estate/gateway"
+	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/desk"
+	"github.com/estatehq/estate/internal/store"
+)
+
+// LoadConfig loads a configuration with every check: built-in, device
+// protocols and profiles, and simulators. Both `estate check` and start-up use it.
+func LoadConfig(path string) (*config.Config, error) {
+	return config.Load(path, devices.Validate, validateSimulators)
+}
+
+// SimulatorKinds are the simulated devices the demo can serve.
+var SimulatorKinds = []string{"prepaid_meter"}
+
+func validateSimulators(cfg *config.Config) []config.Problem {
+	var ps []config.Problem
+	for i, s := range cfg.Simulators {
+		if s.Kind != "prepaid_meter" {
+			ps = append(ps, cfg.Problemf(fmt.Sprintf("simulators[%d].kind", i), "%q is not a simulator; use one of %v", s.Kind, SimulatorKinds))
+			continue
+		}
+		if d, ok := cfg.DeviceByID(s.Device); ok && d.Protocol != modbus.ProtocolTCP {
+			ps = append(ps, cfg.Problemf(fmt.Sprintf("simulators[%d].device", i), "a prepaid_meter simulator serves Modbus TCP; device %s uses %s", d.ID, d.Protocol))
+		}
+	}
+	return ps
+}
+
+// RunDesk serves the desk until ctx ends. ready, if not nil, receives nil once
+// the desk listens (or the error that stopped it).
+func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- error) error {
+	st, err := store.OpenSQLite(ctx, cfg.Desk.Database)
+	if err != nil {
+		if ready != nil {
+			ready <- err
+		}
+		return err
+	}
+	defer st.Close()
+	return desk.New(cfg.Desk, st, log.With("part", "desk")).Run(ctx, ready)
+}
+
+// RunGateway polls the configured devices until ctx ends. When metrics_listen
+// is set, /metrics is served there.
+func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, configure func(*gateway.Gateway)) error {
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if configure != nil {
+		configure(g)
+	}
+	var wg sync.WaitGroup
+	if addr := cfg.Gateway.MetricsListen; addr != "" {
+		srv := &http.Server{Addr: addr, Handler: promhttp.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("gateway metrics: listen on %s: %w", addr, err)
+		}
+		wg.Go(func() { _ = srv.Serve(ln) })
+		defer func() { _ = srv.Close(); wg.Wait() }()
+	}
+	return g.Run(ctx)
+}
+
+// StartSimulators serves the configured simulated devices until ctx ends; the
+// returned function waits for them to stop.
+func StartSimulators(ctx context.Context, cfg *config.Config, log *slog.Logger) (wait func(), err error) {
+	var wg sync.WaitGroup
+	var started []*modbus.Simulator
+	stopAll := func() {
+		for _, s := range started {
+			_ = s.Stop()
+		}
+	}
+	for _, sc := range cfg.Simulators {
+		dev, _ := cfg.DeviceByID(sc.Device)
+		p, err := modbus.LoadProfile(modbus.ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		sim := modbus.NewSimulator(p, dev.Address)
+		meter := &modbus.PrepaidMeter{Sim: sim, InitialBalance: sc.InitialBalance, DrainPerSecond: sc.DrainPerSecond}
+		if err := sim.Start(); err != nil {
+			stopAll()
+			return nil, err
+		}
+		started = append(started, sim)
+		log.Info("simulated prepaid meter serving", "device", dev.ID, "addr", dev.Address,
+			"balance", sc.InitialBalance, "drain_per_second", sc.DrainPerSecond)
+		wg.Go(func() { meter.Run(ctx) })
+	}
+	return func() { wg.Wait(); stopAll() }, nil
+}
+
+// RunDemo runs simulators, desk and gateway in one process until ctx ends. The
+// banner (how to see the tickets) goes to out.
+func RunDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer, configure func(*gateway.Gateway)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	waitSims, err := StartSimulators(ctx, cfg, log.With("part", "simulator"))
+	if err != nil {
+		return err
+	}
+	defer waitSims()
+
+	ready := make(chan error, 1)
+	deskDone := make(chan error, 1)
+	go func() { deskDone <- RunDesk(ctx, cfg, log, ready) }()
+	if err := <-ready; err != nil {
+		return err
+	}
+	printBanner(out, cfg)
+
+	gwErr := RunGateway(ctx, cfg, log, configure)
+	cancel()
+	deskErr := <-deskDone
+	return errors.Join(gwErr, deskErr)
+}
+
+func printBanner(out io.Writer, cfg *config.Config) {
+	if out == nil {
+		return
+	}
+	token := ""
+	for _, t := range cfg.Desk.Tokens {
+		if t.Role == desk.RoleAdmin {
+			token = t.Token
+			break
+		}
+	}
+	fmt.Fprintf(out, `
+Estate demo is running (Ctrl-C stops it).
+  desk API   http://%[1]s/api/v1/tickets   (demo-only admin token: %[2]s)
+  see the tickets:
+    curl -H 'Authorization: Bearer %[2]s' http://%[1]s/api/v1/tickets
+  metrics    http://%[1]s/metrics
+  telemetry  InfluxDB %[3]s, bucket %[4]s
+  The simulated meter's balance runs down; a top-up reminder appears within about 30 s.
+
+`, cfg.Desk.Listen, token, cfg.InfluxDB.URL, cfg.InfluxDB.Bucket)
+}

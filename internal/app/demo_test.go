@@ -1,0 +1,190 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+
+	"github.com/estatehq/estate/gateway"
+	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/testenv"
+	"github.com/estatehq/estate/internal/ticket"
+)
+
+// demoConfig is the shipped configs/demo.yaml moved onto free ports, a fresh
+// InfluxDB database and a temporary folder, with a faster clock.
+func demoConfig(t *testing.T, influxURL, bucket string, replace ...string) *config.Config {
+	t.Helper()
+	data, err := os.ReadFile("../../configs/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles, _ := filepath.Abs("../../configs/profiles")
+	dir := t.TempDir()
+	r := strings.NewReplacer(append([]string{
+		"127.0.0.1:8080", testenv.FreeAddr(t),
+		"127.0.0.1:15020", testenv.FreeAddr(t),
+		"http://127.0.0.1:18086", influxURL,
+		"estate/autogen", bucket,
+		"profiles_dir: profiles", "profiles_dir: " + profiles,
+		"var/demo/", dir + "/",
+		"poll_interval: 1s", "poll_interval: 200ms",
+	}, replace...)...)
+	cfg, err := LoadConfigText(t, r.Replace(string(data)))
+	if err != nil {
+		t.Fatalf("demo config: %v", err)
+	}
+	return cfg
+}
+
+// LoadConfigText loads configuration text through the same checks as a file.
+func LoadConfigText(t *testing.T, text string) (*config.Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "demo.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return LoadConfig(path)
+}
+
+func TestDemoPipelineEndToEnd(t *testing.T) {
+	influxURL, bucket := testenv.InfluxDB(t)
+	// The balance starts just above the threshold and crosses it after 2 s, so
+	// that it stays low for many polls within the test.
+	cfg := demoConfig(t, influxURL, bucket,
+		"initial_balance: 22", "initial_balance: 12",
+		"drain_per_second: 0.5", "drain_per_second: 1")
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var mu sync.Mutex
+	var delivered []ticket.Ticket
+	firstTicket := make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- RunDemo(ctx, cfg, log, io.Discard, func(g *gateway.Gateway) {
+			g.OnTicket = func(tk ticket.Ticket) {
+				mu.Lock()
+				delivered = append(delivered, tk)
+				mu.Unlock()
+				once.Do(func() { close(firstTicket) })
+			}
+		})
+	}()
+
+	select {
+	case <-firstTicket:
+	case err := <-done:
+		t.Fatalf("demo stopped before a ticket: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no ticket within 30 s")
+	}
+	// Keep polling well after the alarm: 25 more polls of a low balance.
+	time.Sleep(25 * 200 * time.Millisecond)
+	tickets := listTickets(t, cfg)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+
+	if len(tickets) != 1 {
+		t.Fatalf("want exactly one ticket, got %d: %+v", len(tickets), tickets)
+	}
+	tk := tickets[0]
+	if tk.Kind != ticket.TopUp || tk.Device != "meter-1-1-101" || tk.Building != "1" || tk.Unit != "1-101" ||
+		tk.Site != "demo-estate" || tk.Status != ticket.New || tk.Priority != "P3" {
+		t.Errorf("ticket fields: %+v", tk)
+	}
+	if tk.Reading == nil || tk.Reading.Point != "balance" || tk.Reading.Value >= 10 || tk.Reading.Value < 9 ||
+		tk.Reading.Unit != "CNY" || tk.Reading.At.IsZero() {
+		t.Errorf("ticket reading: %+v", tk.Reading)
+	}
+	if !strings.Contains(tk.Title, "1-101") {
+		t.Errorf("title %q does not name the unit", tk.Title)
+	}
+	mu.Lock()
+	if len(delivered) != 1 {
+		t.Errorf("gateway delivered %d ticket requests, want 1", len(delivered))
+	}
+	mu.Unlock()
+
+	// The readings are in InfluxDB with the simulator's values.
+	client := influxdb2.NewClient(influxURL, "")
+	defer client.Close()
+	q := fmt.Sprintf(`from(bucket: %q) |> range(start: -5m)
+		|> filter(fn: (r) => r._measurement == "meter" and r.device == "meter-1-1-101")
+		|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
+		|> sort(columns: ["_time"])`, bucket)
+	res, err := client.QueryAPI("").Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	var n int
+	prev := 1e9
+	for res.Next() {
+		rec := res.Record()
+		n++
+		bal, _ := rec.ValueByKey("balance").(float64)
+		volt, _ := rec.ValueByKey("voltage").(float64)
+		relay, _ := rec.ValueByKey("relay").(float64)
+		if bal > prev+1e-6 || bal < 0 || bal > 12 {
+			t.Errorf("reading %d: balance %g after %g: not the simulator's falling balance", n, bal, prev)
+		}
+		if bal > 0.01 && (volt < 215 || volt > 225 || relay != 1) {
+			t.Errorf("reading %d: voltage %g relay %g while balance %g", n, volt, relay, bal)
+		}
+		if rec.ValueByKey("quality") != "good" || rec.ValueByKey("site") != "demo-estate" || rec.ValueByKey("unit") != "1-101" {
+			t.Errorf("reading %d: tags/quality %v", n, rec.Values())
+		}
+		prev = bal
+	}
+	if res.Err() != nil {
+		t.Fatalf("query result: %v", res.Err())
+	}
+	if n < 20 {
+		t.Errorf("only %d readings in InfluxDB; want at least 20 polls' worth", n)
+	}
+}
+
+func listTickets(t *testing.T, cfg *config.Config) []ticket.Ticket {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Desk.Listen+"/api/v1/tickets?device=meter-1-1-101", nil)
+	req.Header.Set("Authorization", "Bearer demo-admin-token-not-for-production")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("list tickets: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("list tickets: status %d", resp.StatusCode)
+	}
+	var body struct{ Tickets []ticket.Ticket }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("list tickets: %v", err)
+	}
+	return body.Tickets
+}
+
+func TestDemoRefusesBadConfig(t *testing.T) {
+	_, err := LoadConfigText(t, "site:\n  id: demo\ndevices:\n  - id: m\n    family: meter\n    protocol: modbus_rtu\n")
+	if err == nil {
+		t.Fatal("config with an unknown protocol loaded")
+	}
+	if !strings.Contains(err.Error(), `devices[0].protocol: unknown protocol "modbus_rtu"`) {
+		t.Errorf("message does not locate the protocol: %v", err)
+	}
+}

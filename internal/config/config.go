@@ -1,0 +1,162 @@
+// Package config loads and validates Estate's YAML site configuration.
+//
+// Everything is checked before anything starts: unknown keys are errors, and
+// every problem is reported as "file:line: field: what is wrong" so that
+// `estate check` and a refused start-up print the same messages.
+package config
+
+import (
+	"time"
+)
+
+// Config is one site's configuration: the gateway half, the desk half, or both
+// (the demo runs both in one process).
+type Config struct {
+	Site       Site        `yaml:"site"`
+	Gateway    Gateway     `yaml:"gateway"`
+	InfluxDB   InfluxDB    `yaml:"influxdb"`
+	Desk       Desk        `yaml:"desk"`
+	Devices    []Device    `yaml:"devices"`
+	Rules      []Rule      `yaml:"rules"`
+	Simulators []Simulator `yaml:"simulators"`
+
+	// File is the path the configuration was read from; relative paths inside it
+	// (profiles, databases) are resolved against its folder.
+	File string `yaml:"-"`
+	// decoded is set once the YAML decoded into the struct (possibly with
+	// type errors), so that further checks can run on it.
+	decoded bool
+	// positions maps a field path ("devices[0].address") to its line in File.
+	positions map[string]int
+}
+
+// Site identifies the estate this configuration describes.
+type Site struct {
+	ID       string `yaml:"id"`
+	Name     string `yaml:"name"`
+	Timezone string `yaml:"timezone"`
+}
+
+// Gateway configures polling and where the gateway reports.
+type Gateway struct {
+	ID string `yaml:"id"`
+	// ProfilesDir holds device profiles (register maps), relative to the config file.
+	ProfilesDir string `yaml:"profiles_dir"`
+	// OfflineAfter is how many consecutive failed polls mark a device offline.
+	OfflineAfter int `yaml:"offline_after"`
+	// DeskURL is the desk the gateway opens tickets on.
+	DeskURL string `yaml:"desk_url"`
+	// DeskToken authenticates the gateway on the desk (role gateway).
+	DeskToken string `yaml:"desk_token"`
+	// MetricsListen serves /metrics when the gateway runs on its own; empty disables it.
+	MetricsListen string `yaml:"metrics_listen"`
+	// StateDir keeps what must survive a restart (the ticket outbox), relative
+	// to the working directory.
+	StateDir string `yaml:"state_dir"`
+}
+
+// InfluxDB is where telemetry goes.
+type InfluxDB struct {
+	URL string `yaml:"url"`
+	// Token is an InfluxDB 2.x/3.x API token, or "user:password" for 1.8 with auth; empty for 1.8 without auth.
+	Token string `yaml:"token"`
+	Org   string `yaml:"org"`
+	// Bucket is a 2.x bucket, or "database/retention-policy" on 1.8.
+	Bucket string `yaml:"bucket"`
+	// BatchSize is the most points in one write.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a point waits before it is written.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// MaxBufferedPoints bounds the points held while InfluxDB is unreachable.
+	MaxBufferedPoints int `yaml:"max_buffered_points"`
+	// Timeout bounds one write request.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Desk configures the service-desk HTTP API.
+type Desk struct {
+	Listen string `yaml:"listen"`
+	// Database is the SQLite file, relative to the working directory.
+	Database string  `yaml:"database"`
+	Tokens   []Token `yaml:"tokens"`
+}
+
+// Token is one API credential and the role it grants.
+type Token struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+	Role  string `yaml:"role"`
+	// Site restricts a gateway token to the tickets of one site.
+	Site string `yaml:"site"`
+}
+
+// Device is one polled device: what it is, where it is, how to reach it.
+type Device struct {
+	ID       string `yaml:"id"`
+	Family   string `yaml:"family"`
+	Protocol string `yaml:"protocol"`
+	Profile  string `yaml:"profile"`
+	Address  string `yaml:"address"`
+	SlaveID  int    `yaml:"slave_id"`
+	Building string `yaml:"building"`
+	Floor    string `yaml:"floor"`
+	Unit     string `yaml:"unit"`
+	// PollInterval is how often the device is read.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Timeout bounds one request to the device.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Rule raises an alarm, and possibly a ticket, from a device's readings.
+type Rule struct {
+	Name     string `yaml:"name"`
+	Family   string `yaml:"family"`
+	Point    string `yaml:"point"`
+	Severity string `yaml:"severity"`
+	// Below fires when the point falls below this value.
+	Below *float64 `yaml:"below"`
+	// Above fires when the point rises above this value.
+	Above *float64 `yaml:"above"`
+	// Clear is the level at which the alarm resolves (hysteresis); defaults to the firing level.
+	Clear *float64 `yaml:"clear"`
+	// Ticket is the kind of ticket the alarm opens: emergency, repair, top_up, or none.
+	Ticket string `yaml:"ticket"`
+	// Title is the ticket title; {device}, {building}, {unit}, {value} and {point} are replaced.
+	Title string `yaml:"title"`
+}
+
+// Simulator is a simulated device that the demo serves on loopback.
+type Simulator struct {
+	Kind   string `yaml:"kind"`
+	Device string `yaml:"device"`
+	// InitialBalance is the prepaid meter's remaining balance at start (yuan).
+	InitialBalance float64 `yaml:"initial_balance"`
+	// DrainPerSecond is how fast the balance runs down (yuan per second).
+	DrainPerSecond float64 `yaml:"drain_per_second"`
+}
+
+// Line returns the line of a field path such as "devices[0].address", or of its
+// nearest ancestor that is present in the file; 0 when unknown.
+func (c *Config) Line(path string) int {
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := c.positions[p]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+// Problemf builds a Problem for a field path of this configuration.
+func (c *Config) Problemf(path, format string, args ...any) Problem {
+	return newProblem(c.File, c.Line(path), path, format, args...)
+}
+
+// DeviceByID returns the device with that id.
+func (c *Config) DeviceByID(id string) (Device, bool) {
+	for _, d := range c.Devices {
+		if d.ID == id {
+			return d, true
+		}
+	}
+	return Device{}, false
+}

@@ -1,0 +1,229 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Known values of enumerated fields; the lists are what the messages offer.
+var (
+	Families     = []string{"meter", "power", "elevator", "fire", "access"}
+	Roles        = []string{"admin", "engineer", "control_room", "assistant", "gateway"}
+	TicketKinds  = []string{"emergency", "repair", "top_up", "none"}
+	Severities   = []string{"info", "warning", "critical"}
+	minTokenSize = 16
+)
+
+func (c *Config) has(path string) bool { _, ok := c.positions[path]; return ok }
+
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) { ps = append(ps, c.Problemf(path, format, args...)) }
+
+	if c.Site.ID == "" {
+		add("site.id", "required: a short identifier of the estate, such as \"sunrise-garden\"")
+	} else if !isIdentifier(c.Site.ID) {
+		add("site.id", "%q may use only letters, digits, '-' and '_'", c.Site.ID)
+	}
+	if c.Site.Timezone != "" {
+		if _, err := time.LoadLocation(c.Site.Timezone); err != nil {
+			add("site.timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", c.Site.Timezone)
+		}
+	}
+
+	if c.has("desk") {
+		ps = append(ps, c.validateDesk()...)
+	}
+	if len(c.Devices) > 0 || c.has("gateway") {
+		ps = append(ps, c.validateGateway()...)
+	}
+	return ps
+}
+
+func (c *Config) validateDesk() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) { ps = append(ps, c.Problemf(path, format, args...)) }
+	if err := checkListen(c.Desk.Listen); err != nil {
+		add("desk.listen", "%v", err)
+	}
+	if c.Desk.Database == "" {
+		add("desk.database", "required: the SQLite file that holds the tickets, such as var/desk.db")
+	}
+	if len(c.Desk.Tokens) == 0 {
+		add("desk.tokens", "at least one token is required: every desk call is authenticated")
+	}
+	names := map[string]bool{}
+	secrets := map[string]bool{}
+	for i, t := range c.Desk.Tokens {
+		p := fmt.Sprintf("desk.tokens[%d]", i)
+		if t.Name == "" {
+			add(p+".name", "required: who or what uses this token")
+		} else if names[t.Name] {
+			add(p+".name", "%q is used by another token", t.Name)
+		}
+		names[t.Name] = true
+		switch {
+		case len(t.Token) < minTokenSize:
+			add(p+".token", "must be at least %d characters (generate one with: openssl rand -hex 24)", minTokenSize)
+		case secrets[t.Token]:
+			add(p+".token", "the same secret is given to another token")
+		}
+		secrets[t.Token] = true
+		if !slices.Contains(Roles, t.Role) {
+			add(p+".role", "%q is not a role; use one of %s", t.Role, strings.Join(Roles, ", "))
+		}
+		if t.Role == "gateway" && t.Site == "" {
+			add(p+".site", "required for a gateway token: the site whose tickets it may open")
+		}
+	}
+	return ps
+}
+
+func (c *Config) validateGateway() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) { ps = append(ps, c.Problemf(path, format, args...)) }
+	if c.Gateway.ID == "" {
+		add("gateway.id", "required: a name for this gateway, unique within the site")
+	}
+	if c.Gateway.OfflineAfter < 1 {
+		add("gateway.offline_after", "must be at least 1 failed poll")
+	}
+	if err := checkHTTPURL(c.Gateway.DeskURL); err != nil {
+		add("gateway.desk_url", "%v", err)
+	}
+	if len(c.Gateway.DeskToken) < minTokenSize {
+		add("gateway.desk_token", "required: the desk token of role gateway for this site (at least %d characters)", minTokenSize)
+	}
+	if c.Gateway.MetricsListen != "" {
+		if err := checkListen(c.Gateway.MetricsListen); err != nil {
+			add("gateway.metrics_listen", "%v", err)
+		}
+	}
+	if err := checkHTTPURL(c.InfluxDB.URL); err != nil {
+		add("influxdb.url", "%v", err)
+	}
+	if c.InfluxDB.Bucket == "" {
+		add("influxdb.bucket", "required: a 2.x bucket, or \"database/retention\" on InfluxDB 1.8 (such as estate/autogen)")
+	}
+	if c.InfluxDB.BatchSize < 1 || c.InfluxDB.BatchSize > 50_000 {
+		add("influxdb.batch_size", "must be between 1 and 50000 points, got %d", c.InfluxDB.BatchSize)
+	}
+	if c.InfluxDB.FlushInterval < 10*time.Millisecond {
+		add("influxdb.flush_interval", "must be at least 10ms, got %s", c.InfluxDB.FlushInterval)
+	}
+	if c.InfluxDB.MaxBufferedPoints < c.InfluxDB.BatchSize {
+		add("influxdb.max_buffered_points", "must be at least batch_size (%d)", c.InfluxDB.BatchSize)
+	}
+	if c.InfluxDB.Timeout <= 0 {
+		add("influxdb.timeout", "must be positive")
+	}
+
+	ids := map[string]bool{}
+	families := map[string]bool{}
+	for i, d := range c.Devices {
+		p := fmt.Sprintf("devices[%d]", i)
+		switch {
+		case d.ID == "":
+			add(p+".id", "required: a device identifier unique within the site")
+		case !isIdentifier(d.ID):
+			add(p+".id", "%q may use only letters, digits, '-' and '_'", d.ID)
+		case ids[d.ID]:
+			add(p+".id", "%q is used by another device", d.ID)
+		}
+		ids[d.ID] = true
+		if !slices.Contains(Families, d.Family) {
+			add(p+".family", "%q is not a device family; use one of %s", d.Family, strings.Join(Families, ", "))
+		}
+		families[d.Family] = true
+		if d.Protocol == "" {
+			add(p+".protocol", "required, such as modbus_tcp")
+		}
+		if d.PollInterval < 100*time.Millisecond {
+			add(p+".poll_interval", "must be at least 100ms, got %s", d.PollInterval)
+		}
+		if d.Timeout <= 0 || d.Timeout > d.PollInterval*10 {
+			add(p+".timeout", "must be positive and at most ten poll intervals, got %s", d.Timeout)
+		}
+		if d.SlaveID < 0 || d.SlaveID > 247 {
+			add(p+".slave_id", "must be between 1 and 247, got %d", d.SlaveID)
+		}
+	}
+
+	rules := map[string]bool{}
+	for i, r := range c.Rules {
+		p := fmt.Sprintf("rules[%d]", i)
+		if r.Name == "" {
+			add(p+".name", "required")
+		} else if rules[r.Name] {
+			add(p+".name", "%q is used by another rule", r.Name)
+		}
+		rules[r.Name] = true
+		if !slices.Contains(Families, r.Family) {
+			add(p+".family", "%q is not a device family; use one of %s", r.Family, strings.Join(Families, ", "))
+		}
+		if r.Point == "" {
+			add(p+".point", "required: the point the rule watches, such as balance")
+		}
+		switch {
+		case r.Below == nil && r.Above == nil:
+			add(p, "give either below or above")
+		case r.Below != nil && r.Above != nil:
+			add(p+".above", "give either below or above, not both")
+		case r.Below != nil && r.Clear != nil && *r.Clear < *r.Below:
+			add(p+".clear", "must be at or above below (%g) so that the alarm can clear", *r.Below)
+		case r.Above != nil && r.Clear != nil && *r.Clear > *r.Above:
+			add(p+".clear", "must be at or below above (%g) so that the alarm can clear", *r.Above)
+		}
+		if !slices.Contains(TicketKinds, r.Ticket) {
+			add(p+".ticket", "%q is not a ticket kind; use one of %s", r.Ticket, strings.Join(TicketKinds, ", "))
+		}
+		if !slices.Contains(Severities, r.Severity) {
+			add(p+".severity", "%q is not a severity; use one of %s", r.Severity, strings.Join(Severities, ", "))
+		}
+	}
+
+	for i, s := range c.Simulators {
+		p := fmt.Sprintf("simulators[%d]", i)
+		if _, ok := c.DeviceByID(s.Device); !ok {
+			add(p+".device", "no device has id %q", s.Device)
+		}
+		if s.DrainPerSecond < 0 {
+			add(p+".drain_per_second", "must not be negative")
+		}
+	}
+	return ps
+}
+
+func isIdentifier(s string) bool {
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func checkListen(addr string) error {
+	if addr == "" {
+		return fmt.Errorf("required: host:port to listen on, such as 127.0.0.1:8080")
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	return nil
+}
+
+func checkHTTPURL(raw string) error {
+	if raw == "" {
+		return fmt.Errorf("required: an http:// or https:// URL")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", raw)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+// Package testenv gives tests the real components `make test` starts, and
+// fails (rather than skips) when CI=true and a component is missing.
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+)
+
+// missing skips locally but fails in CI, where every component must be there.
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI (CI=true) but is missing; run the tests with `make test`", what)
+	}
+	t.Skipf("%s is not available; run the tests with `make test` to start it", what)
+}
+
+// InfluxDB returns the URL of the tests' InfluxDB (ESTATE_TEST_INFLUXDB_URL) and
+// a fresh database on it, as the bucket name "db/autogen", dropped after the test.
+func InfluxDB(t testing.TB) (serverURL, bucket string) {
+	t.Helper()
+	serverURL = os.Getenv("ESTATE_TEST_INFLUXDB_URL")
+	if serverURL == "" {
+		missing(t, "InfluxDB (ESTATE_TEST_INFLUXDB_URL)")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(serverURL + "/ping")
+	if err != nil {
+		missing(t, fmt.Sprintf("InfluxDB at %s (%v)", serverURL, err))
+	}
+	resp.Body.Close()
+	db := "test_" + randomHex(6)
+	influxQL(t, client, serverURL, "CREATE DATABASE "+db)
+	t.Cleanup(func() { influxQL(t, client, serverURL, "DROP DATABASE "+db) })
+	return serverURL, db + "/autogen"
+}
+
+func influxQL(t testing.TB, client *http.Client, serverURL, q string) {
+	t.Helper()
+	resp, err := client.PostForm(serverURL+"/query", url.Values{"q": {q}})
+	if err != nil {
+		t.Fatalf("InfluxDB %q: %v", q, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("InfluxDB %q: status %d", q, resp.StatusCode)
+	}
+}
+
+// FreeAddr returns a loopback host:port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
