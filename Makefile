@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 GO ?= go
 INFLUXDB_DEMO_PORT ?= 18086
-INFLUXDB_TEST_PORT ?= 18087
 TEST_FLAGS ?=
 
 .PHONY: demo test build vet bench deps influxdb-install clean
@@ -22,15 +21,15 @@ demo: deps build
 	deploy/influxdb/influxdb.sh start --port $(INFLUXDB_DEMO_PORT) --dir var/influxdb-demo
 	./bin/estate demo --config configs/demo.yaml
 
-# Starts the tests' own InfluxDB on a separate port, runs vet and the whole
-# suite with -race, and stops InfluxDB whatever the outcome.
+# Starts the components the tests need (deploy/test-env.sh: InfluxDB on its own
+# port, …), runs vet and the whole suite with -race, and stops them whatever
+# the outcome.
 test: deps
-	deploy/influxdb/influxdb.sh start --port $(INFLUXDB_TEST_PORT) --dir var/influxdb-test
-	@rc=0; \
+	deploy/test-env.sh start
+	@rc=0; set -a; . var/test.env; set +a; \
 	$(GO) vet ./... && \
-	ESTATE_TEST_INFLUXDB_URL=http://127.0.0.1:$(INFLUXDB_TEST_PORT) \
-	  $(GO) test -race -count=1 -timeout 20m $(TEST_FLAGS) ./... || rc=$$?; \
-	deploy/influxdb/influxdb.sh stop --dir var/influxdb-test; \
+	$(GO) test -race -count=1 -timeout 30m $(TEST_FLAGS) ./... || rc=$$?; \
+	deploy/test-env.sh stop; \
 	exit $$rc
 
 vet:

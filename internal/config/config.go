@@ -105,6 +105,18 @@ type Device struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// Timeout bounds one request to the device.
 	Timeout time.Duration `yaml:"timeout"`
+	// Serial is the line of an RS-485/RS-232 device; devices that name the same
+	// port share one bus and are polled one transaction at a time.
+	Serial *Serial `yaml:"serial"`
+}
+
+// Serial line settings. 8E1 and 8N1 are both common on meters.
+type Serial struct {
+	Port     string `yaml:"port"`      // /dev/ttyUSB0
+	Baud     int    `yaml:"baud"`      // 2400, 9600, …
+	DataBits int    `yaml:"data_bits"` // 8 if zero
+	Parity   string `yaml:"parity"`    // N, E or O
+	StopBits int    `yaml:"stop_bits"` // 1 if zero
 }
 
 // Rule raises an alarm, and possibly a ticket, from a device's readings.
