@@ -65,6 +65,25 @@ func (r Reading) Get(point string) (float64, bool) {
 	return 0, false
 }
 
+// Event is something a device reported happening (a fire alarm in a zone, a
+// door forced open, an elevator entrapment), as opposed to a sampled value.
+type Event struct {
+	Device *Info
+	Time   time.Time
+	// Type is the event's kind in Estate's vocabulary: fire_alarm, fault,
+	// supervisory, disabled, restore, reset, main_power_fault, door_forced,
+	// door_held, tamper, entrapment, …
+	Type string
+	// Source is where on the device it happened ("loop 1 address 23", "door 2").
+	Source string
+	// Active is true when the condition starts and false when it clears.
+	Active bool
+	// Text is the device's own words, kept for people to read.
+	Text string
+	// Attrs carries what else the device said (zone, floor, code).
+	Attrs map[string]string
+}
+
 // Info is a device's identity and location; one per device, shared by all its readings.
 type Info struct {
 	ID       string
@@ -92,6 +111,22 @@ type Driver interface {
 	Close() error
 }
 
+// Sink receives what stream drivers report.
+type Sink interface {
+	Reading(Reading)
+	Event(Event)
+	// Health reports whether a device is heard from: nil when it answered or
+	// published, an error when it went silent or its link failed.
+	Health(device string, err error)
+}
+
+// Streamer receives data that devices push (MQTT, fire panels on a serial
+// line) rather than answering polls. One Streamer serves every device of its
+// protocol; it runs until ctx ends.
+type Streamer interface {
+	Run(ctx context.Context, sink Sink) error
+}
+
 // Env is what a driver may need from its surroundings.
 type Env struct {
 	Config *config.Config
@@ -102,6 +137,10 @@ type Protocol struct {
 	// Open connects to the device (lazily: a device that is down at start-up
 	// must not stop the gateway) and returns its driver.
 	Open func(env Env, dev config.Device, info *Info) (Driver, error)
+	// OpenStream, for protocols whose devices push data, returns the one
+	// streamer serving all of the protocol's devices (with their infos, in the
+	// same order). A protocol sets Open or OpenStream.
+	OpenStream func(env Env, devs []config.Device, infos []*Info) (Streamer, error)
 	// Validate reports the problems of a device's configuration (address format,
 	// profile presence) without connecting; path is like "devices[3]".
 	Validate func(cfg *config.Config, dev config.Device, path string) []config.Problem
@@ -141,18 +180,71 @@ func lookup(name string) (Protocol, bool) {
 	return p, ok
 }
 
-// Open returns the driver for a configured device.
-func Open(env Env, dev config.Device) (Driver, *Info, error) {
-	p, ok := lookup(dev.Protocol)
-	if !ok {
-		return nil, nil, fmt.Errorf("device %s: unknown protocol %q", dev.ID, dev.Protocol)
+// Polled is one device with the driver that polls it.
+type Polled struct {
+	Config config.Device
+	Info   *Info
+	Driver Driver
+}
+
+// Opened is every configured device, ready to poll or stream.
+type Opened struct {
+	Polled    []Polled
+	Streamers []Streamer
+	// Infos of the streamed devices, by id.
+	Streamed map[string]*Info
+}
+
+// Close closes every poll driver.
+func (o *Opened) Close() {
+	for _, p := range o.Polled {
+		_ = p.Driver.Close()
 	}
-	info := NewInfo(env.Config.Site.ID, dev)
-	d, err := p.Open(env, dev, info)
-	if err != nil {
-		return nil, nil, fmt.Errorf("device %s: %w", dev.ID, err)
+}
+
+// OpenAll opens the driver of every configured device: one per polled device,
+// one streamer per streaming protocol.
+func OpenAll(env Env) (*Opened, error) {
+	o := &Opened{Streamed: map[string]*Info{}}
+	streamed := map[string][]config.Device{}
+	var order []string
+	for _, dev := range env.Config.Devices {
+		p, ok := lookup(dev.Protocol)
+		if !ok {
+			o.Close()
+			return nil, fmt.Errorf("device %s: unknown protocol %q", dev.ID, dev.Protocol)
+		}
+		if p.OpenStream != nil {
+			if _, seen := streamed[dev.Protocol]; !seen {
+				order = append(order, dev.Protocol)
+			}
+			streamed[dev.Protocol] = append(streamed[dev.Protocol], dev)
+			continue
+		}
+		info := NewInfo(env.Config.Site.ID, dev)
+		d, err := p.Open(env, dev, info)
+		if err != nil {
+			o.Close()
+			return nil, fmt.Errorf("device %s: %w", dev.ID, err)
+		}
+		o.Polled = append(o.Polled, Polled{Config: dev, Info: info, Driver: d})
 	}
-	return d, info, nil
+	for _, name := range order {
+		p, _ := lookup(name)
+		devs := streamed[name]
+		infos := make([]*Info, len(devs))
+		for i, d := range devs {
+			infos[i] = NewInfo(env.Config.Site.ID, d)
+			o.Streamed[d.ID] = infos[i]
+		}
+		s, err := p.OpenStream(env, devs, infos)
+		if err != nil {
+			o.Close()
+			return nil, fmt.Errorf("protocol %s: %w", name, err)
+		}
+		o.Streamers = append(o.Streamers, s)
+	}
+	return o, nil
 }
 
 // Validate is a config.Validator that checks every device against its protocol.

@@ -38,7 +38,7 @@ var (
 type Gateway struct {
 	cfg       *config.Config
 	log       *slog.Logger
-	devices   []polled
+	devices   *devices.Opened
 	telemetry *telemetry.Writer
 	health    *health.Tracker
 	alarms    *alarm.Engine
@@ -46,12 +46,6 @@ type Gateway struct {
 
 	// OnTicket, when set before Run, is told of every ticket the desk accepted.
 	OnTicket outbox.Delivered
-}
-
-type polled struct {
-	cfg    config.Device
-	info   *devices.Info
-	driver devices.Driver
 }
 
 // New opens every device's driver and the outbox; nothing is polled until Run.
@@ -63,18 +57,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		health:    health.NewTracker(cfg.Gateway.OfflineAfter),
 		alarms:    alarm.NewEngine(cfg.Rules),
 	}
-	for _, d := range cfg.Devices {
-		drv, info, err := devices.Open(devices.Env{Config: cfg}, d)
-		if err != nil {
-			g.closeDrivers()
-			return nil, err
-		}
-		g.devices = append(g.devices, polled{cfg: d, info: info, driver: drv})
+	opened, err := devices.OpenAll(devices.Env{Config: cfg})
+	if err != nil {
+		return nil, err
 	}
+	g.devices = opened
 	desk := deskclient.New(cfg.Gateway.DeskURL, cfg.Gateway.DeskToken)
 	ob, err := outbox.Open(filepath.Join(cfg.Gateway.StateDir, "outbox-"+cfg.Gateway.ID+".json"), desk, log.With("part", "outbox"))
 	if err != nil {
-		g.closeDrivers()
+		opened.Close()
 		return nil, err
 	}
 	g.outbox = ob
@@ -87,8 +78,9 @@ func (g *Gateway) Health() *health.Tracker { return g.health }
 // Run polls until ctx ends, then stops the pollers, flushes telemetry and
 // closes the drivers. It returns the telemetry flush error, if any.
 func (g *Gateway) Run(ctx context.Context) error {
-	defer g.closeDrivers()
-	g.log.Info("gateway started", "gateway", g.cfg.Gateway.ID, "site", g.cfg.Site.ID, "devices", len(g.devices))
+	defer g.devices.Close()
+	g.log.Info("gateway started", "gateway", g.cfg.Gateway.ID, "site", g.cfg.Site.ID,
+		"polled", len(g.devices.Polled), "streamed", len(g.devices.Streamed))
 
 	// The writer and the outbox outlive the pollers so that the last readings
 	// and alarms of a shutdown are still written and queued.
@@ -100,8 +92,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sinks.Go(func() { g.outbox.Run(sinkCtx, g.delivered) })
 
 	var pollers sync.WaitGroup
-	for i := range g.devices {
-		pollers.Go(func() { g.pollLoop(ctx, &g.devices[i]) })
+	for i := range g.devices.Polled {
+		pollers.Go(func() { g.pollLoop(ctx, &g.devices.Polled[i]) })
+	}
+	for _, s := range g.devices.Streamers {
+		pollers.Go(func() {
+			if err := s.Run(ctx, sink{g}); err != nil && ctx.Err() == nil {
+				g.log.Error("stream driver stopped", "err", err)
+			}
+		})
 	}
 	pollers.Wait()
 	stopSinks()
@@ -117,8 +116,8 @@ func (g *Gateway) delivered(t ticket.Ticket) {
 	}
 }
 
-func (g *Gateway) pollLoop(ctx context.Context, d *polled) {
-	tick := time.NewTicker(d.cfg.PollInterval)
+func (g *Gateway) pollLoop(ctx context.Context, d *devices.Polled) {
+	tick := time.NewTicker(d.Config.PollInterval)
 	defer tick.Stop()
 	for {
 		g.pollOnce(ctx, d)
@@ -130,32 +129,59 @@ func (g *Gateway) pollLoop(ctx context.Context, d *polled) {
 	}
 }
 
-func (g *Gateway) pollOnce(ctx context.Context, d *polled) {
-	pollCtx, cancel := context.WithTimeout(ctx, d.cfg.Timeout*time.Duration(4))
-	r, err := d.driver.Poll(pollCtx)
+func (g *Gateway) pollOnce(ctx context.Context, d *devices.Polled) {
+	pollCtx, cancel := context.WithTimeout(ctx, d.Config.Timeout*time.Duration(4))
+	r, err := d.Driver.Poll(pollCtx)
 	cancel()
 	if ctx.Err() != nil {
 		return // shutting down: an interrupted poll says nothing about the device
 	}
-	state, changed := g.health.Observe(d.cfg.ID, err, time.Now())
+	result := "ok"
 	if err != nil {
-		polls.WithLabelValues(d.cfg.ID, "error").Inc()
-		if changed && state == health.Offline {
-			devicesOnline.WithLabelValues(d.cfg.ID).Set(0)
-			g.log.Warn("device offline", "device", d.cfg.ID, "after_failures", g.cfg.Gateway.OfflineAfter, "err", err)
+		result = "error"
+	}
+	polls.WithLabelValues(d.Config.ID, result).Inc()
+	g.observeHealth(d.Config.ID, err)
+	if err == nil {
+		g.handleReading(r)
+	}
+}
+
+// observeHealth records whether a device was heard from and logs only changes.
+func (g *Gateway) observeHealth(device string, err error) {
+	state, changed := g.health.Observe(device, err, time.Now())
+	switch {
+	case state == health.Offline:
+		devicesOnline.WithLabelValues(device).Set(0)
+		if changed {
+			g.log.Warn("device offline", "device", device, "after_failures", g.cfg.Gateway.OfflineAfter, "err", err)
 		}
-		return
+	case state == health.Online:
+		devicesOnline.WithLabelValues(device).Set(1)
+		if changed {
+			g.log.Info("device back online", "device", device)
+		}
 	}
-	polls.WithLabelValues(d.cfg.ID, "ok").Inc()
-	devicesOnline.WithLabelValues(d.cfg.ID).Set(1)
-	if changed {
-		g.log.Info("device back online", "device", d.cfg.ID)
-	}
+}
+
+func (g *Gateway) handleReading(r devices.Reading) {
 	g.telemetry.AddReading(r)
 	for _, tr := range g.alarms.Evaluate(r) {
 		g.handleTransition(tr)
 	}
 }
+
+func (g *Gateway) handleEvent(e devices.Event) {
+	g.telemetry.AddEvent(e)
+	g.log.Info("device event", "device", e.Device.ID, "type", e.Type, "source", e.Source, "active", e.Active)
+}
+
+// sink is how stream drivers hand their data to the pipeline.
+type sink struct{ g *Gateway }
+
+func (s sink) Reading(r devices.Reading)       { s.g.handleReading(r) }
+func (s sink) Event(e devices.Event)           { s.g.handleEvent(e) }
+func (s sink) Health(device string, err error) { s.g.observeHealth(device, err) }
 
 func (g *Gateway) handleTransition(tr alarm.Transition) {
 	alarmTransitions.WithLabelValues(tr.Rule.Name, string(tr.State)).Inc()
@@ -181,11 +207,5 @@ func (g *Gateway) handleTransition(tr alarm.Transition) {
 	}
 	if err := g.outbox.Add(n); err != nil {
 		g.log.Error("cannot queue ticket request", "alarm", tr.Key, "err", err)
-	}
-}
-
-func (g *Gateway) closeDrivers() {
-	for _, d := range g.devices {
-		_ = d.driver.Close()
 	}
 }

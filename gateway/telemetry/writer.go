@@ -100,6 +100,21 @@ func (w *Writer) AddAlarm(d *devices.Info, rule, state, severity string, value f
 	w.add(p)
 }
 
+// AddEvent records a device event in the event measurement.
+func (w *Writer) AddEvent(e devices.Event) {
+	d := e.Device
+	p := influxdb2.NewPointWithMeasurement("event").
+		AddTag("site", d.Site).AddTag("device", d.ID).AddTag("type", e.Type).
+		AddField("active", e.Active).AddField("source", e.Source).SetTime(e.Time)
+	if d.Building != "" {
+		p.AddTag("building", d.Building)
+	}
+	if e.Text != "" {
+		p.AddField("text", e.Text)
+	}
+	w.add(p)
+}
+
 func (w *Writer) add(p *write.Point) {
 	select {
 	case w.in <- p:
