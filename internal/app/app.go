@@ -17,7 +17,6 @@ import (
 
 	"github.com/estatehq/estate/devices"
 	_ "github.com/estatehq/estate/devices/all" // every protocol registers itself
-	"github.com/estatehq/estate/devices/modbus"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/desk"
@@ -28,23 +27,6 @@ import (
 // protocols and profiles, and simulators. Both `estate check` and start-up use it.
 func LoadConfig(path string) (*config.Config, error) {
 	return config.Load(path, devices.Validate, validateSimulators)
-}
-
-// SimulatorKinds are the simulated devices the demo can serve.
-var SimulatorKinds = []string{"prepaid_meter"}
-
-func validateSimulators(cfg *config.Config) []config.Problem {
-	var ps []config.Problem
-	for i, s := range cfg.Simulators {
-		if s.Kind != "prepaid_meter" {
-			ps = append(ps, cfg.Problemf(fmt.Sprintf("simulators[%d].kind", i), "%q is not a simulator; use one of %v", s.Kind, SimulatorKinds))
-			continue
-		}
-		if d, ok := cfg.DeviceByID(s.Device); ok && d.Protocol != modbus.ProtocolTCP {
-			ps = append(ps, cfg.Problemf(fmt.Sprintf("simulators[%d].device", i), "a prepaid_meter simulator serves Modbus TCP; device %s uses %s", d.ID, d.Protocol))
-		}
-	}
-	return ps
 }
 
 // RunDesk serves the desk until ctx ends. ready, if not nil, receives nil once
@@ -82,37 +64,6 @@ func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, confi
 		defer func() { _ = srv.Close(); wg.Wait() }()
 	}
 	return g.Run(ctx)
-}
-
-// StartSimulators serves the configured simulated devices until ctx ends; the
-// returned function waits for them to stop.
-func StartSimulators(ctx context.Context, cfg *config.Config, log *slog.Logger) (wait func(), err error) {
-	var wg sync.WaitGroup
-	var started []*modbus.Simulator
-	stopAll := func() {
-		for _, s := range started {
-			_ = s.Stop()
-		}
-	}
-	for _, sc := range cfg.Simulators {
-		dev, _ := cfg.DeviceByID(sc.Device)
-		p, err := modbus.LoadProfile(modbus.ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
-		if err != nil {
-			stopAll()
-			return nil, err
-		}
-		sim := modbus.NewSimulator(p, dev.Address)
-		meter := &modbus.PrepaidMeter{Sim: sim, InitialBalance: sc.InitialBalance, DrainPerSecond: sc.DrainPerSecond}
-		if err := sim.Start(); err != nil {
-			stopAll()
-			return nil, err
-		}
-		started = append(started, sim)
-		log.Info("simulated prepaid meter serving", "device", dev.ID, "addr", dev.Address,
-			"balance", sc.InitialBalance, "drain_per_second", sc.DrainPerSecond)
-		wg.Go(func() { meter.Run(ctx) })
-	}
-	return func() { wg.Wait(); stopAll() }, nil
 }
 
 // RunDemo runs simulators, desk and gateway in one process until ctx ends. The

@@ -55,24 +55,6 @@ type Gateway struct {
 	StateDir string `yaml:"state_dir"`
 }
 
-// InfluxDB is where telemetry goes.
-type InfluxDB struct {
-	URL string `yaml:"url"`
-	// Token is an InfluxDB 2.x/3.x API token, or "user:password" for 1.8 with auth; empty for 1.8 without auth.
-	Token string `yaml:"token"`
-	Org   string `yaml:"org"`
-	// Bucket is a 2.x bucket, or "database/retention-policy" on 1.8.
-	Bucket string `yaml:"bucket"`
-	// BatchSize is the most points in one write.
-	BatchSize int `yaml:"batch_size"`
-	// FlushInterval is the longest a point waits before it is written.
-	FlushInterval time.Duration `yaml:"flush_interval"`
-	// MaxBufferedPoints bounds the points held while InfluxDB is unreachable.
-	MaxBufferedPoints int `yaml:"max_buffered_points"`
-	// Timeout bounds one write request.
-	Timeout time.Duration `yaml:"timeout"`
-}
-
 // Desk configures the service-desk HTTP API.
 type Desk struct {
 	Listen string `yaml:"listen"`
@@ -117,24 +99,6 @@ type Serial struct {
 	DataBits int    `yaml:"data_bits"` // 8 if zero
 	Parity   string `yaml:"parity"`    // N, E or O
 	StopBits int    `yaml:"stop_bits"` // 1 if zero
-}
-
-// Rule raises an alarm, and possibly a ticket, from a device's readings.
-type Rule struct {
-	Name     string `yaml:"name"`
-	Family   string `yaml:"family"`
-	Point    string `yaml:"point"`
-	Severity string `yaml:"severity"`
-	// Below fires when the point falls below this value.
-	Below *float64 `yaml:"below"`
-	// Above fires when the point rises above this value.
-	Above *float64 `yaml:"above"`
-	// Clear is the level at which the alarm resolves (hysteresis); defaults to the firing level.
-	Clear *float64 `yaml:"clear"`
-	// Ticket is the kind of ticket the alarm opens: emergency, repair, top_up, or none.
-	Ticket string `yaml:"ticket"`
-	// Title is the ticket title; {device}, {building}, {unit}, {value} and {point} are replaced.
-	Title string `yaml:"title"`
 }
 
 // Simulator is a simulated device that the demo serves on loopback.

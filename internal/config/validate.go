@@ -191,9 +191,6 @@ func (c *Config) validateGateway() []Problem {
 		if _, ok := c.DeviceByID(s.Device); !ok {
 			add(p+".device", "no device has id %q", s.Device)
 		}
-		if s.DrainPerSecond < 0 {
-			add(p+".drain_per_second", "must not be negative")
-		}
 	}
 	return ps
 }

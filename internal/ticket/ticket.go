@@ -90,14 +90,14 @@ type Ticket struct {
 
 // NewTicket is what a caller sends to open a ticket.
 type NewTicket struct {
-	Kind        Kind     `json:"kind"`
-	Title       string   `json:"title"`
-	Description string   `json:"description,omitempty"`
-	Site        string   `json:"site"`
-	Building    string   `json:"building,omitempty"`
-	Floor       string   `json:"floor,omitempty"`
-	Unit        string   `json:"unit,omitempty"`
-	Device      string   `json:"device,omitempty"`
+	Kind        Kind   `json:"kind"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	Site        string `json:"site"`
+	Building    string `json:"building,omitempty"`
+	Floor       string `json:"floor,omitempty"`
+	Unit        string `json:"unit,omitempty"`
+	Device      string `json:"device,omitempty"`
 	// AlarmKey identifies the alarm that raised the ticket; the desk keeps at
 	// most one open ticket per key, so a retried request returns the same ticket.
 	AlarmKey string   `json:"alarm_key,omitempty"`
