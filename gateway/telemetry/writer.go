@@ -131,11 +131,10 @@ func (w *Writer) Run(ctx context.Context) error {
 	tick := time.NewTicker(w.cfg.FlushInterval)
 	defer tick.Stop()
 	var (
-		down       bool      // InfluxDB failed the last write
-		downSince  time.Time // first failure of this outage
-		nextTry    time.Time
-		backoff    = time.Second
-		lastLogged error
+		down      bool      // InfluxDB failed the last write
+		downSince time.Time // first failure of this outage
+		nextTry   time.Time
+		backoff   = time.Second
 	)
 	flush := func(now time.Time) {
 		for len(w.pending) > 0 {
@@ -147,7 +146,7 @@ func (w *Writer) Run(ctx context.Context) error {
 				if down {
 					w.log.Info("InfluxDB reachable again; writing the buffered points",
 						"url", w.cfg.URL, "outage", time.Since(downSince).Round(time.Second), "buffered", len(w.pending)+n)
-					down, backoff, lastLogged = false, time.Second, nil
+					down, backoff = false, time.Second
 				}
 				continue
 			}
@@ -161,12 +160,10 @@ func (w *Writer) Run(ctx context.Context) error {
 				continue
 			}
 			if !down {
+				// Once per outage: the recovery line closes it.
 				down, downSince = true, now
-			}
-			if lastLogged == nil || lastLogged.Error() != err.Error() {
 				w.log.Error("InfluxDB unreachable; buffering telemetry and retrying",
 					"url", w.cfg.URL, "err", err, "buffered", len(w.pending))
-				lastLogged = err
 			}
 			nextTry = now.Add(backoff)
 			backoff = min(backoff*2, 30*time.Second)

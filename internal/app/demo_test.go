@@ -188,3 +188,21 @@ func TestDemoRefusesBadConfig(t *testing.T) {
 		t.Errorf("message does not locate the protocol: %v", err)
 	}
 }
+
+func TestShippedConfigsAreValid(t *testing.T) {
+	t.Setenv("ESTATE_GATEWAY_TOKEN", "gateway-secret-0123456789")
+	t.Setenv("ESTATE_ADMIN_TOKEN", "admin-secret-0123456789")
+	for _, f := range []string{"../../configs/demo.yaml", "../../configs/site.example.yaml"} {
+		if _, err := LoadConfig(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestUnsetSecretIsReported(t *testing.T) {
+	t.Setenv("ESTATE_GATEWAY_TOKEN", "")
+	_, err := LoadConfig("../../configs/site.example.yaml")
+	if err == nil || !strings.Contains(err.Error(), "gateway.desk_token: environment variable ESTATE_GATEWAY_TOKEN is not set") {
+		t.Errorf("unset secret: %v", err)
+	}
+}

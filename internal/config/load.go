@@ -105,7 +105,12 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	cfg.decoded = true
 	cfg.applyDefaults()
-	problems = append(problems, cfg.validate()...)
+	if ps := cfg.expandSecrets(); len(ps) > 0 {
+		// Unset secrets are reported once; their emptiness is not reported again.
+		problems = append(problems, ps...)
+	} else {
+		problems = append(problems, cfg.validate()...)
+	}
 	if len(problems) > 0 {
 		sortProblems(problems)
 		return cfg, problems

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+
+	"github.com/estatehq/estate/devices/modbus"
+	"github.com/estatehq/estate/gateway"
+	"github.com/estatehq/estate/gateway/health"
+	"github.com/estatehq/estate/internal/testenv"
+	"github.com/estatehq/estate/internal/ticket"
+)
+
+// syncBuffer is a log sink the test reads while the demo writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) count(s string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), s)
+}
+
+// waitFor polls cond every 50 ms for at most limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A meter that stops answering is marked offline while the gateway keeps
+// running, and comes back online when it answers again.
+func TestSilentMeterGoesOfflineAndBack(t *testing.T) {
+	influxURL, bucket := testenv.InfluxDB(t)
+	cfg := demoConfig(t, influxURL, bucket)
+	cfg.Simulators = nil
+	dev := cfg.Devices[0]
+	profile, err := modbus.LoadProfile(modbus.ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := modbus.NewSimulator(profile, dev.Address)
+	if err := sim.Set("balance", 50); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Stop()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var gw *gateway.Gateway
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, func(g *gateway.Gateway) {
+			gw = g
+			close(ready)
+		})
+	}()
+	<-ready
+	state := func() health.State { d, _ := gw.Health().Get(dev.ID); return d.State }
+	waitFor(t, 10*time.Second, "the meter online", func() bool { return state() == health.Online })
+
+	if err := sim.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the meter offline", func() bool { return state() == health.Offline })
+	select {
+	case err := <-done:
+		t.Fatalf("gateway stopped when the meter went silent: %v", err)
+	default:
+	}
+	d, _ := gw.Health().Get(dev.ID)
+	if d.ConsecutiveFailures < cfg.Gateway.OfflineAfter || d.Errors == 0 || d.LastError == "" || d.LastSeen.IsZero() {
+		t.Errorf("offline health: %+v", d)
+	}
+
+	restarted := modbus.NewSimulator(profile, dev.Address)
+	_ = restarted.Set("balance", 50)
+	if err := restarted.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Stop()
+	waitFor(t, 15*time.Second, "the meter back online", func() bool { return state() == health.Online })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With InfluxDB unreachable the demo keeps polling and ticketing, logs one
+// error rather than one per point, and writes the buffered readings with a
+// recovery line once InfluxDB answers.
+func TestInfluxDBOutageKeepsTicketingAndRecovers(t *testing.T) {
+	influxURL, bucket := testenv.InfluxDB(t)
+	deadAddr := testenv.FreeAddr(t)
+	cfg := demoConfig(t, "http://"+deadAddr, bucket,
+		"initial_balance: 22", "initial_balance: 11",
+		"drain_per_second: 0.5", "drain_per_second: 1")
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ticketed := make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), io.Discard, func(g *gateway.Gateway) {
+			g.OnTicket = func(ticket.Ticket) { once.Do(func() { close(ticketed) }) }
+		})
+	}()
+	select {
+	case <-ticketed:
+	case err := <-done:
+		t.Fatalf("demo stopped: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no ticket while InfluxDB was down")
+	}
+	waitFor(t, 10*time.Second, "the outage logged", func() bool { return logs.count("InfluxDB unreachable") > 0 })
+	time.Sleep(3 * time.Second) // more polls, more failed flushes
+	if n := logs.count("InfluxDB unreachable"); n != 1 {
+		t.Errorf("outage logged %d times, want once", n)
+	}
+
+	// InfluxDB "comes back" on the address the gateway writes to.
+	target, _ := url.Parse(influxURL)
+	ln, err := net.Listen("tcp", deadAddr)
+	if err != nil {
+		t.Fatalf("take over the dead address: %v", err)
+	}
+	proxy := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = proxy.Serve(ln) }()
+	defer proxy.Close()
+	waitFor(t, 45*time.Second, "the recovery line", func() bool { return logs.count("InfluxDB reachable again") == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+
+	// Readings taken during the outage were written after it.
+	client := influxdb2.NewClient(influxURL, "")
+	defer client.Close()
+	res, err := client.QueryAPI("").Query(context.Background(), fmt.Sprintf(`from(bucket: %q) |> range(start: -5m)
+		|> filter(fn: (r) => r._measurement == "meter" and r._field == "balance") |> count()`, bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for res.Next() {
+		n, _ = res.Record().Value().(int64)
+	}
+	if n < 10 {
+		t.Errorf("%d readings in InfluxDB after the outage; the ones buffered during it are missing", n)
+	}
+}
