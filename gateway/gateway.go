@@ -194,8 +194,8 @@ func (g *Gateway) handleTransition(tr alarm.Transition) {
 	n := ticket.NewTicket{
 		Kind:  ticket.Kind(tr.Rule.Ticket),
 		Title: tr.Title(),
-		Description: fmt.Sprintf("Alarm %s on device %s: %s = %g %s at %s.",
-			tr.Rule.Name, d.ID, tr.Point, tr.Value, d.Units[tr.Point], tr.At.Format(time.RFC3339)),
+		Description: fmt.Sprintf("Alarm %s on device %s: %s = %s %s at %s.",
+			tr.Rule.Name, d.ID, tr.Point, alarm.FormatValue(tr.Value), d.Units[tr.Point], tr.At.Format(time.RFC3339)),
 		Site:     d.Site,
 		Building: d.Building,
 		Floor:    d.Floor,

@@ -5,6 +5,7 @@
 package alarm
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,8 +47,14 @@ func (t Transition) Title() string {
 		"{building}", t.Device.Building,
 		"{unit}", t.Device.Unit,
 		"{point}", t.Point,
-		"{value}", strconv.FormatFloat(t.Value, 'f', 2, 64),
+		"{value}", FormatValue(t.Value),
 	).Replace(title)
+}
+
+// FormatValue renders a reading for people: two decimals, cut rather than
+// rounded, so that 9.9996 below a threshold of 10 shows as 9.99, not 10.00.
+func FormatValue(v float64) string {
+	return strconv.FormatFloat(math.Floor(v*100)/100, 'f', 2, 64)
 }
 
 // Engine evaluates the configured rules against readings. Safe for concurrent use.
