@@ -4,10 +4,17 @@ GO ?= go
 INFLUXDB_DEMO_PORT ?= 18086
 TEST_FLAGS ?=
 
-.PHONY: demo test build vet bench deps influxdb-install clean
+.PHONY: demo test build vet bench deps web influxdb-install clean
 
-build:
+build: web
 	$(GO) build -o bin/estate ./cmd/estate
+
+# The web console: npm installs the locked front-end packages and esbuild
+# bundles web/src into internal/web/dist, which the binary embeds.
+web: deps internal/web/dist/index.html
+
+internal/web/dist/index.html: web/package-lock.json web/build.mjs web/index.html $(shell find web/src -type f 2>/dev/null)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 deps:
 	deploy/ensure-tools.sh
@@ -24,7 +31,7 @@ demo: deps build
 # Starts the components the tests need (deploy/test-env.sh: InfluxDB on its own
 # port, …), runs vet and the whole suite with -race, and stops them whatever
 # the outcome.
-test: deps
+test: deps web
 	deploy/test-env.sh start
 	@rc=0; set -a; . var/test.env; set +a; \
 	$(GO) vet ./... && \
@@ -40,4 +47,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
-	rm -rf bin var
+	rm -rf bin var web/node_modules internal/web/dist/*.js internal/web/dist/*.css internal/web/dist/*.html

@@ -4,6 +4,7 @@
 set -euo pipefail
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v go >/dev/null 2>&1 || { echo "ensure-tools: Go is not installed; install Go 1.26 first" >&2; exit 1; }
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -19,9 +19,11 @@ import (
 	"github.com/estatehq/estate/gateway/alarm"
 	"github.com/estatehq/estate/gateway/deskclient"
 	"github.com/estatehq/estate/gateway/health"
+	"github.com/estatehq/estate/gateway/heartbeat"
 	"github.com/estatehq/estate/gateway/outbox"
 	"github.com/estatehq/estate/gateway/telemetry"
 	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/fleet"
 	"github.com/estatehq/estate/internal/ticket"
 )
 
@@ -43,6 +45,7 @@ type Gateway struct {
 	health    *health.Tracker
 	alarms    *alarm.Engine
 	outbox    *outbox.Outbox
+	desk      *deskclient.Client
 
 	// OnTicket, when set before Run, is told of every ticket the desk accepted.
 	OnTicket outbox.Delivered
@@ -63,6 +66,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.devices = opened
 	desk := deskclient.New(cfg.Gateway.DeskURL, cfg.Gateway.DeskToken)
+	g.desk = desk
 	ob, err := outbox.Open(filepath.Join(cfg.Gateway.StateDir, "outbox-"+cfg.Gateway.ID+".json"), desk, log.With("part", "outbox"))
 	if err != nil {
 		opened.Close()
@@ -90,6 +94,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	var flushErr error
 	sinks.Go(func() { flushErr = g.telemetry.Run(sinkCtx) })
 	sinks.Go(func() { g.outbox.Run(sinkCtx, g.delivered) })
+	sinks.Go(func() {
+		heartbeat.Run(ctx, g.cfg.Gateway.HeartbeatInterval, g.Status, g.desk, g.log.With("part", "heartbeat"))
+	})
 
 	var pollers sync.WaitGroup
 	for i := range g.devices.Polled {
@@ -107,6 +114,32 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sinks.Wait()
 	g.log.Info("gateway stopped", "outbox_pending", g.outbox.Pending())
 	return flushErr
+}
+
+// Status is the gateway's heartbeat: its devices with their health.
+func (g *Gateway) Status() fleet.GatewayStatus {
+	s := fleet.GatewayStatus{
+		Gateway: g.cfg.Gateway.ID, Site: g.cfg.Site.ID, At: time.Now(),
+		Interval:         g.cfg.Gateway.HeartbeatInterval,
+		TelemetryBacklog: g.telemetry.Backlog(),
+		OutboxPending:    g.outbox.Pending(),
+	}
+	add := func(info *devices.Info) {
+		d := fleet.Device{ID: info.ID, Family: info.Family, Model: info.Model, Building: info.Building,
+			Floor: info.Floor, Unit: info.Unit, State: string(health.Unknown)}
+		if h, ok := g.health.Get(info.ID); ok {
+			d.State, d.LastSeen, d.ConsecutiveFailures = string(h.State), h.LastSeen, h.ConsecutiveFailures
+			d.Polls, d.Errors, d.LastError = h.Polls, h.Errors, h.LastError
+		}
+		s.Devices = append(s.Devices, d)
+	}
+	for _, p := range g.devices.Polled {
+		add(p.Info)
+	}
+	for _, info := range g.devices.Streamed {
+		add(info)
+	}
+	return s
 }
 
 func (g *Gateway) delivered(t ticket.Ticket) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -43,6 +44,8 @@ type Writer struct {
 	in chan *write.Point
 	// pending is owned by Run's goroutine.
 	pending []*write.Point
+	// backlog mirrors len(pending)+len(in) for other goroutines.
+	backlog atomic.Int64
 }
 
 // New returns a writer for the configured InfluxDB; it does not connect yet.
@@ -58,6 +61,9 @@ func New(cfg config.InfluxDB, log *slog.Logger) *Writer {
 		in:  make(chan *write.Point, cfg.BatchSize*4),
 	}
 }
+
+// Backlog is how many points wait to be written.
+func (w *Writer) Backlog() int { return int(w.backlog.Load()) }
 
 // AddReading queues one reading: one point of its family's measurement with a
 // field per good value and the reading's quality.
@@ -184,7 +190,8 @@ func (w *Writer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return w.drain()
 		}
-		bufferedPoints.Set(float64(len(w.pending) + len(w.in)))
+		w.backlog.Store(int64(len(w.pending) + len(w.in)))
+		bufferedPoints.Set(float64(w.backlog.Load()))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/desk"
+	"github.com/estatehq/estate/internal/history"
 	"github.com/estatehq/estate/internal/store"
 )
 
@@ -40,7 +41,14 @@ func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, ready ch
 		return err
 	}
 	defer st.Close()
-	return desk.New(cfg.Desk, st, log.With("part", "desk")).Run(ctx, ready)
+	srv := desk.New(cfg.Desk, st, log.With("part", "desk"))
+	if cfg.InfluxDB.URL != "" {
+		// Live values and charts in the consoles are read back from InfluxDB.
+		h := history.New(cfg.InfluxDB)
+		defer h.Close()
+		srv.SetHistory(h)
+	}
+	return srv.Run(ctx, ready)
 }
 
 // RunGateway polls the configured devices until ctx ends. When metrics_listen
@@ -104,7 +112,8 @@ func printBanner(out io.Writer, cfg *config.Config) {
 	}
 	fmt.Fprintf(out, `
 Estate demo is running (Ctrl-C stops it).
-  desk API   http://%[1]s/api/v1/tickets   (demo-only admin token: %[2]s)
+  console    http://%[1]s/   (sign in with the demo-only admin token: %[2]s)
+  desk API   http://%[1]s/api/v1/tickets
   see the tickets:
     curl -H 'Authorization: Bearer %[2]s' http://%[1]s/api/v1/tickets
   metrics    http://%[1]s/metrics

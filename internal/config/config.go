@@ -50,6 +50,9 @@ type Gateway struct {
 	DeskToken string `yaml:"desk_token"`
 	// MetricsListen serves /metrics when the gateway runs on its own; empty disables it.
 	MetricsListen string `yaml:"metrics_listen"`
+	// HeartbeatInterval is how often the gateway reports its devices' health
+	// to the desk.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// StateDir keeps what must survive a restart (the ticket outbox), relative
 	// to the working directory.
 	StateDir string `yaml:"state_dir"`

@@ -205,6 +205,9 @@ func (c *Config) applyDefaults() {
 	if c.Gateway.OfflineAfter == 0 {
 		c.Gateway.OfflineAfter = 3
 	}
+	if c.Gateway.HeartbeatInterval == 0 {
+		c.Gateway.HeartbeatInterval = 10 * time.Second
+	}
 	if c.Gateway.StateDir == "" {
 		c.Gateway.StateDir = "var/gateway"
 	}

@@ -98,6 +98,9 @@ func (c *Config) validateGateway() []Problem {
 	if len(c.Gateway.DeskToken) < minTokenSize {
 		add("gateway.desk_token", "required: the desk token of role gateway for this site (at least %d characters)", minTokenSize)
 	}
+	if c.Gateway.HeartbeatInterval < time.Second {
+		add("gateway.heartbeat_interval", "must be at least 1s, got %s", c.Gateway.HeartbeatInterval)
+	}
 	if c.Gateway.MetricsListen != "" {
 		if err := checkListen(c.Gateway.MetricsListen); err != nil {
 			add("gateway.metrics_listen", "%v", err)

@@ -19,8 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/fleet"
 	"github.com/estatehq/estate/internal/store"
 	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/web"
 )
 
 // Store is what the desk needs from its ticket store.
@@ -28,6 +30,8 @@ type Store interface {
 	CreateTicket(ctx context.Context, n ticket.NewTicket, by string, now time.Time) (ticket.Ticket, bool, error)
 	GetTicket(ctx context.Context, id int64) (ticket.Ticket, error)
 	ListTickets(ctx context.Context, f store.Filter) ([]ticket.Ticket, error)
+	SaveGatewayStatus(ctx context.Context, st fleet.GatewayStatus, received time.Time) error
+	GatewayStatuses(ctx context.Context, site string) ([]store.GatewayHeard, error)
 	Ping(ctx context.Context) error
 }
 
@@ -38,11 +42,12 @@ var ticketsCreated = promauto.NewCounterVec(prometheus.CounterOpts{
 
 // Server is the desk's HTTP server.
 type Server struct {
-	echo   *echo.Echo
-	store  Store
-	log    *slog.Logger
-	listen string
-	now    func() time.Time
+	echo    *echo.Echo
+	store   Store
+	log     *slog.Logger
+	listen  string
+	now     func() time.Time
+	history History
 }
 
 // New builds the desk on a store with the configured tokens.
@@ -60,6 +65,9 @@ func New(cfg config.Desk, st Store, log *slog.Logger) *Server {
 	api.POST("/tickets", s.createTicket, allow(append(staff, RoleGateway)...))
 	api.GET("/tickets", s.listTickets, allow(append(staff, RoleGateway)...))
 	api.GET("/tickets/:id", s.getTicket, allow(append(staff, RoleGateway)...))
+	api.GET("/me", s.me)
+	s.registerFleet(api, staff)
+	e.GET("/*", echo.WrapHandler(web.Handler()))
 	return s
 }
 

@@ -70,7 +70,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	// One writer at a time is SQLite's model; a single connection avoids
 	// SQLITE_BUSY between our own goroutines.
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+gatewaySchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ticket store %s: create schema: %w", path, err)
 	}

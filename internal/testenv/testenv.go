@@ -71,3 +71,17 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Chromium returns the path of the Chromium the browser tests drive
+// (ESTATE_TEST_CHROMIUM, set by `make test`).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("ESTATE_TEST_CHROMIUM")
+	if path == "" {
+		missing(t, "Chromium (ESTATE_TEST_CHROMIUM)")
+	}
+	if _, err := os.Stat(path); err != nil {
+		missing(t, fmt.Sprintf("Chromium at %s (%v)", path, err))
+	}
+	return path
+}

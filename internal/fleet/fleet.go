@@ -1,0 +1,37 @@
+// Package fleet is what gateways tell the desk about themselves on their
+// heartbeat: which devices they poll and how healthy each one is. Live values
+// and history are not in it; they come from InfluxDB.
+package fleet
+
+import "time"
+
+// GatewayStatus is one heartbeat.
+type GatewayStatus struct {
+	Gateway string    `json:"gateway"`
+	Site    string    `json:"site"`
+	At      time.Time `json:"at"`
+	// Interval is how often the gateway reports: a heartbeat older than a few
+	// intervals means the gateway itself is silent.
+	Interval time.Duration `json:"interval"`
+	// TelemetryBacklog is how many readings wait to be written to InfluxDB.
+	TelemetryBacklog int `json:"telemetry_backlog"`
+	// OutboxPending is how many ticket requests wait for the desk.
+	OutboxPending int      `json:"outbox_pending"`
+	Devices       []Device `json:"devices"`
+}
+
+// Device is one device's identity, location and link health.
+type Device struct {
+	ID                  string    `json:"id"`
+	Family              string    `json:"family"`
+	Model               string    `json:"model,omitempty"`
+	Building            string    `json:"building,omitempty"`
+	Floor               string    `json:"floor,omitempty"`
+	Unit                string    `json:"unit,omitempty"`
+	State               string    `json:"state"` // unknown, online, degraded, offline
+	LastSeen            time.Time `json:"last_seen,omitzero"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	Polls               uint64    `json:"polls"`
+	Errors              uint64    `json:"errors"`
+	LastError           string    `json:"last_error,omitempty"`
+}

@@ -1,0 +1,134 @@
+// Package history reads device telemetry back from InfluxDB with Flux, for the
+// consoles' live values and charts. Long ranges are downsampled in the query
+// (aggregateWindow) so that a chart never carries more than about 1,500 points.
+package history
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+
+	"github.com/estatehq/estate/internal/config"
+)
+
+// Sample is one value of a series.
+type Sample struct {
+	Time  time.Time `json:"t"`
+	Value float64   `json:"v"`
+}
+
+// Reader queries one InfluxDB bucket.
+type Reader struct {
+	client influxdb2.Client
+	query  api.QueryAPI
+	bucket string
+}
+
+// New returns a reader for the configured InfluxDB.
+func New(cfg config.InfluxDB) *Reader {
+	c := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, influxdb2.DefaultOptions().SetHTTPRequestTimeout(15))
+	return &Reader{client: c, query: c.QueryAPI(cfg.Org), bucket: cfg.Bucket}
+}
+
+// Close releases the client.
+func (r *Reader) Close() { r.client.Close() }
+
+// Ranges the consoles offer, with the window each is averaged over.
+var Ranges = map[string]time.Duration{"1h": 0, "24h": time.Minute, "7d": 10 * time.Minute, "30d": time.Hour}
+
+// rangeLength is the span of each named range.
+var rangeLength = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
+// name is what identifiers in a query may look like: they are spliced into Flux.
+var name = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// Series returns one point of one device over a named range, oldest first.
+func (r *Reader) Series(ctx context.Context, site, measurement, device, point, rng string) ([]Sample, error) {
+	length, ok := rangeLength[rng]
+	if !ok {
+		return nil, fmt.Errorf("range %q is not one of 1h, 24h, 7d, 30d", rng)
+	}
+	for _, v := range []string{site, measurement, device, point} {
+		if !name.MatchString(v) {
+			return nil, fmt.Errorf("%q is not a valid name", v)
+		}
+	}
+	q := fmt.Sprintf(`from(bucket: %q) |> range(start: -%ds)
+  |> filter(fn: (r) => r._measurement == %q and r.site == %q and r.device == %q and r._field == %q)`,
+		r.bucket, int(length.Seconds()), measurement, site, device, point)
+	if every := Ranges[rng]; every > 0 {
+		q += fmt.Sprintf(`
+  |> aggregateWindow(every: %ds, fn: mean, createEmpty: false)`, int(every.Seconds()))
+	}
+	q += `
+  |> keep(columns: ["_time", "_value"])`
+	res, err := r.query.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s.%s: %w", device, point, err)
+	}
+	out := []Sample{}
+	for res.Next() {
+		v, ok := toFloat(res.Record().Value())
+		if !ok {
+			continue
+		}
+		out = append(out, Sample{Time: res.Record().Time(), Value: v})
+	}
+	if res.Err() != nil {
+		return nil, fmt.Errorf("history of %s.%s: %w", device, point, res.Err())
+	}
+	return out, nil
+}
+
+// Latest returns the last value of every numeric point of a device within the
+// last day, and when the newest of them was taken.
+func (r *Reader) Latest(ctx context.Context, site, measurement, device string) (map[string]float64, time.Time, error) {
+	for _, v := range []string{site, measurement, device} {
+		if !name.MatchString(v) {
+			return nil, time.Time{}, fmt.Errorf("%q is not a valid name", v)
+		}
+	}
+	q := fmt.Sprintf(`from(bucket: %q) |> range(start: -24h)
+  |> filter(fn: (r) => r._measurement == %q and r.site == %q and r.device == %q)
+  |> last()`, r.bucket, measurement, site, device)
+	res, err := r.query.Query(ctx, q)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("latest of %s: %w", device, err)
+	}
+	values := map[string]float64{}
+	var newest time.Time
+	for res.Next() {
+		rec := res.Record()
+		if v, ok := toFloat(rec.Value()); ok {
+			values[rec.Field()] = v
+			if rec.Time().After(newest) {
+				newest = rec.Time()
+			}
+		}
+	}
+	if res.Err() != nil {
+		return nil, time.Time{}, fmt.Errorf("latest of %s: %w", device, res.Err())
+	}
+	return values, newest, nil
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case bool:
+		if x {
+			return 1, true
+		}
+		return 0, true
+	}
+	return 0, false
+}

@@ -1,0 +1,29 @@
+// A tiny element builder: h("td", {class: "x"}, "text", child).
+type Child = Node | string | number | null | undefined | false;
+
+export function h(tag: string, attrs: Record<string, any> = {}, ...children: Child[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function clear(el: HTMLElement, ...children: Child[]) {
+  el.replaceChildren();
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export function location(t: { building?: string; unit?: string; floor?: string }): string {
+  return [t.building && t.building + "#", t.floor && t.floor + "F", t.unit].filter(Boolean).join(" ");
+}

@@ -1,0 +1,90 @@
+// 工程部: gateways and devices with their health; a device's live values,
+// history chart over 1 h / 24 h / 7 d / 30 d, and open tickets.
+import uPlot from "uplot";
+import { api, Device, Gateway, openStatuses, Ticket } from "../api";
+import { clear, h, location } from "../dom";
+import { duration, t } from "../i18n";
+import { Page } from "../page";
+
+function stateBadge(d: Device): HTMLElement {
+  const state = d.stale ? "stale" : d.state;
+  return h("span", { class: `state ${state}` }, t("state." + state));
+}
+
+async function deviceDetail(root: HTMLElement, id: string, params: URLSearchParams) {
+  const rng = params.get("range") || "1h";
+  const latest = await api<{ at: string; values: Record<string, number> }>(`/devices/${encodeURIComponent(id)}/latest`);
+  const points = Object.keys(latest.values).filter((p) => p !== "quality").sort();
+  const point = params.get("point") || points[0] || "";
+  const link = (p: string, r: string) => `#/engineering?device=${encodeURIComponent(id)}&point=${p}&range=${r}`;
+  const chartBox = h("div", { class: "chart", id: "chart" });
+  const { tickets } = await api<{ tickets: Ticket[] }>(`/tickets?device=${encodeURIComponent(id)}&limit=50`);
+  clear(root,
+    h("div", { class: "page-head" }, h("h2", {}, id), h("a", { href: "#/engineering" }, "←")),
+    h("h3", {}, t("eng.latest")),
+    h("table", { class: "grid compact", id: "latest" }, h("tbody", {}, ...points.map((p) =>
+      h("tr", {}, h("td", {}, h("a", { href: link(p, rng) }, p)), h("td", { class: "num" }, latest.values[p].toFixed(3)))))),
+    h("h3", {}, `${t("eng.history")} · ${point}`),
+    h("div", { class: "tabs" }, ...["1h", "24h", "7d", "30d"].map((r) =>
+      h("a", { href: link(point, r), class: r === rng ? "active" : "" }, r))),
+    chartBox,
+    h("h3", {}, t("eng.openTickets")),
+    h("ul", {}, ...tickets.filter((tk) => openStatuses.has(tk.status)).map((tk) =>
+      h("li", {}, `#${tk.id} ${t("kind." + tk.kind)} · ${tk.title}`))),
+  );
+  if (!point) return;
+  const series = await api<{ samples: { t: string; v: number }[] }>(
+    `/devices/${encodeURIComponent(id)}/history?point=${encodeURIComponent(point)}&range=${rng}`);
+  if (series.samples.length === 0) {
+    chartBox.append(h("p", { class: "empty" }, t("eng.noData")));
+    return;
+  }
+  const xs = series.samples.map((s) => Date.parse(s.t) / 1000);
+  const ys = series.samples.map((s) => s.v);
+  chartBox.dataset.points = String(xs.length);
+  new uPlot({
+    width: Math.min(900, root.clientWidth || 900), height: 260,
+    series: [{}, { label: point, stroke: "#1677ff", width: 1.5 }],
+    axes: [{}, {}],
+  }, [xs, ys], chartBox);
+}
+
+export const engineeringPage: Page = {
+  route: "engineering",
+  nav: "nav.engineering",
+  roles: ["admin", "engineer"],
+  refreshMs: 10000,
+  async render(root, params) {
+    const id = params.get("device");
+    if (id) return deviceDetail(root, id, params);
+    const [{ gateways }, { devices }] = await Promise.all([
+      api<{ gateways: Gateway[] }>("/gateways"),
+      api<{ devices: Device[] }>("/devices"),
+    ]);
+    const now = Date.now();
+    devices.sort((a, b) => (a.state === "offline" ? 0 : 1) - (b.state === "offline" ? 0 : 1) || a.id.localeCompare(b.id));
+    clear(root,
+      h("div", { class: "page-head" }, h("h2", {}, t("eng.title"))),
+      h("h3", {}, t("eng.gateways")),
+      h("table", { class: "grid compact", id: "gateways" },
+        h("thead", {}, h("tr", {}, ...["col.gateway", "col.lastSeen", "col.devices", "col.offline", "col.backlog", "col.outbox"].map((k) => h("th", {}, t(k))))),
+        h("tbody", {}, ...gateways.map((g) => h("tr", { class: g.stale ? "stale" : "" },
+          h("td", {}, `${g.site} / ${g.gateway}`),
+          h("td", {}, duration(now - Date.parse(g.received_at))),
+          h("td", { class: "num" }, g.devices),
+          h("td", { class: "num" }, g.offline),
+          h("td", { class: "num" }, g.telemetry_backlog),
+          h("td", { class: "num" }, g.outbox_pending))))),
+      h("h3", {}, t("eng.devices")),
+      devices.length === 0 ? h("p", { class: "empty" }, t("eng.noDevices")) :
+        h("table", { class: "grid", id: "devices" },
+          h("thead", {}, h("tr", {}, ...["col.device", "col.location", "col.state", "col.lastSeen", "col.errors"].map((k) => h("th", {}, t(k))))),
+          h("tbody", {}, ...devices.map((d) => h("tr", { "data-device": d.id },
+            h("td", {}, h("a", { href: `#/engineering?device=${encodeURIComponent(d.id)}` }, d.id), h("small", {}, ` ${d.family} ${d.model || ""}`)),
+            h("td", {}, location(d)),
+            h("td", {}, stateBadge(d)),
+            h("td", {}, d.last_seen ? duration(now - Date.parse(d.last_seen)) : "—"),
+            h("td", { class: "num", title: d.last_error || "" }, `${d.errors} / ${d.polls}`))))),
+    );
+  },
+};
