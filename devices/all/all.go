@@ -2,5 +2,6 @@
 package all
 
 import (
+	_ "github.com/estatehq/estate/devices/dlt645" // DL/T 645-2007 meters on RS-485
 	_ "github.com/estatehq/estate/devices/modbus" // Modbus TCP
 )
