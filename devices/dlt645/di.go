@@ -73,8 +73,8 @@ func ParseFormat(s string, signed bool) (Format, error) {
 			return Format{}, fmt.Errorf("format %q: use X for each digit and one '.', such as XXXXXX.XX", s)
 		}
 	}
-	if digits == 0 || digits%2 != 0 || digits > 16 {
-		return Format{}, fmt.Errorf("format %q: an even number of digits (2 to 16) is needed, one byte per two", s)
+	if digits == 0 || digits%2 != 0 || digits > 14 {
+		return Format{}, fmt.Errorf("format %q: an even number of digits (2 to 14, what a float64 holds exactly) is needed, one byte per two", s)
 	}
 	return Format{Bytes: digits / 2, Decimals: decimals, Signed: signed}, nil
 }

@@ -290,7 +290,7 @@ func FuzzFormat(f *testing.F) {
 	f.Add([]byte{0x76, 0x17, 0x03, 0x00}, uint8(4), uint8(2), true)
 	f.Add([]byte{0x01, 0x22}, uint8(2), uint8(1), false)
 	f.Fuzz(func(t *testing.T, in []byte, n, dec uint8, signed bool) {
-		fm := Format{Bytes: int(n%8) + 1, Decimals: int(dec % 8), Signed: signed}
+		fm := Format{Bytes: int(n%7) + 1, Decimals: int(dec % 8), Signed: signed}
 		if len(in) < fm.Bytes {
 			return
 		}

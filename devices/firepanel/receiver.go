@@ -298,6 +298,9 @@ func (p *panel) emitLine(raw []byte, sink devices.Sink) {
 	}
 	sink.Health(p.cfg.ID, nil)
 	e := p.crt.Parse(raw, time.Now())
+	if e.Type == EventUnknownLine && e.Text == "" {
+		return // a line of blanks (full-width spaces included) says nothing
+	}
 	if e.Type == EventUnknownLine {
 		unknownLines.WithLabelValues(p.cfg.ID).Inc()
 		p.log.Warn("panel line matched no template; kept raw", "template", p.crt.tmpl.Name, "line", e.Text)
