@@ -278,7 +278,7 @@ func TestReceiverOverTCP(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- st.Run(ctx, sink) }()
 
-	u := &UITD{Source: [6]byte{9, 9}, Script: DemoScript(10 * time.Millisecond), ResendAfter: 500 * time.Millisecond}
+	u := &UITD{Source: [6]byte{9, 9}, Script: DemoScript(10 * time.Millisecond), ResendAfter: 500 * time.Millisecond, Loc: time.UTC}
 	simDone := make(chan error, 1)
 	go func() { simDone <- u.DialAndServe(ctx, <-addr) }()
 	if err := <-simDone; err != nil {

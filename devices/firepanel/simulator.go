@@ -47,6 +47,8 @@ type UITD struct {
 	ResendAfter time.Duration
 	// Repeat plays the script again after its end.
 	Repeat bool
+	// Loc is the time zone of the device's clock (the site's); local if nil.
+	Loc *time.Location
 
 	mu       sync.Mutex
 	serial   uint16
@@ -107,15 +109,19 @@ func (u *UITD) Serve(ctx context.Context, rw io.ReadWriter) error {
 				return err
 			case <-time.After(step.After):
 			}
+			now := time.Now()
+			if u.Loc != nil {
+				now = now.In(u.Loc)
+			}
 			rec := step.Record
-			rec.Time = time.Now()
+			rec.Time = now
 			data, err := AppendUnit(nil, rec.Type, []Record{rec})
 			if err != nil {
 				return err
 			}
 			u.mu.Lock()
 			u.serial++
-			f := Frame{Serial: u.serial, Version: [2]byte{1, 0}, Time: time.Now(), Source: u.Source, Dest: u.Dest, Command: CmdSendData, Data: data}
+			f := Frame{Serial: u.serial, Version: [2]byte{1, 0}, Time: now, Source: u.Source, Dest: u.Dest, Command: CmdSendData, Data: data}
 			u.mu.Unlock()
 			wire, _ := AppendEncode(nil, f)
 			for attempt := 0; ; attempt++ {
@@ -192,6 +198,8 @@ type CRTPanel struct {
 	// TimeLayout formats the %s of each line (the panel's clock).
 	TimeLayout string
 	Repeat     bool
+	// Loc is the time zone of the panel's clock (the site's); local if nil.
+	Loc *time.Location
 }
 
 // NewCRTPanel opens the line; link, when not empty, is a stable path to it.
@@ -233,7 +241,11 @@ func (c *CRTPanel) Run(ctx context.Context) error {
 			if line == "" {
 				continue
 			}
-			if err := c.WriteLine(fmt.Sprintf(line, time.Now().Format(c.TimeLayout))); err != nil {
+			now := time.Now()
+			if c.Loc != nil {
+				now = now.In(c.Loc)
+			}
+			if err := c.WriteLine(fmt.Sprintf(line, now.Format(c.TimeLayout))); err != nil {
 				return err
 			}
 		}

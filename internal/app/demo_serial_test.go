@@ -63,6 +63,7 @@ func TestDemoSerialEndToEnd(t *testing.T) {
 			}
 		})
 	}()
+	start := time.Now()
 	deadline := time.After(40 * time.Second)
 	for {
 		mu.Lock()
@@ -79,7 +80,9 @@ func TestDemoSerialEndToEnd(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	time.Sleep(3 * time.Second) // more polls of the low balances: still one ticket each
+	// More polls of the low balances (still one ticket each), and time for the
+	// panels' first alarm (5 s after start) to be written.
+	time.Sleep(max(3*time.Second, time.Until(start.Add(8*time.Second))))
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v", err)

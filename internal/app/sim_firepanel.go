@@ -40,7 +40,7 @@ func validateFireSim(protocol string) func(*config.Config, config.Simulator, str
 
 func startUITDSim(ctx context.Context, cfg *config.Config, sc config.Simulator, log *slog.Logger) (func(), error) {
 	dev, _ := cfg.DeviceByID(sc.Device)
-	u := &firepanel.UITD{Source: [6]byte{0x01}, Script: firepanel.DemoScript(fireScriptGap), Repeat: true}
+	u := &firepanel.UITD{Source: [6]byte{0x01}, Script: firepanel.DemoScript(fireScriptGap), Repeat: true, Loc: siteClock(cfg)}
 	log.Info("simulated fire transmission device sending", "device", dev.ID, "to", dev.Address)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = u.DialAndServe(ctx, dev.Address) }()
@@ -56,7 +56,7 @@ func startCRTSim(ctx context.Context, cfg *config.Config, sc config.Simulator, l
 	if err != nil {
 		return nil, err
 	}
-	p.Script, p.Repeat = firepanel.DemoScript(fireScriptGap), true
+	p.Script, p.Repeat, p.Loc = firepanel.DemoScript(fireScriptGap), true, siteClock(cfg)
 	log.Info("simulated CRT fire panel printing", "device", dev.ID, "port", dev.Serial.Port, "line", p.Path())
 	done := make(chan struct{})
 	go func() {
@@ -66,4 +66,13 @@ func startCRTSim(ctx context.Context, cfg *config.Config, sc config.Simulator, l
 		}
 	}()
 	return func() { <-done }, nil
+}
+
+// siteClock is the time zone the simulated panels' clocks keep: the site's,
+// as a real panel's is set, so that the receiver reads their times right.
+func siteClock(cfg *config.Config) *time.Location {
+	if loc, err := time.LoadLocation(cfg.Site.Timezone); err == nil && cfg.Site.Timezone != "" {
+		return loc
+	}
+	return time.Local
 }
