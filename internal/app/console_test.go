@@ -216,6 +216,13 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("chart has %q points", points)
 		}
 		t.Logf("balance chart over 1h renders %s points from InfluxDB", points)
+		var alarms string
+		if err := chromedp.Run(b, chromedp.WaitVisible("#alarm-history", chromedp.ByID), chromedp.Text("#alarm-history", &alarms, chromedp.ByID)); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(alarms, "prepaid_low_balance") || !strings.Contains(alarms, "告警") {
+			t.Errorf("alarm history does not show the low-balance alarm: %q", alarms)
+		}
 		screenshot(t, b, "device-chart-zh")
 	})
 

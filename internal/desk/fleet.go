@@ -17,6 +17,7 @@ import (
 type History interface {
 	Series(ctx context.Context, site, measurement, device, point, rng string) ([]history.Sample, error)
 	Latest(ctx context.Context, site, measurement, device string) (map[string]float64, time.Time, error)
+	Alarms(ctx context.Context, site, device string, days int) ([]history.AlarmChange, error)
 }
 
 // SetHistory enables the live-value and chart endpoints; without it they
@@ -54,6 +55,7 @@ func (s *Server) registerFleet(api *echo.Group, staff []string) {
 	api.GET("/devices", s.listDevices, allow(staff...))
 	api.GET("/devices/:id/latest", s.deviceLatest, allow(staff...))
 	api.GET("/devices/:id/history", s.deviceHistory, allow(staff...))
+	api.GET("/devices/:id/alarms", s.deviceAlarms, allow(staff...))
 }
 
 func (s *Server) heartbeat(c echo.Context) error {
@@ -186,6 +188,22 @@ func (s *Server) deviceHistory(c echo.Context) error {
 		return apiError(http.StatusBadGateway, "InfluxDB query failed", err.Error())
 	}
 	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "point": point, "range": rng, "samples": samples})
+}
+
+// deviceAlarms is a device's alarm history (the last 30 days) from InfluxDB.
+func (s *Server) deviceAlarms(c echo.Context) error {
+	if s.history == nil {
+		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
+	}
+	d, err := s.findDevice(c)
+	if err != nil {
+		return err
+	}
+	changes, err := s.history.Alarms(c.Request().Context(), d.Site, d.ID, 30)
+	if err != nil {
+		return apiError(http.StatusBadGateway, "InfluxDB query failed", err.Error())
+	}
+	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "alarms": changes})
 }
 
 // me tells a console who is logged in, so that it shows only what the role may use.

@@ -132,3 +132,45 @@ func toFloat(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// AlarmChange is one alarm transition of a device, as the gateway recorded it.
+type AlarmChange struct {
+	Time     time.Time `json:"t"`
+	Rule     string    `json:"rule"`
+	Severity string    `json:"severity"`
+	State    string    `json:"state"`
+	Value    float64   `json:"value"`
+}
+
+// Alarms returns a device's alarm transitions over the last days, newest first.
+func (r *Reader) Alarms(ctx context.Context, site, device string, days int) ([]AlarmChange, error) {
+	for _, v := range []string{site, device} {
+		if !name.MatchString(v) {
+			return nil, fmt.Errorf("%q is not a valid name", v)
+		}
+	}
+	q := fmt.Sprintf(`from(bucket: %q) |> range(start: -%dd)
+  |> filter(fn: (r) => r._measurement == "alarm" and r.site == %q and r.device == %q)
+  |> pivot(rowKey: ["_time", "rule", "severity"], columnKey: ["_field"], valueColumn: "_value")
+  |> group()
+  |> sort(columns: ["_time"], desc: true)
+  |> limit(n: 200)`, r.bucket, days, site, device)
+	res, err := r.query.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("alarms of %s: %w", device, err)
+	}
+	out := []AlarmChange{}
+	for res.Next() {
+		rec := res.Record()
+		c := AlarmChange{Time: rec.Time()}
+		c.Rule, _ = rec.ValueByKey("rule").(string)
+		c.Severity, _ = rec.ValueByKey("severity").(string)
+		c.State, _ = rec.ValueByKey("state").(string)
+		c.Value, _ = toFloat(rec.ValueByKey("value"))
+		out = append(out, c)
+	}
+	if res.Err() != nil {
+		return nil, fmt.Errorf("alarms of %s: %w", device, res.Err())
+	}
+	return out, nil
+}

@@ -18,7 +18,10 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
   const point = params.get("point") || points[0] || "";
   const link = (p: string, r: string) => `#/engineering?device=${encodeURIComponent(id)}&point=${p}&range=${r}`;
   const chartBox = h("div", { class: "chart", id: "chart" });
-  const { tickets } = await api<{ tickets: Ticket[] }>(`/tickets?device=${encodeURIComponent(id)}&limit=50`);
+  const [{ tickets }, { alarms }] = await Promise.all([
+    api<{ tickets: Ticket[] }>(`/tickets?device=${encodeURIComponent(id)}&limit=50`),
+    api<{ alarms: { t: string; rule: string; severity: string; state: string; value: number }[] }>(`/devices/${encodeURIComponent(id)}/alarms`),
+  ]);
   clear(root,
     h("div", { class: "page-head" }, h("h2", {}, id), h("a", { href: "#/engineering" }, "←")),
     h("h3", {}, t("eng.latest")),
@@ -31,6 +34,11 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
     h("h3", {}, t("eng.openTickets")),
     h("ul", {}, ...tickets.filter((tk) => openStatuses.has(tk.status)).map((tk) =>
       h("li", {}, `#${tk.id} ${t("kind." + tk.kind)} · ${tk.title}`))),
+    h("h3", {}, t("eng.alarmHistory")),
+    alarms.length === 0 ? h("p", { class: "empty" }, t("eng.noAlarms")) :
+      h("table", { class: "grid compact", id: "alarm-history" }, h("tbody", {}, ...alarms.map((a) =>
+        h("tr", {}, h("td", {}, new Date(a.t).toLocaleString()), h("td", {}, a.rule),
+          h("td", { class: a.state === "firing" ? "red" : "" }, t("alarm." + a.state)), h("td", { class: "num" }, a.value.toFixed(2)))))),
   );
   if (!point) return;
   const series = await api<{ samples: { t: string; v: number }[] }>(
