@@ -60,6 +60,7 @@ func New(cfg config.Desk, st Store, log *slog.Logger) *Server {
 	api.POST("/tickets", s.createTicket, allow(append(staff, RoleGateway)...))
 	api.GET("/tickets", s.listTickets, allow(append(staff, RoleGateway)...))
 	api.GET("/tickets/:id", s.getTicket, allow(append(staff, RoleGateway)...))
+	s.registerAlarmRoutes(api, staff)
 	return s
 }
 
