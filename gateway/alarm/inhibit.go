@@ -122,10 +122,10 @@ func (e *Engine) inferOutages(now time.Time) {
 		if out && !f.out {
 			e.log.Warn("feeder out", "feeder", f.cfg.ID, "evidence", evidence)
 		}
-		f.out = out
-		if out {
-			f.evidence = evidence
+		if out && !f.out {
+			f.evidence = evidence // kept while out: the suppressions it explains stay stable
 		}
+		f.out = out
 		if f.slot != nil {
 			if out || f.slot.alarm != nil {
 				a := e.alarmOf(f.slot)
