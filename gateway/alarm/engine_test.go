@@ -44,7 +44,12 @@ type harness struct {
 
 func newHarness(t testing.TB, text string) *harness {
 	t.Helper()
-	h := &harness{t: t, cfg: loadConfig(t, text), infos: map[string]*devices.Info{}, dir: t.TempDir()}
+	return newHarnessConfig(t, loadConfig(t, text))
+}
+
+func newHarnessConfig(t testing.TB, cfg *config.Config) *harness {
+	t.Helper()
+	h := &harness{t: t, cfg: cfg, infos: map[string]*devices.Info{}, dir: t.TempDir()}
 	var err error
 	h.desk, err = store.OpenSQLite(context.Background(), filepath.Join(h.dir, "desk.db"))
 	if err != nil {
