@@ -123,6 +123,6 @@ func render(tmpl string, f fields) string {
 
 type fields struct {
 	site, device, building, floor, unit, point, valueUnit, source, text, feeder string
-	value                                                                     float64
-	at                                                                        time.Time
+	value                                                                       float64
+	at                                                                          time.Time
 }

@@ -34,8 +34,8 @@ devices:
 	for range 4 {
 		read(8, 1, 220, 1000.5) // below level 1 for 40 s: reminder
 	}
-	read(4, 1, 220, 1001)   // level 2: urgent
-	read(-0.5, 0, 0, 1001)  // tripped
+	read(4, 1, 220, 1001)  // level 2: urgent
+	read(-0.5, 0, 0, 1001) // tripped
 	read(-0.5, 0, 0, 1001.01)
 	read(-0.5, 0, 0, 1001.3) // still rising: relay failed
 	kinds := map[string]int{}
