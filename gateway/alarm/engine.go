@@ -171,6 +171,25 @@ type slot struct {
 	alarm  *Alarm  // nil while the alarm has no state
 	// lastGood is when a no_data rule last saw its point.
 	lastGood time.Time
+	// hint is where the point was in the device's last reading: drivers send
+	// their points in a stable order, so the lookup is usually one comparison.
+	hint int
+}
+
+// get returns the slot's point from a reading, if it is there with good quality.
+func (s *slot) get(r *devices.Reading) (float64, bool) {
+	point := s.rule.cfg.Point
+	if s.hint < len(r.Values) && r.Values[s.hint].Point == point {
+		v := &r.Values[s.hint]
+		return v.Value, v.Quality == devices.Good
+	}
+	for i := range r.Values {
+		if v := &r.Values[i]; v.Point == point {
+			s.hint = i
+			return v.Value, v.Quality == devices.Good
+		}
+	}
+	return 0, false
 }
 
 // NewEngine compiles the configured rules, indexes them per device and loads
@@ -335,7 +354,7 @@ func (e *Engine) hasPoint(s *slot, r *devices.Reading) bool {
 
 func (e *Engine) evalReading(s *slot, r *devices.Reading) {
 	c := s.rule.cfg
-	v, ok := r.Get(c.Point)
+	v, ok := s.get(r)
 	if !ok {
 		return
 	}
