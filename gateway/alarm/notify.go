@@ -115,7 +115,7 @@ func Actions(t Transition, loc *time.Location) []ticket.AlarmAction {
 		closeIt := t.Rule.Ticket == string(ticket.TopUp)
 		note := fmt.Sprintf("告警已恢复 %s / alarm cleared at %s", at, at)
 		if t.Point != "" {
-			note += fmt.Sprintf(" (%s = %.2f %s)", t.Point, t.Value, t.Device.Units[t.Point])
+			note += fmt.Sprintf(" (%s = %s %s)", t.Point, FormatValue(t.Value), t.Device.Units[t.Point])
 		}
 		if closeIt {
 			note += "; 余额已恢复, 提醒自动关闭 / balance back above the clear level, reminder closed automatically"

@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,12 @@ func (r *rule) guard(rd *devices.Reading) (holds, known bool) {
 	return true, true
 }
 
+// FormatValue renders a reading for people: two decimals, cut rather than
+// rounded, so that 9.9996 below a threshold of 10 shows as 9.99, not 10.00.
+func FormatValue(v float64) string {
+	return strconv.FormatFloat(math.Floor(v*100)/100, 'f', 2, 64)
+}
+
 // render fills a message template.
 func render(tmpl string, f fields) string {
 	if !strings.Contains(tmpl, "{") {
@@ -115,7 +122,7 @@ func render(tmpl string, f fields) string {
 	}
 	return strings.NewReplacer(
 		"{site}", f.site, "{device}", f.device, "{building}", f.building, "{floor}", f.floor,
-		"{unit}", f.unit, "{point}", f.point, "{value}", strconv.FormatFloat(f.value, 'f', 2, 64),
+		"{unit}", f.unit, "{point}", f.point, "{value}", FormatValue(f.value),
 		"{value_unit}", f.valueUnit, "{time}", f.at.Format("2006-01-02 15:04:05"),
 		"{source}", f.source, "{text}", f.text, "{feeder}", f.feeder,
 	).Replace(tmpl)
