@@ -23,8 +23,11 @@ func OpenStore(path string) (*SQLiteStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("alarm state: %w", err)
 	}
-	// synchronous(FULL): a firing alarm or a running for clock survives a power cut too.
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)")
+	// WAL with synchronous(NORMAL): a commit survives the process being killed;
+	// a power cut may lose the last changes, which then re-fire into the outbox
+	// and the desk, whose idempotency keys and alarm keys deduplicate them. The
+	// outbox itself syncs fully.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
 	if err != nil {
 		return nil, fmt.Errorf("alarm state %s: %w", path, err)
 	}
