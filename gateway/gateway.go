@@ -66,23 +66,23 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if loc, err := time.LoadLocation(cfg.Site.Timezone); err == nil && cfg.Site.Timezone != "" {
 		g.loc = loc
 	}
-	if err := g.openAlarms(log); err != nil {
-		return nil, err
-	}
 	opened, err := devices.OpenAll(devices.Env{Config: cfg})
 	if err != nil {
-		g.closeAlarms()
 		return nil, err
 	}
 	g.devices = opened
+	desk := deskclient.New(cfg.Gateway.DeskURL, cfg.Gateway.DeskToken)
+	if err := g.openAlarms(desk, log); err != nil {
+		opened.Close()
+		return nil, err
+	}
 	return g, nil
 }
 
 // openAlarms opens the outbox, the alarm state and the engine, in that order:
 // the engine's notifier writes to the outbox before the engine saves a state.
-func (g *Gateway) openAlarms(log *slog.Logger) error {
+func (g *Gateway) openAlarms(desk *deskclient.Client, log *slog.Logger) error {
 	dir, id := g.cfg.Gateway.StateDir, g.cfg.Gateway.ID
-	desk := deskclient.New(g.cfg.Gateway.DeskURL, g.cfg.Gateway.DeskToken)
 	ob, err := outbox.Open(filepath.Join(dir, "outbox-"+id+".db"), desk, log.With("part", "outbox"))
 	if err != nil {
 		return err
