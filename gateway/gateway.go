@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -44,11 +45,16 @@ type Gateway struct {
 	telemetry *telemetry.Writer
 	health    *health.Tracker
 	alarms    *alarm.Engine
+	alarmDB   *alarm.SQLiteStore
 	outbox    *outbox.Outbox
 	desk      *deskclient.Client
+	loc       *time.Location
 
-	// OnTicket, when set before Run, is told of every ticket the desk accepted.
-	OnTicket outbox.Delivered
+	// OnTicket, when set before Run, is told of the ticket of every open
+	// action the desk applied (a new ticket, or the open one of the alarm).
+	OnTicket func(ticket.Ticket)
+	// OnAction, when set before Run, is told of every alarm action the desk applied.
+	OnAction outbox.Delivered
 }
 
 // New opens every device's driver and the outbox; nothing is polled until Run.
@@ -58,7 +64,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		log:       log.With("part", "gateway"),
 		telemetry: telemetry.New(cfg.InfluxDB, log.With("part", "telemetry")),
 		health:    health.NewTracker(cfg.Gateway.OfflineAfter),
-		alarms:    alarm.NewEngine(cfg.Rules),
+		loc:       time.UTC,
+	}
+	if loc, err := time.LoadLocation(cfg.Site.Timezone); err == nil && cfg.Site.Timezone != "" {
+		g.loc = loc
 	}
 	opened, err := devices.OpenAll(devices.Env{Config: cfg})
 	if err != nil {
@@ -67,14 +76,47 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.devices = opened
 	desk := deskclient.New(cfg.Gateway.DeskURL, cfg.Gateway.DeskToken)
 	g.desk = desk
-	ob, err := outbox.Open(filepath.Join(cfg.Gateway.StateDir, "outbox-"+cfg.Gateway.ID+".json"), desk, log.With("part", "outbox"))
-	if err != nil {
+	if err := g.openAlarms(desk, log); err != nil {
 		opened.Close()
 		return nil, err
 	}
-	g.outbox = ob
 	return g, nil
 }
+
+// openAlarms opens the outbox, the alarm state and the engine, in that order:
+// the engine's notifier writes to the outbox before the engine saves a state.
+func (g *Gateway) openAlarms(desk *deskclient.Client, log *slog.Logger) error {
+	dir, id := g.cfg.Gateway.StateDir, g.cfg.Gateway.ID
+	ob, err := outbox.Open(filepath.Join(dir, "outbox-"+id+".db"), desk, log.With("part", "outbox"))
+	if err != nil {
+		return err
+	}
+	st, err := alarm.OpenStore(filepath.Join(dir, "alarms-"+id+".db"))
+	if err != nil {
+		ob.Close()
+		return err
+	}
+	eng, err := alarm.NewEngine(alarm.Options{Config: g.cfg, Store: st, Notify: g.notify, Log: log.With("part", "alarm")})
+	if err != nil {
+		ob.Close()
+		st.Close()
+		return err
+	}
+	g.outbox, g.alarmDB, g.alarms = ob, st, eng
+	return nil
+}
+
+func (g *Gateway) closeAlarms() {
+	_ = g.outbox.Close()
+	_ = g.alarmDB.Close()
+}
+
+// Alarms is the alarm engine (for /api/v1/alarms).
+func (g *Gateway) Alarms() *alarm.Engine { return g.alarms }
+
+// AlarmsHandler serves GET /api/v1/alarms: firing and pending alarms, the
+// suppressed ones with why, and the feeders' inferred state.
+func (g *Gateway) AlarmsHandler() http.Handler { return g.alarms.Handler(g.loc) }
 
 // Health is the live health of every device.
 func (g *Gateway) Health() *health.Tracker { return g.health }
@@ -83,6 +125,7 @@ func (g *Gateway) Health() *health.Tracker { return g.health }
 // closes the drivers. It returns the telemetry flush error, if any.
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.devices.Close()
+	defer g.closeAlarms()
 	g.log.Info("gateway started", "gateway", g.cfg.Gateway.ID, "site", g.cfg.Site.ID,
 		"polled", len(g.devices.Polled), "streamed", len(g.devices.Streamed))
 
@@ -97,6 +140,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sinks.Go(func() {
 		heartbeat.Run(ctx, g.cfg.Gateway.HeartbeatInterval, g.Status, g.desk, g.log.With("part", "heartbeat"))
 	})
+	sinks.Go(func() { g.tickAlarms(ctx) })
 
 	var pollers sync.WaitGroup
 	for i := range g.devices.Polled {
@@ -142,10 +186,29 @@ func (g *Gateway) Status() fleet.GatewayStatus {
 	return s
 }
 
-func (g *Gateway) delivered(t ticket.Ticket) {
-	g.log.Info("ticket delivered to desk", "ticket", t.ID, "alarm", t.AlarmKey, "status", t.Status)
-	if g.OnTicket != nil {
-		g.OnTicket(t)
+func (g *Gateway) delivered(a ticket.AlarmAction, res ticket.AlarmActionResult) {
+	g.log.Info("alarm action delivered to desk", "action", a.Action, "ticket", res.Ticket.ID, "alarm", a.AlarmKey,
+		"created", res.Created, "status", res.Ticket.Status)
+	if g.OnAction != nil {
+		g.OnAction(a, res)
+	}
+	if a.Action == ticket.ActionOpen && g.OnTicket != nil {
+		g.OnTicket(res.Ticket)
+	}
+}
+
+// tickAlarms advances what time alone changes in the alarm engine (for
+// clocks of offline and no-data rules, outages, ended suppressions) every second.
+func (g *Gateway) tickAlarms(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			g.alarms.Tick(now)
+		}
 	}
 }
 
@@ -182,7 +245,11 @@ func (g *Gateway) pollOnce(ctx context.Context, d *devices.Polled) {
 
 // observeHealth records whether a device was heard from and logs only changes.
 func (g *Gateway) observeHealth(device string, err error) {
-	state, changed := g.health.Observe(device, err, time.Now())
+	now := time.Now()
+	state, changed := g.health.Observe(device, err, now)
+	if state == health.Offline || state == health.Online {
+		g.alarms.ObserveHealth(device, state == health.Offline, now)
+	}
 	switch {
 	case state == health.Offline:
 		devicesOnline.WithLabelValues(device).Set(0)
@@ -199,14 +266,13 @@ func (g *Gateway) observeHealth(device string, err error) {
 
 func (g *Gateway) handleReading(r devices.Reading) {
 	g.telemetry.AddReading(r)
-	for _, tr := range g.alarms.Evaluate(r) {
-		g.handleTransition(tr)
-	}
+	g.alarms.Evaluate(r) // transitions reach the outbox through notify
 }
 
 func (g *Gateway) handleEvent(e devices.Event) {
 	g.telemetry.AddEvent(e)
 	g.log.Info("device event", "device", e.Device.ID, "type", e.Type, "source", e.Source, "active", e.Active)
+	g.alarms.ObserveEvent(e)
 }
 
 // sink is how stream drivers hand their data to the pipeline.
@@ -216,29 +282,21 @@ func (s sink) Reading(r devices.Reading)       { s.g.handleReading(r) }
 func (s sink) Event(e devices.Event)           { s.g.handleEvent(e) }
 func (s sink) Health(device string, err error) { s.g.observeHealth(device, err) }
 
-func (g *Gateway) handleTransition(tr alarm.Transition) {
+// notify records an alarm transition (metrics, telemetry, log) and commits
+// the desk actions it asks for to the outbox. The engine calls it before it
+// persists the transition, so an error here leaves the alarm to be retried.
+func (g *Gateway) notify(tr alarm.Transition) error {
 	alarmTransitions.WithLabelValues(tr.Rule.Name, string(tr.State)).Inc()
 	g.telemetry.AddAlarm(tr.Device, tr.Rule.Name, string(tr.State), tr.Rule.Severity, tr.Value, tr.At)
-	g.log.Info("alarm "+string(tr.State), "alarm", tr.Key, "point", tr.Point, "value", tr.Value)
-	if tr.State != alarm.Firing || tr.Rule.Ticket == "none" {
-		return
+	if tr.Suppressed != "" {
+		g.log.Info("alarm "+string(tr.State)+" (suppressed)", "alarm", tr.Key, "why", tr.Suppressed)
+	} else {
+		g.log.Info("alarm "+string(tr.State), "alarm", tr.Key, "point", tr.Point, "value", tr.Value, "late", tr.Late)
 	}
-	d := tr.Device
-	n := ticket.NewTicket{
-		Kind:  ticket.Kind(tr.Rule.Ticket),
-		Title: tr.Title(),
-		Description: fmt.Sprintf("Alarm %s on device %s: %s = %s %s at %s.",
-			tr.Rule.Name, d.ID, tr.Point, alarm.FormatValue(tr.Value), d.Units[tr.Point], tr.At.Format(time.RFC3339)),
-		Site:     d.Site,
-		Building: d.Building,
-		Floor:    d.Floor,
-		Unit:     d.Unit,
-		Device:   d.ID,
-		AlarmKey: tr.Key,
-		Source:   ticket.SourceDeviceAlarm,
-		Reading:  &ticket.Reading{Point: tr.Point, Value: tr.Value, Unit: d.Units[tr.Point], At: tr.At},
+	for _, a := range alarm.Actions(tr, g.loc) {
+		if err := g.outbox.Add(a); err != nil {
+			return fmt.Errorf("queue %s of alarm %s: %w", a.Action, tr.Key, err)
+		}
 	}
-	if err := g.outbox.Add(n); err != nil {
-		g.log.Error("cannot queue ticket request", "alarm", tr.Key, "err", err)
-	}
+	return nil
 }

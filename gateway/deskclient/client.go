@@ -42,30 +42,35 @@ func (e *StatusError) Permanent() bool {
 	return e.Code >= 400 && e.Code < 500 && e.Code != 401 && e.Code != 403 && e.Code != 408 && e.Code != 429
 }
 
-// OpenTicket opens a ticket, or returns the open ticket that already holds the
-// same alarm key.
-func (c *Client) OpenTicket(ctx context.Context, n ticket.NewTicket) (ticket.Ticket, error) {
-	var t ticket.Ticket
-	body, err := json.Marshal(n)
+// ApplyAlarmAction sends one alarm action (open, note, clear) to the desk,
+// which applies each idempotency key once.
+func (c *Client) ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction) (ticket.AlarmActionResult, error) {
+	var res ticket.AlarmActionResult
+	err := c.post(ctx, "/api/v1/alarm-actions", a, &res)
+	return res, err
+}
+
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
 	if err != nil {
-		return t, fmt.Errorf("encode ticket: %w", err)
+		return fmt.Errorf("encode request: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/tickets", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return t, fmt.Errorf("desk request: %w", err)
+		return fmt.Errorf("desk request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return t, fmt.Errorf("desk %s: %w", c.base, err)
+		return fmt.Errorf("desk %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return t, fmt.Errorf("desk %s: read answer: %w", c.base, err)
+		return fmt.Errorf("desk %s: read answer: %w", c.base, err)
 	}
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		var e struct {
 			Error string `json:"error"`
 		}
@@ -73,10 +78,18 @@ func (c *Client) OpenTicket(ctx context.Context, n ticket.NewTicket) (ticket.Tic
 		if e.Error == "" {
 			e.Error = http.StatusText(resp.StatusCode)
 		}
-		return t, &StatusError{Code: resp.StatusCode, Msg: e.Error}
+		return &StatusError{Code: resp.StatusCode, Msg: e.Error}
 	}
-	if err := json.Unmarshal(data, &t); err != nil {
-		return t, fmt.Errorf("desk %s: answer is not a ticket: %w", c.base, err)
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("desk %s: unexpected answer to %s: %w", c.base, path, err)
 	}
-	return t, nil
+	return nil
+}
+
+// OpenTicket opens a ticket, or returns the open ticket that already holds the
+// same alarm key.
+func (c *Client) OpenTicket(ctx context.Context, n ticket.NewTicket) (ticket.Ticket, error) {
+	var t ticket.Ticket
+	err := c.post(ctx, "/api/v1/tickets", n, &t)
+	return t, err
 }

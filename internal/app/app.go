@@ -52,7 +52,7 @@ func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, ready ch
 }
 
 // RunGateway polls the configured devices until ctx ends. When metrics_listen
-// is set, /metrics is served there.
+// is set, /metrics and /api/v1/alarms are served there.
 func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, configure func(*gateway.Gateway)) error {
 	g, err := gateway.New(cfg, log)
 	if err != nil {
@@ -63,7 +63,10 @@ func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, confi
 	}
 	var wg sync.WaitGroup
 	if addr := cfg.Gateway.MetricsListen; addr != "" {
-		srv := &http.Server{Addr: addr, Handler: promhttp.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.Handler())
+		mux.Handle("/api/v1/alarms", g.AlarmsHandler())
+		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("gateway metrics: listen on %s: %w", addr, err)

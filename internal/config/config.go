@@ -20,6 +20,10 @@ type Config struct {
 	Rules      []Rule      `yaml:"rules"`
 	Simulators []Simulator `yaml:"simulators"`
 
+	// Topology and Maintenance feed the alarm engine's outage inference and suppression.
+	Topology    Topology            `yaml:"topology"`
+	Maintenance []MaintenanceWindow `yaml:"maintenance"`
+
 	// File is the path the configuration was read from; relative paths inside it
 	// (profiles, databases) are resolved against its folder.
 	File string `yaml:"-"`
@@ -86,6 +90,8 @@ type Device struct {
 	Building string `yaml:"building"`
 	Floor    string `yaml:"floor"`
 	Unit     string `yaml:"unit"`
+	// Tags let alarm rules select devices ("prepaid", "incomer").
+	Tags []string `yaml:"tags"`
 	// PollInterval is how often the device is read.
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// Timeout bounds one request to the device.

@@ -239,12 +239,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	for i := range c.Rules {
-		r := &c.Rules[i]
-		if r.Severity == "" {
-			r.Severity = "warning"
-		}
-		if r.Ticket == "" {
-			r.Ticket = "none"
-		}
+		c.Rules[i].applyDefaults()
 	}
+	c.applyTopologyDefaults()
 }

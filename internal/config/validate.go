@@ -40,6 +40,8 @@ func (c *Config) validate() []Problem {
 	}
 	if len(c.Devices) > 0 || c.has("gateway") {
 		ps = append(ps, c.validateGateway()...)
+	} else if len(c.Rules) > 0 {
+		ps = append(ps, c.validateRules()...) // a rule set on its own (configs/rules/)
 	}
 	return ps
 }
@@ -156,38 +158,8 @@ func (c *Config) validateGateway() []Problem {
 		}
 	}
 
-	rules := map[string]bool{}
-	for i, r := range c.Rules {
-		p := fmt.Sprintf("rules[%d]", i)
-		if r.Name == "" {
-			add(p+".name", "required")
-		} else if rules[r.Name] {
-			add(p+".name", "%q is used by another rule", r.Name)
-		}
-		rules[r.Name] = true
-		if !slices.Contains(Families, r.Family) {
-			add(p+".family", "%q is not a device family; use one of %s", r.Family, strings.Join(Families, ", "))
-		}
-		if r.Point == "" {
-			add(p+".point", "required: the point the rule watches, such as balance")
-		}
-		switch {
-		case r.Below == nil && r.Above == nil:
-			add(p, "give either below or above")
-		case r.Below != nil && r.Above != nil:
-			add(p+".above", "give either below or above, not both")
-		case r.Below != nil && r.Clear != nil && *r.Clear < *r.Below:
-			add(p+".clear", "must be at or above below (%g) so that the alarm can clear", *r.Below)
-		case r.Above != nil && r.Clear != nil && *r.Clear > *r.Above:
-			add(p+".clear", "must be at or below above (%g) so that the alarm can clear", *r.Above)
-		}
-		if !slices.Contains(TicketKinds, r.Ticket) {
-			add(p+".ticket", "%q is not a ticket kind; use one of %s", r.Ticket, strings.Join(TicketKinds, ", "))
-		}
-		if !slices.Contains(Severities, r.Severity) {
-			add(p+".severity", "%q is not a severity; use one of %s", r.Severity, strings.Join(Severities, ", "))
-		}
-	}
+	ps = append(ps, c.validateRules()...)
+	ps = append(ps, c.validateTopology()...)
 
 	for i, s := range c.Simulators {
 		p := fmt.Sprintf("simulators[%d]", i)

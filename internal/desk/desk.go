@@ -68,6 +68,7 @@ func New(cfg config.Desk, st Store, log *slog.Logger) *Server {
 	api.GET("/me", s.me)
 	s.registerFleet(api, staff)
 	e.GET("/*", echo.WrapHandler(web.Handler()))
+	s.registerAlarmRoutes(api, staff)
 	return s
 }
 

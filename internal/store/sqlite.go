@@ -100,6 +100,10 @@ func (s *SQLite) CreateTicket(ctx context.Context, n ticket.NewTicket, by string
 		ru = sql.NullString{String: n.Reading.Unit, Valid: true}
 		ra = sql.NullInt64{Int64: n.Reading.At.UnixNano(), Valid: true}
 	}
+	priority := n.Kind.Priority()
+	if n.Priority != "" {
+		priority = n.Priority
+	}
 	source := n.Source
 	if source == "" {
 		source = ticket.SourcePhone
@@ -109,7 +113,7 @@ func (s *SQLite) CreateTicket(ctx context.Context, n ticket.NewTicket, by string
 		created_by, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING RETURNING `+ticketColumns,
-		n.Kind, n.Kind.Priority(), ticket.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
+		n.Kind, priority, ticket.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
 		n.Device, n.AlarmKey, source, rp, rv, ru, ra, by, now.UnixNano(), now.UnixNano())
 	t, err := scanTicket(row)
 	if err == nil {

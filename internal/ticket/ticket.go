@@ -103,6 +103,8 @@ type NewTicket struct {
 	AlarmKey string   `json:"alarm_key,omitempty"`
 	Source   string   `json:"source,omitempty"`
 	Reading  *Reading `json:"reading,omitempty"`
+	// Priority overrides the kind's default (an urgent top-up reminder is P2).
+	Priority string `json:"priority,omitempty"`
 }
 
 // Validate says what is wrong with a request, in words a caller can act on.
@@ -123,6 +125,9 @@ func (n NewTicket) Validate() error {
 	}
 	if n.Site == "" {
 		errs = append(errs, "site is required")
+	}
+	if n.Priority != "" && !slices.Contains([]string{"P1", "P2", "P3"}, n.Priority) {
+		errs = append(errs, fmt.Sprintf("priority %q is not one of P1, P2, P3", n.Priority))
 	}
 	if n.Source != "" && !slices.Contains([]string{SourceDeviceAlarm, SourcePhone, SourceWalkIn, SourceApp}, n.Source) {
 		errs = append(errs, fmt.Sprintf("source %q is not one of device_alarm, phone, walk_in, app", n.Source))

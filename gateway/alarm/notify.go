@@ -1,0 +1,129 @@
+package alarm
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/estatehq/estate/internal/ticket"
+)
+
+// Messages renders the rule's message in Chinese and English, with the
+// reading time in loc (the site's time zone; UTC when nil).
+func (t Transition) Messages(loc *time.Location) (zh, en string) {
+	f := t.fields(loc)
+	m := t.Rule.Message
+	zh, en = render(m.ZH, f), render(m.EN, f)
+	if en == "" {
+		en = render(defaultMessage(t), f)
+	}
+	if zh == "" {
+		zh = en
+	}
+	return zh, en
+}
+
+func (t Transition) fields(loc *time.Location) fields {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return fields{site: t.Device.Site, device: t.Device.ID, building: t.Device.Building, floor: t.Device.Floor,
+		unit: t.Device.Unit, point: t.Point, value: t.Value, valueUnit: t.Device.Units[t.Point],
+		at: t.At.In(loc), source: t.Source, text: t.Text, feeder: t.Feeder}
+}
+
+func defaultMessage(t Transition) string {
+	switch {
+	case t.Feeder != "":
+		return "{feeder}: " + t.Rule.Name + ": {text}"
+	case t.Source != "":
+		return "{device} ({source}): " + t.Rule.Name + " {text}"
+	case t.Point != "":
+		return "{device}: " + t.Rule.Name + " ({point} = {value} {value_unit})"
+	}
+	return "{device}: " + t.Rule.Name
+}
+
+// Title is the ticket title: the rule's title, else its Chinese message.
+func (t Transition) Title(loc *time.Location) string {
+	title, _ := t.Messages(loc)
+	if t.Rule.Title != "" {
+		title = render(t.Rule.Title, t.fields(loc))
+	}
+	return truncate(title, 200)
+}
+
+// truncate cuts s to at most n bytes on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// Actions are what a transition asks of the desk, each with an idempotency
+// key derived from the alarm episode: open its ticket when it fires, note the
+// clearing (closing a top-up reminder) when it resolves. Suppressed alarms
+// and rules without a ticket ask nothing.
+func Actions(t Transition, loc *time.Location) []ticket.AlarmAction {
+	if !t.Ticket {
+		return nil
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	zh, en := t.Messages(loc)
+	at := t.At.In(loc).Format("2006-01-02 15:04:05")
+	switch t.State {
+	case StateFiring:
+		d := t.Device
+		var desc strings.Builder
+		fmt.Fprintf(&desc, "%s\n%s\n", zh, en)
+		if t.Late {
+			fmt.Fprintf(&desc, "(告警在抑制期间触发, 抑制结束后仍在 / raised while suppressed and still firing when the suppression ended)\n")
+		}
+		fmt.Fprintf(&desc, "alarm %s, rule %s, severity %s", t.Key, t.Rule.Name, t.Rule.Severity)
+		n := &ticket.NewTicket{
+			Kind:        ticket.Kind(t.Rule.Ticket),
+			Priority:    t.Rule.Priority,
+			Title:       t.Title(loc),
+			Description: desc.String(),
+			Site:        d.Site,
+			Building:    d.Building,
+			Floor:       d.Floor,
+			Unit:        d.Unit,
+			Device:      d.ID,
+			AlarmKey:    t.Key,
+			Source:      ticket.SourceDeviceAlarm,
+		}
+		if t.Feeder != "" {
+			n.Device = ""
+		}
+		if t.Point != "" {
+			n.Reading = &ticket.Reading{Point: t.Point, Value: t.Value, Unit: d.Units[t.Point], At: t.At}
+		}
+		return []ticket.AlarmAction{{
+			IdempotencyKey: t.Episode + "/open", AlarmKey: t.Key, Action: ticket.ActionOpen, Ticket: n, At: t.At,
+			Note: fmt.Sprintf("告警再次触发 %s: %s / alarm raised again at %s: %s", at, zh, at, en),
+		}}
+	case StateResolved:
+		closeIt := t.Rule.Ticket == string(ticket.TopUp)
+		note := fmt.Sprintf("告警已恢复 %s / alarm cleared at %s", at, at)
+		if t.Point != "" {
+			note += fmt.Sprintf(" (%s = %s %s)", t.Point, FormatValue(t.Value), t.Device.Units[t.Point])
+		}
+		if closeIt {
+			note += "; 余额已恢复, 提醒自动关闭 / balance back above the clear level, reminder closed automatically"
+		}
+		return []ticket.AlarmAction{{
+			IdempotencyKey: t.Episode + "/clear", AlarmKey: t.Key, Action: ticket.ActionClear,
+			Note: note, Close: closeIt, At: t.At,
+		}}
+	}
+	return nil
+}
