@@ -3,4 +3,5 @@ package all
 
 import (
 	_ "github.com/estatehq/estate/devices/modbus" // Modbus TCP
+	_ "github.com/estatehq/estate/devices/mqtt"   // MQTT (elevator monitors, door controllers)
 )

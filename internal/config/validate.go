@@ -41,6 +41,7 @@ func (c *Config) validate() []Problem {
 	if len(c.Devices) > 0 || c.has("gateway") {
 		ps = append(ps, c.validateGateway()...)
 	}
+	ps = append(ps, c.validateMQTT()...)
 	return ps
 }
 
