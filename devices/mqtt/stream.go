@@ -464,9 +464,12 @@ func (s *Streamer) decode(ctx context.Context, sink devices.Sink) {
 				lastReport = now
 			}
 		case <-s.reconnected:
+			// Silence during the outage says nothing about the devices; and a
+			// broker that lost its retained messages gets the statuses again.
 			now := time.Now()
 			for _, d := range s.devs {
 				d.presence.resume(now)
+				s.publishDeviceStatus(d, d.presence.state)
 			}
 		}
 	}
@@ -523,11 +526,6 @@ func (s *Streamer) onConnect(c paho.Client) {
 					s.log.Error("mqtt broker refused a subscription (check its ACL)", "filter", filter)
 				}
 			}
-		}
-	}
-	for _, d := range s.devs {
-		if d.presence.state != linkUnknown {
-			s.publishDeviceStatus(d, d.presence.state)
 		}
 	}
 }
