@@ -94,6 +94,7 @@ func TestStreamerDecodesIntoSink(t *testing.T) {
 func TestStreamerPresence(t *testing.T) {
 	s := newTestStreamer(t, testConfig(t, testMQTTSection, threeDevices("p-")))
 	sink := newRecorder()
+	wrongBefore := testutil.ToFloat64(badMessages.WithLabelValues("p-lift-1", reasonWrongType))
 	t0 := time.Now()
 	s.receive(t0, "estate/s1/elevator/p-lift-1/status", []byte("online"))
 	s.receive(t0, "spBv1.0/s1/NBIRTH/p-zk-1", []byte{0x08, 0x01}) // Sparkplug payloads are protobuf: not read
@@ -110,7 +111,7 @@ func TestStreamerPresence(t *testing.T) {
 			t.Errorf("%s not offline: %+v %v", id, e, sink.health[id])
 		}
 	}
-	if got := testutil.ToFloat64(badMessages.WithLabelValues("p-lift-1", reasonWrongType)); got != 1 {
+	if got := testutil.ToFloat64(badMessages.WithLabelValues("p-lift-1", reasonWrongType)) - wrongBefore; got != 1 {
 		t.Errorf("bad status counted %v", got)
 	}
 	// The access controller never spoke: offline once its silence (60s) has passed.
@@ -124,15 +125,23 @@ func TestStreamerBadInputCounted(t *testing.T) {
 	s := newTestStreamer(t, testConfig(t, testMQTTSection, threeDevices("b-")))
 	sink := newRecorder()
 	now := time.Now()
-	count := func(dev, reason string) float64 { return testutil.ToFloat64(badMessages.WithLabelValues(dev, reason)) }
-	unknownBefore := count(unknownDevice, reasonUnknownTopic)
+	// Counters are process-wide: compare with what they held before (go test -count N).
+	before := map[string]float64{}
+	for _, dev := range []string{"b-lift-1", "b-door-1", unknownDevice} {
+		for _, reason := range []string{reasonUnknownTopic, reasonOversized, reasonMalformed, reasonWrongType, reasonQueueFull, reasonFlood} {
+			before[dev+reason] = testutil.ToFloat64(badMessages.WithLabelValues(dev, reason))
+		}
+	}
+	count := func(dev, reason string) float64 {
+		return testutil.ToFloat64(badMessages.WithLabelValues(dev, reason)) - before[dev+reason]
+	}
 
 	s.receive(now, "estate/s1/elevator/b-lift-99/state", []byte(`{"floor":1}`))           // no such device
 	s.receive(now, "estate/s1/elevator/b-lift-1/state", []byte(strings.Repeat("x", 300))) // over max_payload 256
 	s.receive(now, "estate/s1/elevator/b-lift-1/state", []byte(`{"floor":`))             // malformed
 	s.receive(now, "estate/s1/elevator/b-lift-1/state", []byte(`{"floor":"high","passenger":true}`))
 	drain(s, sink)
-	if got := count(unknownDevice, reasonUnknownTopic) - unknownBefore; got != 1 {
+	if got := count(unknownDevice, reasonUnknownTopic); got != 1 {
 		t.Errorf("unknown topic counted %v", got)
 	}
 	if got := count("b-lift-1", reasonOversized); got != 1 {
