@@ -57,7 +57,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		health:    health.NewTracker(cfg.Gateway.OfflineAfter),
 		alarms:    alarm.NewEngine(cfg.Rules),
 	}
-	opened, err := devices.OpenAll(devices.Env{Config: cfg})
+	opened, err := devices.OpenAll(devices.Env{Config: cfg, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"log/slog"
+	"sort"
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
@@ -10,7 +11,11 @@ import (
 func init() {
 	devices.Register(Protocol, devices.Protocol{
 		OpenStream: func(env devices.Env, devs []config.Device, infos []*devices.Info) (devices.Streamer, error) {
-			return New(env.Config, devs, infos, slog.Default().With("part", "mqtt"))
+			log := env.Log
+			if log == nil {
+				log = slog.Default()
+			}
+			return New(env.Config, devs, infos, log.With("part", "mqtt"))
 		},
 		Validate: validateDevice,
 	})
@@ -30,4 +35,27 @@ func validateDevice(cfg *config.Config, dev config.Device, path string) []config
 		return []config.Problem{cfg.Problemf(path+".family", "profile %s is for family %s, not %s", p.Name, p.Family, dev.Family)}
 	}
 	return nil
+}
+
+// DeviceFilters returns the topic filters the configured MQTT devices publish
+// on (data, status, birth and death), for a broker's access control.
+func DeviceFilters(cfg *config.Config) ([]string, error) {
+	var devs []config.Device
+	var infos []*devices.Info
+	for _, d := range cfg.Devices {
+		if d.Protocol == Protocol {
+			devs = append(devs, d)
+			infos = append(infos, devices.NewInfo(cfg.Site.ID, d))
+		}
+	}
+	s, err := New(cfg, devs, infos, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(s.filters))
+	for f := range s.filters {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out, nil
 }

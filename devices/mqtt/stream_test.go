@@ -138,7 +138,7 @@ func TestStreamerBadInputCounted(t *testing.T) {
 
 	s.receive(now, "estate/s1/elevator/b-lift-99/state", []byte(`{"floor":1}`))           // no such device
 	s.receive(now, "estate/s1/elevator/b-lift-1/state", []byte(strings.Repeat("x", 300))) // over max_payload 256
-	s.receive(now, "estate/s1/elevator/b-lift-1/state", []byte(`{"floor":`))             // malformed
+	s.receive(now, "estate/s1/elevator/b-lift-1/state", []byte(`{"floor":`))              // malformed
 	s.receive(now, "estate/s1/elevator/b-lift-1/state", []byte(`{"floor":"high","passenger":true}`))
 	drain(s, sink)
 	if got := count(unknownDevice, reasonUnknownTopic); got != 1 {
