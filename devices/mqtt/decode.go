@@ -17,6 +17,7 @@ import (
 type decoded struct {
 	values  []devices.Value
 	signals []signal
+	found   []gjson.Result // per point of the subscription: its JSON value, when found in one pass
 }
 
 func (d *decoded) reset() {
@@ -62,9 +63,15 @@ func (s *Subscription) decode(payload []byte, tables map[string]*CodeTable, out 
 		return []problem{{reasonMalformed, "payload is not valid JSON"}}
 	}
 	var problems []problem
+	found := s.findTopLevel(payload, out)
 	for i := range s.Points {
 		pt := &s.Points[i]
-		r := gjson.GetBytes(payload, pt.Path)
+		var r gjson.Result
+		if found != nil && s.topLevel[pt.Path] != nil {
+			r = found[i]
+		} else {
+			r = gjson.GetBytes(payload, pt.Path)
+		}
 		if !r.Exists() || r.Type == gjson.Null {
 			continue // messages often carry only what changed
 		}
@@ -98,6 +105,33 @@ func (s *Subscription) decode(payload []byte, tables map[string]*CodeTable, out 
 		}
 	}
 	return problems
+}
+
+// findTopLevel walks a JSON object's top-level keys once and picks out the
+// values of the points that read them; nil when the subscription has none or
+// the payload is not an object.
+func (s *Subscription) findTopLevel(payload []byte, out *decoded) []gjson.Result {
+	if len(s.topLevel) == 0 {
+		return nil
+	}
+	root := gjson.Parse(string(payload))
+	if !root.IsObject() {
+		return nil
+	}
+	if cap(out.found) < len(s.Points) {
+		out.found = make([]gjson.Result, len(s.Points))
+	}
+	found := out.found[:len(s.Points)]
+	clear(found)
+	root.ForEach(func(key, value gjson.Result) bool {
+		for _, i := range s.topLevel[key.Str] {
+			if !found[i].Exists() { // the first of duplicate keys, as a path lookup would
+				found[i] = value
+			}
+		}
+		return true
+	})
+	return found
 }
 
 func (s *Subscription) decodeText(payload []byte, tables map[string]*CodeTable, out *decoded) []problem {

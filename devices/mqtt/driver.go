@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"fmt"
 	"log/slog"
 	"sort"
 
@@ -33,6 +34,19 @@ func validateDevice(cfg *config.Config, dev config.Device, path string) []config
 	}
 	if p.Family != "" && p.Family != dev.Family {
 		return []config.Problem{cfg.Problemf(path+".family", "profile %s is for family %s, not %s", p.Name, p.Family, dev.Family)}
+	}
+	// Devices are checked one by one; what is wrong between them (two devices
+	// on one topic) is checked once, with the first MQTT device.
+	for i, d := range cfg.Devices {
+		if d.Protocol != Protocol {
+			continue
+		}
+		if d.ID == dev.ID && fmt.Sprintf("devices[%d]", i) == path {
+			if _, err := DeviceFilters(cfg); err != nil {
+				return []config.Problem{cfg.Problemf("devices", "%v", err)}
+			}
+		}
+		break
 	}
 	return nil
 }

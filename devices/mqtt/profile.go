@@ -67,6 +67,9 @@ type Subscription struct {
 	Points []PointMap `yaml:"points"`
 	Codes  []CodeMap  `yaml:"codes"`
 	topic  *topicTemplate
+	// topLevel maps a top-level JSON key to the points read from it, so that a
+	// flat payload is walked once instead of once per point.
+	topLevel map[string][]int
 }
 
 // PointMap takes one point from a payload.
@@ -252,6 +255,12 @@ func (p *Profile) normalise() error {
 			if pt.Scale == 0 {
 				pt.Scale = 1
 			}
+			if isTopLevelKey(pt.Path) {
+				if s.topLevel == nil {
+					s.topLevel = map[string][]int{}
+				}
+				s.topLevel[pt.Path] = append(s.topLevel[pt.Path], j)
+			}
 		}
 		for j := range s.Codes {
 			c := &s.Codes[j]
@@ -268,6 +277,12 @@ func (p *Profile) normalise() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isTopLevelKey reports whether a JSON path names a key of the root object
+// and nothing more (no nesting, wildcards, queries or modifiers).
+func isTopLevelKey(path string) bool {
+	return path != "" && !strings.ContainsAny(path, ".*?#|@\\!=<>%[]{}()")
 }
 
 func (p *Profile) loadTables() error {
