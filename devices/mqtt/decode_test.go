@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -193,4 +194,29 @@ func BenchmarkDecodeElevatorState(b *testing.B) {
 			b.Fatal(ps)
 		}
 	}
+}
+
+// FuzzParseProfile: any profile text is either refused with an error or gives
+// a profile whose topics compile; nothing panics.
+func FuzzParseProfile(f *testing.F) {
+	for _, n := range []string{"mqtt-elevator-gbt24476", "mqtt-access-uhppote", "mqtt-access-zkteco"} {
+		data, err := os.ReadFile(ProfilePath("../../configs/profiles", n))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("name: p\nprotocol: mqtt\nsubscriptions: [{topic: 'a/{device}/#', format: text, points: [{name: x}]}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseProfile("fuzz", data)
+		if err != nil {
+			return
+		}
+		for _, s := range p.Subscriptions {
+			if s.topic == nil {
+				t.Fatalf("accepted subscription %q without a compiled topic", s.Topic)
+			}
+			_ = s.topic.filter()
+		}
+	})
 }
