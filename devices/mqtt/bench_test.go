@@ -11,6 +11,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/testenv"
@@ -172,11 +174,11 @@ func benchPublisher(b *testing.B, broker string) paho.Client {
 
 // totalBad is every bad-input count so far (drops included).
 func totalBad() float64 {
-	ch := make(chan prometheusMetric, 1024)
+	ch := make(chan prometheus.Metric, 1024)
 	go func() { badMessages.Collect(ch); close(ch) }()
 	var sum float64
 	for m := range ch {
-		var pb dtoMetric
+		var pb dto.Metric
 		_ = m.Write(&pb)
 		sum += pb.GetCounter().GetValue()
 	}

@@ -89,6 +89,14 @@ func (p *presence) evaluate(now time.Time) (linkState, bool, string) {
 	return next, changed, why
 }
 
+// whyOffline says why the device is offline, for the health record.
+func (p *presence) whyOffline() string {
+	if p.why != "" && p.status == saidOffline {
+		return p.why
+	}
+	return "silent for more than " + p.silence.String()
+}
+
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

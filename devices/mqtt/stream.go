@@ -598,13 +598,6 @@ func (s *Streamer) disconnect(c paho.Client) {
 	s.log.Info("mqtt disconnected", "broker", s.cfg.Broker)
 }
 
-func (p *presence) whyOffline() string {
-	if p.why != "" && p.status == saidOffline {
-		return p.why
-	}
-	return "silent for more than " + p.silence.String()
-}
-
 func tlsConfig(cfg *config.Config, t *config.TLS) (*tls.Config, error) {
 	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // the operator's choice, off by default
 	if t.CAFile != "" {
