@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
 )
@@ -161,3 +163,5 @@ func (r *recorder) value(device, point string) (float64, bool) {
 	}
 	return 0, false
 }
+
+func newClient(o *paho.ClientOptions) paho.Client { return paho.NewClient(o) }

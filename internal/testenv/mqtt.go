@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -52,7 +54,8 @@ func MosquittoTool(t testing.TB, name string) string {
 // PrivateMosquitto starts a mosquitto of the test's own on addr (a free
 // loopback port when empty), for tests that stop and restart the broker, and
 // returns its URL and a function that stops it; the test's cleanup stops it too.
-func PrivateMosquitto(t testing.TB, addr string) (brokerURL string, stop func()) {
+// Extra lines go into the listener's configuration (TLS files, …).
+func PrivateMosquitto(t testing.TB, addr string, listenerConf ...string) (brokerURL string, stop func()) {
 	t.Helper()
 	bin := MosquittoTool(t, "mosquitto")
 	if addr == "" {
@@ -61,12 +64,18 @@ func PrivateMosquitto(t testing.TB, addr string) (brokerURL string, stop func())
 	_, port, _ := net.SplitHostPort(addr)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
-	text := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n", port)
+	text := fmt.Sprintf("listener %s 127.0.0.1\n", port)
+	for _, l := range listenerConf {
+		text += l + "\n"
+	}
+	text += "allow_anonymous true\npersistence false\n"
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-c", conf)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("start mosquitto: %v", err)
@@ -92,8 +101,26 @@ func PrivateMosquitto(t testing.TB, addr string) (brokerURL string, stop func())
 		}
 		if time.Now().After(deadline) {
 			stop()
-			t.Fatalf("private mosquitto did not listen on %s: %v", addr, err)
+			t.Fatalf("private mosquitto did not listen on %s: %v\n%s", addr, err, stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// lockedBuffer collects a process's output while it runs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
