@@ -207,3 +207,31 @@ func TestReconnectResubscribes(t *testing.T) {
 		return v == 2
 	})
 }
+
+// TestPersistentSession: with clean_session false the broker keeps the
+// gateway's subscriptions and QoS 1 messages while it is away, and delivers
+// them when it is back.
+func TestPersistentSession(t *testing.T) {
+	broker := testenv.MQTT(t)
+	site := "ps-" + randomID(t)
+	cfg := testConfigAt(t, site, "broker: "+broker+"\nclient_id: estate-ps-"+randomID(t)+"\nclean_session: false", threeDevices("ps-"))
+
+	first := newTestStreamer(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = first.Run(ctx, newRecorder()) }()
+	waitUntil(t, "connect", 10*time.Second, first.connected.Load)
+	time.Sleep(200 * time.Millisecond) // subscribed
+	cancel()
+	<-done
+
+	mosquittoPub(t, broker, "-t", "estate/"+site+"/elevator/ps-lift-1/floor", "-m", "21") // while the gateway is away
+
+	second := newTestStreamer(t, cfg)
+	sink := newRecorder()
+	runStreamer(t, second, sink)
+	sink.waitFor(t, "the message published while away", 5*time.Second, func(r *recorder) bool {
+		v, _ := r.value("ps-lift-1", "floor")
+		return v == 21
+	})
+}
