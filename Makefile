@@ -42,9 +42,15 @@ test: deps web
 vet:
 	$(GO) vet ./...
 
-# Go benchmarks of the hot paths, with allocations per operation.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Go benchmarks of the hot paths, with allocations per operation; the
+# components (deploy/test-env.sh) run for the benchmarks that need them (MQTT
+# throughput and latency through mosquitto).
+bench: deps
+	deploy/test-env.sh start
+	@rc=0; set -a; . var/test.env; set +a; \
+	$(GO) test -run '^$$' -bench . -benchmem ./... || rc=$$?; \
+	deploy/test-env.sh stop; \
+	exit $$rc
 
 clean:
 	rm -rf bin var web/node_modules internal/web/dist/*.js internal/web/dist/*.css internal/web/dist/*.html

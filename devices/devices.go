@@ -9,6 +9,7 @@ package devices
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -130,6 +131,8 @@ type Streamer interface {
 // Env is what a driver may need from its surroundings.
 type Env struct {
 	Config *config.Config
+	// Log is where drivers log; nil means slog.Default().
+	Log *slog.Logger
 }
 
 // Protocol is what a protocol package registers.

@@ -69,7 +69,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if loc, err := time.LoadLocation(cfg.Site.Timezone); err == nil && cfg.Site.Timezone != "" {
 		g.loc = loc
 	}
-	opened, err := devices.OpenAll(devices.Env{Config: cfg})
+	opened, err := devices.OpenAll(devices.Env{Config: cfg, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,11 @@ func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, confi
 func RunDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer, configure func(*gateway.Gateway)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stopBroker, err := startEmbeddedBroker(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopBroker() // last: the gateway and the simulators say goodbye through it
 	waitSims, err := StartSimulators(ctx, cfg, log.With("part", "simulator"))
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ func demoConfig(t *testing.T, influxURL, bucket string, replace ...string) *conf
 	r := strings.NewReplacer(append([]string{
 		"127.0.0.1:8080", testenv.FreeAddr(t),
 		"127.0.0.1:15020", testenv.FreeAddr(t),
+		"127.0.0.1:11883", testenv.FreeAddr(t),
 		"http://127.0.0.1:18086", influxURL,
 		"estate/autogen", bucket,
 		"profiles_dir: profiles", "profiles_dir: " + profiles,

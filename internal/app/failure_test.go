@@ -60,7 +60,10 @@ func TestSilentMeterGoesOfflineAndBack(t *testing.T) {
 	influxURL, bucket := testenv.InfluxDB(t)
 	cfg := demoConfig(t, influxURL, bucket)
 	cfg.Simulators = nil
-	dev := cfg.Devices[0]
+	dev, ok := cfg.DeviceByID("meter-1-1-101")
+	if !ok {
+		t.Fatal("the demo has no meter-1-1-101")
+	}
 	profile, err := modbus.LoadProfile(modbus.ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ type Config struct {
 	Devices    []Device    `yaml:"devices"`
 	Rules      []Rule      `yaml:"rules"`
 	Simulators []Simulator `yaml:"simulators"`
+	MQTT       MQTT        `yaml:"mqtt"`
 
 	// Topology and Maintenance feed the alarm engine's outage inference and suppression.
 	Topology    Topology            `yaml:"topology"`
@@ -99,6 +100,8 @@ type Device struct {
 	// Serial is the line of an RS-485/RS-232 device; devices that name the same
 	// port share one bus and are polled one transaction at a time.
 	Serial *Serial `yaml:"serial"`
+	// MQTT addresses a device of protocol mqtt (see mqtt.go).
+	MQTT *DeviceMQTT `yaml:"mqtt"`
 }
 
 // Serial line settings. 8E1 and 8N1 are both common on meters.
@@ -118,6 +121,17 @@ type Simulator struct {
 	InitialBalance float64 `yaml:"initial_balance"`
 	// DrainPerSecond is how fast the balance runs down (yuan per second).
 	DrainPerSecond float64 `yaml:"drain_per_second"`
+	// Script is what a simulated device does, and when (elevator and access simulators).
+	Script []ScriptStep `yaml:"script"`
+}
+
+// ScriptStep is one scripted happening of a simulated device: at this long
+// after start, do this (entrapment, fault, forced, held, tamper, …).
+type ScriptStep struct {
+	At time.Duration `yaml:"at"`
+	Do string        `yaml:"do"`
+	// For is how long the condition lasts (0: the simulator's default).
+	For time.Duration `yaml:"for"`
 }
 
 // Line returns the line of a field path such as "devices[0].address", or of its

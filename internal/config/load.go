@@ -202,6 +202,7 @@ func (c *Config) Resolve(p string) string {
 }
 
 func (c *Config) applyDefaults() {
+	c.applyMQTTDefaults()
 	if c.Gateway.OfflineAfter == 0 {
 		c.Gateway.OfflineAfter = 3
 	}

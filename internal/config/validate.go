@@ -43,6 +43,7 @@ func (c *Config) validate() []Problem {
 	} else if len(c.Rules) > 0 {
 		ps = append(ps, c.validateRules()...) // a rule set on its own (configs/rules/)
 	}
+	ps = append(ps, c.validateMQTT()...)
 	return ps
 }
 

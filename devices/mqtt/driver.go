@@ -1,0 +1,75 @@
+package mqtt
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/internal/config"
+)
+
+func init() {
+	devices.Register(Protocol, devices.Protocol{
+		OpenStream: func(env devices.Env, devs []config.Device, infos []*devices.Info) (devices.Streamer, error) {
+			log := env.Log
+			if log == nil {
+				log = slog.Default()
+			}
+			return New(env.Config, devs, infos, log.With("part", "mqtt"))
+		},
+		Validate: validateDevice,
+	})
+}
+
+// validateDevice checks an MQTT device's profile without connecting.
+func validateDevice(cfg *config.Config, dev config.Device, path string) []config.Problem {
+	if dev.Profile == "" {
+		return []config.Problem{cfg.Problemf(path+".profile", "required: an MQTT profile under %s, such as mqtt-elevator-gbt24476",
+			cfg.Resolve(cfg.Gateway.ProfilesDir))}
+	}
+	p, err := LoadProfile(ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
+	if err != nil {
+		return []config.Problem{cfg.Problemf(path+".profile", "%v", err)}
+	}
+	if p.Family != "" && p.Family != dev.Family {
+		return []config.Problem{cfg.Problemf(path+".family", "profile %s is for family %s, not %s", p.Name, p.Family, dev.Family)}
+	}
+	// Devices are checked one by one; what is wrong between them (two devices
+	// on one topic) is checked once, with the first MQTT device.
+	for i, d := range cfg.Devices {
+		if d.Protocol != Protocol {
+			continue
+		}
+		if d.ID == dev.ID && fmt.Sprintf("devices[%d]", i) == path {
+			if _, err := DeviceFilters(cfg); err != nil {
+				return []config.Problem{cfg.Problemf("devices", "%v", err)}
+			}
+		}
+		break
+	}
+	return nil
+}
+
+// DeviceFilters returns the topic filters the configured MQTT devices publish
+// on (data, status, birth and death), for a broker's access control.
+func DeviceFilters(cfg *config.Config) ([]string, error) {
+	var devs []config.Device
+	var infos []*devices.Info
+	for _, d := range cfg.Devices {
+		if d.Protocol == Protocol {
+			devs = append(devs, d)
+			infos = append(infos, devices.NewInfo(cfg.Site.ID, d))
+		}
+	}
+	s, err := New(cfg, devs, infos, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(s.filters))
+	for f := range s.filters {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -1,0 +1,26 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/estatehq/estate/devices/mqtt"
+	"github.com/estatehq/estate/internal/broker"
+	"github.com/estatehq/estate/internal/config"
+)
+
+// startEmbeddedBroker runs the demo's MQTT broker when the configuration asks
+// for one (mqtt.embedded); the returned function stops it.
+func startEmbeddedBroker(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+	if cfg.MQTT.Embedded == nil {
+		return func() {}, nil
+	}
+	filters, err := mqtt.DeviceFilters(cfg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := broker.Start(*cfg.MQTT.Embedded, filters, log.With("part", "broker"))
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = b.Close() }, nil
+}
