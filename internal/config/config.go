@@ -90,6 +90,18 @@ type Device struct {
 	// Serial is the line of an RS-485/RS-232 device; devices that name the same
 	// port share one bus and are polled one transaction at a time.
 	Serial *Serial `yaml:"serial"`
+	// PollGroups sets the interval of each poll group of the device's profile
+	// (fast, normal, slow). Unset groups poll at poll_interval, slow at ten
+	// poll intervals; groups with equal intervals are read together.
+	PollGroups map[string]time.Duration `yaml:"poll_groups"`
+	// MaxGap overrides the profile's gap bridging: how many unused registers a
+	// merged read may span between two points (0: only adjacent points).
+	MaxGap *int `yaml:"max_gap"`
+	// Retries is how often a failed request is repeated while the device is
+	// answering (default 1; a device that stopped answering is not retried).
+	Retries *int `yaml:"retries"`
+	// Writes enables writing the points its profile marks writable (off by default).
+	Writes bool `yaml:"writes"`
 }
 
 // Serial line settings. 8E1 and 8N1 are both common on meters.
