@@ -92,9 +92,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sinks.Go(func() { g.outbox.Run(sinkCtx, g.delivered) })
 
 	var pollers sync.WaitGroup
-	for i := range g.devices.Polled {
-		pollers.Go(func() { g.pollLoop(ctx, &g.devices.Polled[i]) })
-	}
+	pollers.Go(func() { g.runPollers(ctx) })
 	for _, s := range g.devices.Streamers {
 		pollers.Go(func() {
 			if err := s.Run(ctx, sink{g}); err != nil && ctx.Err() == nil {
@@ -113,37 +111,6 @@ func (g *Gateway) delivered(t ticket.Ticket) {
 	g.log.Info("ticket delivered to desk", "ticket", t.ID, "alarm", t.AlarmKey, "status", t.Status)
 	if g.OnTicket != nil {
 		g.OnTicket(t)
-	}
-}
-
-func (g *Gateway) pollLoop(ctx context.Context, d *devices.Polled) {
-	tick := time.NewTicker(d.Config.PollInterval)
-	defer tick.Stop()
-	for {
-		g.pollOnce(ctx, d)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-func (g *Gateway) pollOnce(ctx context.Context, d *devices.Polled) {
-	pollCtx, cancel := context.WithTimeout(ctx, d.Config.Timeout*time.Duration(4))
-	r, err := d.Driver.Poll(pollCtx)
-	cancel()
-	if ctx.Err() != nil {
-		return // shutting down: an interrupted poll says nothing about the device
-	}
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	polls.WithLabelValues(d.Config.ID, result).Inc()
-	g.observeHealth(d.Config.ID, err)
-	if err == nil {
-		g.handleReading(r)
 	}
 }
 

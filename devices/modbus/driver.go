@@ -337,7 +337,9 @@ func (d *Driver) poll(ctx context.Context, job string) (devices.Reading, error) 
 				r.Values = d.appendDecoded(r.Values, rd, data, fail)
 				continue
 			}
-			if !err.Answered() {
+			if !err.Answered() && !answered {
+				// Nothing answered yet in this poll: the device is down or
+				// unreachable, and asking for the rest would cost a timeout each.
 				fatal = err
 				fail(rd, err)
 				continue

@@ -204,9 +204,15 @@ func (p *Profile) normalise() error {
 		for _, err := range pt.normalise() {
 			errs = append(errs, fmt.Errorf("%s.%w", where, err))
 		}
-		if pt.width > 0 && pt.kind != kindBool && int(pt.width) > p.Limits.MaxRegistersPerRead {
-			errs = append(errs, fmt.Errorf("%s.length: %d registers do not fit in one read (limits.max_registers_per_read %d)",
-				where, pt.width, p.Limits.MaxRegistersPerRead))
+		if !IsBitTable(pt.Table) && pt.width > 0 {
+			start := pt.Address
+			if p.Limits.EvenAddress {
+				start &^= 1
+			}
+			if need := span(start, uint32(pt.Address)+uint32(pt.width), p.Limits.EvenAddress); int(need) > p.Limits.MaxRegistersPerRead {
+				errs = append(errs, fmt.Errorf("%s: its %d registers need a read of %d, more than limits.max_registers_per_read %d",
+					where, pt.width, need, p.Limits.MaxRegistersPerRead))
+			}
 		}
 		if int(pt.Address)+int(pt.width) > 0x10000 {
 			errs = append(errs, fmt.Errorf("%s.address: the point runs past register 65535", where))

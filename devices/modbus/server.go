@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"sync"
@@ -64,7 +63,7 @@ func (srv *Server) serveMBAP(rw io.ReadWriter) error {
 			continue
 		}
 		resp := slave.Handle(pdu[:length-1])
-		f := slave.Faults()
+		f := slave.Faults().forRequest(pdu[:length-1])
 		if f.Silent {
 			continue
 		}
@@ -88,12 +87,10 @@ func (srv *Server) serveMBAP(rw io.ReadWriter) error {
 func applyFrameFaults(frame []byte, f Faults) []byte {
 	switch {
 	case f.Garbage:
+		// Bytes that are no frame of either framing: no zero protocol id
+		// (MBAP), no function code that was asked (RTU).
 		for i := range frame {
-			frame[i] = byte(rand.IntN(256))
-		}
-		frame[0] ^= 0x55 // never a valid answer by chance
-		if len(frame) > 2 {
-			frame[1] = 0x77
+			frame[i] = 0xA5 ^ byte(i%2)*0xFF
 		}
 	case f.Truncate:
 		frame = frame[:len(frame)/2]
@@ -189,7 +186,7 @@ func (srv *Server) answerRTU(w io.Writer, req []byte) error {
 	ct := CharTime(srv.Baud)
 	time.Sleep(time.Duration(len(req)) * ct) // the request's own time on the wire
 	resp := slave.Handle(req[1 : len(req)-2])
-	f := slave.Faults()
+	f := slave.Faults().forRequest(req[1 : len(req)-2])
 	if f.Silent {
 		return nil
 	}

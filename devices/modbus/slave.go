@@ -3,6 +3,7 @@ package modbus
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,20 @@ type Faults struct {
 	// Exceptions answers reads and writes touching these addresses (in any
 	// table) with the exception code given.
 	Exceptions map[uint16]byte
+	// Only, when set, limits the faults above but Exceptions to requests
+	// that start at one of these addresses.
+	Only []uint16
+}
+
+// forRequest is the faults that apply to one request PDU.
+func (f Faults) forRequest(pdu []byte) Faults {
+	if len(f.Only) == 0 {
+		return f
+	}
+	if len(pdu) >= 3 && slices.Contains(f.Only, binary.BigEndian.Uint16(pdu[1:3])) {
+		return f
+	}
+	return Faults{Exceptions: f.Exceptions}
 }
 
 // NewSlave returns a simulated device for a profile; every point starts at zero.
@@ -294,4 +309,16 @@ func (s *Slave) Handle(pdu []byte) []byte {
 		}
 		return append([]byte{fc}, data[:4]...)
 	}
+}
+
+// putRawForTest sets one holding register directly.
+func (s *Slave) putRawForTest(addr, v uint16) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.banks[TableHolding]
+	if b == nil || addr < b.lo || int(addr-b.lo) >= len(b.regs) {
+		return fmt.Errorf("no holding register %d", addr)
+	}
+	b.regs[addr-b.lo] = v
+	return nil
 }
