@@ -123,7 +123,7 @@ func (t *Tracker) Observe(id string, err error, at time.Time) (State, bool) {
 }
 
 // ObservePoll records one poll's outcome. good lists the points the poll read
-// well (nil: all of the device's); they stop failing. A nil error is a good
+// well (nil with a nil error: all of the device's); they stop failing. A nil error is a good
 // poll; an error listing failed points (FailedPoints) is a poll the device
 // answered with some points failing; any other error is a failed poll, and
 // after offlineAfter of them in a row the device is offline. A device that
@@ -143,7 +143,9 @@ func (t *Tracker) ObservePoll(id string, err error, at time.Time, good []string)
 	switch {
 	case err == nil || errors.As(err, &pe):
 		d.LastSeen, d.ConsecutiveFailures = at, 0
-		c.Recovered = d.clearPoints(good)
+		if err == nil || good != nil {
+			c.Recovered = d.clearPoints(good)
+		}
 		if err != nil {
 			d.Errors++
 			d.LastError = err.Error()

@@ -65,8 +65,8 @@ type Options struct {
 
 // Scheduler runs jobs until its context ends.
 type Scheduler struct {
-	opts Options
-	sem  chan struct{}
+	opts  Options
+	sem   chan struct{}
 	buses map[string]*bus
 	order []string
 
