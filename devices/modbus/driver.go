@@ -114,12 +114,19 @@ func NewDriver(dev config.Device, p *Profile, info *devices.Info) *Driver {
 	}
 	info.Model = p.Name
 
+	d.bus, d.serial, d.link, d.client = connect(dev)
+	d.jobs = planJobs(p, dev)
+	return d
+}
+
+// connect makes the goburrow client of one device on its (shared) line.
+func connect(dev config.Device) (bus string, serialLine bool, l *link, client gbmodbus.Client) {
 	var packager gbmodbus.Packager
 	switch dev.Protocol {
 	case ProtocolRTU:
 		s := lineSettings(dev.Serial)
-		d.bus, d.serial = "rtu:"+s.Address, true
-		d.link = acquireLink(d.bus, func() *link {
+		bus, serialLine = "rtu:"+s.Address, true
+		l = acquireLink(bus, func() *link {
 			return &link{framing: framingRTU, open: openSerial(s), gap: frameGap(s.BaudRate)}
 		})
 		h := gbmodbus.NewRTUClientHandler("")
@@ -130,23 +137,21 @@ func NewDriver(dev config.Device, p *Profile, info *devices.Info) *Driver {
 		if dev.Serial != nil && dev.Serial.Baud > 0 {
 			gap = frameGap(dev.Serial.Baud)
 		}
-		d.bus, d.serial = "rtu-tcp:"+dev.Address, true
-		d.link = acquireLink(d.bus, func() *link {
+		bus, serialLine = "rtu-tcp:"+dev.Address, true
+		l = acquireLink(bus, func() *link {
 			return &link{framing: framingRTU, open: dialTCP(dev.Address), gap: gap}
 		})
 		h := gbmodbus.NewRTUClientHandler("")
 		h.SlaveId = byte(dev.SlaveID)
 		packager = h
 	default:
-		d.bus = "tcp:" + dev.Address
-		d.link = acquireLink(d.bus, func() *link { return &link{framing: framingMBAP, open: dialTCP(dev.Address)} })
+		bus = "tcp:" + dev.Address
+		l = acquireLink(bus, func() *link { return &link{framing: framingMBAP, open: dialTCP(dev.Address)} })
 		h := gbmodbus.NewTCPClientHandler("")
 		h.SlaveId = byte(dev.SlaveID)
 		packager = h
 	}
-	d.client = gbmodbus.NewClient2(packager, &devTransport{l: d.link, timeout: dev.Timeout})
-	d.jobs = planJobs(p, dev)
-	return d
+	return bus, serialLine, l, gbmodbus.NewClient2(packager, &devTransport{l: l, timeout: dev.Timeout})
 }
 
 // lineSettings turns a device's serial section into goburrow/serial's settings.
@@ -190,7 +195,7 @@ func planJobs(p *Profile, dev config.Device) []*pollJob {
 		present[pt.Group] = true
 	}
 	var jobs []*pollJob
-	rename := map[string]string{}
+	jobOf := map[string]*pollJob{}
 	for _, g := range Groups {
 		if !present[g] {
 			continue
@@ -208,7 +213,7 @@ func planJobs(p *Profile, dev config.Device) []*pollJob {
 		} else {
 			job.name += "+" + g
 		}
-		rename[g] = job.name
+		jobOf[g] = job
 	}
 	maxGap := p.Limits.MaxGap
 	if dev.MaxGap != nil {
@@ -217,7 +222,7 @@ func planJobs(p *Profile, dev config.Device) []*pollJob {
 	merged := *p
 	merged.Points = slices.Clone(p.Points)
 	for i := range merged.Points {
-		merged.Points[i].Group = rename[merged.Points[i].Group]
+		merged.Points[i].Group = jobOf[merged.Points[i].Group].name
 	}
 	for _, r := range planMerged(&merged, p, maxGap, jobs) {
 		for _, j := range jobs {

@@ -3,6 +3,9 @@ package modbus
 import (
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/estatehq/estate/internal/config"
 )
 
 // checkPlan asserts the invariants of a read plan: every point read exactly
@@ -147,4 +150,25 @@ func FuzzPlan(f *testing.F) {
 		}
 		checkPlan(t, p, planReads(p, p.Limits.MaxGap), p.Limits.MaxGap)
 	})
+}
+
+// Groups with equal intervals are polled together, in merged reads.
+func TestPollJobsMergeGroupsOfOneInterval(t *testing.T) {
+	p := mustProfile(t, testProfile+"  - {name: pf, table: input, address: 2, type: float32, group: fast}\n")
+	dev := config.Device{PollInterval: time.Second}
+	jobs := planJobs(p, dev)
+	if len(jobs) != 2 || jobs[0].name != "normal+fast" && jobs[0].name != "fast+normal" || jobs[1].name != "slow" || jobs[1].interval != 10*time.Second {
+		for _, j := range jobs {
+			t.Logf("job %s %v %s", j.name, j.interval, describe(j.reads))
+		}
+		t.Fatal("want fast+normal at 1s and slow at 10s")
+	}
+	if got := describe(jobs[0].reads); got != "fast+normal/input@0+8 fast+normal/coil@3+1 fast+normal/discrete@10+1" {
+		t.Errorf("fast+normal reads: %s", got)
+	}
+	dev.PollGroups = map[string]time.Duration{"fast": 200 * time.Millisecond, "slow": time.Second}
+	jobs = planJobs(p, dev)
+	if len(jobs) != 2 || jobs[0].name != "fast" || jobs[1].name != "normal+slow" {
+		t.Errorf("jobs %v %v", jobs[0].name, jobs[1].name)
+	}
 }
