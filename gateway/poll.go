@@ -31,7 +31,10 @@ type busDriver interface {
 }
 
 // runPollers polls every device on its schedule until ctx ends.
-func (g *Gateway) runPollers(ctx context.Context) {
+func (g *Gateway) runPollers(ctx context.Context) { g.newScheduler().Run(ctx) }
+
+// newScheduler makes one job per device and poll group, on the device's bus.
+func (g *Gateway) newScheduler() *scheduler.Scheduler {
 	s := scheduler.New(scheduler.Options{MaxConcurrent: MaxConcurrentPolls})
 	for i := range g.devices.Polled {
 		d := &g.devices.Polled[i]
@@ -64,7 +67,7 @@ func (g *Gateway) runPollers(ctx context.Context) {
 				})
 			}})
 	}
-	s.Run(ctx)
+	return s
 }
 
 // pointFailures is an error of a poll that the device answered with some

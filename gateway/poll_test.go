@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/devices/modbus"
 	"github.com/estatehq/estate/gateway/health"
+	"github.com/estatehq/estate/gateway/scheduler"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -120,4 +123,58 @@ func healthGauge(device, state string) prometheus.Collector {
 		}
 	}
 	return g
+}
+
+// Four meters on one 9600-baud RTU line (the simulator takes the frames' wire
+// time) asked for more than the line can carry: the scheduler keeps the line
+// busy near its limit, one transaction at a time, fairly, and skips the rest.
+func TestRTUBusRunsNearWireLimit(t *testing.T) {
+	p, err := modbus.ParseProfile("t", []byte("name: t\npoints:\n  - {name: v, table: input, address: 0, type: float32}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const baud = 9600
+	slaves := map[byte]*modbus.Slave{}
+	for id := range byte(4) {
+		slaves[id+1] = modbus.NewSlave(p)
+	}
+	sim, err := modbus.NewRTUSimulator(slaves, baud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	s := scheduler.New(scheduler.Options{})
+	for id := 1; id <= 4; id++ {
+		dev := config.Device{ID: fmt.Sprint("m", id), Protocol: modbus.ProtocolRTU, SlaveID: id, PollInterval: 50 * time.Millisecond,
+			Timeout: 200 * time.Millisecond, Serial: &config.Serial{Port: sim.Path(), Baud: baud}}
+		d := modbus.NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
+		defer d.Close()
+		bus, serial := d.Bus()
+		s.Add(scheduler.Job{Device: dev.ID, Name: dev.ID, Bus: bus, Serial: serial, Interval: dev.PollInterval,
+			Run: func(ctx context.Context) error { _, err := d.Poll(ctx); return err }})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	s.Run(ctx)
+	st := s.Stats()
+	// A read of 2 registers: 8 request and 9 answer characters, plus the
+	// 3.5-character silence before the next request.
+	perTx := time.Duration(20.5 * float64(modbus.CharTime(baud)))
+	limit := time.Since(start).Seconds() / perTx.Seconds()
+	t.Logf("%d transactions in %v, wire limit %.0f (%.0f%%), %d skipped, %d errors", st.Runs, time.Since(start), limit,
+		100*float64(st.Runs)/limit, st.Skipped, st.Errors)
+	if float64(st.Runs) < 0.8*limit || st.Errors > 0 {
+		t.Errorf("the line carried %d transactions, %.0f%% of its limit, with %d errors", st.Runs, 100*float64(st.Runs)/limit, st.Errors)
+	}
+	if st.Skipped == 0 {
+		t.Error("no turns skipped on an overloaded line")
+	}
+	lo, hi := uint64(1<<63), uint64(0)
+	for _, js := range st.Jobs {
+		lo, hi = min(lo, js.Runs), max(hi, js.Runs)
+	}
+	if hi-lo > 2 {
+		t.Errorf("unfair: %d to %d polls per meter", lo, hi)
+	}
 }

@@ -24,7 +24,10 @@ func startSim(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
-	go func() { done <- simModbus(ctx, append([]string{"--profiles", profiles}, args...), pw, io.Discard); pw.Close() }()
+	go func() {
+		done <- simModbus(ctx, append([]string{"--profiles", profiles}, args...), pw, io.Discard)
+		pw.Close()
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {

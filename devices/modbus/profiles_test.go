@@ -48,7 +48,7 @@ func TestShippedProfilesReadBack(t *testing.T) {
 			defer sim.Stop()
 			want := map[string]float64{}
 			for i, pt := range p.Points {
-				v := float64(i%2) // bits
+				v := float64(i % 2) // bits
 				if !IsBitTable(pt.Table) {
 					v = math.Round(float64(i%7+1)*1.5/pt.Scale) * pt.Scale
 				}
