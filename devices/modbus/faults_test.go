@@ -159,6 +159,7 @@ points:
   - {name: limit,    table: holding, address: 12, type: uint16, writable: true, write_function: 16}
   - {name: flag,     table: holding, address: 13, type: bool, bit: 3, writable: true}
   - {name: relay,    table: coil, address: 0, writable: true}
+  - {name: relay2,   table: coil, address: 1, writable: true, write_function: 15}
   - {name: ro,       table: holding, address: 14}
 `)
 	sim := NewSimulator(p, "127.0.0.1:0")
@@ -181,7 +182,7 @@ points:
 	}
 	regs, _ := sim.Registers(TableHolding, 13, 1)
 	_ = sim.Slave.putRawForTest(13, regs[0]|0x8001)
-	for name, v := range map[string]float64{"setpoint": 42.5, "limit": 300, "flag": 1, "relay": 1} {
+	for name, v := range map[string]float64{"setpoint": 42.5, "limit": 300, "flag": 1, "relay": 1, "relay2": 1} {
 		if err := d.Write(context.Background(), name, v); err != nil {
 			t.Fatalf("write %s: %v", name, err)
 		}
@@ -191,5 +192,32 @@ points:
 	}
 	if regs, _ := sim.Registers(TableHolding, 13, 1); regs[0] != 0x8009 {
 		t.Errorf("flag write changed other bits: %04x", regs[0])
+	}
+}
+
+// A profile's min_delay spaces the requests to its device.
+func TestMinDelayBetweenRequests(t *testing.T) {
+	p := mustProfile(t, `
+name: slowfw
+limits: {min_delay: 40ms}
+points:
+  - {name: a, table: holding, address: 0}
+  - {name: b, table: holding, address: 10}
+  - {name: c, table: holding, address: 20}
+`)
+	sim := NewSimulator(p, "127.0.0.1:0")
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Stop()
+	dev := config.Device{ID: "s", Protocol: ProtocolTCP, Address: sim.Addr(), Timeout: time.Second, PollInterval: time.Second}
+	d := NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
+	defer d.Close()
+	start := time.Now()
+	if _, err := d.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 80*time.Millisecond || d.Requests() != 3 {
+		t.Errorf("3 requests with a 40 ms minimum delay took %v", took)
 	}
 }
