@@ -108,3 +108,27 @@ func TestModbusReadNeedsOneConnection(t *testing.T) {
 		t.Errorf("%d %s", code, errOut)
 	}
 }
+
+func TestSimModbusRTULinkReadAndWrite(t *testing.T) {
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "valve.yaml")
+	_ = os.WriteFile(profile, []byte("name: valve\npoints:\n  - {name: open, table: coil, address: 4, writable: true}\n"+
+		"  - {name: setpoint, table: holding, address: 10, type: float32, unit: C, writable: true}\n"), 0o600)
+	link := filepath.Join(dir, "ttyVALVE")
+	line := startSim(t, "--profile", profile, "--rtu", "--link", link, "--slave", "9")
+	if !strings.Contains(line, "modbus rtu on /dev/pts/") {
+		t.Fatalf("sim said %q", line)
+	}
+	code, out, errOut := runCmd("modbus", "write", "--serial", link, "--slave", "9", "--profile", profile, "--point", "setpoint", "--value", "21.5")
+	if code != 0 {
+		t.Fatalf("write (%d): %s %s", code, out, errOut)
+	}
+	code, _, errOut = runCmd("modbus", "write", "--serial", link, "--slave", "9", "--profile", profile, "--point", "open", "--value", "1")
+	if code != 0 {
+		t.Fatalf("write coil (%d): %s", code, errOut)
+	}
+	code, out, errOut = runCmd("modbus", "read", "--serial", link, "--slave", "9", "--profile", profile)
+	if code != 0 || !regexp.MustCompile(`open\s+coil\s+4 \(0x0004\)\s+01\s+1\n`).MatchString(out) || !strings.Contains(out, "21.5 C") {
+		t.Fatalf("read after the writes (%d): %s %s", code, out, errOut)
+	}
+}

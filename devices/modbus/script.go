@@ -236,9 +236,13 @@ func (sc *Script) Run(ctx context.Context, s *Slave, tick time.Duration) {
 
 // DefaultScript gives every point of a profile a plausible moving value, by
 // its unit, so that a simulator started without a script shows a live device.
+// Writable points are left alone: they hold what clients write.
 func DefaultScript(p *Profile) *Script {
 	sc := &Script{Points: map[string]Behavior{}}
 	for i, pt := range p.Points {
+		if pt.Writable {
+			continue // a setpoint keeps what a client writes
+		}
 		phase := time.Duration(i) * 7 * time.Second
 		var b Behavior
 		switch {
