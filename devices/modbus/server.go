@@ -183,8 +183,7 @@ func (srv *Server) answerRTU(w io.Writer, req []byte) error {
 		}
 		return nil
 	}
-	ct := CharTime(srv.Baud)
-	time.Sleep(time.Duration(len(req)) * ct) // the request's own time on the wire
+	arrived := time.Now()
 	resp := slave.Handle(req[1 : len(req)-2])
 	f := slave.Faults().forRequest(req[1 : len(req)-2])
 	if f.Silent {
@@ -205,7 +204,11 @@ func (srv *Server) answerRTU(w io.Writer, req []byte) error {
 		frame[len(frame)-1] ^= 0xA5
 	}
 	frame = applyFrameFaults(frame, f)
-	time.Sleep(time.Duration(len(frame)) * ct)
+	// The answer is on the line once the request and it have taken their
+	// time on the wire (one sleep: each one oversleeps a little).
+	if wire := time.Duration(len(req)+len(frame)) * CharTime(srv.Baud); wire > 0 {
+		time.Sleep(time.Until(arrived.Add(wire)))
+	}
 	_, err := w.Write(frame)
 	return err
 }
