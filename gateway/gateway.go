@@ -143,9 +143,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sinks.Go(func() { g.tickAlarms(ctx) })
 
 	var pollers sync.WaitGroup
-	for i := range g.devices.Polled {
-		pollers.Go(func() { g.pollLoop(ctx, &g.devices.Polled[i]) })
-	}
+	pollers.Go(func() { g.runPollers(ctx) })
 	for _, s := range g.devices.Streamers {
 		pollers.Go(func() {
 			if err := s.Run(ctx, sink{g}); err != nil && ctx.Err() == nil {
@@ -212,57 +210,9 @@ func (g *Gateway) tickAlarms(ctx context.Context) {
 	}
 }
 
-func (g *Gateway) pollLoop(ctx context.Context, d *devices.Polled) {
-	tick := time.NewTicker(d.Config.PollInterval)
-	defer tick.Stop()
-	for {
-		g.pollOnce(ctx, d)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-func (g *Gateway) pollOnce(ctx context.Context, d *devices.Polled) {
-	pollCtx, cancel := context.WithTimeout(ctx, d.Config.Timeout*time.Duration(4))
-	r, err := d.Driver.Poll(pollCtx)
-	cancel()
-	if ctx.Err() != nil {
-		return // shutting down: an interrupted poll says nothing about the device
-	}
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	polls.WithLabelValues(d.Config.ID, result).Inc()
-	g.observeHealth(d.Config.ID, err)
-	if err == nil {
-		g.handleReading(r)
-	}
-}
-
-// observeHealth records whether a device was heard from and logs only changes.
-func (g *Gateway) observeHealth(device string, err error) {
-	now := time.Now()
-	state, changed := g.health.Observe(device, err, now)
-	if state == health.Offline || state == health.Online {
-		g.alarms.ObserveHealth(device, state == health.Offline, now)
-	}
-	switch {
-	case state == health.Offline:
-		devicesOnline.WithLabelValues(device).Set(0)
-		if changed {
-			g.log.Warn("device offline", "device", device, "after_failures", g.cfg.Gateway.OfflineAfter, "err", err)
-		}
-	case state == health.Online:
-		devicesOnline.WithLabelValues(device).Set(1)
-		if changed {
-			g.log.Info("device back online", "device", device)
-		}
-	}
-}
+// observeHealth records what a stream driver says of a device: heard from (nil)
+// or silent (an error).
+func (g *Gateway) observeHealth(device string, err error) { g.observePoll(device, err, nil) }
 
 func (g *Gateway) handleReading(r devices.Reading) {
 	g.telemetry.AddReading(r)

@@ -2,14 +2,13 @@ package modbus
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -29,21 +28,54 @@ type Profile struct {
 
 // Limits are what a real device tolerates per request.
 type Limits struct {
-	// MaxRegistersPerRead caps one read (the protocol's own limit is 125).
+	// MaxRegistersPerRead caps one read of registers (the protocol's own limit is 125).
 	MaxRegistersPerRead int `yaml:"max_registers_per_read"`
+	// MaxBitsPerRead caps one read of coils or discrete inputs (protocol: 2000).
+	MaxBitsPerRead int `yaml:"max_bits_per_read"`
+	// EvenAddress: reads must start on an even register address and cover an
+	// even number of registers (Eastron meters answer nothing otherwise).
+	EvenAddress bool `yaml:"even_address"`
+	// MinDelay is the least time between the end of one answer and the next
+	// request to the same device (slow meter firmware).
+	MinDelay time.Duration `yaml:"min_delay"`
+	// MaxGap is how many unused registers (bits: 16 times as many) a merged read
+	// may span between two points; 0 reads only adjacent points together. A
+	// device's max_gap overrides it.
+	MaxGap int `yaml:"max_gap"`
 }
 
 // Point is one named value in a device's register map.
 type Point struct {
-	Name    string `yaml:"name"`
-	Table   string `yaml:"table"` // holding, input, coil, discrete
-	Address uint16 `yaml:"address"`
-	Type    string `yaml:"type"`  // bool, int16, uint16, int32, uint32, int64, uint64, float32, float64
-	Order   string `yaml:"order"` // ABCD (default), DCBA, BADC, CDAB
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Table       string `yaml:"table"` // holding, input, coil, discrete
+	Address     uint16 `yaml:"address"`
+	// Type is bool, int16, uint16, int32, uint32, int64, uint64, float32,
+	// float64, string (ASCII, Length registers) or bcd (Length registers, 4 digits each).
+	Type  string `yaml:"type"`
+	Order string `yaml:"order"` // ABCD (default), DCBA, BADC, CDAB
+	// Length is the number of registers of a string or bcd point.
+	Length int `yaml:"length"`
+	// Bit selects one bit (0 = least significant) of a register for a bool
+	// point in a register table.
+	Bit int `yaml:"bit"`
 	// Scale and Offset turn the raw value into engineering units: raw*scale + offset.
 	Scale  float64 `yaml:"scale"`
 	Offset float64 `yaml:"offset"`
 	Unit   string  `yaml:"unit"`
+	// Group is the poll group: fast, normal (default) or slow; each device sets
+	// the groups' intervals.
+	Group string `yaml:"group"`
+	// Writable points may be written (function 5/15 for coils, 6/16 for
+	// holding registers) when the device enables writes.
+	Writable bool `yaml:"writable"`
+	// WriteFunction forces function 15 or 16 for single-register/coil writes
+	// (devices that implement only the "multiple" functions).
+	WriteFunction int `yaml:"write_function"`
+
+	kind  kind   // decoded Type
+	order order  // decoded Order
+	width uint16 // registers (or bits) covered
 }
 
 // Register tables.
@@ -54,13 +86,20 @@ const (
 	TableDiscrete = "discrete"
 )
 
+// Poll groups.
+const (
+	GroupFast   = "fast"
+	GroupNormal = "normal"
+	GroupSlow   = "slow"
+)
+
 var (
-	tables     = []string{TableHolding, TableInput, TableCoil, TableDiscrete}
-	orders     = []string{"ABCD", "DCBA", "BADC", "CDAB"}
-	typeWidths = map[string]uint16{ // in registers; bool is one bit
-		"bool": 1, "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
-		"int64": 4, "uint64": 4, "float64": 4,
-	}
+	tables = []string{TableHolding, TableInput, TableCoil, TableDiscrete}
+	// Groups are the poll groups, fastest first.
+	Groups = []string{GroupFast, GroupNormal, GroupSlow}
+	orders = []string{"ABCD", "DCBA", "BADC", "CDAB"}
+	// Types are the point types a profile may use.
+	Types = []string{"bool", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string", "bcd"}
 )
 
 // protocolMaxRegisters is the Modbus limit for one read of registers (FC 3/4).
@@ -92,8 +131,35 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 	return &p, nil
 }
 
-// ProfilePath is where a named profile lives in a profiles folder.
-func ProfilePath(dir, name string) string { return filepath.Join(dir, name+".yaml") }
+// ProfilePath is where a named profile lives in a profiles folder. A name
+// that already is a path to a .yaml file is returned as it is.
+func ProfilePath(dir, name string) string {
+	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		return name
+	}
+	return filepath.Join(dir, name+".yaml")
+}
+
+// Point returns the profile's point of that name.
+func (p *Profile) Point(name string) (*Point, bool) {
+	for i := range p.Points {
+		if p.Points[i].Name == name {
+			return &p.Points[i], true
+		}
+	}
+	return nil, false
+}
+
+// MaxRead is the largest read the profile allows in a table, in registers or bits.
+func (p *Profile) MaxRead(table string) int {
+	if IsBitTable(table) {
+		return p.Limits.MaxBitsPerRead
+	}
+	return p.Limits.MaxRegistersPerRead
+}
+
+// IsBitTable tells the single-bit tables (coils, discrete inputs) from the register tables.
+func IsBitTable(table string) bool { return table == TableCoil || table == TableDiscrete }
 
 func (p *Profile) normalise() error {
 	var errs []error
@@ -103,11 +169,27 @@ func (p *Profile) normalise() error {
 	if len(p.Points) == 0 {
 		errs = append(errs, errors.New("points: at least one point is required"))
 	}
-	if p.Limits.MaxRegistersPerRead == 0 {
-		p.Limits.MaxRegistersPerRead = protocolMaxRegisters
+	l := &p.Limits
+	if l.MaxRegistersPerRead == 0 {
+		l.MaxRegistersPerRead = protocolMaxRegisters
 	}
-	if p.Limits.MaxRegistersPerRead < 1 || p.Limits.MaxRegistersPerRead > protocolMaxRegisters {
+	if l.MaxRegistersPerRead < 1 || l.MaxRegistersPerRead > protocolMaxRegisters {
 		errs = append(errs, fmt.Errorf("limits.max_registers_per_read: must be 1..%d", protocolMaxRegisters))
+	}
+	if l.EvenAddress && l.MaxRegistersPerRead < 2 {
+		errs = append(errs, errors.New("limits.max_registers_per_read: must be at least 2 with even_address"))
+	}
+	if l.MaxBitsPerRead == 0 {
+		l.MaxBitsPerRead = protocolMaxBits
+	}
+	if l.MaxBitsPerRead < 1 || l.MaxBitsPerRead > protocolMaxBits {
+		errs = append(errs, fmt.Errorf("limits.max_bits_per_read: must be 1..%d", protocolMaxBits))
+	}
+	if l.MinDelay < 0 || l.MinDelay > 10*time.Second {
+		errs = append(errs, errors.New("limits.min_delay: must be between 0 and 10s"))
+	}
+	if l.MaxGap < 0 || l.MaxGap > protocolMaxRegisters {
+		errs = append(errs, fmt.Errorf("limits.max_gap: must be 0..%d registers", protocolMaxRegisters))
 	}
 	seen := map[string]bool{}
 	for i := range p.Points {
@@ -119,118 +201,115 @@ func (p *Profile) normalise() error {
 			errs = append(errs, fmt.Errorf("%s.name: used twice", where))
 		}
 		seen[pt.Name] = true
-		if !slices.Contains(tables, pt.Table) {
-			errs = append(errs, fmt.Errorf("%s.table: %q is not one of %s", where, pt.Table, strings.Join(tables, ", ")))
+		for _, err := range pt.normalise() {
+			errs = append(errs, fmt.Errorf("%s.%w", where, err))
 		}
-		if pt.Type == "" {
-			pt.Type = "uint16"
-			if pt.Table == TableCoil || pt.Table == TableDiscrete {
-				pt.Type = "bool"
+		if !IsBitTable(pt.Table) && pt.width > 0 {
+			start := pt.Address
+			if p.Limits.EvenAddress {
+				start &^= 1
+			}
+			if need := span(start, uint32(pt.Address)+uint32(pt.width), p.Limits.EvenAddress); int(need) > p.Limits.MaxRegistersPerRead {
+				errs = append(errs, fmt.Errorf("%s: its %d registers need a read of %d, more than limits.max_registers_per_read %d",
+					where, pt.width, need, p.Limits.MaxRegistersPerRead))
 			}
 		}
-		if _, ok := typeWidths[pt.Type]; !ok {
-			errs = append(errs, fmt.Errorf("%s.type: %q is not a supported type", where, pt.Type))
-		}
-		isBitTable := pt.Table == TableCoil || pt.Table == TableDiscrete
-		if isBitTable != (pt.Type == "bool") {
-			errs = append(errs, fmt.Errorf("%s.type: coils and discrete inputs are bool, registers are not", where))
-		}
-		if pt.Order == "" {
-			pt.Order = "ABCD"
-		}
-		if !slices.Contains(orders, pt.Order) {
-			errs = append(errs, fmt.Errorf("%s.order: %q is not one of %s", where, pt.Order, strings.Join(orders, ", ")))
-		}
-		if pt.Scale == 0 {
-			pt.Scale = 1
+		if int(pt.Address)+int(pt.width) > 0x10000 {
+			errs = append(errs, fmt.Errorf("%s.address: the point runs past register 65535", where))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// width is how many registers (or bits) the point occupies.
-func (pt *Point) width() uint16 { return typeWidths[pt.Type] }
-
-// Decode turns the raw big-endian register bytes of one point into its value in
-// engineering units. raw must hold exactly width()*2 bytes.
-func (pt *Point) Decode(raw []byte) (float64, error) {
-	if len(raw) != int(pt.width())*2 {
-		return 0, fmt.Errorf("point %s: %d bytes for %s, want %d", pt.Name, len(raw), pt.Type, pt.width()*2)
+// normalise fills defaults and compiles the type and order; it returns the
+// problems, each starting with the field name.
+func (pt *Point) normalise() []error {
+	var errs []error
+	if !slices.Contains(tables, pt.Table) {
+		errs = append(errs, fmt.Errorf("table: %q is not one of %s", pt.Table, strings.Join(tables, ", ")))
 	}
-	var buf [8]byte
-	b := reorder(buf[:len(raw)], raw, pt.Order)
-	var v float64
-	switch pt.Type {
-	case "int16":
-		v = float64(int16(binary.BigEndian.Uint16(b)))
-	case "uint16":
-		v = float64(binary.BigEndian.Uint16(b))
-	case "int32":
-		v = float64(int32(binary.BigEndian.Uint32(b)))
-	case "uint32":
-		v = float64(binary.BigEndian.Uint32(b))
-	case "float32":
-		v = float64(math.Float32frombits(binary.BigEndian.Uint32(b)))
-	case "int64":
-		v = float64(int64(binary.BigEndian.Uint64(b)))
-	case "uint64":
-		v = float64(binary.BigEndian.Uint64(b))
-	case "float64":
-		v = math.Float64frombits(binary.BigEndian.Uint64(b))
+	bitTable := IsBitTable(pt.Table)
+	if pt.Type == "" {
+		pt.Type = "uint16"
+		if bitTable {
+			pt.Type = "bool"
+		}
+	}
+	k, ok := kindByName[pt.Type]
+	if !ok {
+		errs = append(errs, fmt.Errorf("type: %q is not one of %s", pt.Type, strings.Join(Types, ", ")))
+	}
+	pt.kind = k
+	if bitTable && ok && k != kindBool {
+		errs = append(errs, errors.New("type: coils and discrete inputs are bool"))
+	}
+	switch {
+	case k == kindString || k == kindBCD:
+		if pt.Length == 0 && k == kindBCD {
+			pt.Length = 1
+		}
+		if pt.Length < 1 || pt.Length > protocolMaxRegisters {
+			errs = append(errs, fmt.Errorf("length: a %s point needs its length in registers (1..%d)", pt.Type, protocolMaxRegisters))
+		}
+		if k == kindBCD && pt.Length > 4 {
+			errs = append(errs, errors.New("length: a bcd point has at most 4 registers (16 digits)"))
+		}
+		pt.width = uint16(max(1, min(pt.Length, protocolMaxRegisters)))
+	case pt.Length != 0:
+		errs = append(errs, fmt.Errorf("length: only string and bcd points have a length; %s has a fixed size", pt.Type))
+		pt.width = kindWidth[k]
 	default:
-		return 0, fmt.Errorf("point %s: type %s is not a register type", pt.Name, pt.Type)
+		pt.width = kindWidth[k]
 	}
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("point %s: register value is not a number", pt.Name)
+	if pt.Bit != 0 && (bitTable || k != kindBool) {
+		errs = append(errs, errors.New("bit: only a bool point in a register table selects a bit"))
 	}
-	return v*pt.Scale + pt.Offset, nil
-}
-
-// Encode is the inverse of Decode, used by the simulators: it returns the
-// registers' big-endian bytes for a value in engineering units.
-func (pt *Point) Encode(value float64) []byte {
-	raw := (value - pt.Offset) / pt.Scale
-	b := make([]byte, int(pt.width())*2)
-	switch pt.Type {
-	case "int16":
-		binary.BigEndian.PutUint16(b, uint16(int16(math.Round(raw))))
-	case "uint16":
-		binary.BigEndian.PutUint16(b, uint16(math.Round(raw)))
-	case "int32":
-		binary.BigEndian.PutUint32(b, uint32(int32(math.Round(raw))))
-	case "uint32":
-		binary.BigEndian.PutUint32(b, uint32(math.Round(raw)))
-	case "float32":
-		binary.BigEndian.PutUint32(b, math.Float32bits(float32(raw)))
-	case "int64":
-		binary.BigEndian.PutUint64(b, uint64(int64(math.Round(raw))))
-	case "uint64":
-		binary.BigEndian.PutUint64(b, uint64(math.Round(raw)))
-	case "float64":
-		binary.BigEndian.PutUint64(b, math.Float64bits(raw))
+	if pt.Bit < 0 || pt.Bit > 15 {
+		errs = append(errs, errors.New("bit: must be 0..15"))
 	}
-	// Every byte order is its own inverse, so the same shuffle puts bytes on the wire.
-	return reorder(make([]byte, len(b)), b, pt.Order)
-}
-
-// reorder copies wire bytes into dst in ABCD (big-endian) order.
-func reorder(dst, src []byte, order string) []byte {
-	n := len(src)
-	switch order {
-	case "DCBA": // fully little-endian
-		for i := range n {
-			dst[i] = src[n-1-i]
-		}
-	case "BADC": // bytes swapped inside each register
-		for i := 0; i+1 < n; i += 2 {
-			dst[i], dst[i+1] = src[i+1], src[i]
-		}
-	case "CDAB": // registers in reverse order, bytes big-endian inside each
-		for w := 0; w < n/2; w++ {
-			copy(dst[w*2:w*2+2], src[n-2-w*2:n-w*2])
+	if pt.Order == "" {
+		pt.Order = "ABCD"
+	}
+	o := slices.Index(orders, pt.Order)
+	if o < 0 {
+		errs = append(errs, fmt.Errorf("order: %q is not one of %s", pt.Order, strings.Join(orders, ", ")))
+		o = 0
+	}
+	pt.order = order(o)
+	if k == kindString && pt.order != orderABCD && pt.order != orderBADC {
+		errs = append(errs, errors.New("order: a string is ABCD (first character in the high byte) or BADC (low byte first)"))
+	}
+	if pt.Scale == 0 {
+		pt.Scale = 1
+	}
+	if pt.Group == "" {
+		pt.Group = GroupNormal
+	}
+	if !slices.Contains(Groups, pt.Group) {
+		errs = append(errs, fmt.Errorf("group: %q is not one of %s", pt.Group, strings.Join(Groups, ", ")))
+	}
+	if pt.Writable && (pt.Table == TableInput || pt.Table == TableDiscrete) {
+		errs = append(errs, fmt.Errorf("writable: %s points are read-only in Modbus", pt.Table))
+	}
+	if pt.Writable && (k == kindString || k == kindBCD) {
+		errs = append(errs, errors.New("writable: string and bcd points cannot be written"))
+	}
+	switch pt.WriteFunction {
+	case 0:
+	case 15, 16:
+		if !pt.Writable {
+			errs = append(errs, errors.New("write_function: the point is not writable"))
+		} else if (pt.WriteFunction == 15) != (pt.Table == TableCoil) {
+			errs = append(errs, errors.New("write_function: 15 writes coils, 16 writes holding registers"))
 		}
 	default:
-		copy(dst, src)
+		errs = append(errs, errors.New("write_function: must be 15 or 16 (omit it for 5/6 on single values)"))
 	}
-	return dst
+	return errs
 }
+
+// Width is how many registers (or bits, in a bit table) the point occupies.
+func (pt *Point) Width() uint16 { return pt.width }
+
+// IsText tells points whose value is text (ASCII strings) rather than a number.
+func (pt *Point) IsText() bool { return pt.kind == kindString }

@@ -2,142 +2,90 @@ package modbus
 
 import (
 	"fmt"
-	"io"
-	"log"
 	"sync"
-	"time"
-
-	mbserver "github.com/simonvetter/modbus"
 )
 
-// Simulator serves one simulated Modbus TCP slave whose registers are laid out
-// by a profile, so that the simulator and the driver agree by construction.
+// Simulator serves one simulated Modbus TCP device whose registers are laid
+// out by a profile. It answers any unit id, as most Modbus TCP meters do.
 type Simulator struct {
-	profile *Profile
-	addr    string
+	*Slave
+	addr string
+	srv  *Server
 
-	mu        sync.Mutex
-	registers map[string]map[uint16]uint16 // table → address → value
-	bits      map[string]map[uint16]bool
-	server    *mbserver.ModbusServer
+	mu sync.Mutex
+	ln *Listener
 }
 
 // NewSimulator returns a simulator for a profile that will listen on addr
-// (host:port). Every point starts at zero.
+// (host:port; port 0 picks a free one). Every point starts at zero.
 func NewSimulator(p *Profile, addr string) *Simulator {
-	s := &Simulator{profile: p, addr: addr,
-		registers: map[string]map[uint16]uint16{TableHolding: {}, TableInput: {}},
-		bits:      map[string]map[uint16]bool{TableCoil: {}, TableDiscrete: {}},
-	}
-	for _, pt := range p.Points {
-		_ = s.Set(pt.Name, 0)
-	}
-	return s
+	s := NewSlave(p)
+	return &Simulator{Slave: s, addr: addr, srv: &Server{Any: s}}
 }
 
 // Start listens and serves until Stop.
 func (s *Simulator) Start() error {
-	srv, err := mbserver.NewServer(&mbserver.ServerConfiguration{
-		URL: "tcp://" + s.addr, Timeout: time.Minute, MaxClients: 16,
-		Logger: log.New(io.Discard, "", 0),
-	}, &handler{s})
+	ln, err := s.srv.Listen(s.addr)
 	if err != nil {
-		return fmt.Errorf("modbus simulator: %w", err)
-	}
-	if err := srv.Start(); err != nil {
 		return fmt.Errorf("modbus simulator on %s: %w", s.addr, err)
 	}
 	s.mu.Lock()
-	s.server = srv
+	s.ln = ln
 	s.mu.Unlock()
 	return nil
+}
+
+// Addr is the address the simulator listens on (once started).
+func (s *Simulator) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return s.addr
+	}
+	return s.ln.Addr()
 }
 
 // Stop closes the listener and every connection; the device goes silent.
 func (s *Simulator) Stop() error {
 	s.mu.Lock()
-	srv := s.server
-	s.server = nil
+	ln := s.ln
+	s.ln = nil
 	s.mu.Unlock()
-	if srv == nil {
+	if ln == nil {
 		return nil
 	}
-	return srv.Stop()
+	return ln.Close()
 }
 
-// Set writes a point's value (in engineering units) into its registers.
-func (s *Simulator) Set(point string, value float64) error {
-	for i := range s.profile.Points {
-		pt := &s.profile.Points[i]
-		if pt.Name != point {
-			continue
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if bits, ok := s.bits[pt.Table]; ok {
-			bits[pt.Address] = value != 0
-			return nil
-		}
-		raw := pt.Encode(value)
-		regs := s.registers[pt.Table]
-		for w := range int(pt.width()) {
-			regs[pt.Address+uint16(w)] = uint16(raw[2*w])<<8 | uint16(raw[2*w+1])
-		}
-		return nil
+// RTUSimulator serves simulated slaves on one RTU line: a pseudo-terminal
+// whose other side (Path) a client opens as a serial port.
+type RTUSimulator struct {
+	pty  *PTY
+	srv  *Server
+	done chan struct{}
+}
+
+// NewRTUSimulator opens a pseudo-terminal pair and serves the slaves on it,
+// taking the wire time of baud (0: none) for every frame.
+func NewRTUSimulator(slaves map[byte]*Slave, baud int) (*RTUSimulator, error) {
+	p, err := OpenPTY()
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Errorf("modbus simulator: profile %s has no point %q", s.profile.Name, point)
+	s := &RTUSimulator{pty: p, srv: &Server{RTU: true, Slaves: slaves, Baud: baud}, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.ServeConn(p.Master)
+	}()
+	return s, nil
 }
 
-// handler answers requests from the register bank; an address outside the
-// profile gets the Illegal Data Address exception, as a real meter would.
-type handler struct{ s *Simulator }
+// Path is the serial port a client opens (/dev/pts/N).
+func (s *RTUSimulator) Path() string { return s.pty.SlavePath }
 
-func (h *handler) readRegisters(table string, addr, qty uint16) ([]uint16, error) {
-	h.s.mu.Lock()
-	defer h.s.mu.Unlock()
-	out := make([]uint16, qty)
-	for i := range qty {
-		v, ok := h.s.registers[table][addr+i]
-		if !ok {
-			return nil, mbserver.ErrIllegalDataAddress
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
-func (h *handler) readBits(table string, addr, qty uint16) ([]bool, error) {
-	h.s.mu.Lock()
-	defer h.s.mu.Unlock()
-	out := make([]bool, qty)
-	for i := range qty {
-		v, ok := h.s.bits[table][addr+i]
-		if !ok {
-			return nil, mbserver.ErrIllegalDataAddress
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
-func (h *handler) HandleCoils(req *mbserver.CoilsRequest) ([]bool, error) {
-	if req.IsWrite {
-		return nil, mbserver.ErrIllegalFunction
-	}
-	return h.readBits(TableCoil, req.Addr, req.Quantity)
-}
-
-func (h *handler) HandleDiscreteInputs(req *mbserver.DiscreteInputsRequest) ([]bool, error) {
-	return h.readBits(TableDiscrete, req.Addr, req.Quantity)
-}
-
-func (h *handler) HandleHoldingRegisters(req *mbserver.HoldingRegistersRequest) ([]uint16, error) {
-	if req.IsWrite {
-		return nil, mbserver.ErrIllegalFunction
-	}
-	return h.readRegisters(TableHolding, req.Addr, req.Quantity)
-}
-
-func (h *handler) HandleInputRegisters(req *mbserver.InputRegistersRequest) ([]uint16, error) {
-	return h.readRegisters(TableInput, req.Addr, req.Quantity)
+// Close stops serving and closes the pseudo-terminal.
+func (s *RTUSimulator) Close() error {
+	err := s.pty.Close()
+	<-s.done
+	return err
 }

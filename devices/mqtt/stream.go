@@ -548,7 +548,11 @@ func (s *Streamer) onConnect(c paho.Client) {
 	case s.reconnected <- struct{}{}:
 	default:
 	}
-	c.Publish(s.statusTopic, 1, true, "online")
+	// Status messages go at QoS 0: they are retained and re-sent on every
+	// connection, so nothing is lost, and no QoS 1 publish is left in flight
+	// across a reconnect, where paho 1.5's resume() races with the outgoing
+	// writer (eclipse-paho/paho.mqtt.golang#703).
+	c.Publish(s.statusTopic, 0, true, "online")
 	if len(s.filters) > 0 {
 		t := c.SubscribeMultiple(s.filters, s.onMessage)
 		if !t.WaitTimeout(s.cfg.ConnectTimeout) {
@@ -572,7 +576,7 @@ func (s *Streamer) onLost(_ paho.Client, err error) {
 }
 
 // publishDeviceStatus sets the retained status the gateway keeps for a device
-// it bridges; it does not wait (the client queues QoS 1 while reconnecting).
+// it bridges; it does not wait. QoS 0 for the reason given in onConnect.
 func (s *Streamer) publishDeviceStatus(d *device, state linkState) {
 	if d.statusTo == "" || state == linkUnknown {
 		return
@@ -583,7 +587,7 @@ func (s *Streamer) publishDeviceStatus(d *device, state linkState) {
 	if c == nil || !s.connected.Load() {
 		return
 	}
-	c.Publish(d.statusTo, 1, true, state.String())
+	c.Publish(d.statusTo, 0, true, state.String())
 }
 
 func (s *Streamer) disconnect(c paho.Client) {

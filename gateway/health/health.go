@@ -1,31 +1,85 @@
-// Package health tracks whether each device answers: online, offline, last
-// seen, and error counts. Offline is a fact about the link, not the building.
+// Package health tracks whether each device answers: online, degraded (it
+// answers but some points fail), offline (N polls in a row failed), the last
+// success, and error counts per kind. Offline is a fact about the link, not
+// the building. The states and counters are also on /metrics.
 package health
 
 import (
+	"errors"
+	"maps"
+	"net"
+	"os"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // State of one device's link.
 type State string
 
 const (
-	Unknown State = "unknown" // not polled yet
-	Online  State = "online"
-	Offline State = "offline"
+	Unknown  State = "unknown" // not polled yet
+	Online   State = "online"
+	Degraded State = "degraded" // answers, but some points fail
+	Offline  State = "offline"
+)
+
+// States lists every state, for gauges that have one series per state.
+var States = []State{Unknown, Online, Degraded, Offline}
+
+var (
+	stateGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "estate_device_state", Help: "1 for the device's current health state (unknown, online, degraded, offline), 0 for the others."},
+		[]string{"device", "state"})
+	errorsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "estate_device_errors_total", Help: "Failed requests and points, by device and kind (timeout, crc, exception_illegal_data_address, …)."},
+		[]string{"device", "kind"})
+	lastSuccess = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "estate_device_last_success_timestamp_seconds", Help: "When the device last answered a poll (Unix time)."},
+		[]string{"device"})
+	failingPoints = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "estate_device_failing_points", Help: "Points of the device that failed in its last poll."},
+		[]string{"device"})
+	consecutive = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "estate_device_consecutive_failures", Help: "Polls in a row that the device did not answer."},
+		[]string{"device"})
 )
 
 // Device is one device's health.
 type Device struct {
-	ID                  string    `json:"id"`
-	State               State     `json:"state"`
+	ID    string `json:"id"`
+	State State  `json:"state"`
+	// LastSeen is the last time the device answered a poll.
 	LastSeen            time.Time `json:"last_seen"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 	Polls               uint64    `json:"polls"`
 	Errors              uint64    `json:"errors"`
 	LastError           string    `json:"last_error,omitempty"`
+	// ErrorsByKind counts failed polls and points by kind of failure.
+	ErrorsByKind map[string]uint64 `json:"errors_by_kind,omitempty"`
+	// FailingPoints holds the error of each point that failed in the last
+	// poll of its group.
+	FailingPoints map[string]string `json:"failing_points,omitempty"`
+}
+
+// Change is what one observation changed.
+type Change struct {
+	State        State
+	StateChanged bool
+	// NewlyFailing lists points that failed now and did not before (or with
+	// another kind of error); Recovered the points that answered again.
+	NewlyFailing []PointFailure
+	Recovered    []string
+}
+
+// PointFailure is one point's failure.
+type PointFailure struct {
+	Point string
+	Kind  string
+	Err   error
 }
 
 // Tracker holds the health of every device; safe for concurrent use.
@@ -41,29 +95,140 @@ func NewTracker(offlineAfter int) *Tracker {
 	return &Tracker{offlineAfter: max(1, offlineAfter), devices: map[string]*Device{}}
 }
 
+// pointErrors is an error of a poll in which the device answered but some
+// points failed (devices/modbus.PointErrors has this method).
+type pointErrors interface {
+	FailedPoints() map[string]error
+}
+
+// Kind names the kind of a failure for counters: what the error says of itself
+// (ErrorKind() string, as devices/modbus errors do), a timeout, or "error".
+func Kind(err error) string {
+	var k interface{ ErrorKind() string }
+	if errors.As(err, &k) {
+		return k.ErrorKind()
+	}
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "error"
+}
+
 // Observe records one poll's outcome and returns the device's state and whether
 // this poll changed it (so that callers log transitions, not every failure).
 func (t *Tracker) Observe(id string, err error, at time.Time) (State, bool) {
+	c := t.ObservePoll(id, err, at, nil)
+	return c.State, c.StateChanged
+}
+
+// ObservePoll records one poll's outcome. good lists the points the poll read
+// well (nil with a nil error: all of the device's); they stop failing. A nil error is a good
+// poll; an error listing failed points (FailedPoints) is a poll the device
+// answered with some points failing; any other error is a failed poll, and
+// after offlineAfter of them in a row the device is offline. A device that
+// answers is degraded while any of its points fails, online otherwise.
+func (t *Tracker) ObservePoll(id string, err error, at time.Time, good []string) Change {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	d, ok := t.devices[id]
 	if !ok {
-		d = &Device{ID: id, State: Unknown}
+		d = &Device{ID: id, State: Unknown, ErrorsByKind: map[string]uint64{}, FailingPoints: map[string]string{}}
 		t.devices[id] = d
 	}
 	before := d.State
 	d.Polls++
-	if err == nil {
-		d.State, d.LastSeen, d.ConsecutiveFailures = Online, at, 0
-	} else {
+	var c Change
+	var pe pointErrors
+	switch {
+	case err == nil || errors.As(err, &pe):
+		d.LastSeen, d.ConsecutiveFailures = at, 0
+		if err == nil || good != nil {
+			c.Recovered = d.clearPoints(good)
+		}
+		if err != nil {
+			d.Errors++
+			d.LastError = err.Error()
+			failed := pe.FailedPoints()
+			for _, name := range sortedKeys(failed) {
+				perr := failed[name]
+				kind := Kind(perr)
+				d.ErrorsByKind[kind]++
+				errorsTotal.WithLabelValues(id, kind).Inc()
+				msg := kind + ": " + perr.Error()
+				if d.FailingPoints[name] != msg {
+					c.NewlyFailing = append(c.NewlyFailing, PointFailure{Point: name, Kind: kind, Err: perr})
+				}
+				d.FailingPoints[name] = msg
+			}
+		}
+		d.State = Online
+		if len(d.FailingPoints) > 0 {
+			d.State = Degraded
+		}
+	default:
 		d.Errors++
 		d.ConsecutiveFailures++
 		d.LastError = err.Error()
+		kind := Kind(err)
+		d.ErrorsByKind[kind]++
+		errorsTotal.WithLabelValues(id, kind).Inc()
 		if d.ConsecutiveFailures >= t.offlineAfter {
 			d.State = Offline
 		}
 	}
-	return d.State, d.State != before && !(before == Unknown && d.State == Online)
+	c.State = d.State
+	c.StateChanged = d.State != before && !(before == Unknown && d.State == Online)
+	t.export(d)
+	return c
+}
+
+// clearPoints removes the given points (all when nil) from the failing ones.
+func (d *Device) clearPoints(points []string) []string {
+	var rec []string
+	if points == nil {
+		rec = sortedKeys(d.FailingPoints)
+		clear(d.FailingPoints)
+		return rec
+	}
+	for _, p := range points {
+		if _, ok := d.FailingPoints[p]; ok {
+			delete(d.FailingPoints, p)
+			rec = append(rec, p)
+		}
+	}
+	return rec
+}
+
+func (t *Tracker) export(d *Device) {
+	for _, s := range States {
+		v := 0.0
+		if s == d.State {
+			v = 1
+		}
+		stateGauge.WithLabelValues(d.ID, string(s)).Set(v)
+	}
+	if !d.LastSeen.IsZero() {
+		lastSuccess.WithLabelValues(d.ID).Set(float64(d.LastSeen.UnixNano()) / 1e9)
+	}
+	failingPoints.WithLabelValues(d.ID).Set(float64(len(d.FailingPoints)))
+	consecutive.WithLabelValues(d.ID).Set(float64(d.ConsecutiveFailures))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (d *Device) clone() Device {
+	c := *d
+	c.ErrorsByKind = maps.Clone(d.ErrorsByKind)
+	c.FailingPoints = maps.Clone(d.FailingPoints)
+	return c
 }
 
 // Snapshot returns every device's health, sorted by id.
@@ -72,7 +237,7 @@ func (t *Tracker) Snapshot() []Device {
 	defer t.mu.Unlock()
 	out := make([]Device, 0, len(t.devices))
 	for _, d := range t.devices {
-		out = append(out, *d)
+		out = append(out, d.clone())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -86,5 +251,5 @@ func (t *Tracker) Get(id string) (Device, bool) {
 	if !ok {
 		return Device{}, false
 	}
-	return *d, true
+	return d.clone(), true
 }

@@ -17,6 +17,9 @@ import (
 var sent = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "estate_gateway_heartbeats_total", Help: "Heartbeats sent to the desk, by result."}, []string{"result"})
 
+// DefaultInterval is the heartbeat interval when none is configured.
+const DefaultInterval = 10 * time.Second
+
 // Sender delivers a heartbeat to the desk.
 type Sender interface {
 	Heartbeat(ctx context.Context, s fleet.GatewayStatus) error
@@ -26,6 +29,9 @@ type Sender interface {
 // retried: the next one carries fresher news. Failures are logged when they
 // start and when they end, not on every beat.
 func Run(ctx context.Context, interval time.Duration, status func() fleet.GatewayStatus, to Sender, log *slog.Logger) {
+	if interval <= 0 {
+		interval = DefaultInterval // a configuration built in code rather than loaded
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	failing := false

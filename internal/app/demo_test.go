@@ -181,11 +181,11 @@ func listTickets(t *testing.T, cfg *config.Config) []ticket.Ticket {
 }
 
 func TestDemoRefusesBadConfig(t *testing.T) {
-	_, err := LoadConfigText(t, "site:\n  id: demo\ndevices:\n  - id: m\n    family: meter\n    protocol: modbus_rtu\n")
+	_, err := LoadConfigText(t, "site:\n  id: demo\ndevices:\n  - id: m\n    family: meter\n    protocol: no_such_protocol\n")
 	if err == nil {
 		t.Fatal("config with an unknown protocol loaded")
 	}
-	if !strings.Contains(err.Error(), `devices[0].protocol: unknown protocol "modbus_rtu"`) {
+	if !strings.Contains(err.Error(), `devices[0].protocol: unknown protocol "no_such_protocol"`) {
 		t.Errorf("message does not locate the protocol: %v", err)
 	}
 }

@@ -102,6 +102,18 @@ type Device struct {
 	Serial *Serial `yaml:"serial"`
 	// MQTT addresses a device of protocol mqtt (see mqtt.go).
 	MQTT *DeviceMQTT `yaml:"mqtt"`
+	// PollGroups sets the interval of each poll group of the device's profile
+	// (fast, normal, slow). Unset groups poll at poll_interval, slow at ten
+	// poll intervals; groups with equal intervals are read together.
+	PollGroups map[string]time.Duration `yaml:"poll_groups"`
+	// MaxGap overrides the profile's gap bridging: how many unused registers a
+	// merged read may span between two points (0: only adjacent points).
+	MaxGap *int `yaml:"max_gap"`
+	// Retries is how often a failed request is repeated while the device is
+	// answering (default 1; a device that stopped answering is not retried).
+	Retries *int `yaml:"retries"`
+	// Writes enables writing the points its profile marks writable (off by default).
+	Writes bool `yaml:"writes"`
 }
 
 // Serial line settings. 8E1 and 8N1 are both common on meters.

@@ -207,7 +207,7 @@ func (c *Config) applyDefaults() {
 		c.Gateway.OfflineAfter = 3
 	}
 	if c.Gateway.HeartbeatInterval == 0 {
-		c.Gateway.HeartbeatInterval = 10 * time.Second
+		c.Gateway.HeartbeatInterval = 10 * time.Second // heartbeat.DefaultInterval
 	}
 	if c.Gateway.StateDir == "" {
 		c.Gateway.StateDir = "var/gateway"

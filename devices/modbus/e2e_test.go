@@ -1,0 +1,111 @@
+package modbus
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/internal/config"
+)
+
+const testProfile = `
+name: test-meter
+limits: {max_registers_per_read: 60, max_gap: 4}
+points:
+  - {name: voltage, table: input, address: 0, type: float32, unit: V}
+  - {name: current, table: input, address: 6, type: float32, unit: A}
+  - {name: energy,  table: holding, address: 100, type: uint32, scale: 0.01, unit: kWh, group: slow}
+  - {name: relay,   table: coil, address: 3}
+  - {name: serial,  table: holding, address: 200, type: string, length: 4, group: slow}
+  - {name: meterno, table: holding, address: 210, type: bcd, length: 2, group: slow}
+  - {name: alarm,   table: discrete, address: 10}
+`
+
+func mustProfile(t testing.TB, text string) *Profile {
+	t.Helper()
+	p, err := ParseProfile("test", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func fill(t testing.TB, s *Slave) {
+	t.Helper()
+	for name, v := range map[string]float64{"voltage": 231.5, "current": 4.25, "energy": 1234.56, "relay": 1, "meterno": 12345678, "alarm": 1} {
+		if err := s.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetText("serial", "SN1234"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkReading(t *testing.T, r devices.Reading) {
+	t.Helper()
+	want := map[string]float64{"voltage": 231.5, "current": 4.25, "energy": 1234.56, "relay": 1, "meterno": 12345678, "alarm": 1}
+	for name, w := range want {
+		v, ok := r.Get(name)
+		if !ok || v < w-1e-3 || v > w+1e-3 {
+			t.Errorf("%s = %v (ok %v), want %v", name, v, ok, w)
+		}
+	}
+}
+
+func TestTCPEndToEnd(t *testing.T) {
+	p := mustProfile(t, testProfile)
+	sim := NewSimulator(p, "127.0.0.1:0")
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Stop()
+	fill(t, sim.Slave)
+	dev := config.Device{ID: "m1", Protocol: ProtocolTCP, Address: sim.Addr(), SlaveID: 1, PollInterval: time.Second, Timeout: time.Second}
+	d := NewDriver(dev, p, &devices.Info{ID: "m1", Units: map[string]string{}})
+	defer d.Close()
+	r, err := d.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReading(t, r)
+	if got := d.Texts()["serial"]; got != "SN1234" {
+		t.Errorf("serial text %q", got)
+	}
+}
+
+func TestRTUOnPTYEndToEnd(t *testing.T) {
+	p := mustProfile(t, testProfile)
+	s1, s2 := NewSlave(p), NewSlave(p)
+	fill(t, s1)
+	fill(t, s2)
+	_ = s2.Set("voltage", 100)
+	sim, err := NewRTUSimulator(map[byte]*Slave{1: s1, 2: s2}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	mk := func(id int) *Driver {
+		dev := config.Device{ID: "m", Protocol: ProtocolRTU, SlaveID: id, PollInterval: time.Second, Timeout: 500 * time.Millisecond,
+			Serial: &config.Serial{Port: sim.Path(), Baud: 9600, Parity: "E"}}
+		return NewDriver(dev, p, &devices.Info{ID: "m", Units: map[string]string{}})
+	}
+	d1, d2 := mk(1), mk(2)
+	defer d1.Close()
+	defer d2.Close()
+	for range 3 {
+		r, err := d1.Poll(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReading(t, r)
+		r, err = d2.Poll(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := r.Get("voltage"); v != 100 {
+			t.Errorf("slave 2 voltage %v", v)
+		}
+	}
+}
