@@ -51,11 +51,10 @@ type Gateway struct {
 // New opens every device's driver and the outbox; nothing is polled until Run.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{
-		cfg:       cfg,
-		log:       log.With("part", "gateway"),
-		telemetry: telemetry.New(cfg.InfluxDB, log.With("part", "telemetry")),
-		health:    health.NewTracker(cfg.Gateway.OfflineAfter),
-		alarms:    alarm.NewEngine(cfg.Rules),
+		cfg:    cfg,
+		log:    log.With("part", "gateway"),
+		health: health.NewTracker(cfg.Gateway.OfflineAfter),
+		alarms: alarm.NewEngine(cfg.Rules),
 	}
 	opened, err := devices.OpenAll(devices.Env{Config: cfg})
 	if err != nil {
@@ -69,6 +68,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.outbox = ob
+	// Opened last: it locks the spool folder, and only Run releases it.
+	tw, err := telemetry.New(cfg.InfluxDB, log.With("part", "telemetry"))
+	if err != nil {
+		opened.Close()
+		return nil, err
+	}
+	g.telemetry = tw
 	return g, nil
 }
 

@@ -476,6 +476,10 @@ func (s *Spool) Ack(from, to uint64) error {
 	if !s.acked.add(from, to) {
 		return nil
 	}
+	return s.afterAckLocked()
+}
+
+func (s *Spool) afterAckLocked() error {
 	for len(s.segs) > 1 && s.segs[0].last <= s.acked.Through {
 		s.removeOldestLocked()
 	}
@@ -484,6 +488,26 @@ func (s *Spool) Ack(from, to uint64) error {
 		return nil
 	}
 	return saveCursor(s.dir, &s.acked, s.opts.Sync == SyncAlways)
+}
+
+// AckSeqs acknowledges a sorted list of seqs (a batch that skipped some) with
+// one cursor save.
+func (s *Spool) AckSeqs(seqs []uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	for i := 0; i < len(seqs); {
+		j := i + 1
+		for j < len(seqs) && seqs[j] == seqs[j-1]+1 {
+			j++
+		}
+		changed = s.acked.add(seqs[i], seqs[j-1]) || changed
+		i = j
+	}
+	if !changed {
+		return nil
+	}
+	return s.afterAckLocked()
 }
 
 // Acked reports whether seq has been acknowledged (or dropped).

@@ -176,7 +176,9 @@ func TestTornTailIsTruncatedAndReported(t *testing.T) {
 	}{
 		{"cut inside last record", func(b []byte) []byte { return b[:len(b)-5] }, 99},
 		{"cut inside last header", func(b []byte) []byte { return b[:len(b)-len(payload(100))-recordHeaderLen+3] }, 99},
-		{"garbage appended", func(b []byte) []byte { return append(b, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21) }, 100},
+		{"garbage appended", func(b []byte) []byte {
+			return append(b, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
+		}, 100},
 		{"zeros appended (block preallocated)", func(b []byte) []byte { return append(b, make([]byte, 4096)...) }, 100},
 		{"bit flipped in record 51", func(b []byte) []byte {
 			off := segmentHeaderLen
