@@ -397,3 +397,25 @@ func TestSyncIntervalRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestInspectWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, smallSegments())
+	defer s.Close()
+	appendN(t, s, 1, 300)
+	if err := s.Ack(1, 120); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(200, 210); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := s.Stats()
+	if got.Backlog != 300-120-11 || got.Backlog != want.Backlog || got.Bytes != want.Bytes ||
+		got.Segments != want.Segments || !got.Oldest.Equal(time.Unix(0, 121)) {
+		t.Fatalf("inspect %+v, spool says %+v", got, want)
+	}
+}

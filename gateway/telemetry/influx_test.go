@@ -65,7 +65,8 @@ func TestExactlyNPointsWithValuesAndTimes(t *testing.T) {
 func TestOutageEveryPointArrivesOnce(t *testing.T) {
 	srv := testenv.OwnInfluxDB(t, outagePort)
 	srv.Start()
-	w := startWriter(t, testConfig(srv.URL, "estate/autogen", t.TempDir()))
+	dir := t.TempDir()
+	w := startWriter(t, testConfig(srv.URL, "estate/autogen", dir))
 	retriedBefore := testutil.ToFloat64(pointsRetried)
 
 	// A steady stream of 1 reading per 2 ms; InfluxDB goes away for a while in the middle.
@@ -104,6 +105,15 @@ func TestOutageEveryPointArrivesOnce(t *testing.T) {
 	logs := w.logs.String()
 	if strings.Count(logs, "InfluxDB write failing") != 1 || !strings.Contains(logs, "InfluxDB writes succeed again") {
 		t.Errorf("want one outage line and one recovery line:\n%s", logs)
+	}
+	w.stop(t)
+	st, err := ReadStatus(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.InfluxDBUp || st.Written < uint64(n) || st.Accepted != uint64(n) || st.BacklogPoints != 0 ||
+		st.LastWrite.IsZero() || !strings.Contains(st.LastError, "connection refused") {
+		t.Errorf("status after the outage: %+v", st)
 	}
 	t.Logf("%d readings through an outage", n)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,12 +35,13 @@ type Status struct {
 // ReadStatus reads the status file of a spool folder.
 func ReadStatus(spoolDir string) (Status, error) {
 	var st Status
-	b, err := os.ReadFile(spoolDir + "/" + StatusFile)
+	path := filepath.Join(spoolDir, StatusFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return st, fmt.Errorf("telemetry status: %w", err)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("telemetry status %s: %w", spoolDir+"/"+StatusFile, err)
+		return st, fmt.Errorf("telemetry status %s: %w", path, err)
 	}
 	return st, nil
 }

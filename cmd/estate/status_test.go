@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/estatehq/estate/gateway/spool"
+)
+
+func TestStatusShowsBacklog(t *testing.T) {
+	dir := t.TempDir()
+	s, err := spool.Open(dir, spool.Options{SegmentBytes: 1 << 20, MaxBytes: 4 << 20, Sync: spool.SyncNever},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old := time.Now().Add(-90 * time.Second)
+	for i := range 10 {
+		if _, err := s.Append(spool.Entry{Time: old.Add(time.Duration(i)).UnixNano(), Data: []byte("m v=1")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"status", "--spool", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"backlog         10 point(s) waiting", "(1m30s ago)", "no status published yet"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if code := run([]string{"status"}, &out, &errOut); code != 2 {
+		t.Errorf("status without --config or --spool: exit %d", code)
+	}
+}
