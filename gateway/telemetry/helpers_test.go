@@ -226,3 +226,5 @@ func upTo(n int) []int {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func urlEscape(s string) string { return url.QueryEscape(s) }
