@@ -54,7 +54,7 @@ type running struct {
 	done   chan error
 }
 
-func startWriter(t *testing.T, cfg config.InfluxDB) *running {
+func startWriter(t testing.TB, cfg config.InfluxDB) *running {
 	t.Helper()
 	logs := &syncBuffer{}
 	w, err := New(cfg, slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLog{t}), nil)))
@@ -68,7 +68,7 @@ func startWriter(t *testing.T, cfg config.InfluxDB) *running {
 	return r
 }
 
-func (r *running) stop(t *testing.T) {
+func (r *running) stop(t testing.TB) {
 	if r.cancel == nil {
 		return
 	}
@@ -80,7 +80,7 @@ func (r *running) stop(t *testing.T) {
 }
 
 // waitDrained waits until the spool holds nothing unacknowledged.
-func (r *running) waitDrained(t *testing.T, within time.Duration) {
+func (r *running) waitDrained(t testing.TB, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -92,7 +92,7 @@ func (r *running) waitDrained(t *testing.T, within time.Duration) {
 	t.Fatalf("backlog still %d after %s", r.spool.Stats().Backlog, within)
 }
 
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (l testLog) Write(p []byte) (int, error) {
 	if testing.Verbose() {
