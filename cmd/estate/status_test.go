@@ -38,3 +38,10 @@ func TestStatusShowsBacklog(t *testing.T) {
 		t.Errorf("status without --config or --spool: exit %d", code)
 	}
 }
+
+func TestInfluxDBExampleConfigChecks(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check", "../../configs/influxdb.example.yaml"}, &out, &errOut); code != 0 {
+		t.Fatalf("the example does not pass estate check:\n%s%s", out.String(), errOut.String())
+	}
+}
