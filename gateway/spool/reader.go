@@ -136,7 +136,7 @@ func (r *Reader) openSegment() (bool, error) {
 		s.mu.Unlock()
 		return false, nil
 	}
-	g := s.segs[i]
+	g := *s.segs[i] // a copy: the fields change under s.mu
 	s.mu.Unlock()
 	f, err := os.Open(g.path)
 	if errors.Is(err, os.ErrNotExist) {

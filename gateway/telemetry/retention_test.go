@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -52,12 +53,17 @@ func TestRetentionSetUpByDeployScript(t *testing.T) {
 	groupBy := strings.Index(body, " GROUP BY")
 	backfill := body[:groupBy] + fmt.Sprintf(" WHERE time >= %d AND time < %d", minute.UnixNano(), minute.Add(time.Minute).UnixNano()) + body[groupBy:]
 	resp, err := http.Post(srv.URL+"/query?db=estate&q="+urlEscape(backfill), "", nil)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("backfill %q: %v %v", backfill, err, resp)
+	if err != nil {
+		t.Fatalf("backfill %q: %v", backfill, err)
 	}
+	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(answer), `"error"`) {
+		t.Fatalf("backfill %q: %s %s", backfill, resp.Status, answer)
+	}
 	means := influxQL(t, srv.URL, "estate", `SELECT mean_energy FROM "one_minute"."meter" WHERE device = 'meter-0'`)
 	if len(means) != 1 || len(means[0].Values) != 1 || fmt.Sprint(means[0].Values[0][1]) != "15" {
-		t.Fatalf("1-minute mean: %+v", means)
+		t.Fatalf("1-minute mean: %+v (backfill %q answered %s; raw: %+v)", means, backfill, answer,
+			influxQL(t, srv.URL, "estate", `SELECT energy FROM "autogen"."meter"`))
 	}
 }
