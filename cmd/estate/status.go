@@ -54,7 +54,7 @@ func status(args []string, stdout, stderr io.Writer) int {
 		limit = fmt.Sprintf(" of %d MB", maxMB)
 	}
 	fmt.Fprintf(stdout, "telemetry spool   %s\n", abs)
-	fmt.Fprintf(stdout, "  size            %.1f MB%s in %d segment(s)\n", float64(st.Bytes)/(1<<20), limit, st.Segments)
+	fmt.Fprintf(stdout, "  size            %s%s in %d segment(s)\n", byteSize(st.Bytes), limit, st.Segments)
 	if st.Backlog == 0 {
 		fmt.Fprintf(stdout, "  backlog         none: every accepted point is in InfluxDB\n")
 	} else {
@@ -103,4 +103,14 @@ func processAlive(pid int) bool {
 	}
 	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
 	return err == nil
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

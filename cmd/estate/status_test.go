@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"io"
 	"log/slog"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/gateway/spool"
+	"github.com/estatehq/estate/gateway/telemetry"
 )
 
 func TestStatusShowsBacklog(t *testing.T) {
@@ -34,6 +38,26 @@ func TestStatusShowsBacklog(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+
+	// With the status a running writer publishes.
+	ws := telemetry.Status{Updated: time.Now(), InfluxDBUp: false, LastWrite: time.Now().Add(-time.Minute),
+		LastError: "Post \"http://127.0.0.1:8086/api/v2/write\": connection refused", LastErrorAt: time.Now(),
+		Accepted: 10, Written: 0, PID: os.Getpid()}
+	b, _ := json.Marshal(ws)
+	if err := os.WriteFile(filepath.Join(dir, telemetry.StatusFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"status", "--spool", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"writer          running (pid", "InfluxDB        DOWN", "last write      ", "(1m0s ago)",
+		"last error      Post", "connection refused", "10 accepted, 0 written, 0 dead-lettered"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	t.Log("\n" + out.String())
 	if code := run([]string{"status"}, &out, &errOut); code != 2 {
 		t.Errorf("status without --config or --spool: exit %d", code)
 	}
