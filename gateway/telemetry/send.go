@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -334,6 +336,13 @@ func (s *sender) deliver(ctx context.Context, b *batch, i, j int) error {
 		kind, status, msg, retryAfter := classify(err)
 		writeErrors.WithLabelValues(kind).Inc()
 		switch {
+		case kind == "4xx" && droppedAll(msg, j-i):
+			// InfluxDB 1.8 says how many it dropped (points beyond the
+			// retention period, say): all of them, so no need to look for
+			// the good ones.
+			s.markUp()
+			w.deadLetter(b.lines(i, j), status, msg)
+			return nil
 		case kind == "413" && j-i > 1, kind == "4xx" && j-i > 1:
 			// Too large: halve it. Refused: halve it until the bad lines are
 			// alone, so that every good line is written.
@@ -387,6 +396,19 @@ func classify(err error) (kind string, status int, msg string, retryAfter time.D
 		return "4xx", code, msg, 0
 	}
 	return "network", he.StatusCode, msg, retryAfter
+}
+
+var droppedCount = regexp.MustCompile(`dropped=(\d+)`)
+
+// droppedAll reports whether InfluxDB's partial-write message says that every
+// one of the n points it was sent was dropped.
+func droppedAll(msg string, n int) bool {
+	m := droppedCount.FindStringSubmatch(msg)
+	if m == nil {
+		return false
+	}
+	dropped, err := strconv.Atoi(m[1])
+	return err == nil && dropped >= n
 }
 
 // serverMessage is InfluxDB's own explanation. 1.8 puts it in a JSON "error"

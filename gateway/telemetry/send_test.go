@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/estatehq/estate/devices"
 )
@@ -127,5 +130,52 @@ func TestRetryAfterServerErrorsTooLargeAndBadLines(t *testing.T) {
 	logs := w.logs.String()
 	if !strings.Contains(logs, "InfluxDB write failing") || !strings.Contains(logs, "moved to the dead-letter file") {
 		t.Fatalf("logs:\n%s", logs)
+	}
+}
+
+// retentionInflux refuses every point as InfluxDB 1.8 does for points older
+// than the retention period: 400, partial write, dropped=<all>.
+type retentionInflux struct {
+	mu       sync.Mutex
+	requests int
+}
+
+func (f *retentionInflux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	zr, err := gzip.NewReader(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	data, _ := io.ReadAll(zr)
+	f.mu.Lock()
+	f.requests++
+	f.mu.Unlock()
+	n := strings.Count(string(data), "\n") + 1
+	w.Header().Set("X-Influxdb-Error", fmt.Sprintf("partial write: points beyond retention policy dropped=%d", n))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = fmt.Fprintf(w, `{"error":"partial write: points beyond retention policy dropped=%d"}`, n)
+}
+
+func TestAllDroppedBatchDeadLetteredInOneRequest(t *testing.T) {
+	fake := &retentionInflux{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	cfg := testConfig(srv.URL, "estate", t.TempDir())
+	cfg.BatchSize, cfg.MaxInFlight = 100, 1
+	w := startWriter(t, cfg)
+	before := testutil.ToFloat64(pointsDeadLettered)
+	for i := range 1000 {
+		w.AddReading(reading(i))
+	}
+	w.waitDrained(t, 30*time.Second)
+	w.stop(t)
+	if got := testutil.ToFloat64(pointsDeadLettered) - before; got != 1000 {
+		t.Fatalf("dead-lettered %v, want 1000", got)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if fake.requests > 20 {
+		t.Fatalf("%d requests for 1000 points all refused: the batches were split needlessly", fake.requests)
 	}
 }
