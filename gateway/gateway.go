@@ -60,11 +60,10 @@ type Gateway struct {
 // New opens every device's driver and the outbox; nothing is polled until Run.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{
-		cfg:       cfg,
-		log:       log.With("part", "gateway"),
-		telemetry: telemetry.New(cfg.InfluxDB, log.With("part", "telemetry")),
-		health:    health.NewTracker(cfg.Gateway.OfflineAfter),
-		loc:       time.UTC,
+		cfg:    cfg,
+		log:    log.With("part", "gateway"),
+		health: health.NewTracker(cfg.Gateway.OfflineAfter),
+		loc:    time.UTC,
 	}
 	if loc, err := time.LoadLocation(cfg.Site.Timezone); err == nil && cfg.Site.Timezone != "" {
 		g.loc = loc
@@ -80,6 +79,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		opened.Close()
 		return nil, err
 	}
+	// Opened last: it locks the spool folder, and only Run releases it.
+	tw, err := telemetry.New(cfg.InfluxDB, log.With("part", "telemetry"))
+	if err != nil {
+		opened.Close()
+		return nil, err
+	}
+	g.telemetry = tw
 	return g, nil
 }
 

@@ -105,12 +105,11 @@ func BenchmarkPoller1000(b *testing.B) {
 
 	dir := b.TempDir()
 	cfg := &config.Config{
-		File:    filepath.Join(dir, "site.yaml"),
-		Site:    config.Site{ID: "bench"},
-		Gateway: config.Gateway{ID: "gw", ProfilesDir: "", OfflineAfter: 3, DeskURL: "http://127.0.0.1:1", DeskToken: "0123456789abcdef", StateDir: dir},
-		InfluxDB: config.InfluxDB{URL: influx.URL, Bucket: "estate/autogen", BatchSize: 5000, FlushInterval: time.Second,
-			MaxBufferedPoints: 200_000, Timeout: 5 * time.Second},
-		Rules: []config.Rule{{Name: "undervoltage", Family: "meter", Point: "voltage_l1", Below: ptr(190.0), Severity: "warning", Ticket: "none"}},
+		File:     filepath.Join(dir, "site.yaml"),
+		Site:     config.Site{ID: "bench"},
+		Gateway:  config.Gateway{ID: "gw", ProfilesDir: "", OfflineAfter: 3, DeskURL: "http://127.0.0.1:1", DeskToken: "0123456789abcdef", StateDir: dir},
+		InfluxDB: config.InfluxDB{URL: influx.URL, Bucket: "estate/autogen", BatchSize: 5000, FlushInterval: time.Second, Timeout: 5 * time.Second},
+		Rules:    []config.Rule{{Name: "undervoltage", Family: "meter", Point: "voltage_l1", Below: ptr(190.0), Severity: "warning", Ticket: "none"}},
 	}
 	cfg.Gateway.ProfilesDir, _ = filepath.Abs("../configs/profiles")
 	all := map[string]time.Duration{"fast": time.Second, "normal": time.Second, "slow": time.Second}
@@ -118,6 +117,7 @@ func BenchmarkPoller1000(b *testing.B) {
 		cfg.Devices = append(cfg.Devices, config.Device{ID: fmt.Sprintf("m%04d", i), Family: "meter", Protocol: modbus.ProtocolTCP,
 			Profile: "eastron-sdm630", Address: addr, SlaveID: 1, PollInterval: time.Second, Timeout: time.Second, PollGroups: all})
 	}
+	cfg.ApplyDefaults()
 	g, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)

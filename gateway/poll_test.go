@@ -64,15 +64,15 @@ func TestGatewayPollsBusesAndTracksHealth(t *testing.T) {
 			PollGroups: map[string]time.Duration{"slow": 300 * time.Millisecond}}
 	}
 	cfg := &config.Config{
-		File:    filepath.Join(dir, "site.yaml"),
-		Site:    config.Site{ID: "s"},
-		Gateway: config.Gateway{ID: "gw", ProfilesDir: "profiles", OfflineAfter: 2, DeskURL: "http://127.0.0.1:1", DeskToken: "0123456789abcdef", StateDir: dir},
-		InfluxDB: config.InfluxDB{URL: "http://127.0.0.1:1", Bucket: "b", BatchSize: 100, FlushInterval: time.Second,
-			MaxBufferedPoints: 1000, Timeout: 100 * time.Millisecond},
+		File:     filepath.Join(dir, "site.yaml"),
+		Site:     config.Site{ID: "s"},
+		Gateway:  config.Gateway{ID: "gw", ProfilesDir: "profiles", OfflineAfter: 2, DeskURL: "http://127.0.0.1:1", DeskToken: "0123456789abcdef", StateDir: dir},
+		InfluxDB: config.InfluxDB{URL: "http://127.0.0.1:1", Bucket: "b", BatchSize: 100, FlushInterval: time.Second, Timeout: 100 * time.Millisecond},
 		Devices: []config.Device{dev("rtu-1", 1), dev("rtu-2", 2), dev("rtu-9", 9),
 			{ID: "tcp-gone", Family: "meter", Protocol: modbus.ProtocolTCP, Profile: "bus-meter", Address: "127.0.0.1:1",
 				SlaveID: 1, PollInterval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}},
 	}
+	cfg.ApplyDefaults()
 	g, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,14 @@
 #   deploy/influxdb/influxdb.sh start  [--port P] [--dir D] [--db NAME]
 #   deploy/influxdb/influxdb.sh stop   [--dir D]
 #   deploy/influxdb/influxdb.sh status [--port P]
+#   deploy/influxdb/influxdb.sh retention [--port P] [--db NAME]
+#
+# Retention and downsampling (run by start, idempotent, also on its own):
+#   - raw points stay in the database's default policy "autogen", kept
+#     $INFLUXDB_RAW_RETENTION (30d): the gateway writes to bucket NAME/autogen;
+#   - 1-minute means of every numeric field go to policy "one_minute", kept
+#     $INFLUXDB_DOWNSAMPLED_RETENTION (730d, two years), by the continuous query
+#     "downsample_1m" (fields named mean_<field>, every tag kept).
 #
 # InfluxDB 1.8.3 serves the v2 write API (/api/v2/write) and Flux queries
 # (/api/v2/query) that influxdb-client-go uses, so the same client works here and
@@ -17,6 +25,8 @@ tools="$root/.tools/bin"
 port=${INFLUXDB_PORT:-18086}
 dir=""
 db=${INFLUXDB_DB:-estate}
+raw_retention=${INFLUXDB_RAW_RETENTION:-30d}
+downsampled_retention=${INFLUXDB_DOWNSAMPLED_RETENTION:-730d}
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 while [ $# -gt 0 ]; do
@@ -75,7 +85,8 @@ bind-address = "127.0.0.1:$rpc"
 [monitor]
   store-enabled = false
 [continuous_queries]
-  enabled = false
+  enabled = true
+  log-enabled = false
 CONF
     "$(influxd_bin)" run -config "$dir/influxdb.conf" > "$dir/influxd.log" 2>&1 &
     echo $! > "$dir/influxd.pid"
@@ -89,8 +100,24 @@ CONF
     ping || { log "no answer on 127.0.0.1:$port after 30 s; see $dir/influxd.log"; exit 1; }
     log "started on 127.0.0.1:$port (data in $dir, pid $(cat "$dir/influxd.pid"))"
   fi
-  curl -fsS -o /dev/null -XPOST "http://127.0.0.1:$port/query" --data-urlencode "q=CREATE DATABASE \"$db\""
+  influxql "CREATE DATABASE \"$db\""
+  retention
   log "database $db ready (bucket $db/autogen)"
+}
+
+influxql() { curl -fsS -o /dev/null -XPOST "http://127.0.0.1:$port/query" --data-urlencode "q=$1"; }
+
+# retention keeps raw points $raw_retention and 1-minute means $downsampled_retention.
+retention() {
+  influxql "CREATE DATABASE \"$db\""
+  influxql "ALTER RETENTION POLICY \"autogen\" ON \"$db\" DURATION $raw_retention SHARD DURATION 1d DEFAULT"
+  # InfluxQL reports "already exists" in the body, not the status: create, then alter to the wanted settings.
+  influxql "CREATE RETENTION POLICY \"one_minute\" ON \"$db\" DURATION $downsampled_retention REPLICATION 1 SHARD DURATION 7d"
+  influxql "ALTER RETENTION POLICY \"one_minute\" ON \"$db\" DURATION $downsampled_retention SHARD DURATION 7d"
+  # CREATE fails when the query exists; drop it first so that a changed definition takes effect.
+  influxql "DROP CONTINUOUS QUERY \"downsample_1m\" ON \"$db\""
+  influxql "CREATE CONTINUOUS QUERY \"downsample_1m\" ON \"$db\" BEGIN SELECT mean(*) INTO \"$db\".\"one_minute\".:MEASUREMENT FROM \"$db\".\"autogen\"./.*/ GROUP BY time(1m), * END"
+  log "retention on $db: raw (autogen) $raw_retention, 1-minute means (one_minute) $downsampled_retention"
 }
 
 stop() {
@@ -110,6 +137,7 @@ case "$cmd" in
   install) install ;;
   start) start ;;
   stop) stop ;;
+  retention) retention ;;
   status) if ping; then log "answering on 127.0.0.1:$port"; else log "not answering on 127.0.0.1:$port"; exit 1; fi ;;
-  *) echo "usage: $0 install|start|stop|status [--port P] [--dir D] [--db NAME]" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|retention [--port P] [--dir D] [--db NAME]" >&2; exit 2 ;;
 esac

@@ -1,262 +1,155 @@
-// Package telemetry writes readings to InfluxDB through influxdb-client-go's
-// v2 write API: batched by size and age, gzip-compressed, buffered in memory
-// while InfluxDB is unreachable and written once it is back.
+// Package telemetry writes readings, alarm transitions and device events to
+// InfluxDB so that none is lost: every point is first appended to the on-disk
+// spool (gateway/spool) and counts as accepted only then; the writer sends
+// from the spool in batches (by size and age, gzip, a bounded number of writes
+// in flight) through influxdb-client-go's write API, and acknowledges spooled
+// points only after InfluxDB confirmed them. Outages, 429s and 5xx are retried
+// with backoff (honouring Retry-After); a 413 splits the batch; any other 4xx
+// is a bad point, which goes to a dead-letter file with the server's message
+// while the rest of its batch is written.
+//
+// After an outage (or a restart with a backlog) the backlog is replayed oldest
+// first at a bounded rate on one lane while live points flow on another.
 package telemetry
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
+	"path/filepath"
+	"sync"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
-	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
-	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/gateway/spool"
 	"github.com/estatehq/estate/internal/config"
 )
 
 var (
+	pointsAccepted = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "estate_telemetry_points_accepted_total", Help: "Points appended to the spool (accepted for delivery)."})
 	pointsWritten = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "estate_telemetry_points_written_total", Help: "Points acknowledged by InfluxDB."})
+	pointsRetried = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "estate_telemetry_points_retried_total", Help: "Points in write attempts that failed and were retried."})
+	pointsDeadLettered = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "estate_telemetry_points_dead_lettered_total", Help: "Points InfluxDB refused as bad, moved to the dead-letter file."})
 	pointsDropped = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_telemetry_points_dropped_total", Help: "Points given up, by reason."}, []string{"reason"})
-	writeErrors = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_telemetry_write_errors_total", Help: "Failed write requests to InfluxDB."})
-	bufferedPoints = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_telemetry_buffered_points", Help: "Points waiting to be written."})
+		Name: "estate_telemetry_points_dropped_total", Help: "Points lost before they were spooled, by reason (the spool's own losses are estate_spool_dropped_points_total)."}, []string{"reason"})
+	writeErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "estate_telemetry_write_errors_total", Help: "Failed write requests to InfluxDB, by kind (network, 429, 5xx, 413, 4xx, auth)."}, []string{"kind"})
+	writeLatency = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "estate_telemetry_write_duration_seconds", Help: "Duration of write requests to InfluxDB, failed ones included.",
+		Buckets: prometheus.ExponentialBuckets(0.002, 2, 13)})
+	backlogPoints = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "estate_telemetry_backlog_points", Help: "Spooled points not yet acknowledged by InfluxDB."})
+	oldestAge = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "estate_telemetry_oldest_unsent_age_seconds", Help: "Age of the oldest spooled point not yet acknowledged (0 when none)."})
+	influxUp = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "estate_telemetry_influxdb_up", Help: "1 while InfluxDB accepts writes, 0 while writes fail."})
+	lastWrite = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "estate_telemetry_last_write_timestamp_seconds", Help: "Unix time of the last write InfluxDB acknowledged."})
 )
 
-// Writer batches points and writes them to InfluxDB. Add never blocks the
-// pollers; Run does the writing and, when its context ends, flushes what is pending.
+// Writer accepts points into the spool and sends them to InfluxDB. Add*
+// methods are safe for concurrent use and never wait for InfluxDB; Run does
+// the sending.
 type Writer struct {
 	cfg    config.InfluxDB
 	log    *slog.Logger
 	client influxdb2.Client
 	api    api.WriteAPIBlocking
+	spool  *spool.Spool
+	dead   *deadLetter
+	status *statusTracker
 
-	in chan *write.Point
-	// pending is owned by Run's goroutine.
-	pending []*write.Point
-	// backlog mirrors len(pending)+len(in) for other goroutines.
-	backlog atomic.Int64
+	encBuf sync.Pool // *[]byte, encoding buffers
+
+	errMu      sync.Mutex
+	lastAddErr time.Time
 }
 
-// New returns a writer for the configured InfluxDB; it does not connect yet.
-func New(cfg config.InfluxDB, log *slog.Logger) *Writer {
+// New opens the spool (recovering it after a crash) and the dead-letter file;
+// it does not connect to InfluxDB yet.
+func New(cfg config.InfluxDB, log *slog.Logger) (*Writer, error) {
+	sp, err := spool.Open(cfg.Spool.Dir, spool.Options{
+		MaxBytes:     int64(cfg.Spool.MaxSizeMB) << 20,
+		SegmentBytes: int64(cfg.Spool.SegmentSizeMB) << 20,
+		Sync:         spool.Sync(cfg.Spool.Fsync),
+		SyncInterval: cfg.Spool.FsyncInterval,
+	}, log.With("part", "spool"))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	dead, err := openDeadLetter(cfg.Spool.DeadLetterFile, cfg.Spool.Fsync != string(spool.SyncNever))
+	if err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
 	opts := influxdb2.DefaultOptions().
 		SetUseGZip(true).
 		SetHTTPRequestTimeout(uint(max(1, cfg.Timeout.Round(time.Second)/time.Second))).
-		SetPrecision(time.Nanosecond)
+		SetPrecision(time.Nanosecond).
+		SetMaxRetries(0) // retries are ours: they must not lose track of the spool cursor
 	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
-	return &Writer{
+	w := &Writer{
 		cfg: cfg, log: log, client: client,
-		api: client.WriteAPIBlocking(cfg.Org, cfg.Bucket),
-		in:  make(chan *write.Point, cfg.BatchSize*4),
+		api:    client.WriteAPIBlocking(cfg.Org, cfg.Bucket),
+		spool:  sp,
+		dead:   dead,
+		status: newStatusTracker(filepath.Join(cfg.Spool.Dir, StatusFile)),
 	}
+	w.encBuf.New = func() any { b := make([]byte, 0, 512); return &b }
+	influxUp.Set(1)
+	return w, nil
 }
 
-// Backlog is how many points wait to be written.
-func (w *Writer) Backlog() int { return int(w.backlog.Load()) }
+// Backlog is how many spooled points InfluxDB has not acknowledged yet; the
+// gateway reports it to the desk on its heartbeat.
+func (w *Writer) Backlog() int { return int(w.spool.Stats().Backlog) }
 
-// AddReading queues one reading: one point of its family's measurement with a
-// field per good value and the reading's quality.
+// AddReading accepts one reading (one point, schema in AppendReading).
 func (w *Writer) AddReading(r devices.Reading) {
-	w.add(ReadingPoint(r))
+	bp := w.encBuf.Get().(*[]byte)
+	*bp = AppendReading((*bp)[:0], r)
+	w.accept(r.Time, *bp)
+	w.encBuf.Put(bp)
 }
 
-// ReadingPoint is the InfluxDB point of a reading (schema in the README).
-func ReadingPoint(r devices.Reading) *write.Point {
-	d := r.Device
-	p := influxdb2.NewPointWithMeasurement(d.Family).
-		AddTag("site", d.Site).AddTag("device", d.ID).AddTag("model", d.Model).
-		SetTime(r.Time)
-	if d.Building != "" {
-		p.AddTag("building", d.Building)
-	}
-	if d.Unit != "" {
-		p.AddTag("unit", d.Unit)
-	}
-	quality := devices.Good
-	for _, v := range r.Values {
-		if v.Quality != devices.Good {
-			quality = devices.Bad
-			continue
-		}
-		p.AddField(v.Point, v.Value)
-	}
-	p.AddField("quality", quality.String())
-	return p
-}
-
-// AddAlarm records an alarm transition in the alarm measurement.
+// AddAlarm accepts an alarm transition for the alarm measurement.
 func (w *Writer) AddAlarm(d *devices.Info, rule, state, severity string, value float64, at time.Time) {
-	p := influxdb2.NewPointWithMeasurement("alarm").
-		AddTag("site", d.Site).AddTag("device", d.ID).AddTag("rule", rule).AddTag("severity", severity).
-		AddField("state", state).AddField("value", value).SetTime(at)
-	if d.Building != "" {
-		p.AddTag("building", d.Building)
-	}
-	w.add(p)
+	bp := w.encBuf.Get().(*[]byte)
+	*bp = AppendAlarm((*bp)[:0], d, rule, state, severity, value, at)
+	w.accept(at, *bp)
+	w.encBuf.Put(bp)
 }
 
-// AddEvent records a device event in the event measurement.
+// AddEvent accepts a device event for the event measurement.
 func (w *Writer) AddEvent(e devices.Event) {
-	d := e.Device
-	p := influxdb2.NewPointWithMeasurement("event").
-		AddTag("site", d.Site).AddTag("device", d.ID).AddTag("type", e.Type).
-		AddField("active", e.Active).AddField("source", e.Source).SetTime(e.Time)
-	if d.Building != "" {
-		p.AddTag("building", d.Building)
-	}
-	if e.Text != "" {
-		p.AddField("text", e.Text)
-	}
-	w.add(p)
+	bp := w.encBuf.Get().(*[]byte)
+	*bp = AppendEvent((*bp)[:0], e)
+	w.accept(e.Time, *bp)
+	w.encBuf.Put(bp)
 }
 
-func (w *Writer) add(p *write.Point) {
-	select {
-	case w.in <- p:
-	default:
-		// The writer is far behind; holding more would only exhaust memory.
-		pointsDropped.WithLabelValues("queue_full").Inc()
-	}
-}
-
-// Run writes batches until ctx ends, then flushes what is pending (bounded by
-// the write timeout) and closes the client.
-func (w *Writer) Run(ctx context.Context) error {
-	defer w.client.Close()
-	tick := time.NewTicker(w.cfg.FlushInterval)
-	defer tick.Stop()
-	var (
-		down      bool      // InfluxDB failed the last write
-		downSince time.Time // first failure of this outage
-		nextTry   time.Time
-		backoff   = time.Second
-	)
-	flush := func(now time.Time) {
-		for len(w.pending) > 0 {
-			n := min(len(w.pending), w.cfg.BatchSize)
-			err := w.write(ctx, w.pending[:n])
-			if err == nil {
-				pointsWritten.Add(float64(n))
-				w.pending = w.pending[n:]
-				if down {
-					w.log.Info("InfluxDB reachable again; writing the buffered points",
-						"url", w.cfg.URL, "outage", time.Since(downSince).Round(time.Second), "buffered", len(w.pending)+n)
-					down, backoff = false, time.Second
-				}
-				continue
-			}
-			writeErrors.Inc()
-			if isBadData(err) {
-				// Not an outage: the server refused these points. Retrying would
-				// fail forever and hold back everything behind them.
-				w.log.Error("InfluxDB refused a batch; dropping it", "points", n, "err", err)
-				pointsDropped.WithLabelValues("refused").Add(float64(n))
-				w.pending = w.pending[n:]
-				continue
-			}
-			if !down {
-				// Once per outage: the recovery line closes it.
-				down, downSince = true, now
-				w.log.Error("InfluxDB unreachable; buffering telemetry and retrying",
-					"url", w.cfg.URL, "err", err, "buffered", len(w.pending))
-			}
-			nextTry = now.Add(backoff)
-			backoff = min(backoff*2, 30*time.Second)
-			return
+// accept appends one encoded point to the spool. Only a failing disk loses a
+// point here; that is counted and logged (at most once a minute).
+func (w *Writer) accept(at time.Time, line []byte) {
+	if _, err := w.spool.Append(spool.Entry{Time: at.UnixNano(), Data: line}); err != nil {
+		pointsDropped.WithLabelValues("spool_error").Inc()
+		w.status.addError(err)
+		w.errMu.Lock()
+		if time.Since(w.lastAddErr) > time.Minute {
+			w.lastAddErr = time.Now()
+			w.log.Error("cannot spool telemetry; points are being lost", "err", err)
 		}
+		w.errMu.Unlock()
+		return
 	}
-	for {
-		select {
-		case p := <-w.in:
-			w.append(p)
-			if len(w.pending) >= w.cfg.BatchSize && !down {
-				flush(time.Now())
-			}
-		case now := <-tick.C:
-			if len(w.pending) > 0 && !now.Before(nextTry) {
-				flush(now)
-			}
-		case <-ctx.Done():
-			return w.drain()
-		}
-		w.backlog.Store(int64(len(w.pending) + len(w.in)))
-		bufferedPoints.Set(float64(w.backlog.Load()))
-	}
-}
-
-func (w *Writer) append(p *write.Point) {
-	if len(w.pending) >= w.cfg.MaxBufferedPoints {
-		// Memory is bounded: the oldest points go first (the disk spool of the
-		// telemetry issue replaces this buffer).
-		drop := len(w.pending) - w.cfg.MaxBufferedPoints + 1
-		w.pending = w.pending[drop:]
-		pointsDropped.WithLabelValues("buffer_full").Add(float64(drop))
-	}
-	w.pending = append(w.pending, p)
-}
-
-// drain writes everything queued and pending once more at shutdown.
-func (w *Writer) drain() error {
-	for {
-		select {
-		case p := <-w.in:
-			w.append(p)
-			continue
-		default:
-		}
-		break
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
-	defer cancel()
-	total := len(w.pending)
-	for len(w.pending) > 0 {
-		n := min(len(w.pending), w.cfg.BatchSize)
-		if err := w.write(ctx, w.pending[:n]); err != nil {
-			pointsDropped.WithLabelValues("shutdown").Add(float64(len(w.pending)))
-			return fmt.Errorf("telemetry: %d points not written at shutdown: %w", len(w.pending), err)
-		}
-		pointsWritten.Add(float64(n))
-		w.pending = w.pending[n:]
-	}
-	if total > 0 {
-		w.log.Info("telemetry flushed", "points", total)
-	}
-	bufferedPoints.Set(0)
-	return nil
-}
-
-func (w *Writer) write(ctx context.Context, pts []*write.Point) error {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-	defer cancel()
-	if err := w.api.WritePoint(ctx, pts...); err != nil {
-		return fmt.Errorf("write %d points to %s: %w", len(pts), w.cfg.Bucket, err)
-	}
-	return nil
-}
-
-// isBadData tells a refused batch (4xx other than 429 and auth problems, which
-// an operator fixes while we keep buffering) from an outage.
-func isBadData(err error) bool {
-	var he *influxhttp.Error
-	if !errors.As(err, &he) {
-		return false
-	}
-	switch {
-	case he.StatusCode == 429, he.StatusCode == 401, he.StatusCode == 403, he.StatusCode == 404:
-		return false
-	case he.StatusCode >= 400 && he.StatusCode < 500:
-		return true
-	}
-	return false
+	pointsAccepted.Inc()
+	w.status.accepted.Add(1)
 }

@@ -201,6 +201,10 @@ func (c *Config) Resolve(p string) string {
 	return filepath.Join(filepath.Dir(c.File), p)
 }
 
+// ApplyDefaults fills in the defaults of every unset option, as Load does; for
+// configurations built in code (tests, benchmarks).
+func (c *Config) ApplyDefaults() { c.applyDefaults() }
+
 func (c *Config) applyDefaults() {
 	c.applyMQTTDefaults()
 	if c.Gateway.OfflineAfter == 0 {
@@ -215,18 +219,7 @@ func (c *Config) applyDefaults() {
 	if c.Gateway.ProfilesDir == "" {
 		c.Gateway.ProfilesDir = "profiles"
 	}
-	if c.InfluxDB.BatchSize == 0 {
-		c.InfluxDB.BatchSize = 1000
-	}
-	if c.InfluxDB.FlushInterval == 0 {
-		c.InfluxDB.FlushInterval = time.Second
-	}
-	if c.InfluxDB.MaxBufferedPoints == 0 {
-		c.InfluxDB.MaxBufferedPoints = 100_000
-	}
-	if c.InfluxDB.Timeout == 0 {
-		c.InfluxDB.Timeout = 5 * time.Second
-	}
+	c.InfluxDB.applyDefaults(c.Gateway.StateDir)
 	for i := range c.Devices {
 		d := &c.Devices[i]
 		if d.PollInterval == 0 {

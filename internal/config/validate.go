@@ -109,24 +109,7 @@ func (c *Config) validateGateway() []Problem {
 			add("gateway.metrics_listen", "%v", err)
 		}
 	}
-	if err := checkHTTPURL(c.InfluxDB.URL); err != nil {
-		add("influxdb.url", "%v", err)
-	}
-	if c.InfluxDB.Bucket == "" {
-		add("influxdb.bucket", "required: a 2.x bucket, or \"database/retention\" on InfluxDB 1.8 (such as estate/autogen)")
-	}
-	if c.InfluxDB.BatchSize < 1 || c.InfluxDB.BatchSize > 50_000 {
-		add("influxdb.batch_size", "must be between 1 and 50000 points, got %d", c.InfluxDB.BatchSize)
-	}
-	if c.InfluxDB.FlushInterval < 10*time.Millisecond {
-		add("influxdb.flush_interval", "must be at least 10ms, got %s", c.InfluxDB.FlushInterval)
-	}
-	if c.InfluxDB.MaxBufferedPoints < c.InfluxDB.BatchSize {
-		add("influxdb.max_buffered_points", "must be at least batch_size (%d)", c.InfluxDB.BatchSize)
-	}
-	if c.InfluxDB.Timeout <= 0 {
-		add("influxdb.timeout", "must be positive")
-	}
+	ps = append(ps, c.validateInfluxDB()...)
 
 	ids := map[string]bool{}
 	families := map[string]bool{}

@@ -1,0 +1,150 @@
+package telemetry
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/estatehq/estate/devices"
+)
+
+// The encoder writes InfluxDB line protocol straight from a reading into a
+// byte slice: the spool stores these bytes and the writer sends them as they
+// are, so a point is encoded once, without building a client Point (which
+// costs several allocations per field).
+
+// AppendReading encodes a reading as one point of its family's measurement:
+// tags site, device, model, building, unit (the last two when set), one float
+// field per point of good quality, and the string field quality ("good", or
+// "bad" when any point did not decode). A value InfluxDB cannot store (NaN,
+// ±Inf) is left out and makes the quality bad.
+func AppendReading(b []byte, r devices.Reading) []byte {
+	d := r.Device
+	b = appendMeasurement(b, d.Family)
+	b = appendTag(b, "building", d.Building)
+	b = appendTag(b, "device", d.ID)
+	b = appendTag(b, "model", d.Model)
+	b = appendTag(b, "site", d.Site)
+	b = appendTag(b, "unit", d.Unit)
+	b = append(b, ' ')
+	quality := devices.Good
+	for _, v := range r.Values {
+		if v.Quality != devices.Good || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+			quality = devices.Bad
+			continue
+		}
+		b = appendKey(b, v.Point)
+		b = append(b, '=')
+		b = strconv.AppendFloat(b, v.Value, 'g', -1, 64)
+		b = append(b, ',')
+	}
+	b = append(b, `quality="`...)
+	b = append(b, quality.String()...)
+	b = append(b, '"')
+	return appendTime(b, r.Time)
+}
+
+// AppendAlarm encodes an alarm transition: measurement alarm, tags site,
+// device, rule, severity, building; fields state and value.
+func AppendAlarm(b []byte, d *devices.Info, rule, state, severity string, value float64, at time.Time) []byte {
+	b = appendMeasurement(b, "alarm")
+	b = appendTag(b, "building", d.Building)
+	b = appendTag(b, "device", d.ID)
+	b = appendTag(b, "rule", rule)
+	b = appendTag(b, "severity", severity)
+	b = appendTag(b, "site", d.Site)
+	b = append(b, ` state=`...)
+	b = appendString(b, state)
+	if !math.IsNaN(value) && !math.IsInf(value, 0) {
+		b = append(b, ",value="...)
+		b = strconv.AppendFloat(b, value, 'g', -1, 64)
+	}
+	return appendTime(b, at)
+}
+
+// AppendEvent encodes a device event: measurement event, tags site, device,
+// type, building; fields active, source and text (when set).
+func AppendEvent(b []byte, e devices.Event) []byte {
+	d := e.Device
+	b = appendMeasurement(b, "event")
+	b = appendTag(b, "building", d.Building)
+	b = appendTag(b, "device", d.ID)
+	b = appendTag(b, "site", d.Site)
+	b = appendTag(b, "type", e.Type)
+	b = append(b, " active="...)
+	b = strconv.AppendBool(b, e.Active)
+	b = append(b, ",source="...)
+	b = appendString(b, e.Source)
+	if e.Text != "" {
+		b = append(b, ",text="...)
+		b = appendString(b, e.Text)
+	}
+	return appendTime(b, e.Time)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, ' ')
+	return strconv.AppendInt(b, t.UnixNano(), 10)
+}
+
+func appendMeasurement(b []byte, s string) []byte {
+	if s == "" {
+		s = "unknown"
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ',', ' ':
+			b = append(b, '\\', c)
+		case '\n', '\r', '\t':
+			b = append(b, '\\', ' ') // line protocol has no escape for these
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendTag writes ",key=value"; InfluxDB does not store empty tag values, so
+// an empty one is left out.
+func appendTag(b []byte, key, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, ',')
+	b = appendKey(b, key)
+	b = append(b, '=')
+	return appendKey(b, value)
+}
+
+// appendKey escapes a tag key, tag value or field key.
+func appendKey(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ',', '=', ' ':
+			b = append(b, '\\', c)
+		case '\n', '\r', '\t':
+			b = append(b, '\\', ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	if len(s) > 0 && s[len(s)-1] == '\\' {
+		b = append(b, '\\', ' ') // a lone trailing backslash would escape what follows
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,38 @@
+package telemetry
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/estatehq/estate/devices"
+)
+
+func TestLineProtocolEncoding(t *testing.T) {
+	at := time.Unix(1700000000, 123456789)
+	meter := &devices.Info{ID: "meter-1", Site: "sunrise", Family: "meter", Model: "sdm630", Building: "3", Unit: "3-1201"}
+	odd := &devices.Info{ID: "door 1,a=b", Site: "s", Family: "access control", Model: "m"}
+	for _, tc := range []struct {
+		name string
+		got  []byte
+		want string
+	}{
+		{"reading", AppendReading(nil, devices.Reading{Device: meter, Time: at, Values: []devices.Value{
+			{Point: "energy", Value: 1234.5}, {Point: "voltage", Value: 229.75}}}),
+			`meter,building=3,device=meter-1,model=sdm630,site=sunrise,unit=3-1201 energy=1234.5,voltage=229.75,quality="good" 1700000000123456789`},
+		{"bad and unstorable values left out", AppendReading(nil, devices.Reading{Device: meter, Time: at, Values: []devices.Value{
+			{Point: "energy", Value: 1, Quality: devices.Bad}, {Point: "power", Value: math.NaN()}, {Point: "current", Value: 1e-9}}}),
+			`meter,building=3,device=meter-1,model=sdm630,site=sunrise,unit=3-1201 current=1e-09,quality="bad" 1700000000123456789`},
+		{"escaping, empty tags left out", AppendReading(nil, devices.Reading{Device: odd, Time: at, Values: []devices.Value{
+			{Point: "held open", Value: 1}}}),
+			`access\ control,device=door\ 1\,a\=b,model=m,site=s held\ open=1,quality="good" 1700000000123456789`},
+		{"alarm", AppendAlarm(nil, meter, "low_balance", "firing", "warning", 9.5, at),
+			`alarm,building=3,device=meter-1,rule=low_balance,severity=warning,site=sunrise state="firing",value=9.5 1700000000123456789`},
+		{"event with quotes", AppendEvent(nil, devices.Event{Device: meter, Time: at, Type: "fire_alarm", Source: "loop 1", Active: true, Text: `say "hi"\`}),
+			`event,building=3,device=meter-1,site=sunrise,type=fire_alarm active=true,source="loop 1",text="say \"hi\"\\" 1700000000123456789`},
+	} {
+		if string(tc.got) != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, tc.got, tc.want)
+		}
+	}
+}
