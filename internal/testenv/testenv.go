@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // missing skips locally but fails in CI, where every component must be there.
@@ -70,4 +73,53 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// PostgreSQL returns the URL of a fresh, empty database on the tests'
+// PostgreSQL (ESTATE_TEST_POSTGRES_URL, started by `make test`), dropped after
+// the test. The server's user must be allowed to create databases.
+func PostgreSQL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("ESTATE_TEST_POSTGRES_URL")
+	if base == "" {
+		missing(t, "PostgreSQL (ESTATE_TEST_POSTGRES_URL)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		missing(t, fmt.Sprintf("PostgreSQL at %s (%v)", redactURL(base), err))
+	}
+	defer admin.Close(context.Background())
+	name := "estate_t_" + randomHex(6)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("PostgreSQL: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("PostgreSQL: drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("PostgreSQL: drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("ESTATE_TEST_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
