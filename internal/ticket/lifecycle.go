@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Action is something people (or a gateway) do to a ticket. The lifecycle of
@@ -93,6 +94,8 @@ type Change struct {
 	// Assignee is a person (staff name) or Team the ticket is dispatched to.
 	Assignee string `json:"assignee,omitempty"`
 	Team     string `json:"team,omitempty"`
+	// AppointmentAt is the visit time agreed with the resident (dispatch).
+	AppointmentAt *time.Time `json:"appointment_at,omitempty"`
 	// Resolution is what was done (resolve).
 	Resolution string `json:"resolution,omitempty"`
 	// ChargeCents is what the resident pays for a chargeable service, in fen.
