@@ -202,6 +202,7 @@ func (c *Config) Resolve(p string) string {
 }
 
 func (c *Config) applyDefaults() {
+	c.applyDeskDefaults()
 	if c.Gateway.OfflineAfter == 0 {
 		c.Gateway.OfflineAfter = 3
 	}
