@@ -49,7 +49,7 @@ type testDesk struct {
 	clock *clock
 }
 
-func newDesk(t *testing.T, mutate func(*config.Desk)) *testDesk {
+func newDesk(t testing.TB, mutate func(*config.Desk)) *testDesk {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
 	if err != nil {
