@@ -47,7 +47,9 @@ func StorePolicy(cfg *config.Config) store.Policy {
 	return store.Policy{
 		Deadlines: d.DeadlineTable,
 		Location:  func(site string) *time.Location { return d.Location(site, fallback) },
-		Route:     func(t ticket.Ticket, _ string, levels []ticket.Level) []string { return routeNotice(d.Channels, t, levels) },
+		Route: func(t ticket.Ticket, _ string, levels []ticket.Level) []string {
+			return routeNotice(d.Channels, t, levels)
+		},
 	}
 }
 
