@@ -27,7 +27,7 @@ func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t ticket.Ticket, s
 		if step == ticket.StepOnSite && t.AppointmentAt != nil && t.AppointmentAt.After(start) {
 			due = *t.AppointmentAt
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO ticket_deadlines (ticket_id, step, due_at, state) VALUES (?, ?, ?, ?)`),
+		if _, err := s.txExec(ctx, tx, (`INSERT INTO ticket_deadlines (ticket_id, step, due_at, state) VALUES (?, ?, ?, ?)`),
 			t.ID, step, nanos(due), ticket.DeadlinePending); err != nil {
 			return fmt.Errorf("deadline %s of ticket %d: %w", step, t.ID, err)
 		}
@@ -46,8 +46,8 @@ func (s *Store) meetSteps(ctx context.Context, tx *sql.Tx, id int64, steps []tic
 		marks[i] = "?"
 		args = append(args, st)
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE ticket_deadlines SET state = ?, met_at = ? WHERE ticket_id = ? AND state = ?
-		AND step IN (`+strings.Join(marks, ", ")+`)`), args...)
+	_, err := s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET state = ?, met_at = ? WHERE ticket_id = ? AND state = ?
+		AND step IN (` + strings.Join(marks, ", ") + `)`), args...)
 	if err != nil {
 		return fmt.Errorf("deadlines of ticket %d: %w", id, err)
 	}
@@ -56,7 +56,7 @@ func (s *Store) meetSteps(ctx context.Context, tx *sql.Tx, id int64, steps []tic
 
 // reschedule moves a pending step's due time (an appointment agreed at dispatch).
 func (s *Store) reschedule(ctx context.Context, tx *sql.Tx, id int64, step ticket.Step, due time.Time) error {
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE ticket_deadlines SET due_at = ? WHERE ticket_id = ? AND step = ? AND state = ?`),
+	_, err := s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET due_at = ? WHERE ticket_id = ? AND step = ? AND state = ?`),
 		nanos(due), id, step, ticket.DeadlinePending)
 	return err
 }
@@ -141,14 +141,14 @@ func (s *Store) MissDeadlines(ctx context.Context, now time.Time, limit int) ([]
 			ticketLock = " FOR UPDATE SKIP LOCKED"
 		}
 		for _, c := range due {
-			t, err := scanTicket(tx.QueryRowContext(ctx, s.q(`SELECT `+ticketColumns+` FROM tickets WHERE id = ?`+ticketLock), c.ticketID))
+			t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?` + ticketLock), c.ticketID))
 			if errors.Is(err, ErrNotFound) {
 				continue // held by a transition right now; looked at again next round
 			}
 			if err != nil {
 				return fmt.Errorf("ticket %d: %w", c.ticketID, err)
 			}
-			res, err := tx.ExecContext(ctx, s.q(`UPDATE ticket_deadlines SET state = ?, missed_at = ? WHERE id = ? AND state = ?`),
+			res, err := s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET state = ?, missed_at = ? WHERE id = ? AND state = ?`),
 				ticket.DeadlineMissed, nanos(now), c.id, ticket.DeadlinePending)
 			if err != nil {
 				return err
@@ -157,7 +157,7 @@ func (s *Store) MissDeadlines(ctx context.Context, now time.Time, limit int) ([]
 				continue
 			}
 			level, who := ticket.Escalate(t.Kind, t.EscalationLevel)
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE tickets SET escalation_level = ?, updated_at = ? WHERE id = ?`),
+			if _, err := s.txExec(ctx, tx, (`UPDATE tickets SET escalation_level = ?, updated_at = ? WHERE id = ?`),
 				level, nanos(now), t.ID); err != nil {
 				return err
 			}

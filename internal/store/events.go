@@ -29,7 +29,7 @@ func (s *Store) event(ctx context.Context, tx *sql.Tx, at time.Time, typ string,
 	if err != nil {
 		return fmt.Errorf("event %s: %w", typ, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (at, type, site, ticket_id, data) VALUES (?, ?, ?, ?, ?)`),
+	if _, err := s.txExec(ctx, tx, (`INSERT INTO events (at, type, site, ticket_id, data) VALUES (?, ?, ?, ?, ?)`),
 		nanos(at), typ, t.Site, t.ID, string(data)); err != nil {
 		return fmt.Errorf("event %s: %w", typ, err)
 	}
@@ -108,7 +108,7 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, now time.Time, t ticket.
 	}
 	title := fmt.Sprintf("[%s %s] %s", t.Priority, t.Kind, t.Title)
 	for _, ch := range channels {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO notifications (created_at, channel, ticket_id, event, level, title, body, state, next_at)
+		if _, err := s.txExec(ctx, tx, (`INSERT INTO notifications (created_at, channel, ticket_id, event, level, title, body, state, next_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`), nanos(now), ch, t.ID, event, strings.Join(names, ","), title, string(body), nanos(now)); err != nil {
 			return fmt.Errorf("notification to %s: %w", ch, err)
 		}
@@ -153,7 +153,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, limit int
 			return err
 		}
 		for _, n := range out {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE notifications SET next_at = ?, attempts = ? WHERE id = ?`),
+			if _, err := s.txExec(ctx, tx, (`UPDATE notifications SET next_at = ?, attempts = ? WHERE id = ?`),
 				nanos(now.Add(lease)), n.Attempts, n.ID); err != nil {
 				return err
 			}

@@ -31,13 +31,13 @@ type Resident struct {
 // A meter belongs to one unit: binding it here moves it from any other.
 func (s *Store) PutUnit(ctx context.Context, u Unit) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO units (site, unit, building, floor) VALUES (?, ?, ?, ?)
+		if _, err := s.txExec(ctx, tx, (`INSERT INTO units (site, unit, building, floor) VALUES (?, ?, ?, ?)
 			ON CONFLICT (site, unit) DO UPDATE SET building = excluded.building, floor = excluded.floor`),
 			u.Site, u.Unit, u.Building, u.Floor); err != nil {
 			return err
 		}
 		for _, stmt := range []string{`DELETE FROM residents WHERE site = ? AND unit = ?`, `DELETE FROM unit_meters WHERE site = ? AND unit = ?`} {
-			if _, err := tx.ExecContext(ctx, s.q(stmt), u.Site, u.Unit); err != nil {
+			if _, err := s.txExec(ctx, tx, (stmt), u.Site, u.Unit); err != nil {
 				return err
 			}
 		}
@@ -46,13 +46,13 @@ func (s *Store) PutUnit(ctx context.Context, u Unit) error {
 			if contact == "" {
 				contact = "phone"
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO residents (site, unit, name, phone, contact) VALUES (?, ?, ?, ?, ?)`),
+			if _, err := s.txExec(ctx, tx, (`INSERT INTO residents (site, unit, name, phone, contact) VALUES (?, ?, ?, ?, ?)`),
 				u.Site, u.Unit, r.Name, r.Phone, contact); err != nil {
 				return err
 			}
 		}
 		for _, m := range u.Meters {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO unit_meters (site, device, unit) VALUES (?, ?, ?)
+			if _, err := s.txExec(ctx, tx, (`INSERT INTO unit_meters (site, device, unit) VALUES (?, ?, ?)
 				ON CONFLICT (site, device) DO UPDATE SET unit = excluded.unit`), u.Site, m, u.Unit); err != nil {
 				return err
 			}
@@ -120,18 +120,18 @@ var ErrNotTopUp = errors.New("not an open top-up reminder")
 // entry; it meets the ticket's remind deadline.
 func (s *Store) AddReminder(ctx context.Context, r Reminder) (Reminder, error) {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := scanTicket(tx.QueryRowContext(ctx, s.q(`SELECT `+ticketColumns+` FROM tickets WHERE id = ?`+s.forUpdate()), r.TicketID))
+		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?` + s.forUpdate()), r.TicketID))
 		if err != nil {
 			return err
 		}
 		if t.Kind != ticket.TopUp || !t.Status.Open() || t.Status == ticket.Resolved || t.Status == ticket.FollowedUp {
 			return fmt.Errorf("ticket %d is a %s ticket that is %s: %w", t.ID, t.Kind, t.Status, ErrNotTopUp)
 		}
-		if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO reminders (ticket_id, at, by_name, channel, answer) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+		if err := s.txQueryRow(ctx, tx, (`INSERT INTO reminders (ticket_id, at, by_name, channel, answer) VALUES (?, ?, ?, ?, ?) RETURNING id`),
 			r.TicketID, nanos(r.At), r.By, r.Channel, r.Answer).Scan(&r.ID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE tickets SET updated_at = ?, acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?`),
+		if _, err := s.txExec(ctx, tx, (`UPDATE tickets SET updated_at = ?, acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?`),
 			nanos(r.At), nanos(r.At), r.TicketID); err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -74,6 +75,10 @@ type Store struct {
 	db      *sql.DB
 	dialect string
 	policy  Policy
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+	wanted map[string]bool
 }
 
 // SQLite is the name the walking skeleton gave the store; it is the same type.
@@ -118,7 +123,7 @@ func Open(ctx context.Context, dialect, dsn string, policy Policy) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("desk store: %w", err)
 	}
-	s := &Store{db: db, dialect: dialect, policy: policy}
+	s := &Store{db: db, dialect: dialect, policy: policy, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -130,7 +135,15 @@ func Open(ctx context.Context, dialect, dsn string, policy Policy) (*Store, erro
 func (s *Store) Dialect() string { return s.dialect }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = map[string]*sql.Stmt{}
+	s.stmtMu.Unlock()
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -253,6 +266,7 @@ func splitStatements(body string) []string {
 
 // inTx runs fn in a transaction and commits it when fn succeeds.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.warmStatements(ctx)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -279,4 +293,76 @@ func timePtr(n sql.NullInt64) *time.Time {
 	}
 	t := time.Unix(0, n.Int64)
 	return &t
+}
+
+// maxCachedStatements bounds the prepared-statement cache; queries built
+// from variable parts have few shapes, so the bound is never reached in use.
+const maxCachedStatements = 256
+
+// txStmt returns query prepared for tx. Statements are prepared once on the
+// database and reused, so that the hot transactions do not parse their SQL
+// every time. A statement is first prepared on the transaction itself (the
+// database may have no other connection free: SQLite has one) and marked as
+// wanted; warmStatements prepares the wanted ones when no transaction of
+// this goroutine holds a connection.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	query = s.q(query)
+	s.stmtMu.Lock()
+	st, ok := s.stmts[query]
+	if !ok && len(s.stmts)+len(s.wanted) < maxCachedStatements {
+		s.wanted[query] = true
+	}
+	s.stmtMu.Unlock()
+	if ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// warmStatements prepares the statements transactions asked for. It must not
+// be called while the calling goroutine holds a connection.
+func (s *Store) warmStatements(ctx context.Context) {
+	s.stmtMu.Lock()
+	if len(s.wanted) == 0 {
+		s.stmtMu.Unlock()
+		return
+	}
+	queries := make([]string, 0, len(s.wanted))
+	for q := range s.wanted {
+		queries = append(queries, q)
+	}
+	s.wanted = map[string]bool{}
+	s.stmtMu.Unlock()
+	for _, q := range queries {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue // prepared on the transaction again next time; the error shows there
+		}
+		s.stmtMu.Lock()
+		if _, dup := s.stmts[q]; dup {
+			st.Close()
+		} else {
+			s.stmts[q] = st
+		}
+		s.stmtMu.Unlock()
+	}
+}
+
+// txExec runs a statement inside tx through the statement cache.
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.txStmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// txQueryRow runs a one-row query inside tx through the statement cache.
+func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	st, err := s.txStmt(ctx, tx, query)
+	if err != nil {
+		// The error surfaces through the row, as QueryRowContext does.
+		return tx.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }

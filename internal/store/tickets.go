@@ -54,11 +54,11 @@ func (s *Store) CreateTicket(ctx context.Context, n ticket.NewTicket, by string,
 		if source == "" {
 			source = ticket.SourcePhone
 		}
-		row := tx.QueryRowContext(ctx, s.q(`INSERT INTO tickets (kind, category, priority, status, title, description, site,
+		row := s.txQueryRow(ctx, tx, (`INSERT INTO tickets (kind, category, priority, status, title, description, site,
 			building, floor, unit, device, alarm_key, source, reporter, phone, contact, reading_point, reading_value,
 			reading_unit, reading_at, created_by, appointment_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT DO NOTHING RETURNING `+ticketColumns),
+			ON CONFLICT DO NOTHING RETURNING ` + ticketColumns),
 			n.Kind, n.Category, n.Kind.Priority(), ticket.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
 			n.Device, n.AlarmKey, source, n.Reporter, n.Phone, n.Contact, rp, rv, ru, ra, by, nullTime(n.AppointmentAt),
 			nanos(now), nanos(now))
@@ -92,13 +92,13 @@ func (s *Store) CreateTicket(ctx context.Context, n ticket.NewTicket, by string,
 
 func (s *Store) findHolder(ctx context.Context, tx *sql.Tx, n ticket.NewTicket) (ticket.Ticket, error) {
 	if n.AlarmKey != "" {
-		t, err := scanTicket(tx.QueryRowContext(ctx, s.q(`SELECT `+ticketColumns+` FROM tickets WHERE alarm_key = ? AND `+openForKey), n.AlarmKey))
+		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE alarm_key = ? AND ` + openForKey), n.AlarmKey))
 		if !errors.Is(err, ErrNotFound) {
 			return t, err
 		}
 	}
 	if n.Kind == ticket.TopUp && n.Unit != "" {
-		t, err := scanTicket(tx.QueryRowContext(ctx, s.q(`SELECT `+ticketColumns+` FROM tickets
+		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets
 			WHERE site = ? AND unit = ? AND kind = 'top_up' AND status IN ('new', 'dispatched', 'on_site')`), n.Site, n.Unit))
 		if !errors.Is(err, ErrNotFound) {
 			return t, err
@@ -111,7 +111,7 @@ func (s *Store) findHolder(ctx context.Context, tx *sql.Tx, n ticket.NewTicket) 
 // from the unit's first resident, where the caller did not give them.
 func (s *Store) completeFromHousehold(ctx context.Context, tx *sql.Tx, n *ticket.NewTicket) error {
 	if n.Unit == "" && n.Device != "" {
-		err := tx.QueryRowContext(ctx, s.q(`SELECT m.unit, u.building, u.floor FROM unit_meters m
+		err := s.txQueryRow(ctx, tx, (`SELECT m.unit, u.building, u.floor FROM unit_meters m
 			JOIN units u ON u.site = m.site AND u.unit = m.unit WHERE m.site = ? AND m.device = ?`), n.Site, n.Device).
 			Scan(&n.Unit, &n.Building, &n.Floor)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -120,7 +120,7 @@ func (s *Store) completeFromHousehold(ctx context.Context, tx *sql.Tx, n *ticket
 	}
 	if n.Unit != "" && n.Phone == "" {
 		var name, phone, contact string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT name, phone, contact FROM residents WHERE site = ? AND unit = ? ORDER BY id LIMIT 1`),
+		err := s.txQueryRow(ctx, tx, (`SELECT name, phone, contact FROM residents WHERE site = ? AND unit = ? ORDER BY id LIMIT 1`),
 			n.Site, n.Unit).Scan(&name, &phone, &contact)
 		switch {
 		case err == nil:
@@ -244,7 +244,7 @@ func escapeLike(s string) string {
 func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor string, now time.Time) (ticket.Ticket, error) {
 	var out ticket.Ticket
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := scanTicket(tx.QueryRowContext(ctx, s.q(`SELECT `+ticketColumns+` FROM tickets WHERE id = ?`+s.forUpdate()), id))
+		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?` + s.forUpdate()), id))
 		if err != nil {
 			return fmt.Errorf("ticket %d: %w", id, err)
 		}
@@ -300,7 +300,7 @@ func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor
 			}
 		}
 		args = append(args, id)
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE tickets SET `+strings.Join(set, ", ")+` WHERE id = ?`), args...); err != nil {
+		if _, err := s.txExec(ctx, tx, (`UPDATE tickets SET ` + strings.Join(set, ", ") + ` WHERE id = ?`), args...); err != nil {
 			if isUniqueViolation(err) {
 				return fmt.Errorf("%w: another open ticket already holds alarm %q; close it first", ErrConflict, t.AlarmKey)
 			}
@@ -320,7 +320,7 @@ func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor
 		case ticket.Resolve:
 			err = s.addDeadlines(ctx, tx, t, now, ticket.Step.FromResolution)
 		case ticket.CloseTicket, ticket.Cancel:
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE ticket_deadlines SET state = ? WHERE ticket_id = ? AND state = ?`),
+			_, err = s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET state = ? WHERE ticket_id = ? AND state = ?`),
 				ticket.DeadlineWithdrawn, id, ticket.DeadlinePending)
 		case ticket.Reopen:
 			// The work starts again: the engineer must be back and done in time.
@@ -332,7 +332,7 @@ func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor
 		if err := s.audit(ctx, tx, id, now, actor, string(c.Action), from, to, note); err != nil {
 			return err
 		}
-		out, err = scanTicket(tx.QueryRowContext(ctx, s.q(`SELECT `+ticketColumns+` FROM tickets WHERE id = ?`), id))
+		out, err = scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?`), id))
 		if err != nil {
 			return err
 		}
@@ -358,7 +358,7 @@ func isUniqueViolation(err error) bool {
 
 // audit appends one entry to a ticket's trail.
 func (s *Store) audit(ctx context.Context, tx *sql.Tx, id int64, at time.Time, actor, action string, from, to ticket.Status, note string) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO ticket_audit (ticket_id, at, actor, action, from_status, to_status, note)
+	_, err := s.txExec(ctx, tx, (`INSERT INTO ticket_audit (ticket_id, at, actor, action, from_status, to_status, note)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`), id, nanos(at), actor, action, from, to, note)
 	if err != nil {
 		return fmt.Errorf("audit ticket %d: %w", id, err)
@@ -398,15 +398,15 @@ const (
 func (s *Store) AddComment(ctx context.Context, id int64, author, kind, body string, now time.Time) (ticket.Comment, error) {
 	c := ticket.Comment{TicketID: id, At: now, Author: author, Kind: kind, Body: body}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := scanTicket(tx.QueryRowContext(ctx, s.q(`SELECT `+ticketColumns+` FROM tickets WHERE id = ?`+s.forUpdate()), id))
+		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?` + s.forUpdate()), id))
 		if err != nil {
 			return fmt.Errorf("ticket %d: %w", id, err)
 		}
-		if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO ticket_comments (ticket_id, at, author, kind, body) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+		if err := s.txQueryRow(ctx, tx, (`INSERT INTO ticket_comments (ticket_id, at, author, kind, body) VALUES (?, ?, ?, ?, ?) RETURNING id`),
 			id, nanos(now), author, kind, body).Scan(&c.ID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE tickets SET updated_at = ? WHERE id = ?`), nanos(now), id); err != nil {
+		if _, err := s.txExec(ctx, tx, (`UPDATE tickets SET updated_at = ? WHERE id = ?`), nanos(now), id); err != nil {
 			return err
 		}
 		if kind == CommentStaff {
