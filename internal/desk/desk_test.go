@@ -37,7 +37,7 @@ func newTestDesk(t *testing.T) http.Handler {
 	return New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 }
 
-func call(t *testing.T, h http.Handler, method, path, token, body string) (int, string) {
+func call(t testing.TB, h http.Handler, method, path, token, body string) (int, string) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body != "" {

@@ -81,7 +81,7 @@ func newDesk(t testing.TB, mutate func(*config.Desk)) *testDesk {
 	return &testDesk{srv: srv, h: srv.Handler(), st: st, clock: clk}
 }
 
-func (d *testDesk) call(t *testing.T, method, path, token, body string) (int, string) {
+func (d *testDesk) call(t testing.TB, method, path, token, body string) (int, string) {
 	t.Helper()
 	return call(t, d.h, method, path, token, body)
 }
