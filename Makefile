@@ -35,9 +35,15 @@ test: deps
 vet:
 	$(GO) vet ./...
 
-# Go benchmarks of the hot paths, with allocations per operation.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Go benchmarks of the hot paths, with allocations per operation; the
+# components are started as for the tests (the desk's list benchmarks run on
+# SQLite and PostgreSQL with ESTATE_BENCH_TICKETS tickets, default 1,000,000).
+bench: deps
+	deploy/test-env.sh start
+	@rc=0; set -a; . var/test.env; set +a; \
+	$(GO) test -run '^$$' -bench . -benchmem ./... || rc=$$?; \
+	deploy/test-env.sh stop; \
+	exit $$rc
 
 clean:
 	rm -rf bin var
