@@ -58,7 +58,7 @@ func writeReportCSV(w http.ResponseWriter, r store.Report) error {
 	for _, group := range []struct {
 		name string
 		m    map[string]int
-	}{{"by_kind", r.ByKind}, {"by_category", r.ByCategory}} {
+	}{{"by_kind", r.ByKind}, {"by_category", r.ByCategory}, {"by_cause", r.ByCause}} {
 		keys := make([]string, 0, len(group.m))
 		for k := range group.m {
 			keys = append(keys, k)

@@ -490,7 +490,7 @@ func TestEventStreamResumes(t *testing.T) {
 
 func TestMonthlyReport(t *testing.T) {
 	d := newDesk(t, nil)
-	for i, change := range []string{`{"action":"dispatch","assignee":"li"}`, `{"action":"resolve","resolution":"fixed"}`,
+	for i, change := range []string{`{"action":"dispatch","assignee":"li"}`, `{"action":"resolve","resolution":"fixed","cause":"neighbour party"}`,
 		`{"action":"follow_up","satisfaction":4,"follow_up_note":"ok"}`} {
 		if i == 0 {
 			d.call(t, "POST", "/api/v1/tickets", adminToken, `{"kind":"complaint","category":"noise","title":"noise","site":"site-a"}`)
@@ -508,7 +508,7 @@ func TestMonthlyReport(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	r := decodeInto[store.Report](t, body)
-	if r.Tickets != 2 || r.Complaints != 1 || r.ByCategory["complaint/noise"] != 1 || r.ToDispatch.P50 != 240 || r.FollowUpRate != 1 ||
+	if r.Tickets != 2 || r.Complaints != 1 || r.ByCategory["complaint/noise"] != 1 || r.ByCause["complaint/neighbour party"] != 1 || r.ToDispatch.P50 != 240 || r.FollowUpRate != 1 ||
 		r.ComplaintFollowUpRate != 1 || r.SatisfactionMean != 4 {
 		t.Fatalf("report: %+v", r)
 	}

@@ -22,6 +22,8 @@ type Report struct {
 	// category is reported as "kind/category".
 	ByKind     map[string]int `json:"by_kind"`
 	ByCategory map[string]int `json:"by_category"`
+	// ByCause counts the month's resolved tickets by "kind/cause".
+	ByCause    map[string]int `json:"by_cause"`
 	Complaints int            `json:"complaints"`
 	// Deadlines is, per step, how many deadlines were met or missed.
 	Deadlines []StepShare `json:"deadlines"`
@@ -66,8 +68,8 @@ func summarise(ds []float64) Durations {
 
 // MonthlyReport computes the report of the tickets a site opened in [from, to).
 func (s *Store) MonthlyReport(ctx context.Context, site string, from, to time.Time) (Report, error) {
-	r := Report{Site: site, From: from, To: to, ByKind: map[string]int{}, ByCategory: map[string]int{}, Deadlines: []StepShare{}}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT kind, category, created_at, dispatched_at, on_site_at, resolved_at, followed_up_at, satisfaction
+	r := Report{Site: site, From: from, To: to, ByKind: map[string]int{}, ByCategory: map[string]int{}, ByCause: map[string]int{}, Deadlines: []StepShare{}}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT kind, category, cause, created_at, dispatched_at, on_site_at, resolved_at, followed_up_at, satisfaction
 		FROM tickets WHERE site = ? AND created_at >= ? AND created_at < ?`), site, nanos(from), nanos(to))
 	if err != nil {
 		return r, fmt.Errorf("report: %w", err)
@@ -75,11 +77,11 @@ func (s *Store) MonthlyReport(ctx context.Context, site string, from, to time.Ti
 	var toDispatch, toOnSite, toResolve []float64
 	var satisfaction, complaintsResolved, complaintsFollowed int
 	for rows.Next() {
-		var kind, category string
+		var kind, category, cause string
 		var created int64
 		var disp, onSite, resolved, followed sql.NullInt64
 		var sat int
-		if err := rows.Scan(&kind, &category, &created, &disp, &onSite, &resolved, &followed, &sat); err != nil {
+		if err := rows.Scan(&kind, &category, &cause, &created, &disp, &onSite, &resolved, &followed, &sat); err != nil {
 			rows.Close()
 			return r, fmt.Errorf("report: %w", err)
 		}
@@ -87,6 +89,9 @@ func (s *Store) MonthlyReport(ctx context.Context, site string, from, to time.Ti
 		r.ByKind[kind]++
 		if category != "" {
 			r.ByCategory[kind+"/"+category]++
+		}
+		if cause != "" {
+			r.ByCause[kind+"/"+cause]++
 		}
 		since := func(n sql.NullInt64) float64 { return time.Duration(n.Int64 - created).Seconds() }
 		if disp.Valid {

@@ -18,7 +18,7 @@ var ErrConflict = errors.New("conflict")
 
 const ticketColumns = `id, kind, category, priority, status, title, description, site, building, floor, unit,
 	device, alarm_key, source, reporter, phone, contact, reading_point, reading_value, reading_unit, reading_at,
-	created_by, assignee, team, appointment_at, resolution, charge_cents, satisfaction, follow_up_note,
+	created_by, assignee, team, appointment_at, resolution, cause, charge_cents, satisfaction, follow_up_note,
 	escalation_level, created_at, updated_at, acknowledged_at, dispatched_at, on_site_at, resolved_at,
 	followed_up_at, closed_at, cancelled_at`
 
@@ -279,6 +279,7 @@ func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor
 			stamp("acknowledged_at")
 			add("resolved_at", nanos(now))
 			add("resolution", c.Resolution)
+			add("cause", c.Cause)
 			add("charge_cents", c.ChargeCents)
 			if note == "" {
 				note = c.Resolution
@@ -459,7 +460,7 @@ func scanTicket(r scanner) (ticket.Ticket, error) {
 	var created, updated int64
 	err := r.Scan(&t.ID, &t.Kind, &t.Category, &t.Priority, &t.Status, &t.Title, &t.Description, &t.Site, &t.Building,
 		&t.Floor, &t.Unit, &t.Device, &t.AlarmKey, &t.Source, &t.Reporter, &t.Phone, &t.Contact, &rp, &rv, &ru, &ra,
-		&t.CreatedBy, &t.Assignee, &t.Team, &appointment, &t.Resolution, &t.ChargeCents, &t.Satisfaction, &t.FollowUpNote,
+		&t.CreatedBy, &t.Assignee, &t.Team, &appointment, &t.Resolution, &t.Cause, &t.ChargeCents, &t.Satisfaction, &t.FollowUpNote,
 		&t.EscalationLevel, &created, &updated, &ack, &disp, &onSite, &resolved, &followed, &closed, &cancelled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound

@@ -98,6 +98,8 @@ type Change struct {
 	AppointmentAt *time.Time `json:"appointment_at,omitempty"`
 	// Resolution is what was done (resolve).
 	Resolution string `json:"resolution,omitempty"`
+	// Cause is why it happened (resolve), for the monthly statistics.
+	Cause string `json:"cause,omitempty"`
 	// ChargeCents is what the resident pays for a chargeable service, in fen.
 	ChargeCents int64 `json:"charge_cents,omitempty"`
 	// Satisfaction 1–5 and FollowUpNote are recorded at 回访.
@@ -157,6 +159,9 @@ func Plan(t Ticket, c Change) (Status, error) {
 	to, ok := allowed(t.Kind, t.Status, c.Action)
 	if !ok {
 		return "", &TransitionError{Kind: t.Kind, From: t.Status, Action: c.Action, Allowed: AllowedActions(t.Kind, t.Status)}
+	}
+	if len(c.Cause) > 64 {
+		return "", &InputError{"cause", "longer than 64 bytes"}
 	}
 	for field, v := range map[string]string{"note": c.Note, "resolution": c.Resolution, "follow_up_note": c.FollowUpNote, "assignee": c.Assignee} {
 		if len(v) > MaxTextLen {

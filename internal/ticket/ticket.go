@@ -95,6 +95,7 @@ type Ticket struct {
 	Team          string     `json:"team,omitempty"`
 	AppointmentAt *time.Time `json:"appointment_at,omitempty"`
 	Resolution    string     `json:"resolution,omitempty"`
+	Cause         string     `json:"cause,omitempty"`
 	ChargeCents   int64      `json:"charge_cents,omitempty"`
 	Satisfaction  int        `json:"satisfaction,omitempty"`
 	FollowUpNote  string     `json:"follow_up_note,omitempty"`
