@@ -99,13 +99,24 @@ func TestListPagingAndSearch(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
 		st := b.open(t, Policy{})
 		ctx := context.Background()
-		for i, title := range []string{"Leak in kitchen", "door 100% stuck", "LEAK under sink"} {
+		for i, title := range []string{"Leak in kitchen", "door 100% stuck", "LEAK under sink", "电梯困人 二号梯"} {
 			if _, isNew, err := st.CreateTicket(ctx, ticket.NewTicket{Kind: ticket.Request, Title: title, Site: "s",
 				Description: fmt.Sprint("call ", i)}, "front", t0); err != nil || !isNew {
 				t.Fatalf("create: %v new=%v", err, isNew)
 			}
 		}
-		list, _ := st.ListTickets(ctx, Filter{Kind: ticket.Request, Limit: 2})
+		for q, want := range map[string]int{"困人": 1, "电梯困": 1, "二号梯": 1, `"quoted"`: 0, "kitchen": 1} {
+			if found, err := st.ListTickets(ctx, Filter{Search: q}); err != nil || len(found) != want {
+				t.Errorf("search %q: %d tickets, %v; want %d", q, len(found), err, want)
+			}
+		}
+		if b.name == PostgresDialect {
+			var n int
+			if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'tickets_title_trgm'`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("trigram index on PostgreSQL: %d, %v", n, err)
+			}
+		}
+		list, _ := st.ListTickets(ctx, Filter{Kind: ticket.Request, Limit: 2, BeforeID: 4})
 		if len(list) != 2 || list[0].ID != 3 || list[0].Source != ticket.SourcePhone {
 			t.Fatalf("newest first, limited: %+v", list)
 		}
@@ -114,7 +125,7 @@ func TestListPagingAndSearch(t *testing.T) {
 			t.Fatalf("paging: %+v", older)
 		}
 		oldest, _ := st.ListTickets(ctx, Filter{Oldest: true, AfterID: 1})
-		if len(oldest) != 2 || oldest[0].ID != 2 {
+		if len(oldest) != 3 || oldest[0].ID != 2 {
 			t.Fatalf("oldest first after 1: %+v", oldest)
 		}
 		found, _ := st.ListTickets(ctx, Filter{Search: "leak"})

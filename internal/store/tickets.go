@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/estatehq/estate/internal/ticket"
 )
@@ -194,8 +195,13 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]ticket.Ticket, err
 		add("assignee = ?", f.Assignee)
 	}
 	if f.Search != "" {
-		pattern := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
-		add(`(LOWER(title) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\')`, pattern, pattern)
+		if s.dialect == SQLiteDialect && utf8.RuneCountInString(f.Search) >= 3 {
+			// The trigram index finds substrings of three characters or more.
+			add(`id IN (SELECT rowid FROM tickets_search WHERE tickets_search MATCH ?)`, `"`+strings.ReplaceAll(f.Search, `"`, `""`)+`"`)
+		} else {
+			pattern := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
+			add(`(LOWER(title) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\')`, pattern, pattern)
+		}
 	}
 	if f.BeforeID > 0 {
 		add("id < ?", f.BeforeID)
