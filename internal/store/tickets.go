@@ -23,6 +23,15 @@ const ticketColumns = `id, kind, category, priority, status, title, description,
 	escalation_level, created_at, updated_at, acknowledged_at, dispatched_at, on_site_at, resolved_at,
 	followed_up_at, closed_at, cancelled_at`
 
+// qualifiedTicketColumns names the columns with their table, for joins.
+var qualifiedTicketColumns = func() string {
+	cols := strings.Split(ticketColumns, ",")
+	for i, c := range cols {
+		cols[i] = "tickets." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}()
+
 // openForKey is the predicate of the tickets_open_alarm index: which tickets
 // still hold their alarm key.
 const openForKey = `status NOT IN ('closed', 'cancelled') AND NOT (kind = 'top_up' AND status IN ('resolved', 'followed_up'))`
@@ -194,10 +203,13 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]ticket.Ticket, err
 	if f.Assignee != "" {
 		add("assignee = ?", f.Assignee)
 	}
+	// On SQLite, a search of three characters or more is driven by the
+	// trigram index in id order, so that it stops at the page's end whether
+	// the words are common or rare.
+	viaIndex := s.dialect == SQLiteDialect && utf8.RuneCountInString(f.Search) >= 3
 	if f.Search != "" {
-		if s.dialect == SQLiteDialect && utf8.RuneCountInString(f.Search) >= 3 {
-			// The trigram index finds substrings of three characters or more.
-			add(`id IN (SELECT rowid FROM tickets_search WHERE tickets_search MATCH ?)`, `"`+strings.ReplaceAll(f.Search, `"`, `""`)+`"`)
+		if viaIndex {
+			add(`tickets_search MATCH ?`, `"`+strings.ReplaceAll(f.Search, `"`, `""`)+`"`)
 		} else {
 			pattern := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
 			add(`(LOWER(title) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\')`, pattern, pattern)
@@ -210,6 +222,11 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]ticket.Ticket, err
 		add("id > ?", f.AfterID)
 	}
 	q := `SELECT ` + ticketColumns + ` FROM tickets`
+	orderBy := "id"
+	if viaIndex {
+		q = `SELECT ` + qualifiedTicketColumns + ` FROM tickets_search JOIN tickets ON tickets.id = tickets_search.rowid`
+		orderBy = "tickets_search.rowid"
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -221,7 +238,7 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]ticket.Ticket, err
 	if f.Oldest {
 		order = "ASC"
 	}
-	q += fmt.Sprintf(" ORDER BY id %s LIMIT %d", order, limit)
+	q += fmt.Sprintf(" ORDER BY %s %s LIMIT %d", orderBy, order, limit)
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tickets: %w", err)
