@@ -57,6 +57,7 @@ type Store interface {
 	IdempotentResponse(ctx context.Context, principal, key string) (store.SavedResponse, error)
 	SaveIdempotentResponse(ctx context.Context, principal, key string, r store.SavedResponse, now time.Time) error
 	MonthlyReport(ctx context.Context, site string, from, to time.Time) (store.Report, error)
+	Prune(ctx context.Context, now time.Time) (int64, error)
 	Ping(ctx context.Context) error
 }
 

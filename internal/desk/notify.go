@@ -254,8 +254,19 @@ func (s *Server) runScheduler(ctx context.Context) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	var pruned time.Time
 	for {
 		s.escalate(ctx)
+		if now := s.now(); now.Sub(pruned) >= time.Hour {
+			pruned = now
+			if n, err := s.store.Prune(ctx, now); err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("prune old events and keys", "err", err)
+				}
+			} else if n > 0 {
+				s.log.Info("pruned old events, idempotency keys and notifications", "rows", n)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -204,3 +204,33 @@ func (s *Store) NotificationCounts(ctx context.Context) (map[string]int, error) 
 	}
 	return out, rows.Err()
 }
+
+// Retention of the records that only serve a while: events for consoles
+// that reconnect, idempotency keys for clients that retry, and delivered or
+// abandoned notifications for whoever checks on them.
+const (
+	EventRetention        = 7 * 24 * time.Hour
+	IdempotencyRetention  = 24 * time.Hour
+	NotificationRetention = 30 * 24 * time.Hour
+)
+
+// Prune deletes what is past its retention and returns how many rows went.
+func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, p := range []struct {
+		query  string
+		before time.Time
+	}{
+		{`DELETE FROM events WHERE at < ?`, now.Add(-EventRetention)},
+		{`DELETE FROM idempotency_keys WHERE created_at < ?`, now.Add(-IdempotencyRetention)},
+		{`DELETE FROM notifications WHERE state <> 'pending' AND created_at < ?`, now.Add(-NotificationRetention)},
+	} {
+		res, err := s.db.ExecContext(ctx, s.q(p.query), nanos(p.before))
+		if err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}

@@ -481,6 +481,12 @@ func TestEventsResumeAfterID(t *testing.T) {
 		if last, _ := st.LastEventID(ctx); last != all[2].ID {
 			t.Errorf("last event id %d", last)
 		}
+		if n, err := st.Prune(ctx, t0.Add(EventRetention-time.Second)); err != nil || n != 0 {
+			t.Errorf("pruned %d, %v before retention", n, err)
+		}
+		if n, err := st.Prune(ctx, t0.Add(EventRetention+time.Second)); err != nil || n != 3 {
+			t.Errorf("pruned %d, %v after retention, want 3", n, err)
+		}
 	})
 }
 
