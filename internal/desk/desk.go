@@ -119,6 +119,9 @@ func New(cfg config.Desk, st Store, log *slog.Logger, opts ...Option) *Server {
 	}
 	s.auth = newAuthenticator(cfg, st, func() time.Time { return s.now() })
 	e.HTTPErrorHandler = s.handleError
+	// The peer's address, never X-Forwarded-For: a client must not choose
+	// the address that the login rate limit counts.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(middleware.RequestID(), s.logRequests)
 
 	e.GET("/healthz", s.health)

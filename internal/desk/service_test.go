@@ -316,6 +316,14 @@ func TestLoginSessionsAndRateLimit(t *testing.T) {
 	if code, body := d.call(t, "POST", "/api/v1/login", "", `{"name":"xiao","password":"correct horse"}`); code != 429 {
 		t.Fatalf("after 3 failures: %d %s, want 429", code, body)
 	}
+	spoofed := httptest.NewRequest("POST", "/api/v1/login", strings.NewReader(`{"name":"xiao","password":"correct horse"}`))
+	spoofed.Header.Set("Content-Type", "application/json")
+	spoofed.Header.Set("X-Forwarded-For", "203.0.113.9")
+	rec := httptest.NewRecorder()
+	d.h.ServeHTTP(rec, spoofed)
+	if rec.Code != 429 || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("a forged X-Forwarded-For escaped the limit: %d", rec.Code)
+	}
 	d.clock.Advance(11 * time.Minute)
 	if code, _ := d.call(t, "POST", "/api/v1/login", "", `{"name":"xiao","password":"correct horse"}`); code != 200 {
 		t.Fatalf("after the window: %d", code)
