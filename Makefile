@@ -41,7 +41,7 @@ vet:
 bench: deps
 	deploy/test-env.sh start
 	@rc=0; set -a; . var/test.env; set +a; \
-	$(GO) test -run '^$$' -bench . -benchmem ./... || rc=$$?; \
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./... || rc=$$?; \
 	deploy/test-env.sh stop; \
 	exit $$rc
 

@@ -28,9 +28,10 @@ if [ ! -s "$data/PG_VERSION" ]; then
 fi
 if ! as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   # Sockets go into the data folder: /var/run/postgresql may not exist or be
-  # owned by the system cluster.
+  # owned by the system cluster. Test databases live minutes: no fsync, and no
+  # autovacuum holding a database that a test is dropping.
   as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $data -c fsync=off -c max_connections=200" start >&2
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $data -c fsync=off -c autovacuum=off -c max_connections=200" start >&2
 fi
 psql_admin() { as_postgres psql -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
 if [ "$(psql_admin -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname = 'estate_test'")" != 1 ]; then

@@ -96,7 +96,7 @@ func PostgreSQL(t testing.TB) string {
 		t.Fatalf("PostgreSQL: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, base)
 		if err != nil {
@@ -104,8 +104,18 @@ func PostgreSQL(t testing.TB) string {
 			return
 		}
 		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("PostgreSQL: drop database %s: %v", name, err)
+		// An autovacuum worker (a superuser's process, which FORCE may not
+		// end) can hold the database for a moment after a large test.
+		for attempt := 1; ; attempt++ {
+			_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			if err == nil {
+				return
+			}
+			if attempt == 5 || ctx.Err() != nil {
+				t.Errorf("PostgreSQL: drop database %s: %v", name, err)
+				return
+			}
+			time.Sleep(time.Second)
 		}
 	})
 	u, err := url.Parse(base)
