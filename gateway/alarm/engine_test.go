@@ -203,7 +203,8 @@ func TestPrepaidLevels(t *testing.T) {
 	for _, tk := range ts {
 		kinds[string(tk.Kind)+"/"+tk.Priority]++
 	}
-	if kinds["top_up/P3"] != 1 || kinds["top_up/P2"] != 1 || kinds["repair/P2"] != 1 || len(ts) != 3 {
+	// One reminder per household: the urgent level raises the open reminder to P2.
+	if kinds["top_up/P2"] != 1 || kinds["repair/P2"] != 1 || len(ts) != 2 {
 		t.Fatalf("tickets by kind: %v", kinds)
 	}
 	// Repairs stay open when the condition clears: people close them.

@@ -33,7 +33,8 @@ func LoadConfig(path string) (*config.Config, error) {
 // RunDesk serves the desk until ctx ends. ready, if not nil, receives nil once
 // the desk listens (or the error that stopped it).
 func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- error) error {
-	st, err := store.OpenSQLite(ctx, cfg.Desk.Database)
+	policy := desk.StorePolicy(cfg)
+	st, err := store.Open(ctx, cfg.Desk.Driver, cfg.Desk.Database, policy)
 	if err != nil {
 		if ready != nil {
 			ready <- err
@@ -41,7 +42,7 @@ func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, ready ch
 		return err
 	}
 	defer st.Close()
-	srv := desk.New(cfg.Desk, st, log.With("part", "desk"))
+	srv := desk.New(cfg.Desk, st, log.With("part", "desk"), desk.WithLocation(policy.Location))
 	if cfg.InfluxDB.URL != "" {
 		// Live values and charts in the consoles are read back from InfluxDB.
 		h := history.New(cfg.InfluxDB)

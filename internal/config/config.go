@@ -63,23 +63,6 @@ type Gateway struct {
 	StateDir string `yaml:"state_dir"`
 }
 
-// Desk configures the service-desk HTTP API.
-type Desk struct {
-	Listen string `yaml:"listen"`
-	// Database is the SQLite file, relative to the working directory.
-	Database string  `yaml:"database"`
-	Tokens   []Token `yaml:"tokens"`
-}
-
-// Token is one API credential and the role it grants.
-type Token struct {
-	Name  string `yaml:"name"`
-	Token string `yaml:"token"`
-	Role  string `yaml:"role"`
-	// Site restricts a gateway token to the tickets of one site.
-	Site string `yaml:"site"`
-}
-
 // Device is one polled device: what it is, where it is, how to reach it.
 type Device struct {
 	ID       string `yaml:"id"`

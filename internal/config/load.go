@@ -207,6 +207,7 @@ func (c *Config) ApplyDefaults() { c.applyDefaults() }
 
 func (c *Config) applyDefaults() {
 	c.applyMQTTDefaults()
+	c.applyDeskDefaults()
 	if c.Gateway.OfflineAfter == 0 {
 		c.Gateway.OfflineAfter = 3
 	}

@@ -11,11 +11,9 @@ import (
 
 // Known values of enumerated fields; the lists are what the messages offer.
 var (
-	Families     = []string{"meter", "power", "elevator", "fire", "access"}
-	Roles        = []string{"admin", "engineer", "control_room", "assistant", "gateway"}
-	TicketKinds  = []string{"emergency", "repair", "top_up", "none"}
-	Severities   = []string{"info", "warning", "critical"}
-	minTokenSize = 16
+	Families    = []string{"meter", "power", "elevator", "fire", "access"}
+	TicketKinds = []string{"emergency", "repair", "top_up", "none"}
+	Severities  = []string{"info", "warning", "critical"}
 )
 
 func (c *Config) has(path string) bool { _, ok := c.positions[path]; return ok }
@@ -44,45 +42,6 @@ func (c *Config) validate() []Problem {
 		ps = append(ps, c.validateRules()...) // a rule set on its own (configs/rules/)
 	}
 	ps = append(ps, c.validateMQTT()...)
-	return ps
-}
-
-func (c *Config) validateDesk() []Problem {
-	var ps []Problem
-	add := func(path, format string, args ...any) { ps = append(ps, c.Problemf(path, format, args...)) }
-	if err := checkListen(c.Desk.Listen); err != nil {
-		add("desk.listen", "%v", err)
-	}
-	if c.Desk.Database == "" {
-		add("desk.database", "required: the SQLite file that holds the tickets, such as var/desk.db")
-	}
-	if len(c.Desk.Tokens) == 0 {
-		add("desk.tokens", "at least one token is required: every desk call is authenticated")
-	}
-	names := map[string]bool{}
-	secrets := map[string]bool{}
-	for i, t := range c.Desk.Tokens {
-		p := fmt.Sprintf("desk.tokens[%d]", i)
-		if t.Name == "" {
-			add(p+".name", "required: who or what uses this token")
-		} else if names[t.Name] {
-			add(p+".name", "%q is used by another token", t.Name)
-		}
-		names[t.Name] = true
-		switch {
-		case len(t.Token) < minTokenSize:
-			add(p+".token", "must be at least %d characters (generate one with: openssl rand -hex 24)", minTokenSize)
-		case secrets[t.Token]:
-			add(p+".token", "the same secret is given to another token")
-		}
-		secrets[t.Token] = true
-		if !slices.Contains(Roles, t.Role) {
-			add(p+".role", "%q is not a role; use one of %s", t.Role, strings.Join(Roles, ", "))
-		}
-		if t.Role == "gateway" && t.Site == "" {
-			add(p+".site", "required for a gateway token: the site whose tickets it may open")
-		}
-	}
 	return ps
 }
 

@@ -1,13 +1,11 @@
 package desk
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,26 +13,9 @@ import (
 	"github.com/estatehq/estate/internal/ticket"
 )
 
-// alarmStore is what the alarm endpoints need from the ticket store.
-type alarmStore interface {
-	ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction, by string, now time.Time) (ticket.AlarmActionResult, error)
-	ListNotes(ctx context.Context, id int64) ([]ticket.Note, error)
-}
-
-// registerAlarmRoutes adds the gateways' alarm actions and ticket notes, when
-// the store supports them.
-func (s *Server) registerAlarmRoutes(api *echo.Group, staff []string) {
-	as, ok := s.store.(alarmStore)
-	if !ok {
-		return
-	}
-	api.POST("/alarm-actions", func(c echo.Context) error { return s.applyAlarmAction(c, as) }, allow(RoleGateway, RoleAdmin))
-	api.GET("/tickets/:id/notes", func(c echo.Context) error { return s.listNotes(c, as) }, allow(append(staff, RoleGateway)...))
-}
-
 // applyAlarmAction is POST /api/v1/alarm-actions: open, note or clear, applied
 // once per idempotency key.
-func (s *Server) applyAlarmAction(c echo.Context, as alarmStore) error {
+func (s *Server) applyAlarmAction(c echo.Context) error {
 	p := principal(c)
 	var a ticket.AlarmAction
 	if err := c.Bind(&a); err != nil {
@@ -57,7 +38,7 @@ func (s *Server) applyAlarmAction(c echo.Context, as alarmStore) error {
 		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not act on alarms of another site", p.Name),
 			"a gateway token acts on its own site's alarms only")
 	}
-	res, err := as.ApplyAlarmAction(c.Request().Context(), a, p.Name, s.now())
+	res, err := s.store.ApplyAlarmAction(c.Request().Context(), a, p.Name, s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return apiError(http.StatusNotFound, fmt.Sprintf("alarm %s has no ticket", a.AlarmKey), "open it first")
 	}
@@ -73,7 +54,7 @@ func (s *Server) applyAlarmAction(c echo.Context, as alarmStore) error {
 	return c.JSON(http.StatusOK, res)
 }
 
-func (s *Server) listNotes(c echo.Context, as alarmStore) error {
+func (s *Server) listNotes(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id < 1 {
 		return apiError(http.StatusBadRequest, "ticket id must be a positive number", "")
@@ -85,7 +66,7 @@ func (s *Server) listNotes(c echo.Context, as alarmStore) error {
 	if err != nil {
 		return err
 	}
-	notes, err := as.ListNotes(c.Request().Context(), id)
+	notes, err := s.store.ListNotes(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func newTestDesk(t *testing.T) http.Handler {
 	return New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 }
 
-func call(t *testing.T, h http.Handler, method, path, token, body string) (int, string) {
+func call(t testing.TB, h http.Handler, method, path, token, body string) (int, string) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body != "" {
@@ -123,8 +123,18 @@ func TestBadInput(t *testing.T) {
 		want                     int
 		says                     string
 	}{
-		{"not json", "POST", "/api/v1/tickets", `{"kind":`, 400, "not a valid ticket"},
-		{"wrong type", "POST", "/api/v1/tickets", `{"kind":"repair","title":5,"site":"s"}`, 400, "not a valid ticket"},
+		{"not json", "POST", "/api/v1/tickets", `{"kind":`, 400, "not a valid request in JSON"},
+		{"wrong type", "POST", "/api/v1/tickets", `{"kind":"repair","title":5,"site":"s"}`, 400, `"field":"title"`},
+		{"unknown field", "POST", "/api/v1/tickets", `{"kind":"repair","title":"x","site":"s","colour":"red"}`, 400, `colour: unknown field`},
+		{"two values", "POST", "/api/v1/tickets", `{"kind":"repair","title":"x","site":"s"} {}`, 400, "not a valid request"},
+		{"title too long", "POST", "/api/v1/tickets", `{"kind":"repair","site":"s","title":"` + strings.Repeat("x", 201) + `"}`, 422, "title is longer than 200 bytes"},
+		{"bad contact", "POST", "/api/v1/tickets", `{"kind":"repair","site":"s","title":"x","contact":"fax"}`, 422, `contact \"fax\" is not one of`},
+		{"bad status filter", "GET", "/api/v1/tickets?status=done", "", 400, `"field":"status"`},
+		{"unknown filter", "GET", "/api/v1/tickets?colour=red", "", 400, "colour: unknown query parameter"},
+		{"bad cursor", "GET", "/api/v1/tickets?cursor=zzz", "", 400, `"field":"cursor"`},
+		{"bad sort", "GET", "/api/v1/tickets?sort=title", "", 400, `"field":"sort"`},
+		{"action on missing ticket", "POST", "/api/v1/tickets/99/actions", `{"action":"dispatch","assignee":"li"}`, 404, "no ticket 99"},
+		{"bad report month", "GET", "/api/v1/reports/monthly?site=s&month=11-2026", "", 400, `"field":"month"`},
 		{"unknown kind", "POST", "/api/v1/tickets", `{"kind":"fix","title":"x","site":"s"}`, 422, `kind \"fix\" is not one of`},
 		{"no title", "POST", "/api/v1/tickets", `{"kind":"repair","site":"s"}`, 422, "title is required"},
 		{"no site", "POST", "/api/v1/tickets", `{"kind":"repair","title":"x"}`, 422, "site is required"},

@@ -49,15 +49,6 @@ type GatewayView struct {
 	OutboxPending    int       `json:"outbox_pending"`
 }
 
-func (s *Server) registerFleet(api *echo.Group, staff []string) {
-	api.POST("/gateways/heartbeat", s.heartbeat, allow(RoleGateway))
-	api.GET("/gateways", s.listGateways, allow(staff...))
-	api.GET("/devices", s.listDevices, allow(staff...))
-	api.GET("/devices/:id/latest", s.deviceLatest, allow(staff...))
-	api.GET("/devices/:id/history", s.deviceHistory, allow(staff...))
-	api.GET("/devices/:id/alarms", s.deviceAlarms, allow(staff...))
-}
-
 func (s *Server) heartbeat(c echo.Context) error {
 	p := principal(c)
 	var st fleet.GatewayStatus
@@ -154,12 +145,12 @@ func (s *Server) findDevice(c echo.Context) (DeviceView, error) {
 }
 
 func (s *Server) deviceLatest(c echo.Context) error {
-	if s.history == nil {
-		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
-	}
 	d, err := s.findDevice(c)
 	if err != nil {
 		return err
+	}
+	if s.history == nil {
+		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
 	}
 	values, at, err := s.history.Latest(c.Request().Context(), d.Site, d.Family, d.ID)
 	if err != nil {
@@ -169,12 +160,12 @@ func (s *Server) deviceLatest(c echo.Context) error {
 }
 
 func (s *Server) deviceHistory(c echo.Context) error {
-	if s.history == nil {
-		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
-	}
 	d, err := s.findDevice(c)
 	if err != nil {
 		return err
+	}
+	if s.history == nil {
+		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
 	}
 	point, rng := c.QueryParam("point"), c.QueryParam("range")
 	if rng == "" {
@@ -192,22 +183,16 @@ func (s *Server) deviceHistory(c echo.Context) error {
 
 // deviceAlarms is a device's alarm history (the last 30 days) from InfluxDB.
 func (s *Server) deviceAlarms(c echo.Context) error {
-	if s.history == nil {
-		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
-	}
 	d, err := s.findDevice(c)
 	if err != nil {
 		return err
+	}
+	if s.history == nil {
+		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
 	}
 	changes, err := s.history.Alarms(c.Request().Context(), d.Site, d.ID, 30)
 	if err != nil {
 		return apiError(http.StatusBadGateway, "InfluxDB query failed", err.Error())
 	}
 	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "alarms": changes})
-}
-
-// me tells a console who is logged in, so that it shows only what the role may use.
-func (s *Server) me(c echo.Context) error {
-	p := principal(c)
-	return c.JSON(http.StatusOK, map[string]string{"name": p.Name, "role": p.Role, "site": p.Site})
 }

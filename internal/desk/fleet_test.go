@@ -23,7 +23,7 @@ func TestHeartbeatAndDevices(t *testing.T) {
 		{"bad heartbeat", "POST", "/api/v1/gateways/heartbeat", gatewayToken, `{"gateway":`, 400},
 		{"no token", "GET", "/api/v1/devices", "", "", 401},
 		{"gateway may not read the fleet", "GET", "/api/v1/devices", gatewayToken, "", 403},
-		{"unknown device", "GET", "/api/v1/devices/nope/latest", adminToken, "", 503},
+		{"unknown device", "GET", "/api/v1/devices/nope/latest", adminToken, "", 404},
 	}
 	for _, tc := range cases {
 		code, body := call(t, h, tc.method, tc.path, tc.token, tc.body)

@@ -9,24 +9,14 @@ import (
 	"github.com/estatehq/estate/internal/fleet"
 )
 
-// gatewaySchema keeps the latest heartbeat of each gateway.
-const gatewaySchema = `
-CREATE TABLE IF NOT EXISTS gateway_status (
-	gateway     TEXT PRIMARY KEY,
-	site        TEXT NOT NULL,
-	received_at INTEGER NOT NULL,
-	status      TEXT NOT NULL
-);
-`
-
 // SaveGatewayStatus replaces a gateway's last heartbeat.
-func (s *SQLite) SaveGatewayStatus(ctx context.Context, st fleet.GatewayStatus, received time.Time) error {
+func (s *Store) SaveGatewayStatus(ctx context.Context, st fleet.GatewayStatus, received time.Time) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("save gateway status: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO gateway_status (gateway, site, received_at, status) VALUES (?, ?, ?, ?)
-		ON CONFLICT (gateway) DO UPDATE SET site = excluded.site, received_at = excluded.received_at, status = excluded.status`,
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO gateway_status (gateway, site, received_at, status) VALUES (?, ?, ?, ?)
+		ON CONFLICT (gateway) DO UPDATE SET site = excluded.site, received_at = excluded.received_at, status = excluded.status`),
 		st.Gateway, st.Site, received.UnixNano(), string(data))
 	if err != nil {
 		return fmt.Errorf("save gateway status of %s: %w", st.Gateway, err)
@@ -42,14 +32,14 @@ type GatewayHeard struct {
 
 // GatewayStatuses returns the last heartbeat of every gateway (of one site
 // when site is not empty), ordered by site and gateway.
-func (s *SQLite) GatewayStatuses(ctx context.Context, site string) ([]GatewayHeard, error) {
+func (s *Store) GatewayStatuses(ctx context.Context, site string) ([]GatewayHeard, error) {
 	q := `SELECT received_at, status FROM gateway_status`
 	var args []any
 	if site != "" {
 		q += ` WHERE site = ?`
 		args = append(args, site)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY site, gateway`, args...)
+	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY site, gateway`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway statuses: %w", err)
 	}

@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // missing skips locally but fails in CI, where every component must be there.
@@ -84,4 +87,63 @@ func Chromium(t testing.TB) string {
 		missing(t, fmt.Sprintf("Chromium at %s (%v)", path, err))
 	}
 	return path
+}
+
+// PostgreSQL returns the URL of a fresh, empty database on the tests'
+// PostgreSQL (ESTATE_TEST_POSTGRES_URL, started by `make test`), dropped after
+// the test. The server's user must be allowed to create databases.
+func PostgreSQL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("ESTATE_TEST_POSTGRES_URL")
+	if base == "" {
+		missing(t, "PostgreSQL (ESTATE_TEST_POSTGRES_URL)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		missing(t, fmt.Sprintf("PostgreSQL at %s (%v)", redactURL(base), err))
+	}
+	defer admin.Close(context.Background())
+	name := "estate_t_" + randomHex(6)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("PostgreSQL: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("PostgreSQL: drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		// An autovacuum worker (a superuser's process, which FORCE may not
+		// end) can hold the database for a moment after a large test.
+		for attempt := 1; ; attempt++ {
+			_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			if err == nil {
+				return
+			}
+			if attempt == 5 || ctx.Err() != nil {
+				t.Errorf("PostgreSQL: drop database %s: %v", name, err)
+				return
+			}
+			time.Sleep(time.Second)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("ESTATE_TEST_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -69,28 +69,100 @@ type Reading struct {
 
 // Ticket is one piece of people's work.
 type Ticket struct {
-	ID          int64     `json:"id"`
-	Kind        Kind      `json:"kind"`
-	Priority    string    `json:"priority"`
-	Status      Status    `json:"status"`
-	Title       string    `json:"title"`
-	Description string    `json:"description,omitempty"`
-	Site        string    `json:"site"`
-	Building    string    `json:"building,omitempty"`
-	Floor       string    `json:"floor,omitempty"`
-	Unit        string    `json:"unit,omitempty"`
-	Device      string    `json:"device,omitempty"`
-	AlarmKey    string    `json:"alarm_key,omitempty"`
-	Source      string    `json:"source"`
-	Reading     *Reading  `json:"reading,omitempty"`
-	CreatedBy   string    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          int64  `json:"id"`
+	Kind        Kind   `json:"kind"`
+	Category    string `json:"category,omitempty"`
+	Priority    string `json:"priority"`
+	Status      Status `json:"status"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	Site        string `json:"site"`
+	Building    string `json:"building,omitempty"`
+	Floor       string `json:"floor,omitempty"`
+	Unit        string `json:"unit,omitempty"`
+	Device      string `json:"device,omitempty"`
+	AlarmKey    string `json:"alarm_key,omitempty"`
+	Source      string `json:"source"`
+	// Reporter is who reported it (a resident's name, or the gateway); Phone
+	// and Contact (preferred way: phone, sms, visit, app) reach the resident.
+	Reporter  string   `json:"reporter,omitempty"`
+	Phone     string   `json:"phone,omitempty"`
+	Contact   string   `json:"contact,omitempty"`
+	Reading   *Reading `json:"reading,omitempty"`
+	CreatedBy string   `json:"created_by"`
+	// Assignee is the person, Team the team, the ticket is dispatched to.
+	Assignee      string     `json:"assignee,omitempty"`
+	Team          string     `json:"team,omitempty"`
+	AppointmentAt *time.Time `json:"appointment_at,omitempty"`
+	Resolution    string     `json:"resolution,omitempty"`
+	Cause         string     `json:"cause,omitempty"`
+	ChargeCents   int64      `json:"charge_cents,omitempty"`
+	Satisfaction  int        `json:"satisfaction,omitempty"`
+	FollowUpNote  string     `json:"follow_up_note,omitempty"`
+	// EscalationLevel is the rung of Levels reached by missed deadlines.
+	EscalationLevel int `json:"escalation_level"`
+
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	DispatchedAt   *time.Time `json:"dispatched_at,omitempty"`
+	OnSiteAt       *time.Time `json:"on_site_at,omitempty"`
+	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
+	FollowedUpAt   *time.Time `json:"followed_up_at,omitempty"`
+	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	CancelledAt    *time.Time `json:"cancelled_at,omitempty"`
+
+	// Deadlines are the ticket's due times, filled in when one ticket is read.
+	Deadlines []Deadline `json:"deadlines,omitempty"`
+}
+
+// DeadlineState is where a step's deadline stands.
+type DeadlineState string
+
+const (
+	DeadlinePending   DeadlineState = "pending"
+	DeadlineMet       DeadlineState = "met"
+	DeadlineMissed    DeadlineState = "missed"    // recorded and escalated once
+	DeadlineWithdrawn DeadlineState = "withdrawn" // the ticket ended before the step was needed
+)
+
+// Deadline is one step's due time on one ticket.
+type Deadline struct {
+	Step     Step          `json:"step"`
+	DueAt    time.Time     `json:"due_at"`
+	State    DeadlineState `json:"state"`
+	MetAt    *time.Time    `json:"met_at,omitempty"`
+	MissedAt *time.Time    `json:"missed_at,omitempty"`
+}
+
+// AuditEntry is one change of a ticket: who, when, from, to, note.
+type AuditEntry struct {
+	ID       int64     `json:"id"`
+	TicketID int64     `json:"ticket_id"`
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor"`
+	Action   string    `json:"action"` // an Action, or created, deadline_missed, comment, reminder, gateway_note
+	From     Status    `json:"from,omitempty"`
+	To       Status    `json:"to,omitempty"`
+	Note     string    `json:"note,omitempty"`
+}
+
+// Comment is a remark on a ticket by staff, or a note from a gateway (an
+// alarm cleared, a balance changed), kept in order with the audit trail.
+type Comment struct {
+	ID       int64     `json:"id"`
+	TicketID int64     `json:"ticket_id"`
+	At       time.Time `json:"at"`
+	Author   string    `json:"author"`
+	// Kind is "staff" or "gateway".
+	Kind string `json:"kind"`
+	Body string `json:"body"`
 }
 
 // NewTicket is what a caller sends to open a ticket.
 type NewTicket struct {
 	Kind        Kind   `json:"kind"`
+	Category    string `json:"category,omitempty"`
 	Title       string `json:"title"`
 	Description string `json:"description,omitempty"`
 	Site        string `json:"site"`
@@ -100,14 +172,22 @@ type NewTicket struct {
 	Device      string `json:"device,omitempty"`
 	// AlarmKey identifies the alarm that raised the ticket; the desk keeps at
 	// most one open ticket per key, so a retried request returns the same ticket.
-	AlarmKey string   `json:"alarm_key,omitempty"`
-	Source   string   `json:"source,omitempty"`
-	Reading  *Reading `json:"reading,omitempty"`
+	AlarmKey      string     `json:"alarm_key,omitempty"`
+	Source        string     `json:"source,omitempty"`
+	Reporter      string     `json:"reporter,omitempty"`
+	Phone         string     `json:"phone,omitempty"`
+	Contact       string     `json:"contact,omitempty"`
+	AppointmentAt *time.Time `json:"appointment_at,omitempty"`
+	Reading       *Reading   `json:"reading,omitempty"`
 	// Priority overrides the kind's default (an urgent top-up reminder is P2).
 	Priority string `json:"priority,omitempty"`
 }
 
-// Validate says what is wrong with a request, in words a caller can act on.
+// Contacts are the ways of reaching a resident (and of giving a reminder).
+var Contacts = []string{"phone", "sms", "visit", "app"}
+
+// Validate says what is wrong with a request, in words a caller can act on,
+// naming each field.
 func (n NewTicket) Validate() error {
 	var errs []string
 	if !slices.Contains(Kinds, n.Kind) {
@@ -120,17 +200,29 @@ func (n NewTicket) Validate() error {
 	if strings.TrimSpace(n.Title) == "" {
 		errs = append(errs, "title is required")
 	}
-	if len(n.Title) > 200 {
-		errs = append(errs, "title is longer than 200 bytes")
-	}
 	if n.Site == "" {
 		errs = append(errs, "site is required")
 	}
 	if n.Priority != "" && !slices.Contains([]string{"P1", "P2", "P3"}, n.Priority) {
 		errs = append(errs, fmt.Sprintf("priority %q is not one of P1, P2, P3", n.Priority))
 	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"title", n.Title, 200}, {"description", n.Description, MaxTextLen}, {"category", n.Category, 64},
+		{"site", n.Site, 64}, {"building", n.Building, 64}, {"floor", n.Floor, 64}, {"unit", n.Unit, 64},
+		{"device", n.Device, 128}, {"alarm_key", n.AlarmKey, 256}, {"reporter", n.Reporter, 100}, {"phone", n.Phone, 32},
+	} {
+		if len(f.value) > f.max {
+			errs = append(errs, fmt.Sprintf("%s is longer than %d bytes", f.name, f.max))
+		}
+	}
 	if n.Source != "" && !slices.Contains([]string{SourceDeviceAlarm, SourcePhone, SourceWalkIn, SourceApp}, n.Source) {
 		errs = append(errs, fmt.Sprintf("source %q is not one of device_alarm, phone, walk_in, app", n.Source))
+	}
+	if n.Contact != "" && !slices.Contains(Contacts, n.Contact) {
+		errs = append(errs, fmt.Sprintf("contact %q is not one of %s", n.Contact, strings.Join(Contacts, ", ")))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))

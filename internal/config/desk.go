@@ -1,0 +1,314 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/estatehq/estate/internal/ticket"
+)
+
+// Desk configures the service-desk HTTP API.
+type Desk struct {
+	Listen string `yaml:"listen"`
+	// Driver is the store: sqlite (default) or postgres (several desks on one database).
+	Driver string `yaml:"driver"`
+	// Database is the SQLite file (relative to the working directory) or the
+	// postgres:// URL; it may be ${NAME} to keep a password out of the file.
+	Database string  `yaml:"database"`
+	Tokens   []Token `yaml:"tokens"`
+	// Staff are the people who log in to the web console with a password.
+	Staff []Staff `yaml:"staff"`
+	// Sites gives each site's time zone ("same day" deadlines end at its
+	// midnight); sites not listed use site.timezone, else UTC.
+	Sites []DeskSite `yaml:"sites"`
+	// Deadlines override DESIGN.md §2's defaults per site and kind.
+	Deadlines []DeadlineRule `yaml:"deadlines"`
+	// Channels carry notifications (new tickets, missed deadlines) to groups.
+	Channels []Channel `yaml:"channels"`
+	// EscalationInterval is how often missed deadlines are looked for (default 15s).
+	EscalationInterval time.Duration `yaml:"escalation_interval"`
+	// SessionTTL is how long a console login lasts (default 12h).
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// LoginAttempts failed logins per name and address are allowed per LoginWindow (default 5 per 15m).
+	LoginAttempts int           `yaml:"login_attempts"`
+	LoginWindow   time.Duration `yaml:"login_window"`
+}
+
+// Token is one API credential and the role it grants.
+type Token struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+	Role  string `yaml:"role"`
+	// Site restricts a gateway token to the tickets of one site.
+	Site string `yaml:"site"`
+}
+
+// Staff is a person with a console login.
+type Staff struct {
+	Name        string `yaml:"name"` // login name
+	DisplayName string `yaml:"display_name"`
+	Role        string `yaml:"role"`
+	Team        string `yaml:"team"` // engineering, security, customer_service, management
+	Phone       string `yaml:"phone"`
+	// PasswordHash is a bcrypt hash ($2a$/$2b$/$2y$…); the password itself is never configured.
+	PasswordHash string `yaml:"password_hash"`
+	// Site restricts the person to one site; empty: every site.
+	Site string `yaml:"site"`
+}
+
+// DeskSite is a site the desk serves.
+type DeskSite struct {
+	ID       string `yaml:"id"`
+	Timezone string `yaml:"timezone"`
+}
+
+// DeadlineRule sets deadlines for a kind on a site ("*" or empty: every site).
+// Steps not named keep the defaults; a step set to "none" has no deadline.
+type DeadlineRule struct {
+	Site  string            `yaml:"site"`
+	Kind  string            `yaml:"kind"`
+	Steps map[string]string `yaml:"steps"`
+}
+
+// Channel is a notification destination.
+type Channel struct {
+	Name string `yaml:"name"`
+	// Type is webhook (generic JSON), wecom or dingtalk (group robots, markdown).
+	Type string `yaml:"type"`
+	// URL is the webhook address (for robots, with its key); may be ${NAME}.
+	URL string `yaml:"url"`
+	// Secret signs DingTalk robot messages (加签); may be ${NAME}.
+	Secret string `yaml:"secret"`
+	// Sites, Kinds and Levels select what the channel hears; empty means all.
+	// Levels are the escalation rungs: assignee, supervisor, manager, leadership.
+	Sites  []string `yaml:"sites"`
+	Kinds  []string `yaml:"kinds"`
+	Levels []string `yaml:"levels"`
+}
+
+// Roles of desk callers.
+var (
+	Roles        = []string{"admin", "manager", "engineer", "control_room", "assistant", "gateway"}
+	StoreDrivers = []string{"sqlite", "postgres"}
+	ChannelTypes = []string{"webhook", "wecom", "dingtalk"}
+	bcryptHash   = regexp.MustCompile(`^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$`)
+	minTokenSize = 16
+)
+
+func (c *Config) applyDeskDefaults() {
+	d := &c.Desk
+	if d.Driver == "" {
+		d.Driver = "sqlite"
+	}
+	if d.EscalationInterval == 0 {
+		d.EscalationInterval = 15 * time.Second
+	}
+	if d.SessionTTL == 0 {
+		d.SessionTTL = 12 * time.Hour
+	}
+	if d.LoginAttempts == 0 {
+		d.LoginAttempts = 5
+	}
+	if d.LoginWindow == 0 {
+		d.LoginWindow = 15 * time.Minute
+	}
+}
+
+// DeadlineTable is the deadlines in force: the defaults of DESIGN.md §2 with
+// the configured rules applied (site-wide rules first, then rules of the site).
+// It assumes a validated configuration.
+func (d Desk) DeadlineTable(site string, kind ticket.Kind) ticket.Deadlines {
+	out := ticket.Deadlines{}
+	for step, l := range ticket.DefaultDeadlines()[kind] {
+		out[step] = l
+	}
+	apply := func(r DeadlineRule) {
+		for step, v := range r.Steps {
+			if v == "none" {
+				delete(out, ticket.Step(step))
+				continue
+			}
+			if l, err := ticket.ParseLimit(v); err == nil {
+				out[ticket.Step(step)] = l
+			}
+		}
+	}
+	for _, r := range d.Deadlines {
+		if (r.Site == "" || r.Site == "*") && r.Kind == string(kind) {
+			apply(r)
+		}
+	}
+	for _, r := range d.Deadlines {
+		if r.Site == site && r.Kind == string(kind) {
+			apply(r)
+		}
+	}
+	return out
+}
+
+// Location returns a site's time zone: from desk.sites, else fallback.
+func (d Desk) Location(site string, fallback *time.Location) *time.Location {
+	for _, s := range d.Sites {
+		if s.ID == site {
+			if l, err := time.LoadLocation(s.Timezone); err == nil {
+				return l
+			}
+		}
+	}
+	return fallback
+}
+
+func (c *Config) validateDesk() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) { ps = append(ps, c.Problemf(path, format, args...)) }
+	d := c.Desk
+	if err := checkListen(d.Listen); err != nil {
+		add("desk.listen", "%v", err)
+	}
+	switch d.Driver {
+	case "sqlite":
+		if d.Database == "" {
+			add("desk.database", "required: the SQLite file that holds the tickets, such as var/desk.db")
+		}
+	case "postgres":
+		u, err := url.Parse(d.Database)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			add("desk.database", "with driver postgres, a URL such as postgres://estate:${PASSWORD}@127.0.0.1:5432/estate (give it as ${NAME} to keep the password out of the file)")
+		}
+	default:
+		add("desk.driver", "%q is not a store; use one of %s", d.Driver, strings.Join(StoreDrivers, ", "))
+	}
+	if len(d.Tokens) == 0 && len(d.Staff) == 0 {
+		add("desk.tokens", "at least one token or staff account is required: every desk call is authenticated")
+	}
+	names := map[string]bool{}
+	secrets := map[string]bool{}
+	for i, t := range d.Tokens {
+		p := fmt.Sprintf("desk.tokens[%d]", i)
+		if t.Name == "" {
+			add(p+".name", "required: who or what uses this token")
+		} else if names[t.Name] {
+			add(p+".name", "%q is used by another token", t.Name)
+		}
+		names[t.Name] = true
+		switch {
+		case len(t.Token) < minTokenSize:
+			add(p+".token", "must be at least %d characters (generate one with: openssl rand -hex 24)", minTokenSize)
+		case secrets[t.Token]:
+			add(p+".token", "the same secret is given to another token")
+		}
+		secrets[t.Token] = true
+		if !slices.Contains(Roles, t.Role) {
+			add(p+".role", "%q is not a role; use one of %s", t.Role, strings.Join(Roles, ", "))
+		}
+		if t.Role == "gateway" && t.Site == "" {
+			add(p+".site", "required for a gateway token: the site whose tickets it may open")
+		}
+	}
+	for i, s := range d.Staff {
+		p := fmt.Sprintf("desk.staff[%d]", i)
+		if !isIdentifier(s.Name) {
+			add(p+".name", "required: a login name of letters, digits, '-' and '_'")
+		} else if names[s.Name] {
+			add(p+".name", "%q is used by another token or staff account", s.Name)
+		}
+		names[s.Name] = true
+		if !slices.Contains(Roles, s.Role) || s.Role == "gateway" {
+			add(p+".role", "%q is not a staff role; use one of admin, manager, engineer, control_room, assistant", s.Role)
+		}
+		if s.Team != "" && !slices.Contains(ticket.Teams, s.Team) {
+			add(p+".team", "%q is not a team; use one of %s", s.Team, strings.Join(ticket.Teams, ", "))
+		}
+		if !bcryptHash.MatchString(s.PasswordHash) {
+			add(p+".password_hash", "must be a bcrypt hash such as $2a$10$… (make one with: htpasswd -nbBC 10 '' 'the password' | cut -d: -f2)")
+		}
+	}
+	for i, s := range d.Sites {
+		p := fmt.Sprintf("desk.sites[%d]", i)
+		if !isIdentifier(s.ID) {
+			add(p+".id", "required: the site id used on tickets")
+		}
+		if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "" {
+			add(p+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", s.Timezone)
+		}
+	}
+	kinds := make([]string, len(ticket.Kinds))
+	for i, k := range ticket.Kinds {
+		kinds[i] = string(k)
+	}
+	steps := make([]string, len(ticket.Steps))
+	for i, s := range ticket.Steps {
+		steps[i] = string(s)
+	}
+	for i, r := range d.Deadlines {
+		p := fmt.Sprintf("desk.deadlines[%d]", i)
+		if !slices.Contains(kinds, r.Kind) {
+			add(p+".kind", "%q is not a ticket kind; use one of %s", r.Kind, strings.Join(kinds, ", "))
+		}
+		if len(r.Steps) == 0 {
+			add(p+".steps", "give at least one step, such as on_site: 15m")
+		}
+		for step, v := range r.Steps {
+			if !slices.Contains(steps, step) {
+				add(p+".steps."+step, "%q is not a step; use one of %s", step, strings.Join(steps, ", "))
+				continue
+			}
+			if v == "none" {
+				continue
+			}
+			if _, err := ticket.ParseLimit(v); err != nil {
+				add(p+".steps."+step, "%v, or none", err)
+			}
+		}
+	}
+	levels := make([]string, len(ticket.Levels))
+	for i, l := range ticket.Levels {
+		levels[i] = string(l)
+	}
+	channels := map[string]bool{}
+	for i, ch := range d.Channels {
+		p := fmt.Sprintf("desk.channels[%d]", i)
+		if !isIdentifier(ch.Name) {
+			add(p+".name", "required: letters, digits, '-' and '_'")
+		} else if channels[ch.Name] {
+			add(p+".name", "%q is used by another channel", ch.Name)
+		}
+		channels[ch.Name] = true
+		if !slices.Contains(ChannelTypes, ch.Type) {
+			add(p+".type", "%q is not a channel type; use one of %s", ch.Type, strings.Join(ChannelTypes, ", "))
+		}
+		if err := checkHTTPURL(ch.URL); err != nil {
+			add(p+".url", "%v", err)
+		}
+		if ch.Secret != "" && ch.Type != "dingtalk" {
+			add(p+".secret", "only dingtalk robots sign their messages")
+		}
+		for j, k := range ch.Kinds {
+			if !slices.Contains(kinds, k) {
+				add(fmt.Sprintf("%s.kinds[%d]", p, j), "%q is not a ticket kind; use one of %s", k, strings.Join(kinds, ", "))
+			}
+		}
+		for j, l := range ch.Levels {
+			if !slices.Contains(levels, l) {
+				add(fmt.Sprintf("%s.levels[%d]", p, j), "%q is not an escalation level; use one of %s", l, strings.Join(levels, ", "))
+			}
+		}
+	}
+	if d.EscalationInterval < time.Second {
+		add("desk.escalation_interval", "must be at least 1s, got %s", d.EscalationInterval)
+	}
+	if d.SessionTTL < time.Minute {
+		add("desk.session_ttl", "must be at least 1m, got %s", d.SessionTTL)
+	}
+	if d.LoginAttempts < 1 {
+		add("desk.login_attempts", "must be at least 1")
+	}
+	if d.LoginWindow < time.Second {
+		add("desk.login_window", "must be at least 1s, got %s", d.LoginWindow)
+	}
+	return ps
+}
