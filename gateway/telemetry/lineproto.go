@@ -70,11 +70,14 @@ func AppendEvent(b []byte, e devices.Event) []byte {
 	b = appendTag(b, "building", d.Building)
 	b = appendTag(b, "device", d.ID)
 	b = appendTag(b, "site", d.Site)
+	// The source (zone, loop and address, door) is a tag: two events of one
+	// type at the same instant from different sources (a reset clearing
+	// several zones) are different points, not one overwriting the other.
+	// Its values are bounded by the device's wiring.
+	b = appendTag(b, "source", e.Source)
 	b = appendTag(b, "type", e.Type)
 	b = append(b, " active="...)
 	b = strconv.AppendBool(b, e.Active)
-	b = append(b, ",source="...)
-	b = appendString(b, e.Source)
 	if e.Text != "" {
 		b = append(b, ",text="...)
 		b = appendString(b, e.Text)

@@ -29,7 +29,7 @@ func TestLineProtocolEncoding(t *testing.T) {
 		{"alarm", AppendAlarm(nil, meter, "low_balance", "firing", "warning", 9.5, at),
 			`alarm,building=3,device=meter-1,rule=low_balance,severity=warning,site=sunrise state="firing",value=9.5 1700000000123456789`},
 		{"event with quotes", AppendEvent(nil, devices.Event{Device: meter, Time: at, Type: "fire_alarm", Source: "loop 1", Active: true, Text: `say "hi"\`}),
-			`event,building=3,device=meter-1,site=sunrise,type=fire_alarm active=true,source="loop 1",text="say \"hi\"\\" 1700000000123456789`},
+			`event,building=3,device=meter-1,site=sunrise,source=loop\ 1,type=fire_alarm active=true,text="say \"hi\"\\" 1700000000123456789`},
 	} {
 		if string(tc.got) != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, tc.got, tc.want)
