@@ -50,6 +50,12 @@ func TestValidConfigLoadsWithDefaults(t *testing.T) {
 }
 
 // Each case edits the valid config and expects one problem at a line and field.
+func TestDefaultTimeoutByProtocol(t *testing.T) {
+	if defaultTimeout("dlt645").String() != "500ms" || defaultTimeout("modbus_tcp").String() != "1s" {
+		t.Errorf("default timeouts: dlt645 %s, modbus_tcp %s", defaultTimeout("dlt645"), defaultTimeout("modbus_tcp"))
+	}
+}
+
 func TestProblemsNameFileLineAndField(t *testing.T) {
 	cases := []struct {
 		name, old, new string

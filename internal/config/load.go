@@ -201,6 +201,16 @@ func (c *Config) Resolve(p string) string {
 	return filepath.Join(filepath.Dir(c.File), p)
 }
 
+// defaultTimeout is how long one request to a device may take unless its
+// configuration says otherwise: DL/T 645 meters answer within 500 ms by the
+// standard's timing, so a silent one should not hold its bus for longer.
+func defaultTimeout(protocol string) time.Duration {
+	if protocol == "dlt645" {
+		return 500 * time.Millisecond
+	}
+	return time.Second
+}
+
 // ApplyDefaults fills in the defaults of every unset option, as Load does; for
 // configurations built in code (tests, benchmarks).
 func (c *Config) ApplyDefaults() { c.applyDefaults() }
@@ -227,7 +237,7 @@ func (c *Config) applyDefaults() {
 			d.PollInterval = time.Second
 		}
 		if d.Timeout == 0 {
-			d.Timeout = time.Second
+			d.Timeout = defaultTimeout(d.Protocol)
 		}
 		if d.SlaveID == 0 {
 			d.SlaveID = 1
