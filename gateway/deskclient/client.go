@@ -80,6 +80,9 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 		}
 		return &StatusError{Code: resp.StatusCode, Msg: e.Error}
 	}
+	if out == nil { // an answer without a body (204), or one the caller ignores
+		return nil
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("desk %s: unexpected answer to %s: %w", c.base, path, err)
 	}
