@@ -83,7 +83,12 @@ func Actions(t Transition, loc *time.Location) []ticket.AlarmAction {
 	case StateFiring:
 		d := t.Device
 		var desc strings.Builder
-		fmt.Fprintf(&desc, "%s\n%s\n", zh, en)
+		// A rule without its own messages renders the same text in both languages.
+		if zh == en {
+			fmt.Fprintf(&desc, "%s\n", zh)
+		} else {
+			fmt.Fprintf(&desc, "%s\n%s\n", zh, en)
+		}
 		if t.Late {
 			fmt.Fprintf(&desc, "(告警在抑制期间触发, 抑制结束后仍在 / raised while suppressed and still firing when the suppression ended)\n")
 		}
