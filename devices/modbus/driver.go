@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -48,7 +49,41 @@ func profileFor(cfg *config.Config, dev config.Device) (*Profile, error) {
 	if dev.Profile == "" {
 		return nil, errors.New("a Modbus device needs a profile (its register map)")
 	}
-	return LoadProfile(ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
+	return loadedProfiles.load(ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
+}
+
+// profileCache parses each profile file once, however many devices name it
+// (a site has hundreds of meters of one model). A file that changed on disk
+// is parsed again. Drivers only read their profile, so sharing it is safe.
+type profileCache struct {
+	mu    sync.Mutex
+	files map[string]cachedProfile
+}
+
+type cachedProfile struct {
+	modTime time.Time
+	size    int64
+	profile *Profile
+}
+
+var loadedProfiles = &profileCache{files: map[string]cachedProfile{}}
+
+func (c *profileCache) load(path string) (*Profile, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", path, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.files[path]; ok && e.modTime.Equal(st.ModTime()) && e.size == st.Size() {
+		return e.profile, nil
+	}
+	p, err := LoadProfile(path)
+	if err != nil {
+		return nil, err
+	}
+	c.files[path] = cachedProfile{modTime: st.ModTime(), size: st.Size(), profile: p}
+	return p, nil
 }
 
 func open(env devices.Env, dev config.Device, info *devices.Info) (devices.Driver, error) {
