@@ -94,6 +94,7 @@ async function route() {
   const tick = async () => {
     try {
       await page.render(root, params);
+      document.body.dataset.route = page.route; // which page is showing, once drawn
       setConnection(true);
       if (!rendered) {
         rendered = true;
@@ -118,7 +119,7 @@ function shell() {
       h("span", { id: "conn", class: "conn live" }, t("conn.live")),
       h("span", { class: "who" }, `${me!.display_name || me!.name} (${t("role." + me!.role)})`),
       h("button", { class: "ghost", id: "lang", onclick: () => { setLang(currentLang() === "en" ? "zh-CN" : "en"); shell(); route(); } }, t("lang.switch")),
-      h("button", { class: "ghost", onclick: signOut }, t("logout")),
+      h("button", { class: "ghost", id: "logout", onclick: signOut }, t("logout")),
     ),
     h("main", { id: "page" }),
   );

@@ -25,7 +25,18 @@ export class EventStream {
   private abort: AbortController | null = null;
   private stopped = true;
   private backoffMs = 1000;
+  private wake: (() => void) | null = null;
   live = false;
+
+  constructor() {
+    // The browser knows first when the network is gone (a stream can stay
+    // silently open for a long time); when it is back, reconnect at once.
+    window.addEventListener("offline", () => this.abort?.abort());
+    window.addEventListener("online", () => {
+      this.backoffMs = 1000;
+      this.wake?.();
+    });
+  }
 
   on(fn: Listener): () => void {
     this.listeners.add(fn);
@@ -65,7 +76,11 @@ export class EventStream {
       }
       if (this.stopped) return;
       this.setLive(false);
-      await new Promise((r) => setTimeout(r, this.backoffMs));
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, this.backoffMs);
+        this.wake = () => { clearTimeout(timer); r(); };
+      });
+      this.wake = null;
       this.backoffMs = Math.min(this.backoffMs * 2, 10000);
     }
   }
