@@ -1,6 +1,24 @@
-// Bundles the console into internal/web/dist, which the Go binary embeds.
+// Checks the message catalogues, then bundles the console into
+// internal/web/dist, which the Go binary embeds.
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+
+// Every key the code names literally must be in both catalogues (keys built
+// at run time, such as "kind." + kind, are not checked here).
+const files = ["src", "src/pages"].flatMap((d) => readdirSync(d).filter((f) => f.endsWith(".ts")).map((f) => `${d}/${f}`));
+const [zhPart, enPart] = readFileSync("src/i18n.ts", "utf8").split("const en:");
+const missing = new Set();
+for (const f of files) {
+  for (const m of readFileSync(f, "utf8").matchAll(/\bt\("([\w.]+)"\s*[,)]/g)) {
+    for (const [lang, part] of [["zh-CN", zhPart], ["en", enPart]]) {
+      if (!part.includes(`"${m[1]}":`)) missing.add(`${f}: ${m[1]} (${lang})`);
+    }
+  }
+}
+if (missing.size) {
+  console.error("message keys missing from src/i18n.ts:\n  " + [...missing].join("\n  "));
+  process.exit(1);
+}
 
 const out = "../internal/web/dist";
 mkdirSync(out, { recursive: true });

@@ -42,6 +42,14 @@ export interface Reading {
   at: string;
 }
 
+export interface Deadline {
+  step: string;
+  due_at: string;
+  state: "pending" | "met" | "missed" | "withdrawn";
+  met_at?: string;
+  missed_at?: string;
+}
+
 export interface Ticket {
   id: number;
   kind: string;
@@ -59,12 +67,107 @@ export interface Ticket {
   reading?: Reading;
   created_at: string;
   updated_at: string;
+  reporter?: string;
+  phone?: string;
+  assignee?: string;
+  team?: string;
+  resolution?: string;
+  satisfaction?: number;
+  escalation_level: number;
+  acknowledged_at?: string;
+  resolved_at?: string;
+  deadlines?: Deadline[];
+}
+
+export interface Reminder {
+  at: string;
+  by: string;
+  channel: string;
+  answer?: string;
+}
+
+export interface TopUp {
+  ticket_id: number;
+  site: string;
+  building?: string;
+  unit?: string;
+  device?: string;
+  status: string;
+  balance?: number;
+  red_since: string;
+  days_red: number;
+  resident?: string;
+  phone?: string;
+  contact?: string;
+  reminders: number;
+  last_reminder?: Reminder;
+}
+
+export interface Durations {
+  count: number;
+  p50_seconds: number;
+  p95_seconds: number;
+}
+
+export interface Report {
+  site: string;
+  from: string;
+  to: string;
+  tickets: number;
+  by_kind: Record<string, number>;
+  by_category: Record<string, number>;
+  by_cause: Record<string, number>;
+  complaints: number;
+  deadlines: { step: string; met: number; missed: number; pending: number; share: number }[] | null;
+  to_dispatch: Durations;
+  to_on_site: Durations;
+  to_resolve: Durations;
+  resolved: number;
+  followed_up: number;
+  follow_up_rate: number;
+  complaint_follow_up_rate: number;
+  satisfaction_count: number;
+  satisfaction_mean: number;
 }
 
 export interface Me {
   name: string;
   role: string;
   site: string;
+  display_name?: string;
+  team?: string;
+}
+
+// login exchanges a staff name and password for a session token.
+export async function login(name: string, password: string): Promise<string> {
+  const resp = await fetch("/api/v1/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name, password }),
+  });
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new APIError(resp.status, body.error || resp.statusText, body.hint || "");
+  return body.token as string;
+}
+
+// action applies one lifecycle action to a ticket and returns the ticket.
+export function action(id: number, body: Record<string, unknown>): Promise<Ticket> {
+  return api<Ticket>(`/tickets/${id}/actions`, { method: "POST", body: JSON.stringify(body) });
+}
+
+// download fetches a file with the bearer header (a plain link cannot send
+// it) and hands it to the browser as a download.
+export async function download(path: string, filename: string) {
+  const resp = await fetch("/api/v1" + path, { headers: { Authorization: "Bearer " + token() } });
+  if (!resp.ok) throw new APIError(resp.status, resp.statusText);
+  const url = URL.createObjectURL(await resp.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 export interface Device {

@@ -1,44 +1,74 @@
-// The console's shell: sign-in, the pages a role may see, the language
-// switch, and a connection indicator that turns red when the desk stops
-// answering and green again by itself.
+// The console's shell: sign-in (staff name and password, or an access token
+// for gateways and operations), the pages a role may see, the language
+// switch, and a connection indicator that follows the desk's event stream:
+// red while it is down, green again when it has reconnected by itself.
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
-import { api, APIError, Me, setToken, token } from "./api";
+import { api, APIError, login, Me, setToken, token } from "./api";
 import { clear, h } from "./dom";
+import { events } from "./events";
 import { currentLang, setLang, t } from "./i18n";
 import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
 import { controlPage } from "./pages/control";
 import { engineeringPage } from "./pages/engineering";
+import { reportsPage } from "./pages/reports";
 
-const pages: Page[] = [controlPage, engineeringPage, assistantsPage];
+const pages: Page[] = [controlPage, engineeringPage, assistantsPage, reportsPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
+let current: Page | undefined;
+let rendered = false;
+let pollOK = true;
 
 function setConnection(ok: boolean) {
+  pollOK = ok;
+  showConnection();
+}
+
+// showConnection is green when the page's last request answered and, for
+// staff, the event stream is up.
+function showConnection() {
   const el = document.getElementById("conn");
   if (!el) return;
+  const ok = pollOK && (me?.role === "gateway" || events.live);
   el.className = ok ? "conn live" : "conn down";
   el.textContent = t(ok ? "conn.live" : "conn.down");
 }
+events.onStatus(showConnection);
 
-function loginView(error = "") {
+function loginView(error = "", withToken = false) {
   document.title = t("app.title");
-  const input = h("input", { id: "token", type: "password", autocomplete: "current-password", placeholder: t("login.tokenHint") }) as HTMLInputElement;
+  const name = h("input", { id: "name", autocomplete: "username", required: true }) as HTMLInputElement;
+  const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true }) as HTMLInputElement;
+  const tok = h("input", { id: "token", type: "password", autocomplete: "off", placeholder: t("login.tokenHint"), required: true }) as HTMLInputElement;
   const form = h("form", { class: "card login", id: "login" },
     h("h1", {}, t("app.title")),
-    h("label", {}, t("login.token"), input),
+    ...(withToken
+      ? [h("label", {}, t("login.token"), tok)]
+      : [h("label", {}, t("login.name"), name), h("label", {}, t("login.password"), password)]),
     h("button", { type: "submit" }, t("login.submit")),
-    error ? h("p", { class: "msg error" }, error) : null,
-    h("button", { type: "button", class: "ghost", onclick: () => { setLang(currentLang() === "en" ? "zh-CN" : "en"); loginView(); } }, t("lang.switch")),
+    error ? h("p", { class: "msg error", id: "login-error" }, error) : null,
+    h("div", { class: "login-links" },
+      h("button", { type: "button", class: "ghost", id: "login-mode", onclick: () => loginView("", !withToken) }, t(withToken ? "login.usePassword" : "login.useToken")),
+      h("button", { type: "button", class: "ghost", onclick: () => { setLang(currentLang() === "en" ? "zh-CN" : "en"); loginView("", withToken); } }, t("lang.switch"))),
   );
-  form.addEventListener("submit", (ev) => {
+  form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    setToken(input.value.trim());
-    start();
+    if (withToken) {
+      setToken(tok.value.trim());
+      return start();
+    }
+    try {
+      setToken(await login(name.value.trim(), password.value));
+    } catch (e: any) {
+      return loginView(t(e instanceof APIError && e.status === 429 ? "login.tooMany" : "login.failed", { msg: e.message }));
+    }
+    await start();
   });
   clear(app, form);
+  (withToken ? tok : name).focus();
 }
 
 function pagesFor(role: string): Page[] {
@@ -47,6 +77,8 @@ function pagesFor(role: string): Page[] {
 
 async function route() {
   window.clearTimeout(timer);
+  current?.leave?.();
+  current = undefined;
   if (!me) return;
   const [path, query] = (window.location.hash.replace(/^#\/?/, "") || "").split("?");
   const allowed = pagesFor(me.role);
@@ -58,16 +90,22 @@ async function route() {
     return;
   }
   const params = new URLSearchParams(query || "");
+  current = page;
   const tick = async () => {
     try {
       await page.render(root, params);
+      document.body.dataset.route = page.route; // which page is showing, once drawn
       setConnection(true);
+      if (!rendered) {
+        rendered = true;
+        performance.mark("estate.first-render"); // read by the browser test
+      }
     } catch (e: any) {
       if (e instanceof APIError && e.status === 401) return signOut();
       if (e instanceof APIError) clear(root, h("p", { class: "msg error" }, t("err.load", { msg: e.message })));
       else setConnection(false);
     }
-    if (page.refreshMs) timer = window.setTimeout(tick, page.refreshMs);
+    if (page.refreshMs && current === page) timer = window.setTimeout(tick, page.refreshMs);
   };
   await tick();
 }
@@ -79,17 +117,23 @@ function shell() {
       h("strong", {}, t("app.title")),
       nav,
       h("span", { id: "conn", class: "conn live" }, t("conn.live")),
-      h("span", { class: "who" }, `${me!.name} (${me!.role})`),
+      h("span", { class: "who" }, `${me!.display_name || me!.name} (${t("role." + me!.role)})`),
       h("button", { class: "ghost", id: "lang", onclick: () => { setLang(currentLang() === "en" ? "zh-CN" : "en"); shell(); route(); } }, t("lang.switch")),
-      h("button", { class: "ghost", onclick: signOut }, t("logout")),
+      h("button", { class: "ghost", id: "logout", onclick: signOut }, t("logout")),
     ),
     h("main", { id: "page" }),
   );
   document.title = t("app.title");
 }
 
-function signOut() {
+async function signOut() {
   window.clearTimeout(timer);
+  current?.leave?.();
+  current = undefined;
+  events.stop();
+  if (token() && me && me.role !== "gateway") {
+    await api("/logout", { method: "POST" }).catch(() => { /* an API token, or already expired */ });
+  }
   setToken("");
   me = null;
   loginView();
@@ -105,6 +149,8 @@ async function start() {
     return loginView(t("login.failed", { msg: e.message }));
   }
   shell();
+  if (me.role !== "gateway") events.start();
+  showConnection();
   await route();
 }
 

@@ -1,12 +1,20 @@
-// 客服: households whose prepaid meter shows red digits, the ticket board with
-// filters, and the work-order form for phone and walk-in requests.
-import { api, openStatuses, Ticket } from "../api";
+// 客服: today's red-meter households with one action to record a reminder
+// (the list shrinks as households top up, followed over the event stream),
+// the ticket board with filters, the work-order form for phone and walk-in
+// requests, and the follow-up (回访) form with satisfaction.
+import { action, api, Me, Ticket, TopUp } from "../api";
 import { clear, h, location } from "../dom";
+import { events } from "../events";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 
 const kinds = ["emergency", "repair", "top_up", "request", "complaint"];
 const statuses = ["new", "dispatched", "on_site", "resolved", "followed_up", "closed", "cancelled"];
+const channels = ["phone", "sms", "visit"];
+
+let unsubscribe: (() => void)[] = [];
+let pending: number | undefined;
+let me: Me | null = null;
 
 function newTicketForm(site: string, onDone: () => void): HTMLElement {
   const msg = h("p", { class: "msg", id: "form-msg" });
@@ -14,16 +22,22 @@ function newTicketForm(site: string, onDone: () => void): HTMLElement {
     h("h3", {}, t("form.title")),
     h("label", {}, t("form.kind"), h("select", { name: "kind" }, ...["repair", "request", "complaint", "emergency"].map((k) => h("option", { value: k }, t("kind." + k))))),
     h("label", {}, t("form.subject"), h("input", { name: "title", required: true, maxlength: 200 })),
+    h("label", {}, t("form.reporter"), h("input", { name: "reporter", maxlength: 100 })),
+    h("label", {}, t("form.phone"), h("input", { name: "phone", type: "tel", maxlength: 40 })),
     h("label", {}, t("form.building"), h("input", { name: "building" })),
     h("label", {}, t("form.unit"), h("input", { name: "unit" })),
     h("label", {}, t("form.source"), h("select", { name: "source" }, ...["phone", "walk_in", "app"].map((s) => h("option", { value: s }, t("form.source." + s))))),
+    h("label", {}, t("form.appointment"), h("input", { name: "appointment_at", type: "datetime-local" })),
     h("label", { class: "wide" }, t("form.description"), h("textarea", { name: "description", rows: 3 })),
     h("button", { type: "submit" }, t("form.submit")),
     msg,
   ) as HTMLFormElement;
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const data = Object.fromEntries(new FormData(form).entries()) as Record<string, string>;
+    const data: Record<string, string> = {};
+    for (const [k, v] of new FormData(form).entries()) if (String(v).trim()) data[k] = String(v).trim();
+    // datetime-local has no zone: the browser's own zone is the desk's user's.
+    if (data.appointment_at) data.appointment_at = new Date(data.appointment_at).toISOString();
     try {
       const tk = await api<Ticket>("/tickets", { method: "POST", body: JSON.stringify({ ...data, site }) });
       msg.textContent = t("form.created", { id: tk.id });
@@ -36,47 +50,128 @@ function newTicketForm(site: string, onDone: () => void): HTMLElement {
   return form;
 }
 
+async function drawRedMeters(box: HTMLElement) {
+  const { topups } = await api<{ topups: TopUp[] | null }>("/topups");
+  const list = topups || [];
+  const remind = async (tp: TopUp, channel: string, msg: HTMLElement) => {
+    try {
+      await api(`/tickets/${tp.ticket_id}/reminders`, { method: "POST", body: JSON.stringify({ channel }) });
+      await drawRedMeters(box);
+    } catch (e: any) {
+      msg.textContent = t("form.failed", { msg: e.message });
+    }
+  };
+  clear(box,
+    h("h3", {}, t("asst.redCount", { n: list.length })),
+    list.length === 0 ? h("p", { class: "empty", id: "red-meters-empty" }, t("asst.empty")) :
+      h("table", { class: "grid", id: "red-meters" },
+        h("thead", {}, h("tr", {}, ...["col.unit", "col.resident", "col.phone", "col.balance", "col.daysRed", "col.lastReminder", "col.remind"].map((k) => h("th", {}, t(k))))),
+        h("tbody", {}, ...list.map((tp) => {
+          const msg = h("span", { class: "msg error" });
+          const last = tp.last_reminder;
+          return h("tr", { "data-ticket": tp.ticket_id },
+            h("td", {}, location(tp), tp.device ? h("small", { class: "muted" }, " " + tp.device) : null),
+            h("td", {}, tp.resident || "—"),
+            h("td", {}, tp.phone ? h("a", { href: "tel:" + tp.phone }, tp.phone) : "—"),
+            h("td", { class: "num red" }, tp.balance !== undefined && tp.balance !== null ? tp.balance.toFixed(2) : ""),
+            h("td", { class: "num" }, t("asst.days", { n: tp.days_red })),
+            h("td", {}, last ? `${t("contact." + last.channel)} · ${duration(Date.now() - Date.parse(last.at))} · ${last.by} (${tp.reminders})` : t("asst.notReminded")),
+            h("td", { class: "actions" }, ...channels.map((c) =>
+              h("button", { class: "ghost remind", "data-channel": c, onclick: () => remind(tp, c, msg) }, t("contact." + c))), msg));
+        }))));
+}
+
+function drawFollowUps(box: HTMLElement, tickets: Ticket[], refresh: () => void) {
+  const resolved = tickets.filter((tk) => tk.status === "resolved" && tk.kind !== "top_up");
+  clear(box,
+    h("h3", {}, t("asst.followUps")),
+    resolved.length === 0 ? h("p", { class: "empty" }, t("asst.noFollowUps")) :
+      h("table", { class: "grid compact", id: "follow-ups" },
+        h("thead", {}, h("tr", {}, ...["col.id", "col.title", "col.resident", "col.resolution", "col.satisfaction"].map((k) => h("th", {}, t(k))))),
+        h("tbody", {}, ...resolved.map((tk) => {
+          const score = h("select", { name: "satisfaction" }, ...[5, 4, 3, 2, 1].map((n) => h("option", { value: n }, t("satisfaction." + n)))) as HTMLSelectElement;
+          const note = h("input", { name: "follow_up_note", placeholder: t("asst.followUpNote"), required: true }) as HTMLInputElement;
+          const msg = h("span", { class: "msg" });
+          const form = h("form", { class: "inline follow-up", "data-ticket": tk.id }, score, note, h("button", { type: "submit" }, t("asst.followUp")), msg);
+          form.addEventListener("submit", async (ev) => {
+            ev.preventDefault();
+            try {
+              await action(tk.id, { action: "follow_up", satisfaction: Number(score.value), follow_up_note: note.value });
+              refresh();
+            } catch (e: any) {
+              msg.textContent = t("form.failed", { msg: e.message });
+            }
+          });
+          return h("tr", { "data-ticket": tk.id },
+            h("td", {}, "#" + tk.id), h("td", {}, tk.title),
+            h("td", {}, [tk.reporter, tk.phone].filter(Boolean).join(" ")),
+            h("td", {}, tk.resolution || ""), h("td", {}, form));
+        }))));
+}
+
+function drawBoard(box: HTMLElement, tickets: Ticket[], params: URLSearchParams) {
+  const now = Date.now();
+  const kind = params.get("kind") || "";
+  const status = params.get("status") || "";
+  const building = params.get("building") || "";
+  const overdue = params.get("overdue") === "1";
+  const board = tickets.filter((tk) => (!kind || tk.kind === kind) && (!status || tk.status === status) &&
+    (!building || tk.building === building) && (!overdue || tk.escalation_level > 0));
+  const go = (key: string, v: string) => {
+    const p = new URLSearchParams(params);
+    if (v) p.set(key, v); else p.delete(key);
+    window.location.hash = "#/assistants?" + p.toString();
+  };
+  const filter = (name: string, values: string[], key: string, current: string) =>
+    h("label", {}, t(name), h("select", { id: "filter-" + key, onchange: (ev: Event) => go(key, (ev.target as HTMLSelectElement).value) },
+      h("option", { value: "" }, t("asst.all")), ...values.map((v) => h("option", { value: v, selected: v === current }, t(`${key}.${v}`)))));
+  const buildings = [...new Set(tickets.map((tk) => tk.building).filter(Boolean) as string[])].sort();
+  clear(box,
+    h("h3", {}, t("asst.board")),
+    h("div", { class: "filters" },
+      filter("asst.filterKind", kinds, "kind", kind),
+      filter("asst.filterStatus", statuses, "status", status),
+      h("label", {}, t("form.building"), h("select", { id: "filter-building", onchange: (ev: Event) => go("building", (ev.target as HTMLSelectElement).value) },
+        h("option", { value: "" }, t("asst.all")), ...buildings.map((b) => h("option", { value: b, selected: b === building }, b)))),
+      h("label", { class: "check" }, h("input", { type: "checkbox", id: "filter-overdue", checked: overdue, onchange: (ev: Event) => go("overdue", (ev.target as HTMLInputElement).checked ? "1" : "") }), t("asst.overdue"))),
+    h("table", { class: "grid compact", id: "board" },
+      h("thead", {}, h("tr", {}, ...["col.id", "col.kind", "col.title", "col.location", "col.age", "col.status"].map((k) => h("th", {}, t(k))))),
+      h("tbody", {}, ...board.map((tk) => h("tr", { "data-ticket": tk.id, class: tk.escalation_level > 0 ? "overdue-row" : "" },
+        h("td", {}, "#" + tk.id), h("td", {}, t("kind." + tk.kind)), h("td", {}, tk.title),
+        h("td", {}, location(tk)), h("td", {}, duration(now - Date.parse(tk.created_at))), h("td", {}, t("status." + tk.status)))))));
+}
+
 export const assistantsPage: Page = {
   route: "assistants",
   nav: "nav.assistants",
-  roles: ["admin", "assistant"],
-  refreshMs: 10000,
+  roles: ["admin", "manager", "assistant"],
   async render(root, params) {
-    const { tickets } = await api<{ tickets: Ticket[] }>("/tickets?limit=500");
-    const now = Date.now();
-    const red = tickets.filter((tk) => tk.kind === "top_up" && openStatuses.has(tk.status));
-    const kind = params.get("kind") || "";
-    const status = params.get("status") || "";
-    const board = tickets.filter((tk) => (!kind || tk.kind === kind) && (!status || tk.status === status));
-    const filter = (name: string, values: string[], prefix: string, current: string) =>
-      h("label", {}, t(name), h("select", {
-        onchange: (ev: Event) => {
-          const p = new URLSearchParams(params);
-          const v = (ev.target as HTMLSelectElement).value;
-          if (v) p.set(prefix, v); else p.delete(prefix);
-          window.location.hash = "#/assistants?" + p.toString();
-        },
-      }, h("option", { value: "" }, t("asst.all")), ...values.map((v) => h("option", { value: v, selected: v === current }, t(`${prefix}.${v}`)))));
-    const site = tickets[0]?.site || "";
-    clear(root,
-      h("div", { class: "page-head" }, h("h2", {}, t("asst.title"))),
-      red.length === 0 ? h("p", { class: "empty" }, t("asst.empty")) :
-        h("table", { class: "grid", id: "red-meters" },
-          h("thead", {}, h("tr", {}, ...["col.unit", "col.device", "col.balance", "col.since", "col.status"].map((k) => h("th", {}, t(k))))),
-          h("tbody", {}, ...red.map((tk) => h("tr", { "data-ticket": tk.id },
-            h("td", {}, location(tk)),
-            h("td", {}, tk.device || ""),
-            h("td", { class: "num red" }, tk.reading ? tk.reading.value.toFixed(2) : ""),
-            h("td", {}, duration(now - Date.parse(tk.created_at))),
-            h("td", {}, t("status." + tk.status)))))),
-      h("h2", {}, t("asst.board")),
-      h("div", { class: "filters" }, filter("asst.filterKind", kinds, "kind", kind), filter("asst.filterStatus", statuses, "status", status)),
-      h("table", { class: "grid compact", id: "board" },
-        h("thead", {}, h("tr", {}, ...["col.id", "col.kind", "col.title", "col.location", "col.age", "col.status"].map((k) => h("th", {}, t(k))))),
-        h("tbody", {}, ...board.map((tk) => h("tr", {},
-          h("td", {}, "#" + tk.id), h("td", {}, t("kind." + tk.kind)), h("td", {}, tk.title),
-          h("td", {}, location(tk)), h("td", {}, duration(now - Date.parse(tk.created_at))), h("td", {}, t("status." + tk.status)))))),
-      site ? newTicketForm(site, () => assistantsPage.render(root, params)) : null,
-    );
+    assistantsPage.leave!();
+    me = await api<Me>("/me");
+    const red = h("section", { id: "red-box" });
+    const follow = h("section", { id: "follow-box" });
+    const board = h("section", { id: "board-box" });
+    const lists = async () => {
+      const { tickets } = await api<{ tickets: Ticket[] }>("/tickets?limit=500");
+      drawFollowUps(follow, tickets, () => void lists());
+      drawBoard(board, tickets, params);
+      return tickets;
+    };
+    const refreshAll = () => Promise.all([drawRedMeters(red), lists()]);
+    const [, tickets] = await refreshAll();
+    const site = me.site || tickets[0]?.site || "";
+    clear(root, h("div", { class: "page-head" }, h("h2", {}, t("asst.title"))), red, follow, board,
+      site ? newTicketForm(site, () => void lists()) : null);
+    // Each ticket change re-reads the lists once (changes come in bursts).
+    unsubscribe = [events.on((e) => {
+      if (!e.type.startsWith("ticket.")) return;
+      window.clearTimeout(pending);
+      pending = window.setTimeout(() => void refreshAll().catch(() => { /* the next event retries */ }), 250);
+    })];
+  },
+  leave() {
+    unsubscribe.forEach((u) => u());
+    unsubscribe = [];
+    window.clearTimeout(pending);
   },
 };

@@ -60,7 +60,7 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
 export const engineeringPage: Page = {
   route: "engineering",
   nav: "nav.engineering",
-  roles: ["admin", "engineer"],
+  roles: ["admin", "manager", "engineer"],
   refreshMs: 10000,
   async render(root, params) {
     const id = params.get("device");

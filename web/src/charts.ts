@@ -1,0 +1,35 @@
+// Small SVG bar charts for the reports page (no library needed for bars).
+const svgNS = "http://www.w3.org/2000/svg";
+
+function el(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
+  const e = document.createElementNS(svgNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export interface Bar {
+  label: string;
+  value: number;
+  text?: string; // shown after the bar; the value when empty
+  colour?: string;
+}
+
+// bars draws horizontal bars scaled to max (the largest value when omitted).
+export function bars(id: string, data: Bar[], max?: number): SVGElement {
+  const rowH = 26;
+  const labelW = 130;
+  const width = 520;
+  const top = Math.max(max ?? 0, ...data.map((d) => d.value), 1e-9);
+  const svg = el("svg", { id, class: "bars", viewBox: `0 0 ${width} ${Math.max(1, data.length) * rowH}`, width: "100%", role: "img" });
+  data.forEach((d, i) => {
+    const y = i * rowH;
+    const w = Math.max(0, (d.value / top) * (width - labelW - 70));
+    svg.append(
+      el("text", { x: labelW - 6, y: y + 17, "text-anchor": "end", class: "bar-label" }, d.label),
+      el("rect", { x: labelW, y: y + 4, width: w, height: rowH - 8, rx: 3, fill: d.colour || "#1677ff", "data-value": d.value }),
+      el("text", { x: labelW + w + 6, y: y + 17, class: "bar-value" }, d.text ?? String(d.value)),
+    );
+  });
+  return svg;
+}
