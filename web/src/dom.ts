@@ -27,3 +27,10 @@ export function clear(el: HTMLElement, ...children: Child[]) {
 export function location(t: { building?: string; unit?: string; floor?: string }): string {
   return [t.building && t.building + "#", t.floor && t.floor + "F", t.unit].filter(Boolean).join(" ");
 }
+
+// reading renders a device reading for people: two decimals, cut rather than
+// rounded (as the gateway's alarm texts do), so that 9.9996 below a threshold
+// of 10 shows as 9.99, not 10.00.
+export function reading(v: number): string {
+  return (Math.floor(v * 100) / 100).toFixed(2);
+}

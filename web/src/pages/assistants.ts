@@ -3,7 +3,7 @@
 // the ticket board with filters, the work-order form for phone and walk-in
 // requests, and the follow-up (回访) form with satisfaction.
 import { action, api, Me, Ticket, TopUp } from "../api";
-import { clear, h, location } from "../dom";
+import { clear, h, location, reading } from "../dom";
 import { events } from "../events";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
@@ -73,7 +73,7 @@ async function drawRedMeters(box: HTMLElement) {
             h("td", {}, location(tp), tp.device ? h("small", { class: "muted" }, " " + tp.device) : null),
             h("td", {}, tp.resident || "—"),
             h("td", {}, tp.phone ? h("a", { href: "tel:" + tp.phone }, tp.phone) : "—"),
-            h("td", { class: "num red" }, tp.balance !== undefined && tp.balance !== null ? tp.balance.toFixed(2) : ""),
+            h("td", { class: "num red" }, tp.balance !== undefined && tp.balance !== null ? reading(tp.balance) : ""),
             h("td", { class: "num" }, t("asst.days", { n: tp.days_red })),
             h("td", {}, last ? `${t("contact." + last.channel)} · ${duration(Date.now() - Date.parse(last.at))} · ${last.by} (${tp.reminders})` : t("asst.notReminded")),
             h("td", { class: "actions" }, ...channels.map((c) =>

@@ -2,7 +2,7 @@
 // flashing with a sound until acknowledged, with each ticket's own deadline
 // countdowns; acknowledge, dispatch and add a note from the row.
 import { action, api, APIError, openStatuses, Ticket } from "../api";
-import { clear, h, location } from "../dom";
+import { clear, h, location, reading } from "../dom";
 import { events } from "../events";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
@@ -120,7 +120,7 @@ function draw() {
         h("td", {}, tk.title),
         h("td", {}, location(tk)),
         h("td", {}, tk.device || ""),
-        h("td", {}, tk.reading ? `${tk.reading.point} ${tk.reading.value.toFixed(2)} ${tk.reading.unit || ""}` : ""),
+        h("td", {}, tk.reading ? `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""}` : ""),
         h("td", { class: "age", "data-since": tk.created_at }, duration(now - Date.parse(tk.created_at))),
         deadlineCell(tk, now),
         statusCell(tk),

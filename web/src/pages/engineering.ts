@@ -2,7 +2,7 @@
 // history chart over 1 h / 24 h / 7 d / 30 d, and open tickets.
 import uPlot from "uplot";
 import { api, Device, Gateway, openStatuses, Ticket } from "../api";
-import { clear, h, location } from "../dom";
+import { clear, h, location, reading } from "../dom";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 
@@ -38,7 +38,7 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
     alarms.length === 0 ? h("p", { class: "empty" }, t("eng.noAlarms")) :
       h("table", { class: "grid compact", id: "alarm-history" }, h("tbody", {}, ...alarms.map((a) =>
         h("tr", {}, h("td", {}, new Date(a.t).toLocaleString()), h("td", {}, a.rule),
-          h("td", { class: a.state === "firing" ? "red" : "" }, t("alarm." + a.state)), h("td", { class: "num" }, a.value.toFixed(2)))))),
+          h("td", { class: a.state === "firing" ? "red" : "" }, t("alarm." + a.state)), h("td", { class: "num" }, reading(a.value)))))),
   );
   if (!point) return;
   const series = await api<{ samples: { t: string; v: number }[] }>(
