@@ -187,6 +187,16 @@ func (g *Gateway) Status() fleet.GatewayStatus {
 	for _, info := range g.devices.Streamed {
 		add(info)
 	}
+	views, _ := g.alarms.Snapshot(s.At, g.loc)
+	for _, v := range views {
+		since := v.FiredAt
+		if since.IsZero() {
+			since = v.PendingSince
+		}
+		s.Alarms = append(s.Alarms, fleet.Alarm{Key: v.Key, Rule: v.Rule, Device: v.Device, Building: v.Building,
+			Unit: v.Unit, Source: v.Source, Point: v.Point, Value: v.Value, State: string(v.Phase), Severity: v.Severity,
+			Since: since, Suppressed: v.Suppressed, Ticketed: v.Ticketed, MessageZH: v.MessageZH, MessageEN: v.MessageEN})
+	}
 	return s
 }
 

@@ -404,6 +404,41 @@ func TestConsoleInBrowser(t *testing.T) {
 		screenshot(t, e, "device-chart-zh")
 	})
 
+	t.Run("control room sees suppressed alarms on demand, with why", func(t *testing.T) {
+		// A second gateway reports a feeder outage: the offline alarm of its
+		// meter is recorded but suppressed, and the console says why.
+		beat := fmt.Sprintf(`{"gateway":"gw-feeder-b2","site":"demo-estate","at":%q,"interval":60000000000,
+			"devices":[{"id":"meter-2-1-201","family":"meter","building":"2","unit":"2-201","state":"offline"}],
+			"alarms":[{"key":"demo-estate/device_offline/meter-2-1-201","rule":"device_offline","device":"meter-2-1-201",
+			"building":"2","unit":"2-201","state":"firing","severity":"warning","since":%q,
+			"suppressed":"power outage on feeder b2","message_zh":"2栋 2-201 设备无应答","message_en":"meter-2-1-201 does not answer"}]}`,
+			time.Now().UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/gateways/heartbeat", strings.NewReader(beat))
+		req.Header.Set("Authorization", "Bearer demo-gateway-token-not-for-production")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("heartbeat: status %d", resp.StatusCode)
+		}
+		c := tab(t, b)
+		login(t, c, base, "control")
+		var rows string
+		wait(t, c, 15*time.Second, "the suppressed alarms",
+			chromedp.Navigate(base+"/#/control"),
+			chromedp.WaitVisible("#show-suppressed", chromedp.ByID),
+			chromedp.Click("#show-suppressed", chromedp.ByID),
+			chromedp.WaitVisible("#suppressed", chromedp.ByID),
+			chromedp.Text("#suppressed", &rows, chromedp.ByID))
+		if !strings.Contains(rows, "meter-2-1-201") || !strings.Contains(rows, "power outage on feeder b2") || !strings.Contains(rows, "设备无应答") {
+			t.Errorf("suppressed alarms on the console: %q", rows)
+		}
+		screenshot(t, c, "control-room-suppressed-zh")
+	})
+
 	t.Run("manager sees the monthly report with charts and downloads the CSV", func(t *testing.T) {
 		m := tab(t, b)
 		login(t, m, base, "manager")

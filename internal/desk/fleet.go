@@ -102,6 +102,40 @@ func (s *Server) listGateways(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"gateways": out})
 }
 
+// AlarmView is one gateway alarm as the consoles show it.
+type AlarmView struct {
+	fleet.Alarm
+	Site    string `json:"site"`
+	Gateway string `json:"gateway"`
+	// Stale: the gateway has not reported for several heartbeats.
+	Stale bool `json:"stale"`
+}
+
+// listAlarms is GET /api/v1/alarms: the gateways' pending and firing alarms
+// from their last heartbeats; suppressed=true keeps only the suppressed ones
+// (with why), suppressed=false only the others.
+func (s *Server) listAlarms(c echo.Context) error {
+	gs, err := s.gateways(c)
+	if err != nil {
+		return err
+	}
+	want := c.QueryParam("suppressed")
+	if want != "" && want != "true" && want != "false" {
+		return apiError(http.StatusBadRequest, "suppressed must be true or false", "")
+	}
+	out := []AlarmView{}
+	for _, g := range gs {
+		stale := s.isStale(g)
+		for _, a := range g.Alarms {
+			if want != "" && (a.Suppressed != "") != (want == "true") {
+				continue
+			}
+			out = append(out, AlarmView{Alarm: a, Site: g.Site, Gateway: g.Gateway, Stale: stale})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"alarms": out})
+}
+
 func (s *Server) devices(c echo.Context) ([]DeviceView, error) {
 	gs, err := s.gateways(c)
 	if err != nil {

@@ -47,6 +47,7 @@ func routes(s *Server) []route {
 		{http.MethodPost, "/gateways/heartbeat", s.heartbeat, []string{RoleGateway}},
 		// The engineers' console: gateways, devices, and telemetry read back from InfluxDB.
 		{http.MethodGet, "/gateways", s.listGateways, staffRoles},
+		{http.MethodGet, "/alarms", s.listAlarms, staffRoles},
 		{http.MethodGet, "/devices", s.listDevices, staffRoles},
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},

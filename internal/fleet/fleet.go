@@ -18,6 +18,30 @@ type GatewayStatus struct {
 	// OutboxPending is how many ticket requests wait for the desk.
 	OutboxPending int      `json:"outbox_pending"`
 	Devices       []Device `json:"devices"`
+	// Alarms are the gateway's pending and firing alarms, the suppressed ones
+	// (by an outage or a maintenance window) included, with why.
+	Alarms []Alarm `json:"alarms,omitempty"`
+}
+
+// Alarm is one alarm as the gateway's engine holds it.
+type Alarm struct {
+	Key      string    `json:"key"`
+	Rule     string    `json:"rule"`
+	Device   string    `json:"device"`
+	Building string    `json:"building,omitempty"`
+	Unit     string    `json:"unit,omitempty"`
+	Source   string    `json:"source,omitempty"`
+	Point    string    `json:"point,omitempty"`
+	Value    float64   `json:"value"`
+	State    string    `json:"state"` // pending, firing, clearing
+	Severity string    `json:"severity"`
+	Since    time.Time `json:"since,omitzero"`
+	// Suppressed says why the alarm is recorded but not ticketed (power
+	// outage on a feeder, a maintenance window); empty when it is not.
+	Suppressed string `json:"suppressed,omitempty"`
+	Ticketed   bool   `json:"ticketed"`
+	MessageZH  string `json:"message_zh"`
+	MessageEN  string `json:"message_en"`
 }
 
 // Device is one device's identity, location and link health.

@@ -4,7 +4,7 @@
 import { action, api, APIError, openStatuses, Ticket } from "../api";
 import { clear, h, location, reading } from "../dom";
 import { events } from "../events";
-import { duration, t } from "../i18n";
+import { currentLang, duration, t } from "../i18n";
 import { Page } from "../page";
 
 let soundOn = localStorage.getItem("estate.sound") !== "off";
@@ -228,6 +228,42 @@ function tick() {
   if (ticks % 2 === 1 && [...tickets.values()].some(alerting)) beep();
 }
 
+interface GatewayAlarm {
+  key: string;
+  device: string;
+  building?: string;
+  unit?: string;
+  since?: string;
+  suppressed?: string;
+  message_zh: string;
+  message_en: string;
+  gateway: string;
+  stale: boolean;
+}
+
+// showSuppressed lists, on demand, the alarms the gateways hold back from
+// tickets (a power outage on the feeder, a maintenance window) and why.
+async function showSuppressed(box: HTMLElement) {
+  if (box.childElementCount > 0) {
+    clear(box);
+    return;
+  }
+  const { alarms } = await api<{ alarms: GatewayAlarm[] }>("/alarms?suppressed=true");
+  const now = Date.now();
+  clear(box,
+    h("h3", {}, t("control.suppressedTitle", { n: alarms.length })),
+    alarms.length === 0 ? h("p", { class: "empty" }, t("control.noSuppressed")) :
+      h("table", { class: "grid compact", id: "suppressed" },
+        h("thead", {}, h("tr", {}, ...["col.device", "col.location", "col.title", "control.why", "col.age"].map((k) => h("th", {}, t(k))))),
+        h("tbody", {}, ...alarms.map((a) => h("tr", { class: a.stale ? "stale" : "", "data-alarm": a.key },
+          h("td", {}, a.device),
+          h("td", {}, location(a)),
+          h("td", {}, currentLang() === "en" ? a.message_en : a.message_zh),
+          h("td", { class: "why" }, a.suppressed || ""),
+          h("td", {}, a.since ? duration(now - Date.parse(a.since)) : ""))))),
+  );
+}
+
 export const controlPage: Page = {
   route: "control",
   nav: "nav.control",
@@ -244,9 +280,16 @@ export const controlPage: Page = {
         if (soundOn) beep(); // a click lets the browser start audio
       },
     }, `${t("control.sound")}: ${t(soundOn ? "control.soundOn" : "control.soundOff")}`);
+    const suppressedBox = h("div", { id: "suppressed-box" });
+    const suppressedToggle = h("button", {
+      class: "ghost", id: "show-suppressed",
+      onclick: () => void showSuppressed(suppressedBox),
+    }, t("control.showSuppressed"));
     clear(r,
-      h("div", { class: "page-head" }, h("h2", {}, t("control.title")), h("span", { id: "incident-count", class: "muted" }), soundToggle),
+      h("div", { class: "page-head" }, h("h2", {}, t("control.title")), h("span", { id: "incident-count", class: "muted" }),
+        suppressedToggle, soundToggle),
       h("div", { id: "incidents-box" }),
+      suppressedBox,
       h("div", { id: "action-panel" }),
     );
     unsubscribe = [
