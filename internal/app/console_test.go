@@ -437,6 +437,17 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("suppressed alarms on the console: %q", rows)
 		}
 		screenshot(t, c, "control-room-suppressed-zh")
+
+		// On a phone the page keeps within the screen's width.
+		var overflow bool
+		wait(t, c, 10*time.Second, "the phone layout",
+			chromedp.EmulateViewport(390, 844),
+			chromedp.WaitVisible("#incidents-box", chromedp.ByID),
+			chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow))
+		screenshot(t, c, "control-room-phone-zh")
+		if overflow {
+			t.Error("the control room scrolls sideways on a 390 px wide phone")
+		}
 	})
 
 	t.Run("manager sees the monthly report with charts and downloads the CSV", func(t *testing.T) {
