@@ -385,6 +385,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		if state != "在线" {
 			t.Errorf("meter state = %q, want 在线", state)
 		}
+		var tree string
+		wait(t, e, 10*time.Second, "the sites and buildings",
+			chromedp.Navigate(base+"/#/engineering?site=demo-estate&building=1"),
+			chromedp.WaitVisible(`#devices tr[data-device="meter-1-1-101"]`, chromedp.ByQuery),
+			chromedp.Text("#site-tree", &tree, chromedp.ByID))
+		if !strings.Contains(tree, "demo-estate") || !strings.Contains(tree, "1 栋") {
+			t.Errorf("site tree: %q", tree)
+		}
 		screenshot(t, e, "engineering-zh")
 		var points string
 		var ok bool

@@ -57,6 +57,31 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
   }, [xs, ys], chartBox);
 }
 
+// siteTree is the sites → buildings navigation above the device list, each
+// entry with its device count and how many are offline.
+function siteTree(devices: Device[], site: string, building: string): HTMLElement {
+  const counts = new Map<string, { n: number; off: number; buildings: Map<string, { n: number; off: number }> }>();
+  for (const d of devices) {
+    const s = counts.get(d.site) || { n: 0, off: 0, buildings: new Map() };
+    const b = s.buildings.get(d.building || "") || { n: 0, off: 0 };
+    const off = d.state === "offline" || d.stale ? 1 : 0;
+    s.n++; s.off += off; b.n++; b.off += off;
+    s.buildings.set(d.building || "", b);
+    counts.set(d.site, s);
+  }
+  const label = (name: string, c: { n: number; off: number }) =>
+    `${name} · ${t("eng.count", { n: c.n })}` + (c.off ? ` · ${t("eng.offlineCount", { n: c.off })}` : "");
+  const link = (q: string, text: string, active: boolean, off: number) =>
+    h("a", { href: "#/engineering" + q, class: (active ? "active " : "") + (off ? "has-offline" : "") }, text);
+  return h("div", { class: "tree", id: "site-tree" },
+    link("", t("eng.allSites"), !site, 0),
+    ...[...counts.entries()].sort().map(([s, c]) => h("div", { class: "tree-site" },
+      link(`?site=${encodeURIComponent(s)}`, label(s, c), site === s && !building, c.off),
+      ...[...c.buildings.entries()].sort().map(([b, bc]) =>
+        link(`?site=${encodeURIComponent(s)}&building=${encodeURIComponent(b)}`,
+          label(b ? t("eng.building", { b }) : t("eng.noBuilding"), bc), site === s && building === b, bc.off)))));
+}
+
 export const engineeringPage: Page = {
   route: "engineering",
   nav: "nav.engineering",
@@ -70,7 +95,11 @@ export const engineeringPage: Page = {
       api<{ devices: Device[] }>("/devices"),
     ]);
     const now = Date.now();
-    devices.sort((a, b) => (a.state === "offline" ? 0 : 1) - (b.state === "offline" ? 0 : 1) || a.id.localeCompare(b.id));
+    const site = params.get("site") || "";
+    const building = params.get("building") || "";
+    const tree = siteTree(devices, site, building);
+    const shown = devices.filter((d) => (!site || d.site === site) && (!building || (d.building || "") === building));
+    shown.sort((a, b) => (a.state === "offline" ? 0 : 1) - (b.state === "offline" ? 0 : 1) || a.id.localeCompare(b.id));
     clear(root,
       h("div", { class: "page-head" }, h("h2", {}, t("eng.title"))),
       h("h3", {}, t("eng.gateways")),
@@ -83,11 +112,12 @@ export const engineeringPage: Page = {
           h("td", { class: "num" }, g.offline),
           h("td", { class: "num" }, g.telemetry_backlog),
           h("td", { class: "num" }, g.outbox_pending))))),
+      tree,
       h("h3", {}, t("eng.devices")),
       devices.length === 0 ? h("p", { class: "empty" }, t("eng.noDevices")) :
         h("table", { class: "grid", id: "devices" },
           h("thead", {}, h("tr", {}, ...["col.device", "col.location", "col.state", "col.lastSeen", "col.errors"].map((k) => h("th", {}, t(k))))),
-          h("tbody", {}, ...devices.map((d) => h("tr", { "data-device": d.id },
+          h("tbody", {}, ...shown.map((d) => h("tr", { "data-device": d.id },
             h("td", {}, h("a", { href: `#/engineering?device=${encodeURIComponent(d.id)}` }, d.id), h("small", {}, ` ${d.family} ${d.model || ""}`)),
             h("td", {}, location(d)),
             h("td", {}, stateBadge(d)),
