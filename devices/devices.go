@@ -46,6 +46,10 @@ type Value struct {
 	Point   string
 	Value   float64
 	Quality Quality
+	// IsText marks a point whose value is text (a serial number, a firmware
+	// version): Text holds it and Value is unused.
+	IsText bool
+	Text   string
 }
 
 // Reading is what one poll of one device returned, stamped with the moment it
@@ -59,7 +63,7 @@ type Reading struct {
 // Get returns the value of a point, if the reading has it with good quality.
 func (r Reading) Get(point string) (float64, bool) {
 	for _, v := range r.Values {
-		if v.Point == point && v.Quality == Good {
+		if v.Point == point && v.Quality == Good && !v.IsText {
 			return v.Value, true
 		}
 	}

@@ -491,9 +491,12 @@ func decodeRead(dst []devices.Value, rd read, data []byte, onErr func(*Point, er
 			text, err := pt.DecodeText(data[lo:hi])
 			if err != nil {
 				onErr(pt, err)
-			} else if onText != nil {
+				continue
+			}
+			if onText != nil {
 				onText(pt, text)
 			}
+			dst = append(dst, devices.Value{Point: pt.Name, IsText: true, Text: text, Quality: devices.Good})
 			continue
 		}
 		v, err := pt.Decode(data[lo:hi])

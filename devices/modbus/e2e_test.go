@@ -73,6 +73,17 @@ func TestTCPEndToEnd(t *testing.T) {
 	if got := d.Texts()["serial"]; got != "SN1234" {
 		t.Errorf("serial text %q", got)
 	}
+	// The text travels in the reading too (to InfluxDB as a string field),
+	// and is no number for the alarm rules.
+	found := false
+	for _, v := range r.Values {
+		if v.Point == "serial" {
+			found = v.IsText && v.Text == "SN1234" && v.Quality == devices.Good
+		}
+	}
+	if _, isNumber := r.Get("serial"); !found || isNumber {
+		t.Errorf("serial in the reading: found %v, a number %v", found, isNumber)
+	}
 }
 
 func TestRTUOnPTYEndToEnd(t *testing.T) {

@@ -181,12 +181,12 @@ func (s *slot) get(r *devices.Reading) (float64, bool) {
 	point := s.rule.cfg.Point
 	if s.hint < len(r.Values) && r.Values[s.hint].Point == point {
 		v := &r.Values[s.hint]
-		return v.Value, v.Quality == devices.Good
+		return v.Value, v.Quality == devices.Good && !v.IsText
 	}
 	for i := range r.Values {
 		if v := &r.Values[i]; v.Point == point {
 			s.hint = i
-			return v.Value, v.Quality == devices.Good
+			return v.Value, v.Quality == devices.Good && !v.IsText
 		}
 	}
 	return 0, false

@@ -29,13 +29,17 @@ func AppendReading(b []byte, r devices.Reading) []byte {
 	b = append(b, ' ')
 	quality := devices.Good
 	for _, v := range r.Values {
-		if v.Quality != devices.Good || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+		if v.Quality != devices.Good || !v.IsText && (math.IsNaN(v.Value) || math.IsInf(v.Value, 0)) {
 			quality = devices.Bad
 			continue
 		}
 		b = appendKey(b, v.Point)
 		b = append(b, '=')
-		b = strconv.AppendFloat(b, v.Value, 'g', -1, 64)
+		if v.IsText {
+			b = appendString(b, v.Text)
+		} else {
+			b = strconv.AppendFloat(b, v.Value, 'g', -1, 64)
+		}
 		b = append(b, ',')
 	}
 	b = append(b, `quality="`...)

@@ -26,6 +26,9 @@ func TestLineProtocolEncoding(t *testing.T) {
 		{"escaping, empty tags left out", AppendReading(nil, devices.Reading{Device: odd, Time: at, Values: []devices.Value{
 			{Point: "held open", Value: 1}}}),
 			`access\ control,device=door\ 1\,a\=b,model=m,site=s held\ open=1,quality="good" 1700000000123456789`},
+		{"text points are string fields", AppendReading(nil, devices.Reading{Device: meter, Time: at, Values: []devices.Value{
+			{Point: "serial", IsText: true, Text: `SN "42"`}, {Point: "voltage", Value: 230}}}),
+			`meter,building=3,device=meter-1,model=sdm630,site=sunrise,unit=3-1201 serial="SN \"42\"",voltage=230,quality="good" 1700000000123456789`},
 		{"alarm", AppendAlarm(nil, meter, "low_balance", "firing", "warning", 9.5, at),
 			`alarm,building=3,device=meter-1,rule=low_balance,severity=warning,site=sunrise state="firing",value=9.5 1700000000123456789`},
 		{"event with quotes", AppendEvent(nil, devices.Event{Device: meter, Time: at, Type: "fire_alarm", Source: "loop 1", Active: true, Text: `say "hi"\`}),
