@@ -53,12 +53,15 @@ func profileFor(cfg *config.Config, dev config.Device) (*Profile, error) {
 	return LoadProfile(ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
 }
 
+// LineOf is the serial line a DL/T 645 device is on, with the protocol's defaults.
+func LineOf(dev config.Device) serialline.Settings { return lineOf(dev) }
+
 func lineOf(dev config.Device) serialline.Settings {
 	return serialline.Resolve(dev.Serial, DefaultBaud, DefaultParity)
 }
 
 func validate(cfg *config.Config, dev config.Device, path string) []config.Problem {
-	var ps []config.Problem
+	ps := validateControl(cfg, dev, path)
 	if _, err := ParseAddress(dev.Address); err != nil {
 		ps = append(ps, cfg.Problemf(path+".address", "the meter's 12-digit communication address (on its nameplate): %v", err))
 	}
@@ -126,6 +129,13 @@ type line struct {
 	bus    *Bus
 	meters []*meter
 	log    *slog.Logger
+	// timeSync: every meter on the line allows its clock to be set, every
+	// syncEvery; nextSync is when the next broadcast is due.
+	timeSync  bool
+	syncEvery time.Duration
+	nextSync  time.Time
+	// loc is the site's time zone: meters keep local time.
+	loc *time.Location
 }
 
 // Streamer sweeps every DL/T 645 line: one goroutine per port, one
@@ -155,6 +165,16 @@ func openStream(env devices.Env, devs []config.Device, infos []*devices.Info) (d
 			s.lines = append(s.lines, l)
 		}
 		l.meters = append(l.meters, m)
+	}
+	loc := time.Local
+	if tz := env.Config.Site.Timezone; tz != "" {
+		if l, err := time.LoadLocation(tz); err == nil {
+			loc = l
+		}
+	}
+	for _, l := range s.lines {
+		l.timeSync, l.syncEvery = lineTimeSync(l.meters)
+		l.loc = loc
 	}
 	return &s, nil
 }
@@ -191,6 +211,12 @@ func (l *line) run(ctx context.Context, sink devices.Sink) {
 	for ctx.Err() == nil {
 		start := time.Now()
 		next := start.Add(time.Hour)
+		if l.timeSync {
+			if !start.Before(l.nextSync) {
+				l.syncClocks(start)
+			}
+			next = minTime(next, l.nextSync)
+		}
 		for _, m := range l.meters {
 			if ctx.Err() != nil {
 				return
@@ -210,6 +236,17 @@ func (l *line) run(ctx context.Context, sink devices.Sink) {
 			}
 		}
 	}
+}
+
+// syncClocks broadcasts the time to the line's meters (all of which allow it).
+func (l *line) syncClocks(now time.Time) {
+	if err := l.bus.BroadcastTime(now.In(l.loc)); err != nil {
+		l.log.Warn("setting the meters' clocks failed; retrying in a minute", "err", err)
+		l.nextSync = now.Add(time.Minute)
+		return
+	}
+	l.log.Info("meters' clocks set by broadcast", "meters", len(l.meters), "next", now.Add(l.syncEvery).Format(time.RFC3339))
+	l.nextSync = now.Add(l.syncEvery)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -29,8 +29,15 @@ type SimMeter struct {
 	Silent bool
 	// Unsupported identifiers get the error reply "no requested data".
 	Unsupported map[DI]bool
+	// Password is the control password (level, P0, P1, P2) relay commands need.
+	Password [4]byte
+	// ClockSet is the time the last clock broadcast carried (zero: never set).
+	ClockSet time.Time
 
 	relayOpen bool
+	// remoteTrip: the relay was opened by a relay command and stays open
+	// until a command allows it to close, whatever the balance.
+	remoteTrip bool
 	last      time.Time
 	elapsed   float64
 }
@@ -65,7 +72,7 @@ func (m *SimMeter) advance(now time.Time) {
 // TopUp adds money; a tripped relay closes again once the balance is positive.
 func (m *SimMeter) TopUp(yuan float64) {
 	m.Balance += yuan
-	if m.Balance > 0 {
+	if m.Balance > 0 && !m.remoteTrip {
 		m.relayOpen = false
 	}
 }
@@ -262,7 +269,18 @@ func (s *SimBus) answer(req Frame) []byte {
 			matches++
 		}
 	}
-	if req.Func() == FuncBroadcastTime || matches == 0 {
+	if req.Func() == FuncBroadcastTime {
+		// Every meter that hears it sets its clock; none answers.
+		if at, ok := broadcastTime(req.Data); ok {
+			for _, m := range s.meters {
+				if !m.Silent {
+					m.ClockSet = at
+				}
+			}
+		}
+		return nil
+	}
+	if matches == 0 {
 		return nil
 	}
 	if matches > 1 {
@@ -306,6 +324,24 @@ func (s *SimBus) answer(req Frame) []byte {
 			delete(s.pending, m.Addr)
 		}
 		reply.Data = append(append(di.appendWire(nil), rest...), seq)
+	case FuncRelayControl:
+		if len(req.Data) < 16 {
+			return s.refuse(m, req, ErrBitOther)
+		}
+		if [4]byte(req.Data[0:4]) != m.Password {
+			return s.refuse(m, req, ErrBitPassword)
+		}
+		switch req.Data[8] {
+		case RelayTrip:
+			m.relayOpen, m.remoteTrip = true, true
+		case RelayAllowClose:
+			m.remoteTrip = false
+			if m.Balance > -m.OverdraftLimit {
+				m.relayOpen = false
+			}
+		default:
+			return s.refuse(m, req, ErrBitOther)
+		}
 	default:
 		return s.refuse(m, req, ErrBitPassword)
 	}
@@ -347,4 +383,13 @@ func (m *SimMeter) encode(di DI) ([]byte, bool) {
 	}
 	out, err := Items[di].Format.AppendEncode(nil, v)
 	return out, err == nil
+}
+
+// broadcastTime decodes the ss mm hh DD MM YY (BCD) of a clock broadcast.
+func broadcastTime(d []byte) (time.Time, bool) {
+	if len(d) < 6 {
+		return time.Time{}, false
+	}
+	n := func(b byte) int { return int(b>>4)*10 + int(b&0x0F) }
+	return time.Date(2000+n(d[5]), time.Month(n(d[4])), n(d[3]), n(d[2]), n(d[1]), n(d[0]), 0, time.Local), true
 }

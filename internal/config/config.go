@@ -85,6 +85,8 @@ type Device struct {
 	Serial *Serial `yaml:"serial"`
 	// MQTT addresses a device of protocol mqtt (see mqtt.go).
 	MQTT *DeviceMQTT `yaml:"mqtt"`
+	// DLT645 switches on what may change a DL/T 645 meter (see dlt645.go).
+	DLT645 *DeviceDLT645 `yaml:"dlt645"`
 	// PollGroups sets the interval of each poll group of the device's profile
 	// (fast, normal, slow). Unset groups poll at poll_interval, slow at ten
 	// poll intervals; groups with equal intervals are read together.

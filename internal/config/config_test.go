@@ -72,6 +72,7 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		{"bad ticket kind", "ticket: top_up", "ticket: topup", `rules[0].ticket: "topup" is not a ticket kind`},
 		{"duplicate device", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n  - id: m1\n    family: meter\n    protocol: modbus_tcp\n", `site.yaml:20: devices[1].id: "m1" is used by another device`},
 		{"missing site id", "  id: sunrise\n", "  name: x\n", "site.id: required"},
+		{"dlt645 options on a modbus device", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    dlt645: {time_sync: true}\n", "site.yaml:20: devices[0].dlt645: only for devices of protocol dlt645"},
 		{"gateway token without site", "role: admin}", "role: gateway}", "desk.tokens[0].site: required for a gateway token"},
 	}
 	for _, tc := range cases {

@@ -27,6 +27,11 @@ func (c *Config) expandSecrets() []Problem {
 	}
 	expand("gateway.desk_token", &c.Gateway.DeskToken)
 	expand("influxdb.token", &c.InfluxDB.Token)
+	for i := range c.Devices {
+		if d := c.Devices[i].DLT645; d != nil {
+			expand(fmt.Sprintf("devices[%d].dlt645.password", i), &d.Password)
+		}
+	}
 	for i := range c.Desk.Tokens {
 		expand(fmt.Sprintf("desk.tokens[%d].token", i), &c.Desk.Tokens[i].Token)
 	}

@@ -87,6 +87,9 @@ func (c *Config) validateGateway() []Problem {
 			add(p+".family", "%q is not a device family; use one of %s", d.Family, strings.Join(Families, ", "))
 		}
 		families[d.Family] = true
+		if d.DLT645 != nil && d.Protocol != "dlt645" {
+			add(p+".dlt645", "only for devices of protocol dlt645")
+		}
 		if d.Protocol == "" {
 			add(p+".protocol", "required, such as modbus_tcp")
 		}
