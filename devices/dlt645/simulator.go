@@ -38,8 +38,8 @@ type SimMeter struct {
 	// remoteTrip: the relay was opened by a relay command and stays open
 	// until a command allows it to close, whatever the balance.
 	remoteTrip bool
-	last      time.Time
-	elapsed   float64
+	last       time.Time
+	elapsed    float64
 }
 
 // price is yuan per kWh.
