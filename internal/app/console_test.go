@@ -388,6 +388,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		var tree string
 		wait(t, e, 10*time.Second, "the sites and buildings",
 			chromedp.Navigate(base+"/#/engineering?site=demo-estate&building=1"),
+			// The active building link exists only once the filtered view has
+			// rendered (the unfiltered one is still on screen until then).
+			chromedp.WaitVisible(`#site-tree a.active[href*="building=1"]`, chromedp.ByQuery),
 			chromedp.WaitVisible(`#devices tr[data-device="meter-1-1-101"]`, chromedp.ByQuery),
 			chromedp.Text("#site-tree", &tree, chromedp.ByID))
 		if !strings.Contains(tree, "demo-estate") || !strings.Contains(tree, "1 栋") {
