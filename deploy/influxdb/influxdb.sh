@@ -88,7 +88,9 @@ bind-address = "127.0.0.1:$rpc"
   enabled = true
   log-enabled = false
 CONF
-    "$(influxd_bin)" run -config "$dir/influxdb.conf" > "$dir/influxd.log" 2>&1 &
+    # Its own session: a Ctrl-C that stops `make demo` must not take InfluxDB down
+    # before the gateway has flushed its last points.
+    setsid "$(influxd_bin)" run -config "$dir/influxdb.conf" > "$dir/influxd.log" 2>&1 &
     echo $! > "$dir/influxd.pid"
     for _ in $(seq 1 150); do
       ping && break
