@@ -70,6 +70,20 @@ func (r Reading) Get(point string) (float64, bool) {
 	return 0, false
 }
 
+// ProfileHeader is what every device profile (configs/profiles/*.yaml) says
+// of itself, whatever its protocol; each protocol's profile embeds it inline.
+type ProfileHeader struct {
+	Name         string `yaml:"name"`
+	Description  string `yaml:"description"`
+	Manufacturer string `yaml:"manufacturer"`
+	Model        string `yaml:"model"`
+	Family       string `yaml:"family"`
+	// Protocol names the protocol of profiles other than Modbus register maps.
+	Protocol string `yaml:"protocol"`
+	// Source cites the public register map or document the profile comes from.
+	Source string `yaml:"source"`
+}
+
 // Event is something a device reported happening (a fire alarm in a zone, a
 // door forced open, an elevator entrapment), as opposed to a sampled value.
 type Event struct {

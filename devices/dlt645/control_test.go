@@ -69,14 +69,13 @@ func TestTimeSyncOnlyWhenEveryMeterAllows(t *testing.T) {
 	}
 	a1, _ := ParseAddress("1")
 	a2, _ := ParseAddress("2")
-	m1, m2 := &SimMeter{Addr: a1, Balance: 30}, &SimMeter{Addr: a2, Balance: 30}
-	sim.Add(m1)
-	sim.Add(m2)
+	sim.Add(&SimMeter{Addr: a1, Balance: 30})
+	sim.Add(&SimMeter{Addr: a2, Balance: 30})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = sim.Run(ctx) }()
 
-	run := func(allowSecond bool) {
+	start := func(allowSecond bool) (stop func()) {
 		cfg, devs, infos := testConfig(sim.Path(), "1", "2")
 		cfg.Site.Timezone = "Asia/Shanghai"
 		devs[0].DLT645 = &config.DeviceDLT645{TimeSync: true}
@@ -87,24 +86,27 @@ func TestTimeSyncOnlyWhenEveryMeterAllows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runCtx, stop := context.WithCancel(ctx)
+		runCtx, cancelRun := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); _ = st.Run(runCtx, &recordingSink{}) }()
-		time.Sleep(700 * time.Millisecond)
-		stop()
-		<-done
+		return func() { cancelRun(); <-done }
 	}
-	run(false)
-	if !m1.ClockSet.IsZero() || !m2.ClockSet.IsZero() {
+	// A line where one meter does not allow it: several sweeps, no broadcast.
+	stop := start(false)
+	before := sim.Requests()
+	eventually(t, "a few sweeps", func() bool { return sim.Requests() >= before+10 })
+	stop()
+	if !sim.ClockSet(a1).IsZero() || !sim.ClockSet(a2).IsZero() {
 		t.Fatal("clocks set although one meter of the line does not allow it")
 	}
-	run(true)
+	stop = start(true)
+	eventually(t, "both clocks set", func() bool { return !sim.ClockSet(a1).IsZero() && !sim.ClockSet(a2).IsZero() })
+	stop()
 	shanghai, _ := time.LoadLocation("Asia/Shanghai")
 	want := time.Now().In(shanghai)
-	for _, m := range []*SimMeter{m1, m2} {
-		got := m.ClockSet
-		if got.IsZero() || got.Hour() != want.Hour() || got.Day() != want.Day() {
-			t.Errorf("meter %s clock set to %v, want the site's local time %v", m.Addr, got, want)
+	for _, a := range []Address{a1, a2} {
+		if got := sim.ClockSet(a); got.Hour() != want.Hour() || got.Day() != want.Day() {
+			t.Errorf("meter %s clock set to %v, want the site's local time %v", a, got, want)
 		}
 	}
 }

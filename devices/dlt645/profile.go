@@ -9,20 +9,16 @@ import (
 	"slices"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/estatehq/estate/devices"
 )
 
 // Profile is a DL/T 645 meter model as data (configs/profiles/*.yaml): which
 // identifiers to read and under which point names.
 type Profile struct {
-	Name         string  `yaml:"name"`
-	Description  string  `yaml:"description"`
-	Manufacturer string  `yaml:"manufacturer"`
-	Model        string  `yaml:"model"`
-	Family       string  `yaml:"family"`
-	Source       string  `yaml:"source"`
-	Protocol     string  `yaml:"protocol"` // must be "dlt645"
-	Limits       Limits  `yaml:"limits"`
-	Points       []Point `yaml:"points"`
+	devices.ProfileHeader `yaml:",inline"` // protocol: dlt645
+	Limits                Limits           `yaml:"limits"`
+	Points                []Point          `yaml:"points"`
 }
 
 // Limits are what the meter model allows per request.

@@ -195,6 +195,18 @@ func (s *SimBus) With(addr Address, f func(*SimMeter)) bool {
 }
 
 // Requests is how many requests the bus has seen.
+// ClockSet is when the meter at a's clock was last set by broadcast (zero: never).
+func (s *SimBus) ClockSet(a Address) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.meters {
+		if m.Addr == a {
+			return m.ClockSet
+		}
+	}
+	return time.Time{}
+}
+
 func (s *SimBus) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

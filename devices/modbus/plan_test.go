@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -133,7 +134,7 @@ func FuzzPlan(f *testing.F) {
 		if len(addrs) > 64 {
 			addrs = addrs[:64]
 		}
-		p := &Profile{Name: "f", Limits: Limits{MaxRegistersPerRead: int(limit)%125 + 4, EvenAddress: even, MaxGap: int(gap) % 40}}
+		p := &Profile{ProfileHeader: devices.ProfileHeader{Name: "f"}, Limits: Limits{MaxRegistersPerRead: int(limit)%125 + 4, EvenAddress: even, MaxGap: int(gap) % 40}}
 		for i, a := range addrs {
 			typ := Types[int(a)%len(Types)]
 			pt := Point{Name: fmt.Sprint("p", i), Table: tables[i%4], Type: typ, Address: uint16(a) * 3, Group: Groups[int(a)%3]}

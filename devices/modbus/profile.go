@@ -11,19 +11,16 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/estatehq/estate/devices"
 )
 
 // Profile is a device's register map, kept as data under configs/profiles/ (the
 // way EdgeX device profiles are) so that a new meter model needs YAML, not code.
 type Profile struct {
-	Name         string  `yaml:"name"`
-	Description  string  `yaml:"description"`
-	Manufacturer string  `yaml:"manufacturer"`
-	Model        string  `yaml:"model"`
-	Family       string  `yaml:"family"`
-	Source       string  `yaml:"source"`
-	Limits       Limits  `yaml:"limits"`
-	Points       []Point `yaml:"points"`
+	devices.ProfileHeader `yaml:",inline"` // protocol: empty or modbus
+	Limits                Limits           `yaml:"limits"`
+	Points                []Point          `yaml:"points"`
 }
 
 // Limits are what a real device tolerates per request.
@@ -163,6 +160,9 @@ func IsBitTable(table string) bool { return table == TableCoil || table == Table
 
 func (p *Profile) normalise() error {
 	var errs []error
+	if p.Protocol != "" && !strings.HasPrefix(p.Protocol, "modbus") {
+		errs = append(errs, fmt.Errorf("protocol: %q: this is a %s profile, not a Modbus register map", p.Protocol, p.Protocol))
+	}
 	if p.Name == "" {
 		errs = append(errs, errors.New("name: required"))
 	}

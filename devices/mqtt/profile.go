@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/estatehq/estate/devices"
 )
 
 // Profile says how one kind of MQTT device talks: which topics it publishes
@@ -18,13 +20,7 @@ import (
 // shows. Profiles are data under configs/profiles/ (protocol: mqtt), so a new
 // monitoring box or controller needs YAML, not code.
 type Profile struct {
-	Name         string `yaml:"name"`
-	Description  string `yaml:"description"`
-	Manufacturer string `yaml:"manufacturer"`
-	Model        string `yaml:"model"`
-	Family       string `yaml:"family"`
-	Protocol     string `yaml:"protocol"` // mqtt
-	Source       string `yaml:"source"`
+	devices.ProfileHeader `yaml:",inline"` // protocol: mqtt
 	// Silence is how long a device may say nothing before it is offline, unless
 	// its retained status says online. Default 60s.
 	Silence time.Duration `yaml:"silence"`

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/estatehq/estate/internal/config"
 )
@@ -56,7 +58,7 @@ func Start(cfg config.EmbeddedBroker, deviceFilters []string, log *slog.Logger) 
 	if err := server.AddHook(new(auth.Hook), &auth.Options{Ledger: Ledger(cfg.Users, deviceFilters)}); err != nil {
 		return nil, fmt.Errorf("embedded broker: auth: %w", err)
 	}
-	if err := server.AddListener(listeners.NewTCP(listeners.Config{ID: "estate-tcp", Address: cfg.Listen})); err != nil {
+	if err := server.AddListener(listeners.NewTCP(listeners.Config{ID: listenerID, Address: cfg.Listen})); err != nil {
 		return nil, fmt.Errorf("embedded broker: listen on %s: %w", cfg.Listen, err)
 	}
 	if err := server.Serve(); err != nil {
@@ -70,8 +72,29 @@ func Start(cfg config.EmbeddedBroker, deviceFilters []string, log *slog.Logger) 
 // URL is where clients connect.
 func (b *Broker) URL() string { return "tcp://" + b.addr }
 
-// Close disconnects every client and stops listening.
+// listenerID names the broker's one TCP listener.
+const listenerID = "estate-tcp"
+
+// Close stops listening, disconnects every client and stops the broker.
+//
+// mochi-mqtt's own Server.Close can deadlock: while closing a listener it
+// lists that listener's clients under a read lock and takes the read lock a
+// second time inside, so a client that disconnects at that moment (a write
+// lock waiting in between) blocks both for ever. So the listener is closed
+// first without touching its clients, the clients are disconnected here, and
+// only then is the server closed, when it has no client left to list.
 func (b *Broker) Close() error {
+	b.server.Listeners.Close(listenerID, func(string) {})
+	for _, cl := range b.server.Clients.GetAll() {
+		_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+	}
+	done := make(chan struct{})
+	go func() { b.server.Listeners.ClientsWg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		b.log.Warn("embedded MQTT broker: clients still connected after 5 s; stopping anyway")
+	}
 	err := b.server.Close()
 	b.log.Info("embedded MQTT broker stopped")
 	return err
