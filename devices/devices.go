@@ -7,12 +7,15 @@
 package devices
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/internal/config"
 )
@@ -82,6 +85,14 @@ type ProfileHeader struct {
 	Protocol string `yaml:"protocol"`
 	// Source cites the public register map or document the profile comes from.
 	Source string `yaml:"source"`
+}
+
+// DecodeProfile decodes profile text into p the way every protocol reads its
+// profiles: strictly (an unknown key is an error, not a silently ignored typo).
+func DecodeProfile(data []byte, p any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	return dec.Decode(p)
 }
 
 // Event is something a device reported happening (a fire alarm in a zone, a

@@ -1,14 +1,11 @@
 package dlt645
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/devices"
 )
@@ -62,10 +59,8 @@ func ProfilePath(dir, name string) string { return filepath.Join(dir, name+".yam
 
 // ParseProfile decodes and checks profile text; name is used in messages.
 func ParseProfile(name string, data []byte) (*Profile, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var p Profile
-	if err := dec.Decode(&p); err != nil {
+	if err := devices.DecodeProfile(data, &p); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	if err := p.normalise(); err != nil {

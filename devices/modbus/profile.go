@@ -1,7 +1,6 @@
 package modbus
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/devices"
 )
@@ -116,10 +113,8 @@ func LoadProfile(path string) (*Profile, error) {
 
 // ParseProfile decodes and checks profile text; name is used in messages.
 func ParseProfile(name string, data []byte) (*Profile, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var p Profile
-	if err := dec.Decode(&p); err != nil {
+	if err := devices.DecodeProfile(data, &p); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	if err := p.normalise(); err != nil {

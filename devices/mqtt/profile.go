@@ -133,10 +133,8 @@ func ProfilePath(dir, name string) string { return filepath.Join(dir, name+".yam
 
 // ParseProfile decodes and checks profile text (without loading code tables).
 func ParseProfile(name string, data []byte) (*Profile, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var p Profile
-	if err := dec.Decode(&p); err != nil {
+	if err := devices.DecodeProfile(data, &p); err != nil {
 		return nil, fmt.Errorf("mqtt profile %s: %w", name, err)
 	}
 	if err := p.normalise(); err != nil {
