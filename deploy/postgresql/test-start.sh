@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The tests' own PostgreSQL: Debian's package, run as the postgres user (it
-# refuses to run as root) on a data folder under var/, listening on
+# refuses to run as root) on a data folder under var/ (see datadir.sh), listening on
 # 127.0.0.1:$POSTGRES_TEST_PORT only. Prints ESTATE_TEST_POSTGRES_URL for the tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 port=${POSTGRES_TEST_PORT:-15432}
-data="$root/var/postgres-test"
+. "$root/deploy/postgresql/datadir.sh"
 
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 if [ -z "$(bindir)" ] || [ ! -x "$(bindir)/pg_ctl" ]; then

@@ -2,7 +2,7 @@
 # Stops the tests' PostgreSQL started by test-start.sh; its data stays under var/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-data="$root/var/postgres-test"
+. "$root/deploy/postgresql/datadir.sh"
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$bin" ] && [ -s "$data/PG_VERSION" ] || exit 0
 if [ "$(id -u)" = 0 ]; then
