@@ -6,8 +6,13 @@ TEST_FLAGS ?=
 
 .PHONY: demo test build vet bench deps web influxdb-install clean
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+
 build: web
-	$(GO) build -o bin/estate ./cmd/estate
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/estate ./cmd/estate
 
 # The web console: npm installs the locked front-end packages and esbuild
 # bundles web/src into internal/web/dist, which the binary embeds.

@@ -54,3 +54,15 @@ func TestUsage(t *testing.T) {
 		t.Errorf("unknown command: exit %d", code)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	var out, errb strings.Builder
+	if rc := run([]string{"version"}, &out, &errb); rc != 0 {
+		t.Fatalf("estate version: rc %d, stderr %q", rc, errb.String())
+	}
+	for _, want := range []string{"estate ", "commit ", "built ", "go "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("estate version does not print %q:\n%s", want, out.String())
+		}
+	}
+}
