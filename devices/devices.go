@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/internal/config"
@@ -162,6 +163,9 @@ type Env struct {
 	Config *config.Config
 	// Log is where drivers log; nil means slog.Default().
 	Log *slog.Logger
+	// Metrics is where drivers register their metrics; nil means a private
+	// registry that nobody serves (tests, commissioning commands).
+	Metrics prometheus.Registerer
 }
 
 // Protocol is what a protocol package registers.

@@ -49,6 +49,8 @@ type Gateway struct {
 	outbox    *outbox.Outbox
 	desk      *deskclient.Client
 	loc       *time.Location
+	// reg is where the gateway's parts register their metrics.
+	reg prometheus.Registerer
 
 	// OnTicket, when set before Run, is told of the ticket of every open
 	// action the desk applied (a new ticket, or the open one of the alarm).
@@ -57,18 +59,33 @@ type Gateway struct {
 	OnAction outbox.Delivered
 }
 
+// Option configures a Gateway at New.
+type Option func(*Gateway)
+
+// WithRegisterer registers the gateway's metrics (and its parts') on reg
+// instead of a private registry that nobody serves.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(g *Gateway) { g.reg = reg }
+}
+
 // New opens every device's driver and the outbox; nothing is polled until Run.
-func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	g := &Gateway{
 		cfg:    cfg,
 		log:    log.With("part", "gateway"),
 		health: health.NewTracker(cfg.Gateway.OfflineAfter),
 		loc:    time.UTC,
 	}
+	for _, o := range opts {
+		o(g)
+	}
+	if g.reg == nil {
+		g.reg = prometheus.NewRegistry()
+	}
 	if loc, err := time.LoadLocation(cfg.Site.Timezone); err == nil && cfg.Site.Timezone != "" {
 		g.loc = loc
 	}
-	opened, err := devices.OpenAll(devices.Env{Config: cfg, Log: log})
+	opened, err := devices.OpenAll(devices.Env{Config: cfg, Log: log, Metrics: g.reg})
 	if err != nil {
 		return nil, err
 	}

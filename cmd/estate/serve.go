@@ -91,9 +91,9 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		err = app.RunDemo(ctx, cfg, log, stdout, nil)
 	case "gateway":
-		err = app.RunGateway(ctx, cfg, log, nil)
+		err = app.RunGateway(ctx, cfg, log, nil, nil)
 	case "desk":
-		err = app.RunDesk(ctx, cfg, log, nil)
+		err = app.RunDesk(ctx, cfg, log, nil, nil)
 	}
 	if err != nil {
 		log.Error("estate "+cmd+" stopped with an error", "err", err)

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/estatehq/estate/devices"
 	_ "github.com/estatehq/estate/devices/all" // every protocol registers itself
@@ -30,9 +30,18 @@ func LoadConfig(path string) (*config.Config, error) {
 	return config.Load(path, devices.Validate, validateSimulators)
 }
 
+// NewRegistry is the one metrics registry of a process: every part registers
+// on it and /metrics serves it, with Go's and the process's own collectors.
+func NewRegistry() *prometheus.Registry {
+	return prometheus.NewRegistry()
+}
+
 // RunDesk serves the desk until ctx ends. ready, if not nil, receives nil once
-// the desk listens (or the error that stopped it).
-func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- error) error {
+// the desk listens (or the error that stopped it). reg may be nil (a registry of its own).
+func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry, ready chan<- error) error {
+	if reg == nil {
+		reg = NewRegistry()
+	}
 	policy := desk.StorePolicy(cfg)
 	st, err := store.Open(ctx, cfg.Desk.Driver, cfg.Desk.Database, policy)
 	if err != nil {
@@ -42,7 +51,7 @@ func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, ready ch
 		return err
 	}
 	defer st.Close()
-	srv := desk.New(cfg.Desk, st, log.With("part", "desk"), desk.WithLocation(policy.Location))
+	srv := desk.New(cfg.Desk, st, log.With("part", "desk"), desk.WithLocation(policy.Location), desk.WithRegistry(reg))
 	if cfg.InfluxDB.URL != "" {
 		// Live values and charts in the consoles are read back from InfluxDB.
 		h := history.New(cfg.InfluxDB)
@@ -54,8 +63,11 @@ func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, ready ch
 
 // RunGateway polls the configured devices until ctx ends. When metrics_listen
 // is set, /metrics and /api/v1/alarms are served there.
-func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, configure func(*gateway.Gateway)) error {
-	g, err := gateway.New(cfg, log)
+func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry, configure func(*gateway.Gateway)) error {
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	g, err := gateway.New(cfg, log, gateway.WithRegisterer(reg))
 	if err != nil {
 		return err
 	}
@@ -65,7 +77,7 @@ func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, confi
 	var wg sync.WaitGroup
 	if addr := cfg.Gateway.MetricsListen; addr != "" {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.Handler())
+		mux.Handle("/metrics", desk.MetricsHandler(reg))
 		mux.Handle("/api/v1/alarms", g.AlarmsHandler())
 		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		ln, err := net.Listen("tcp", addr)
@@ -94,15 +106,17 @@ func RunDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.W
 	}
 	defer waitSims()
 
+	// One process, one registry: the desk's /metrics shows the gateway's too.
+	reg := NewRegistry()
 	ready := make(chan error, 1)
 	deskDone := make(chan error, 1)
-	go func() { deskDone <- RunDesk(ctx, cfg, log, ready) }()
+	go func() { deskDone <- RunDesk(ctx, cfg, log, reg, ready) }()
 	if err := <-ready; err != nil {
 		return err
 	}
 	printBanner(out, cfg)
 
-	gwErr := RunGateway(ctx, cfg, log, configure)
+	gwErr := RunGateway(ctx, cfg, log, reg, configure)
 	cancel()
 	deskErr := <-deskDone
 	return errors.Join(gwErr, deskErr)

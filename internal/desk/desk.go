@@ -93,6 +93,17 @@ func WithLocation(loc func(site string) *time.Location) Option {
 	return func(s *Server) { s.location = loc }
 }
 
+// MetricsHandler serves reg, and the default registry's Go and process
+// collectors, in Prometheus' text format.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	g := prometheus.Gatherers{reg, prometheus.DefaultGatherer}
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+}
+
+// WithRegistry registers the desk's metrics on reg and serves reg at /metrics
+// (the demo passes the process's one registry, so the gateway's show there too).
+func WithRegistry(reg *prometheus.Registry) Option { return func(s *Server) { s.reg = reg } }
+
 // WithHTTPClient sets the client that delivers notifications.
 func WithHTTPClient(c *http.Client) Option { return func(s *Server) { s.client = c } }
 
@@ -111,6 +122,8 @@ type Server struct {
 	location func(site string) *time.Location
 	// history reads telemetry back from InfluxDB for the consoles; nil: none.
 	history History
+	// reg holds the desk's metrics and is what /metrics serves.
+	reg *prometheus.Registry
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
@@ -121,6 +134,9 @@ func New(cfg config.Desk, st Store, log *slog.Logger, opts ...Option) *Server {
 		client: &http.Client{Timeout: 10 * time.Second}, senders: map[string]config.Channel{}}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
 	}
 	for _, ch := range cfg.Channels {
 		s.senders[ch.Name] = ch
@@ -133,7 +149,7 @@ func New(cfg config.Desk, st Store, log *slog.Logger, opts ...Option) *Server {
 	e.Use(middleware.RequestID(), s.logRequests)
 
 	e.GET("/healthz", s.health)
-	e.GET("/metrics", echo.WrapHandler(promhttp.Handler()))
+	e.GET("/metrics", echo.WrapHandler(MetricsHandler(s.reg)))
 	e.GET("/api/v1/openapi.json", serveOpenAPI)
 	e.POST("/api/v1/login", s.login)
 
