@@ -7,6 +7,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/estatehq/estate/devices/serial"
 )
 
 // Config is one site's configuration: the gateway half, the desk half, or both
@@ -101,14 +103,8 @@ type Device struct {
 	Writes bool `yaml:"writes"`
 }
 
-// Serial line settings. 8E1 and 8N1 are both common on meters.
-type Serial struct {
-	Port     string `yaml:"port"`      // /dev/ttyUSB0
-	Baud     int    `yaml:"baud"`      // 2400, 9600, …
-	DataBits int    `yaml:"data_bits"` // 8 if zero
-	Parity   string `yaml:"parity"`    // N, E or O
-	StopBits int    `yaml:"stop_bits"` // 1 if zero
-}
+// Serial line settings, owned by the serial stack (devices/serial).
+type Serial = serial.Config
 
 // Simulator is a simulated device that the demo serves on loopback.
 type Simulator struct {
