@@ -73,7 +73,7 @@ func TestHelperSimFarm(t *testing.T) {
 // stub InfluxDB) for 10 s, and reports readings/s, points/s, requests/s, the
 // poller's CPU (percent of one core, and CPU-seconds per million points) and
 // memory, and the jitter. Two fleets: Eastron SDM630 meters (36 points in a
-// sparse map, five reads each), and the shape of DESIGN.md §7's Telegraf run,
+// sparse map, five reads each), and the shape of the Telegraf run of docs/testing.md ("Performance targets"),
 // 100 float32 points in consecutive input registers (two reads each).
 func BenchmarkPoller1000(b *testing.B) {
 	sdm630, _ := filepath.Abs("../configs/profiles/eastron-sdm630.yaml")
