@@ -57,7 +57,8 @@ const (
 // Key is the fingerprint of a rule on a device: site/rule/device.
 func Key(site, rule, device string) string { return site + "/" + rule + "/" + device }
 
-// Alarm is one alarm's persisted state, as the console lists it.
+// Alarm is one alarm's state, as the state file keeps it (JSON in the alarms
+// table); /api/v1/alarms lists it as a View.
 type Alarm struct {
 	Key    string `json:"key"`
 	Rule   string `json:"rule"`
@@ -68,7 +69,9 @@ type Alarm struct {
 	Value   float64   `json:"value"`
 	ValueAt time.Time `json:"value_at,omitzero"`
 	Text    string    `json:"text,omitempty"`
-	// Suppressed says why a firing alarm is recorded but not ticketed.
+	// Suppressed says why a firing alarm is recorded but not ticketed. It is
+	// kept as an object; state written before causes were typed holds its
+	// text, which reads back as a SavedText cause.
 	Suppressed Cause `json:"suppressed,omitzero"`
 	// Ticketed is set once the desk was asked to open a ticket for this episode.
 	Ticketed bool `json:"ticketed,omitempty"`
@@ -82,8 +85,9 @@ type Alarm struct {
 // carry idempotency keys derived from it.
 func (a *Alarm) Episode() string { return a.Key + "@" + strconv.FormatInt(a.FiredAt.UnixNano(), 10) }
 
-// Transition is an alarm that fired or resolved; the notifier turns it into
-// desk actions, telemetry and logs.
+// Transition is an alarm that fired or resolved. The engine commits its desk
+// actions (Actions) with the alarm's state, then returns it to the caller for
+// metrics, telemetry and logs.
 type Transition struct {
 	Key     string
 	Episode string
