@@ -111,6 +111,15 @@ devices:
 			}
 		}
 	}
+	listAlarms := func(state string) []alarm.View {
+		rec := httptest.NewRecorder()
+		g.AlarmsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/alarms?state="+state, nil))
+		var listed struct{ Alarms []alarm.View }
+		if err := json.Unmarshal(rec.Body.Bytes(), &listed); err != nil {
+			t.Fatal(err)
+		}
+		return listed.Alarms
+	}
 	waitFor("40 online meters", 20*time.Second, func() bool {
 		n := 0
 		for _, d := range g.Health().Snapshot() {
@@ -127,16 +136,14 @@ devices:
 	}
 	wg.Wait()
 	waitFor("an emergency", 20*time.Second, func() bool { return len(tickets(ticket.Emergency)) > 0 })
-	time.Sleep(8 * time.Second) // the offline alarms fire (suppressed) after silent_within
+	// The offline alarms fire (suppressed) after silent_within.
+	waitFor("30 suppressed offline alarms", 20*time.Second, func() bool { return len(listAlarms("suppressed")) == 30 })
 	if em, rep := tickets(ticket.Emergency), tickets(ticket.Repair); len(em) != 1 || len(rep) != 0 {
 		t.Fatalf("during the outage: %d emergencies, %d repairs; want 1 and 0", len(em), len(rep))
 	}
-	rec := httptest.NewRecorder()
-	g.AlarmsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/alarms?state=suppressed", nil))
-	var listed struct{ Alarms []alarm.View }
-	_ = json.Unmarshal(rec.Body.Bytes(), &listed)
-	if len(listed.Alarms) != 30 || !strings.Contains(listed.Alarms[0].Suppressed, "power outage on feeder b1") {
-		t.Fatalf("suppressed alarms listed: %d %+v", len(listed.Alarms), listed.Alarms)
+	listed := listAlarms("suppressed")
+	if len(listed) != 30 || !strings.Contains(listed[0].Suppressed, "power outage on feeder b1") {
+		t.Fatalf("suppressed alarms listed: %d %+v", len(listed), listed)
 	}
 
 	for i := range 30 { // power back, but m07 stays dead
@@ -147,7 +154,18 @@ devices:
 		}
 	}
 	waitFor("a repair for m07", 30*time.Second, func() bool { return len(tickets(ticket.Repair)) > 0 })
-	time.Sleep(2 * time.Second)
+	// Every other meter's offline alarm has resolved (nothing suppressed is
+	// left to be ticketed late) and m07's repair is delivered: no further
+	// repair can come.
+	waitFor("the outage's offline alarms settled", 30*time.Second, func() bool {
+		offline := 0
+		for _, v := range listAlarms("firing") {
+			if v.Rule == "meter_offline" {
+				offline++
+			}
+		}
+		return offline == 1 && len(listAlarms("suppressed")) == 0 && g.Status().OutboxPending == 0
+	})
 	rep := tickets(ticket.Repair)
 	if len(rep) != 1 || rep[0].Device != "m07" || len(tickets(ticket.Emergency)) != 1 {
 		t.Fatalf("after the power came back: repairs %+v", rep)

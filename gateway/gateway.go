@@ -1,20 +1,23 @@
 // Package gateway is the edge half of Estate: it polls every configured device
 // on its schedule and fans each reading out to telemetry (InfluxDB), device
 // health, and the alarm engine, whose firing alarms become ticket requests in
-// the outbox that delivers them to the desk.
+// the outbox that delivers them to the desk. The engine's state and the outbox
+// share one state file (gateway/statedb), so that a transition and its ticket
+// request commit together; the transitions each engine call returns are
+// dispatched in one place (dispatch): metrics, telemetry, logs, and waking the
+// outbox.
 package gateway
 
 import (
 	"context"
-	"fmt"
+	"database/sql"
+	"errors"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/gateway/alarm"
@@ -22,20 +25,47 @@ import (
 	"github.com/estatehq/estate/gateway/health"
 	"github.com/estatehq/estate/gateway/heartbeat"
 	"github.com/estatehq/estate/gateway/outbox"
+	"github.com/estatehq/estate/gateway/statedb"
 	"github.com/estatehq/estate/gateway/telemetry"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/fleet"
 	"github.com/estatehq/estate/internal/ticket"
 )
 
-var (
-	polls = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_gateway_polls_total", Help: "Device polls, by device and result."}, []string{"device", "result"})
-	devicesOnline = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "estate_gateway_device_online", Help: "1 while the device answers, 0 once it is offline."}, []string{"device"})
-	alarmTransitions = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_gateway_alarm_transitions_total", Help: "Alarm state changes, by rule and state."}, []string{"rule", "state"})
-)
+// metrics are the gateway's own Prometheus metrics (docs/metrics.md); the
+// engine and the outbox have theirs, on the same registry.
+type metrics struct {
+	polls            *prometheus.CounterVec
+	devicesOnline    *prometheus.GaugeVec
+	alarmTransitions *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	return &metrics{
+		polls: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_gateway_polls_total", Help: "Device polls, by device and result."}, []string{"device", "result"})),
+		devicesOnline: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "estate_gateway_device_online", Help: "1 while the device answers, 0 once it is offline."}, []string{"device"})),
+		alarmTransitions: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_gateway_alarm_transitions_total", Help: "Alarm state changes, by rule and state."}, []string{"rule", "state"})),
+	}
+}
+
+// register registers c on reg, or returns the equal collector already there
+// (a second gateway on the same registry, in tests). Any other conflict is a
+// programming error, as with prometheus.MustRegister.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
+}
 
 // Gateway runs the pipeline for one configuration.
 type Gateway struct {
@@ -45,12 +75,13 @@ type Gateway struct {
 	telemetry *telemetry.Writer
 	health    *health.Tracker
 	alarms    *alarm.Engine
-	alarmDB   *alarm.SQLiteStore
+	state     *sql.DB // the state file: alarm state and outbox
 	outbox    *outbox.Outbox
 	desk      *deskclient.Client
 	loc       *time.Location
 	// reg is where the gateway's parts register their metrics.
 	reg prometheus.Registerer
+	m   *metrics
 
 	// OnTicket, when set before Run, is told of the ticket of every open
 	// action the desk applied (a new ticket, or the open one of the alarm).
@@ -82,6 +113,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Gateway, error)
 	if g.reg == nil {
 		g.reg = prometheus.NewRegistry()
 	}
+	g.m = newMetrics(g.reg)
 	if loc, err := time.LoadLocation(cfg.Site.Timezone); err == nil && cfg.Site.Timezone != "" {
 		g.loc = loc
 	}
@@ -100,39 +132,33 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Gateway, error)
 	tw, err := telemetry.New(cfg.InfluxDB, log.With("part", "telemetry"))
 	if err != nil {
 		opened.Close()
+		g.closeAlarms()
 		return nil, err
 	}
 	g.telemetry = tw
 	return g, nil
 }
 
-// openAlarms opens the outbox, the alarm state and the engine, in that order:
-// the engine's notifier writes to the outbox before the engine saves a state.
+// openAlarms opens the state file (migrating the two files of earlier
+// versions into it), the outbox on it and the engine, which commits its
+// transitions and their desk actions to it in one transaction.
 func (g *Gateway) openAlarms(desk *deskclient.Client, log *slog.Logger) error {
-	dir, id := g.cfg.Gateway.StateDir, g.cfg.Gateway.ID
-	ob, err := outbox.Open(filepath.Join(dir, "outbox-"+id+".db"), desk, log.With("part", "outbox"))
+	db, err := statedb.OpenGateway(context.Background(), g.cfg.Gateway.StateDir, g.cfg.Gateway.ID, log.With("part", "state"))
 	if err != nil {
 		return err
 	}
-	st, err := alarm.OpenStore(filepath.Join(dir, "alarms-"+id+".db"))
+	ob := outbox.New(db, outbox.Options{Sender: desk, Log: log.With("part", "outbox"), Metrics: outbox.NewMetrics(g.reg)})
+	eng, err := alarm.NewEngine(alarm.Options{Config: g.cfg, Store: alarm.NewSQLiteStore(db), Log: log.With("part", "alarm"),
+		Location: g.loc, Metrics: alarm.NewMetrics(g.reg)})
 	if err != nil {
-		ob.Close()
+		db.Close()
 		return err
 	}
-	eng, err := alarm.NewEngine(alarm.Options{Config: g.cfg, Store: st, Notify: g.notify, Log: log.With("part", "alarm")})
-	if err != nil {
-		ob.Close()
-		st.Close()
-		return err
-	}
-	g.outbox, g.alarmDB, g.alarms = ob, st, eng
+	g.outbox, g.state, g.alarms = ob, db, eng
 	return nil
 }
 
-func (g *Gateway) closeAlarms() {
-	_ = g.outbox.Close()
-	_ = g.alarmDB.Close()
-}
+func (g *Gateway) closeAlarms() { _ = g.state.Close() }
 
 // Alarms is the alarm engine (for /api/v1/alarms).
 func (g *Gateway) Alarms() *alarm.Engine { return g.alarms }
@@ -238,7 +264,7 @@ func (g *Gateway) tickAlarms(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			g.alarms.Tick(now)
+			g.dispatch(g.alarms.Tick(now))
 		}
 	}
 }
@@ -249,13 +275,13 @@ func (g *Gateway) observeHealth(device string, err error) { g.observePoll(device
 
 func (g *Gateway) handleReading(r devices.Reading) {
 	g.telemetry.AddReading(r)
-	g.alarms.Evaluate(r) // transitions reach the outbox through notify
+	g.dispatch(g.alarms.Evaluate(r))
 }
 
 func (g *Gateway) handleEvent(e devices.Event) {
 	g.telemetry.AddEvent(e)
 	g.log.Info("device event", "device", e.Device.ID, "type", e.Type, "source", e.Source, "active", e.Active)
-	g.alarms.ObserveEvent(e)
+	g.dispatch(g.alarms.ObserveEvent(e))
 }
 
 // sink is how stream drivers hand their data to the pipeline.
@@ -265,21 +291,26 @@ func (s sink) Reading(r devices.Reading)       { s.g.handleReading(r) }
 func (s sink) Event(e devices.Event)           { s.g.handleEvent(e) }
 func (s sink) Health(device string, err error) { s.g.observeHealth(device, err) }
 
-// notify records an alarm transition (metrics, telemetry, log) and commits
-// the desk actions it asks for to the outbox. The engine calls it before it
-// persists the transition, so an error here leaves the alarm to be retried.
-func (g *Gateway) notify(tr alarm.Transition) error {
-	alarmTransitions.WithLabelValues(tr.Rule.Name, string(tr.State)).Inc()
-	g.telemetry.AddAlarm(tr.Device, tr.Rule.Name, string(tr.State), tr.Rule.Severity, tr.Value, tr.At)
-	if tr.Suppressed != "" {
-		g.log.Info("alarm "+string(tr.State)+" (suppressed)", "alarm", tr.Key, "why", tr.Suppressed)
-	} else {
-		g.log.Info("alarm "+string(tr.State), "alarm", tr.Key, "point", tr.Point, "value", tr.Value, "late", tr.Late)
+// dispatch is where the alarm engine's results go, all of them: the
+// transitions of one engine call, already committed with their desk actions
+// to the state file. It counts and logs them, writes them to telemetry and
+// wakes the outbox to deliver the actions.
+func (g *Gateway) dispatch(trs []alarm.Transition) {
+	if len(trs) == 0 {
+		return
 	}
-	for _, a := range alarm.Actions(tr, g.loc) {
-		if err := g.outbox.Add(a); err != nil {
-			return fmt.Errorf("queue %s of alarm %s: %w", a.Action, tr.Key, err)
+	ticketed := false
+	for _, tr := range trs {
+		g.m.alarmTransitions.WithLabelValues(tr.Rule.Name, string(tr.State)).Inc()
+		g.telemetry.AddAlarm(tr.Device, tr.Rule.Name, string(tr.State), tr.Rule.Severity, tr.Value, tr.At)
+		if tr.Suppressed.Muted() {
+			g.log.Info("alarm "+string(tr.State)+" (suppressed)", "alarm", tr.Key, "why", tr.Suppressed.String())
+		} else {
+			g.log.Info("alarm "+string(tr.State), "alarm", tr.Key, "point", tr.Point, "value", tr.Value, "late", tr.Late)
 		}
+		ticketed = ticketed || tr.Ticket
 	}
-	return nil
+	if ticketed {
+		g.outbox.Wake()
+	}
 }

@@ -92,7 +92,7 @@ func (g *Gateway) pollOnce(ctx context.Context, d *devices.Polled, poll func(con
 	default:
 		result = "error"
 	}
-	polls.WithLabelValues(d.Config.ID, result).Inc()
+	g.m.polls.WithLabelValues(d.Config.ID, result).Inc()
 	good := make([]string, 0, len(r.Values))
 	for _, v := range r.Values {
 		if v.Quality == devices.Good {
@@ -115,16 +115,16 @@ func (g *Gateway) observePoll(device string, err error, good []string) {
 	if c.State != health.Unknown {
 		// The alarm engine's offline rules and outage inference need every
 		// answer and every silence, not only the changes.
-		g.alarms.ObserveHealth(device, c.State == health.Offline, now)
+		g.dispatch(g.alarms.ObserveHealth(device, c.State == health.Offline, now))
 	}
 	switch c.State {
 	case health.Offline:
-		devicesOnline.WithLabelValues(device).Set(0)
+		g.m.devicesOnline.WithLabelValues(device).Set(0)
 		if c.StateChanged {
 			g.log.Warn("device offline", "device", device, "after_failures", g.cfg.Gateway.OfflineAfter, "err", err)
 		}
 	case health.Online, health.Degraded:
-		devicesOnline.WithLabelValues(device).Set(1)
+		g.m.devicesOnline.WithLabelValues(device).Set(1)
 		if c.StateChanged {
 			g.log.Info("device "+string(c.State), "device", device)
 		}

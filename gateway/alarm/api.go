@@ -47,14 +47,14 @@ func (e *Engine) Snapshot(now time.Time, loc *time.Location) ([]View, []FeederSt
 		views = append(views, View{Key: a.Key, Rule: a.Rule, Type: s.rule.cfg.Type, Device: a.Device,
 			Building: tr.Device.Building, Unit: tr.Device.Unit, Source: a.Source, Point: a.Point, Value: a.Value,
 			Phase: a.Phase, Severity: s.rule.cfg.Severity, Ticket: s.rule.cfg.Ticket, PendingSince: a.PendingSince,
-			FiredAt: a.FiredAt, ClearSince: a.ClearSince, Suppressed: a.Suppressed, Ticketed: a.Ticketed,
+			FiredAt: a.FiredAt, ClearSince: a.ClearSince, Suppressed: a.Suppressed.String(), Ticketed: a.Ticketed,
 			Flapping: a.Flapping(now, s.timing), MessageZH: zh, MessageEN: en})
 	}
 	sort.Slice(views, func(i, j int) bool { return views[i].Key < views[j].Key })
 	feeders := []FeederStatus{}
 	for _, f := range e.feeders {
 		st := FeederStatus{ID: f.cfg.ID, Building: f.cfg.Building, Out: f.out, Devices: len(f.members),
-			Silent: e.silentCount(f), RestoredAt: f.restoredAt}
+			Silent: f.silent(), RestoredAt: f.restoredAt}
 		if f.out {
 			st.Evidence = f.evidence
 		}

@@ -22,7 +22,7 @@ maintenance:
   - {devices: [m2], reason: "meter swap", end: 2099-01-01T00:00:00Z}
 `)
 	h.read("m1", t0, "balance", 3, "temp", 70)
-	h.eng.ObserveHealth("m2", true, t0)
+	h.health("m2", true, t0)
 	srv := httptest.NewServer(h.eng.Handler(time.UTC))
 	defer srv.Close()
 	get := func(q string) []View {

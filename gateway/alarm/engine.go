@@ -4,15 +4,33 @@
 //   - rules.go: rules compiled from configuration and their conditions
 //     (threshold with hysteresis, state match, rising, event, offline, no data);
 //   - lifecycle.go: the per-alarm state machine (inactive → pending → firing →
-//     resolved) with for, keep_for and flapping damping;
-//   - engine.go: fingerprints, evaluation and persistence of every alarm;
-//   - inhibit.go: outage inference from topology and the suppression it causes;
-//   - silence.go: maintenance windows;
+//     resolved, one episode per firing) with for, keep_for and flapping damping;
+//   - engine.go: fingerprints, evaluation, and the one way results leave;
+//   - inhibit.go: outage inference from topology, and the Inhibitor that mutes
+//     the alarms of a feeder that is out;
+//   - silence.go: maintenance windows (Silences) that mute what they cover;
+//   - cause.go: why an alarm is muted (Cause), typed, rendered to the text
+//     people read;
 //   - notify.go: what a transition asks of the desk (open, note, close);
+//   - store.go: the alarms table of the gateway's state file (gateway/statedb);
 //   - api.go: /api/v1/alarms.
 //
+// The engine consumes muting through the Muter interface: it asks whether a
+// firing alarm is muted and records the Cause; it does not know windows or
+// feeders.
+//
+// Results leave one way. Each call (Evaluate, ObserveEvent, ObserveHealth,
+// Tick) applies its observations, then commits what changed in one store
+// transaction: the state of every alarm that changed and the desk actions
+// (Actions) of its transitions, which go to the outbox table of the same file.
+// Only then does the call return the transitions, for the caller to count,
+// log and write to telemetry, and to wake the outbox. A failed commit undoes
+// the call's changes in memory and returns nothing, so that the next
+// observation retries. Heartbeats and /api/v1/alarms read the state through
+// Snapshot.
+//
 // An alarm is keyed by a fingerprint of (site, rule, device[, source]); its
-// state, pending timers included, is persisted before the engine moves on, so
+// state, pending timers included, is persisted before the call returns, so
 // that a restart neither loses a firing alarm nor restarts a for clock.
 package alarm
 
@@ -23,22 +41,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
-)
-
-var (
-	evaluations = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_alarm_evaluations_total", Help: "Rule evaluations against readings, events and health."})
-	suppressions = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_alarm_suppressed_total", Help: "Alarms that fired while suppressed, by cause (outage, maintenance)."}, []string{"cause"})
-	firingGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "estate_alarm_firing", Help: "Alarms firing now, by whether they are suppressed."}, []string{"suppressed"})
-	persistErrors = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_alarm_persist_errors_total", Help: "Alarm state writes that failed."})
+	"github.com/estatehq/estate/internal/ticket"
 )
 
 // State of an alarm in a transition.
@@ -52,7 +57,8 @@ const (
 // Key is the fingerprint of a rule on a device: site/rule/device.
 func Key(site, rule, device string) string { return site + "/" + rule + "/" + device }
 
-// Alarm is one alarm's persisted state, as the console lists it.
+// Alarm is one alarm's state, as the state file keeps it (JSON in the alarms
+// table); /api/v1/alarms lists it as a View.
 type Alarm struct {
 	Key    string `json:"key"`
 	Rule   string `json:"rule"`
@@ -63,8 +69,10 @@ type Alarm struct {
 	Value   float64   `json:"value"`
 	ValueAt time.Time `json:"value_at,omitzero"`
 	Text    string    `json:"text,omitempty"`
-	// Suppressed says why a firing alarm is recorded but not ticketed.
-	Suppressed string `json:"suppressed,omitempty"`
+	// Suppressed says why a firing alarm is recorded but not ticketed. It is
+	// kept as an object; state written before causes were typed holds its
+	// text, which reads back as a SavedText cause.
+	Suppressed Cause `json:"suppressed,omitzero"`
 	// Ticketed is set once the desk was asked to open a ticket for this episode.
 	Ticketed bool `json:"ticketed,omitempty"`
 	// Baseline is a rising rule's value when its guard began to hold.
@@ -77,8 +85,9 @@ type Alarm struct {
 // carry idempotency keys derived from it.
 func (a *Alarm) Episode() string { return a.Key + "@" + strconv.FormatInt(a.FiredAt.UnixNano(), 10) }
 
-// Transition is an alarm that fired or resolved; the notifier turns it into
-// desk actions, telemetry and logs.
+// Transition is an alarm that fired or resolved. The engine commits its desk
+// actions (Actions) with the alarm's state, then returns it to the caller for
+// metrics, telemetry and logs.
 type Transition struct {
 	Key     string
 	Episode string
@@ -92,7 +101,7 @@ type Transition struct {
 	Text    string
 	Feeder  string
 	// Suppressed, on a firing transition, says why it is recorded but not ticketed.
-	Suppressed string
+	Suppressed Cause
 	// Ticket asks the desk to act: open a ticket when firing, note (or close a
 	// top-up reminder) when resolved.
 	Ticket bool
@@ -100,26 +109,61 @@ type Transition struct {
 	Late bool
 }
 
-// Notifier is told of every transition before the engine persists it; an
-// error leaves the alarm where it was so that the next evaluation retries.
-type Notifier func(Transition) error
-
-// Store persists alarm state.
+// Store persists alarm state and the outbox it shares a file with.
 type Store interface {
 	Load() ([]Alarm, error)
-	Save(a *Alarm) error
-	Delete(key string) error
+	// Commit writes a Batch in one transaction: all of it or nothing.
+	Commit(Batch) error
+}
+
+// Batch is what one engine call changed: the alarms to save and the keys to
+// forget (state and pending timers), and the desk actions their transitions
+// ask for, in order.
+type Batch struct {
+	Save    []*Alarm
+	Delete  []string
+	Actions []ticket.AlarmAction
+}
+
+// Target is what a Muter is asked about: an alarm's device (or, for an
+// outage alarm, its feeder) and whether its rule is suppressed by an outage.
+type Target struct {
+	ID, Building string
+	OnOutage     bool
+}
+
+// Muter says whether an alarm that fires (or still fires) at now must be
+// recorded without a ticket, and why. Silences and the Inhibitor are Muters.
+type Muter interface {
+	Mutes(t Target, now time.Time) (Cause, bool)
+}
+
+// Muters asks each in turn; the first that mutes decides.
+type Muters []Muter
+
+// Mutes implements Muter.
+func (ms Muters) Mutes(t Target, now time.Time) (Cause, bool) {
+	for _, m := range ms {
+		if c, ok := m.Mutes(t, now); ok {
+			return c, true
+		}
+	}
+	return Cause{}, false
 }
 
 // Options configure an engine.
 type Options struct {
 	Config *config.Config
-	// Store keeps alarm state across restarts; nil keeps it in memory only.
-	Store  Store
-	Notify Notifier
-	Log    *slog.Logger
+	// Store keeps alarm state (and receives the desk actions) across restarts;
+	// nil keeps it in memory only.
+	Store Store
+	Log   *slog.Logger
 	// Now is the engine's clock at start (no-data baselines); time.Now if nil.
 	Now func() time.Time
+	// Location is the site's time zone for the desk actions' messages; UTC if nil.
+	Location *time.Location
+	// Metrics are where the engine counts; nil: a private registry.
+	Metrics *Metrics
 }
 
 // Engine evaluates every rule. Safe for concurrent use.
@@ -129,18 +173,31 @@ type Engine struct {
 	rules   []*rule
 	outage  *rule
 	store   Store
-	notify  Notifier
 	log     *slog.Logger
+	loc     *time.Location
+	m       *Metrics
 	started time.Time
-	grace   time.Duration
-	windows []config.MaintenanceWindow
+	// mute is asked when an alarm fires and while a muted one fires:
+	// maintenance windows first, then the inhibitor.
+	mute      Muter
+	inhibitor *Inhibitor
 
 	mu      sync.Mutex
 	devs    map[string]*device
 	slots   map[string]*slot // every fingerprint, by key
 	live    map[string]*slot // the slots whose alarm has state
 	feeders []*feeder
+	// The current call's results: its transitions, and the state of every
+	// slot it changed as it was before (to commit, or to undo).
 	out     []Transition
+	touched map[*slot]undo
+	order   []*slot
+}
+
+// undo is a slot as it was before the current call changed it.
+type undo struct {
+	alarm         *Alarm
+	live, indexed bool
 }
 
 // device is one device's rules and what the engine knows of it.
@@ -151,7 +208,6 @@ type device struct {
 	offline []*slot
 	noData  []*slot
 	events  []*rule
-	feeders []*feeder
 	probes  []probe
 	bus     string
 
@@ -204,9 +260,16 @@ func NewEngine(o Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{site: cfg.Site.ID, cfg: cfg, store: o.Store, notify: o.Notify, log: log, started: now(),
-		grace: cfg.Topology.OutageGrace, windows: cfg.Maintenance,
-		devs: map[string]*device{}, slots: map[string]*slot{}, live: map[string]*slot{}}
+	loc := o.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	m := o.Metrics
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	e := &Engine{site: cfg.Site.ID, cfg: cfg, store: o.Store, log: log, loc: loc, m: m, started: now(),
+		devs: map[string]*device{}, slots: map[string]*slot{}, live: map[string]*slot{}, touched: map[*slot]undo{}}
 	for i := range cfg.Rules {
 		r := compile(&cfg.Rules[i])
 		if r.cfg.Type == config.RuleOutage {
@@ -223,6 +286,7 @@ func NewEngine(o Options) (*Engine, error) {
 		e.addDevice(d, info)
 	}
 	e.buildTopology()
+	e.mute = Muters{Silences(cfg.Maintenance), e.inhibitor}
 	if e.store != nil {
 		saved, err := e.store.Load()
 		if err != nil {
@@ -305,7 +369,7 @@ func (e *Engine) restore(a *Alarm) {
 	}
 	if !ok {
 		e.log.Warn("dropping the saved state of an alarm whose rule or device is no longer configured", "alarm", a.Key)
-		if err := e.store.Delete(a.Key); err != nil {
+		if err := e.store.Commit(Batch{Delete: []string{a.Key}}); err != nil {
 			e.log.Error("alarm state: delete", "alarm", a.Key, "err", err)
 		}
 		return
@@ -340,7 +404,7 @@ func (e *Engine) Evaluate(r devices.Reading) []Transition {
 	if len(d.probes) > 0 {
 		e.readProbes(d, &r)
 	}
-	evaluations.Add(float64(len(d.reading)))
+	e.m.evaluations.Add(float64(len(d.reading)))
 	return e.flush()
 }
 
@@ -411,8 +475,7 @@ func (e *Engine) alarmOf(s *slot) *Alarm {
 }
 
 // observe feeds one observation of a slot's condition to its lifecycle and
-// commits what changed: notify first, then persist, so that a crash in
-// between re-fires (the outbox and the desk deduplicate) rather than loses.
+// records what changed for the call's commit (flush).
 func (e *Engine) observe(s *slot, active bool, now time.Time, value float64) {
 	if s.alarm == nil && !active {
 		return
@@ -426,58 +489,131 @@ func (e *Engine) observe(s *slot, active bool, now time.Time, value float64) {
 	if change == NoChange {
 		return
 	}
-	prev := *a
+	e.touch(s)
 	a.Lifecycle = next
-	var tr *Transition
 	switch change {
 	case FiredNow:
-		a.Suppressed = e.suppression(s, now)
-		a.Ticketed = a.Suppressed == "" && s.rule.cfg.Ticket != "none"
-		if a.Suppressed != "" {
-			suppressions.WithLabelValues(suppressionCause(a.Suppressed)).Inc()
-		}
-		tr = e.transition(s, StateFiring)
+		a.Suppressed = e.mutes(s, now)
+		a.Ticketed = !a.Suppressed.Muted() && s.rule.cfg.Ticket != "none"
+		e.out = append(e.out, *e.transition(s, StateFiring))
 	case ResolvedNow:
-		tr = e.transition(s, StateResolved)
+		tr := e.transition(s, StateResolved)
 		tr.Ticket = a.Ticketed
-	}
-	if tr != nil && e.notify != nil {
-		if err := e.notify(*tr); err != nil {
-			*a = prev
-			e.log.Error("alarm transition not recorded; it is retried with the next evaluation", "alarm", a.Key, "err", err)
-			return
-		}
-	}
-	if change == ResolvedNow {
-		a.Suppressed, a.Ticketed, a.Text = "", false, ""
-	}
-	e.persist(s, now)
-	if tr != nil {
 		e.out = append(e.out, *tr)
-		e.updateGauges()
+		a.Suppressed, a.Ticketed, a.Text = Cause{}, false, ""
+	}
+	e.settle(s, now)
+}
+
+// mutes asks the Muter about a slot's alarm.
+func (e *Engine) mutes(s *slot, now time.Time) Cause {
+	t := Target{OnOutage: s.dev != nil && s.rule.cfg.SuppressedByOutage()}
+	switch {
+	case s.dev != nil:
+		t.ID, t.Building = s.dev.cfg.ID, s.dev.cfg.Building
+	case s.feeder != nil:
+		t.ID, t.Building = s.feeder.cfg.ID, s.feeder.cfg.Building
+	}
+	c, _ := e.mute.Mutes(t, now)
+	return c
+}
+
+// touch remembers a slot as it is before the current call changes it.
+func (e *Engine) touch(s *slot) {
+	if _, ok := e.touched[s]; ok {
+		return
+	}
+	u := undo{live: e.live[s.key] == s, indexed: e.slots[s.key] == s}
+	if s.alarm != nil {
+		cp := *s.alarm
+		u.alarm = &cp
+	}
+	e.touched[s] = u
+	e.order = append(e.order, s)
+}
+
+// settle forgets the state of an alarm that has none left to keep.
+func (e *Engine) settle(s *slot, now time.Time) {
+	a := s.alarm
+	if !a.Idle(now) || a.Baseline != nil {
+		return
+	}
+	s.alarm = nil
+	delete(e.live, s.key)
+	if s.dev != nil && a.Source != "" {
+		delete(e.slots, s.key) // event sources come and go
 	}
 }
 
-func (e *Engine) persist(s *slot, now time.Time) {
-	a := s.alarm
-	if a.Idle(now) && a.Baseline == nil {
-		s.alarm = nil
-		delete(e.live, s.key)
-		if s.dev != nil && a.Source != "" {
-			delete(e.slots, s.key) // event sources come and go
+// flush commits the current call's changes and returns its transitions: the
+// one way results leave the engine. The alarms that changed and the desk
+// actions of the transitions are written in one transaction; if it fails,
+// the changes are undone in memory, nothing is returned, and the next
+// observation of those alarms retries.
+func (e *Engine) flush() []Transition {
+	if len(e.order) == 0 {
+		return nil
+	}
+	out := e.out
+	defer func() {
+		e.out, e.order = nil, e.order[:0]
+		clear(e.touched)
+	}()
+	if e.store != nil {
+		var b Batch
+		final := make(map[string]*slot, len(e.order))
+		keys := make([]string, 0, len(e.order))
+		for _, s := range e.order {
+			if _, ok := final[s.key]; !ok {
+				keys = append(keys, s.key)
+			}
+			final[s.key] = s // the last slot of a key (event sources) has its state
 		}
-		if e.store != nil {
-			if err := e.store.Delete(a.Key); err != nil {
-				persistErrors.Inc()
-				e.log.Error("alarm state: delete", "alarm", a.Key, "err", err)
+		for _, k := range keys {
+			if s := final[k]; s.alarm != nil {
+				cp := *s.alarm
+				b.Save = append(b.Save, &cp)
+			} else {
+				b.Delete = append(b.Delete, k)
 			}
 		}
-		return
+		for _, tr := range out {
+			b.Actions = append(b.Actions, Actions(tr, e.loc)...)
+		}
+		if err := e.store.Commit(b); err != nil {
+			e.m.persistErrors.Inc()
+			e.log.Error("alarm changes not recorded; they are retried with the next evaluation",
+				"alarms", len(keys), "transitions", len(out), "err", err)
+			e.rollback()
+			return nil
+		}
 	}
-	if e.store != nil {
-		if err := e.store.Save(a); err != nil {
-			persistErrors.Inc()
-			e.log.Error("alarm state: save", "alarm", a.Key, "err", err)
+	for _, tr := range out {
+		if tr.State == StateFiring && !tr.Late && tr.Suppressed.Muted() {
+			e.m.suppressions.WithLabelValues(tr.Suppressed.Metric()).Inc()
+		}
+	}
+	e.updateGauges()
+	return out
+}
+
+// rollback puts every slot the current call changed back as it was. Latest
+// first: when a key's slot was replaced within the call (an event source that
+// resolved and came back), its first slot ends up in the indexes.
+func (e *Engine) rollback() {
+	for i := len(e.order) - 1; i >= 0; i-- {
+		s := e.order[i]
+		u := e.touched[s]
+		s.alarm = u.alarm
+		if u.live {
+			e.live[s.key] = s
+		} else if e.live[s.key] == s {
+			delete(e.live, s.key)
+		}
+		if u.indexed {
+			e.slots[s.key] = s
+		} else if e.slots[s.key] == s {
+			delete(e.slots, s.key)
 		}
 	}
 }
@@ -500,22 +636,13 @@ func (e *Engine) transition(s *slot, st State) *Transition {
 	return tr
 }
 
-func (e *Engine) flush() []Transition {
-	if len(e.out) == 0 {
-		return nil
-	}
-	out := e.out
-	e.out = nil
-	return out
-}
-
 // ObserveEvent applies the event rules of a device event.
 func (e *Engine) ObserveEvent(ev devices.Event) []Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d := e.deviceOf(ev.Device)
 	for _, r := range d.events {
-		evaluations.Inc()
+		e.m.evaluations.Inc()
 		c := r.cfg
 		switch {
 		case ev.Type == c.Event:
@@ -567,7 +694,7 @@ func (e *Engine) ObserveHealth(id string, offline bool, at time.Time) []Transiti
 	}
 	d.isOffline = offline
 	for _, s := range d.offline {
-		evaluations.Inc()
+		e.m.evaluations.Inc()
 		e.observe(s, offline, at, 0)
 	}
 	e.inferOutages(at)
@@ -609,36 +736,28 @@ func (e *Engine) Tick(now time.Time) []Transition {
 	return e.flush()
 }
 
-// reviewSuppressed re-evaluates firing alarms that were suppressed: once the
-// outage (after its grace) or the maintenance window is over, an alarm that
-// still fires is ticketed then.
+// reviewSuppressed asks the Muter again about firing alarms that were
+// muted: once the outage (after its grace) or the maintenance window is over,
+// an alarm that still fires is ticketed then (a late transition).
 func (e *Engine) reviewSuppressed(now time.Time) {
 	for _, s := range e.live {
 		a := s.alarm
-		if a == nil || a.Phase != Firing || a.Suppressed == "" {
+		if a == nil || a.Phase != Firing || !a.Suppressed.Muted() {
 			continue
 		}
-		why := e.suppression(s, now)
-		if why == a.Suppressed {
+		why := e.mutes(s, now)
+		if why.Equal(a.Suppressed) {
 			continue
 		}
-		prev := *a
+		e.touch(s)
 		a.Suppressed = why
-		if why == "" && s.rule.cfg.Ticket != "none" {
+		if !why.Muted() && s.rule.cfg.Ticket != "none" {
 			a.Ticketed = true
 			tr := e.transition(s, StateFiring)
 			tr.Late = true
-			if e.notify != nil {
-				if err := e.notify(*tr); err != nil {
-					*a = prev
-					e.log.Error("late alarm not recorded; retried", "alarm", a.Key, "err", err)
-					continue
-				}
-			}
 			e.out = append(e.out, *tr)
 		}
-		e.persist(s, now)
-		e.updateGauges()
+		e.settle(s, now)
 	}
 }
 
@@ -646,13 +765,13 @@ func (e *Engine) updateGauges() {
 	var on, off float64
 	for _, s := range e.live {
 		if s.alarm != nil && s.alarm.Phase == Firing {
-			if s.alarm.Suppressed != "" {
+			if s.alarm.Suppressed.Muted() {
 				on++
 			} else {
 				off++
 			}
 		}
 	}
-	firingGauge.WithLabelValues("true").Set(on)
-	firingGauge.WithLabelValues("false").Set(off)
+	e.m.firing.WithLabelValues("true").Set(on)
+	e.m.firing.WithLabelValues("false").Set(off)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/estatehq/estate/devices"
@@ -33,8 +32,10 @@ type probe struct {
 	incomer bool
 }
 
-// buildTopology indexes feeders, their devices, probes and buses.
+// buildTopology indexes feeders, their devices, probes and buses, and the
+// Inhibitor's feeders by device.
 func (e *Engine) buildTopology() {
+	e.inhibitor = &Inhibitor{grace: e.cfg.Topology.OutageGrace, byDevice: map[string][]*feeder{}}
 	for _, b := range e.cfg.Topology.Buses {
 		for _, id := range b.Devices {
 			if d, ok := e.devs[id]; ok {
@@ -48,7 +49,7 @@ func (e *Engine) buildTopology() {
 			d := e.devs[id]
 			f.members = append(f.members, d)
 			f.member[d] = true
-			d.feeders = append(d.feeders, f)
+			e.inhibitor.byDevice[id] = append(e.inhibitor.byDevice[id], f)
 			// An offline alarm must not fire before the silence of the whole
 			// feeder can be seen, or an outage would ticket its first meter.
 			for _, s := range append(d.offline, d.noData...) {
@@ -98,50 +99,90 @@ func (e *Engine) readProbes(d *device, r *devices.Reading) {
 	}
 }
 
-// inferOutages declares each feeder out or in from its evidence: an incomer
-// at ~0 V, a mains-fail contact, or most of its devices falling silent
-// together while devices elsewhere (on other buses) still answer. One silent
-// device among answering neighbours is not an outage: its own offline alarm
-// then stands as a communication fault.
+// inferOutages declares each feeder out or in from its evidence
+// (outageEvidence) and drives the feeder's outage alarm through its lifecycle.
 func (e *Engine) inferOutages(now time.Time) {
 	for _, f := range e.feeders {
-		evidence := ""
-		switch {
-		case f.incomerDead:
-			evidence = fmt.Sprintf("incomer %s reads %.1f %s", f.cfg.Incomer.Device, f.incomerValue, f.cfg.Incomer.Point)
-		case f.mainsFailed:
-			evidence = fmt.Sprintf("mains-fail contact %s.%s is set", f.cfg.MainsFail.Device, f.cfg.MainsFail.Point)
-		default:
-			evidence = e.silenceEvidence(f)
+		in := outageInput{cfg: &f.cfg, incomerDead: f.incomerDead, mainsFailed: f.mainsFailed,
+			incomerValue: f.incomerValue, wasOut: f.out, othersAnswer: func(buses map[string]bool) bool {
+				return e.othersAnswer(f, buses)
+			}}
+		in.members = make([]member, len(f.members))
+		for i, d := range f.members {
+			in.members[i] = member{offline: d.isOffline, since: d.offlineSince, bus: d.bus}
 		}
-		out := evidence != ""
-		if f.out && !out {
-			f.restoredAt = now
+		evidence := outageEvidence(in)
+		switch wentOut, cameBack := f.update(evidence, now); {
+		case wentOut:
+			e.log.Warn("feeder out", "feeder", f.cfg.ID, "evidence", evidence)
+		case cameBack:
 			e.log.Info("feeder power back", "feeder", f.cfg.ID)
 		}
-		if out && !f.out {
-			e.log.Warn("feeder out", "feeder", f.cfg.ID, "evidence", evidence)
-		}
-		if out && !f.out {
-			f.evidence = evidence // kept while out: the suppressions it explains stay stable
-		}
-		f.out = out
-		if f.slot != nil {
-			if out || f.slot.alarm != nil {
-				a := e.alarmOf(f.slot)
-				if out {
-					a.Text = evidence
-				}
-				e.observe(f.slot, out, now, float64(e.silentCount(f)))
+		if f.slot != nil && (f.out || f.slot.alarm != nil) {
+			a := e.alarmOf(f.slot)
+			if f.out {
+				a.Text = evidence
 			}
+			e.observe(f.slot, f.out, now, float64(silentCount(in.members)))
 		}
 	}
 }
 
-func (e *Engine) silentCount(f *feeder) int {
+// update records the feeder's evidence at now: out while there is some. The
+// evidence that declared the outage is kept while it lasts, so that the
+// suppressions it explains stay stable.
+func (f *feeder) update(evidence string, now time.Time) (wentOut, cameBack bool) {
+	out := evidence != ""
+	wentOut, cameBack = out && !f.out, f.out && !out
+	if cameBack {
+		f.restoredAt = now
+	}
+	if wentOut {
+		f.evidence = evidence
+	}
+	f.out = out
+	return wentOut, cameBack
+}
+
+// member is what outage inference knows of one device of a feeder.
+type member struct {
+	offline bool
+	since   time.Time // offline since
+	bus     string
+}
+
+// outageInput is everything outage inference decides a feeder on.
+type outageInput struct {
+	cfg                      *config.Feeder
+	incomerDead, mainsFailed bool
+	incomerValue             float64
+	members                  []member
+	// wasOut: the feeder is out already (its silence then need not be one event).
+	wasOut bool
+	// othersAnswer reports whether a device elsewhere (on another bus than
+	// silentBuses, when buses are configured) answers.
+	othersAnswer func(silentBuses map[string]bool) bool
+}
+
+// outageEvidence says why a feeder is out, or "": an incomer at ~0 V, a
+// mains-fail contact, or most of its devices falling silent together while
+// devices elsewhere (on other buses) still answer. One silent device among
+// answering neighbours is not an outage: its own offline alarm then stands as
+// a communication fault.
+func outageEvidence(in outageInput) string {
+	switch {
+	case in.incomerDead:
+		return fmt.Sprintf("incomer %s reads %.1f %s", in.cfg.Incomer.Device, in.incomerValue, in.cfg.Incomer.Point)
+	case in.mainsFailed:
+		return fmt.Sprintf("mains-fail contact %s.%s is set", in.cfg.MainsFail.Device, in.cfg.MainsFail.Point)
+	}
+	return silenceEvidence(in)
+}
+
+func silentCount(members []member) int {
 	n := 0
-	for _, d := range f.members {
-		if d.isOffline {
+	for _, m := range members {
+		if m.offline {
 			n++
 		}
 	}
@@ -149,30 +190,30 @@ func (e *Engine) silentCount(f *feeder) int {
 }
 
 // silenceEvidence says why the feeder's silence is an outage, or "".
-func (e *Engine) silenceEvidence(f *feeder) string {
-	total := len(f.members)
+func silenceEvidence(in outageInput) string {
+	total := len(in.members)
 	if total == 0 {
 		return ""
 	}
-	need := int(math.Ceil(f.cfg.SilentShare * float64(total)))
+	need := int(math.Ceil(in.cfg.SilentShare * float64(total)))
 	var since []time.Time
 	buses := map[string]bool{}
-	for _, d := range f.members {
-		if d.isOffline {
-			since = append(since, d.offlineSince)
-			buses[d.bus] = true
+	for _, m := range in.members {
+		if m.offline {
+			since = append(since, m.since)
+			buses[m.bus] = true
 		}
 	}
 	if len(since) < need {
 		return ""
 	}
-	if !f.out {
+	if !in.wasOut {
 		// Declaring an outage needs the silence to be one event: enough devices
 		// within silent_within of each other.
 		slices.SortFunc(since, func(a, b time.Time) int { return a.Compare(b) })
 		best := 0
 		for i, j := 0, 0; j < len(since); j++ {
-			for since[j].Sub(since[i]) > f.cfg.SilentWithin {
+			for since[j].Sub(since[i]) > in.cfg.SilentWithin {
 				i++
 			}
 			best = max(best, j-i+1)
@@ -181,7 +222,7 @@ func (e *Engine) silenceEvidence(f *feeder) string {
 			return ""
 		}
 	}
-	if !e.othersAnswer(f, buses) {
+	if !in.othersAnswer(buses) {
 		return "" // nothing answers anywhere: the gateway's own link, not this feeder
 	}
 	return fmt.Sprintf("%d of %d devices went silent together while other devices answer", len(since), total)
@@ -202,38 +243,30 @@ func (e *Engine) othersAnswer(f *feeder, silentBuses map[string]bool) bool {
 	return false
 }
 
-// suppression says why a firing alarm must be recorded without a ticket, or "".
-func (e *Engine) suppression(s *slot, now time.Time) string {
-	id, building := "", ""
-	switch {
-	case s.dev != nil:
-		id, building = s.dev.cfg.ID, s.dev.cfg.Building
-	case s.feeder != nil:
-		id, building = s.feeder.cfg.ID, s.feeder.cfg.Building
-	}
-	if w, ok := e.maintenance(id, building, now); ok {
-		return fmt.Sprintf("maintenance until %s: %s", w.End.Format(time.RFC3339), w.Reason)
-	}
-	if s.dev == nil || !s.rule.cfg.SuppressedByOutage() {
-		return ""
-	}
-	for _, f := range s.dev.feeders {
-		if f.out {
-			return fmt.Sprintf("power outage on feeder %s: %s", f.cfg.ID, f.evidence)
-		}
-		if !f.restoredAt.IsZero() && now.Sub(f.restoredAt) < e.grace {
-			return fmt.Sprintf("power back on feeder %s since %s; re-evaluated after %s",
-				f.cfg.ID, f.restoredAt.Format(time.RFC3339), e.grace)
-		}
-	}
-	return ""
+// Inhibitor is outage inference's conclusions as a Muter: while a feeder is
+// out, and for outage_grace after its power is back (devices need time to
+// boot), the alarms of its devices whose rules are suppressed by an outage
+// are muted. An alarm still firing after the grace is ticketed then.
+type Inhibitor struct {
+	grace    time.Duration
+	byDevice map[string][]*feeder
 }
 
-func suppressionCause(why string) string {
-	if strings.HasPrefix(why, "maintenance") {
-		return "maintenance"
+// Mutes returns the outage (or the power back within the grace) of the
+// target's first feeder that has one.
+func (in *Inhibitor) Mutes(t Target, now time.Time) (Cause, bool) {
+	if !t.OnOutage {
+		return Cause{}, false
 	}
-	return "outage"
+	for _, f := range in.byDevice[t.ID] {
+		if f.out {
+			return Cause{Kind: Outage, Feeder: f.cfg.ID, Evidence: f.evidence}, true
+		}
+		if !f.restoredAt.IsZero() && now.Sub(f.restoredAt) < in.grace {
+			return Cause{Kind: PowerBack, Feeder: f.cfg.ID, RestoredAt: f.restoredAt, Grace: in.grace}, true
+		}
+	}
+	return Cause{}, false
 }
 
 // FeederStatus is a feeder's inferred state, as the console lists it.
@@ -245,4 +278,15 @@ type FeederStatus struct {
 	Devices    int       `json:"devices"`
 	Silent     int       `json:"silent"`
 	RestoredAt time.Time `json:"restored_at,omitzero"`
+}
+
+// silent is how many of the feeder's devices are offline.
+func (f *feeder) silent() int {
+	n := 0
+	for _, d := range f.members {
+		if d.isOffline {
+			n++
+		}
+	}
+	return n
 }

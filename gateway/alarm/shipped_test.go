@@ -57,7 +57,7 @@ devices:
 		}
 	}
 
-	h.eng.ObserveEvent(devices.Event{Device: h.infos["fp1"], Time: at(s), Type: "fire_alarm", Source: "loop 1 zone 3", Active: true})
+	h.event(devices.Event{Device: h.infos["fp1"], Time: at(s), Type: "fire_alarm", Source: "loop 1 zone 3", Active: true})
 	em := h.tickets(ticket.Emergency)
 	if len(em) != 1 || !strings.Contains(em[0].Title, "火警") || !strings.Contains(em[0].Description, "FIRE ALARM building 1: loop 1 zone 3") {
 		t.Fatalf("fire emergency %+v", em)

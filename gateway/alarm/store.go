@@ -5,42 +5,46 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/estatehq/estate/gateway/outbox"
+	"github.com/estatehq/estate/gateway/statedb"
 )
 
-// SQLiteStore keeps alarm state in a SQLite file (WAL): one row per alarm
-// that has state, written before the engine moves on.
+// SQLiteStore keeps alarm state in the alarms table of the gateway's state
+// file (gateway/statedb): one row per alarm that has state. Commit writes the
+// rows of a Batch and its desk actions to the outbox table of the same file in
+// one transaction, so that a crash cannot record a transition without its
+// ticket, nor queue a ticket for a transition it forgets.
 type SQLiteStore struct {
-	db *sql.DB
+	db  *sql.DB
+	own bool
 }
 
-// OpenStore opens (creating) the alarm state database at path.
+// NewSQLiteStore is the alarm state in a state file opened by statedb; Close
+// leaves db open: its owner closes it.
+func NewSQLiteStore(db *sql.DB) *SQLiteStore { return &SQLiteStore{db: db} }
+
+// OpenStore opens (creating) a state file at path on its own (tests, tools);
+// Close closes it. DB gives the file to an outbox.
 func OpenStore(path string) (*SQLiteStore, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	db, err := statedb.Open(path)
+	if err != nil {
 		return nil, fmt.Errorf("alarm state: %w", err)
 	}
-	// WAL with synchronous(NORMAL): a commit survives the process being killed;
-	// a power cut may lose the last changes, which then re-fire into the outbox
-	// and the desk, whose idempotency keys and alarm keys deduplicate them. The
-	// outbox itself syncs fully.
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
-	if err != nil {
-		return nil, fmt.Errorf("alarm state %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS alarms (key TEXT PRIMARY KEY, state TEXT NOT NULL, updated INTEGER NOT NULL)`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("alarm state %s: %w", path, err)
-	}
-	return &SQLiteStore{db: db}, nil
+	return &SQLiteStore{db: db, own: true}, nil
 }
 
-// Close closes the database.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+// DB is the state file.
+func (s *SQLiteStore) DB() *sql.DB { return s.db }
+
+// Close closes the state file if OpenStore opened it.
+func (s *SQLiteStore) Close() error {
+	if !s.own {
+		return nil
+	}
+	return s.db.Close()
+}
 
 // Load returns every saved alarm.
 func (s *SQLiteStore) Load() ([]Alarm, error) {
@@ -64,25 +68,38 @@ func (s *SQLiteStore) Load() ([]Alarm, error) {
 	return out, rows.Err()
 }
 
-// Save writes one alarm's state.
-func (s *SQLiteStore) Save(a *Alarm) error {
-	data, err := json.Marshal(a)
+// Commit writes the batch's alarm rows and outbox actions in one transaction.
+func (s *SQLiteStore) Commit(b Batch) error {
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("encode alarm %s: %w", a.Key, err)
+		return fmt.Errorf("alarm state: %w", err)
 	}
-	_, err = s.db.Exec(`INSERT INTO alarms (key, state, updated) VALUES (?, ?, ?)
-		ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated = excluded.updated`,
-		a.Key, string(data), time.Now().UnixNano())
-	if err != nil {
-		return fmt.Errorf("save alarm %s: %w", a.Key, err)
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	now := time.Now()
+	for _, a := range b.Save {
+		data, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("encode alarm %s: %w", a.Key, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO alarms (key, state, updated) VALUES (?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated = excluded.updated`,
+			a.Key, string(data), now.UnixNano()); err != nil {
+			return fmt.Errorf("save alarm %s: %w", a.Key, err)
+		}
 	}
-	return nil
-}
-
-// Delete forgets an alarm that has no state left.
-func (s *SQLiteStore) Delete(key string) error {
-	if _, err := s.db.Exec(`DELETE FROM alarms WHERE key = ?`, key); err != nil {
-		return fmt.Errorf("delete alarm %s: %w", key, err)
+	for _, key := range b.Delete {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM alarms WHERE key = ?`, key); err != nil {
+			return fmt.Errorf("delete alarm %s: %w", key, err)
+		}
+	}
+	for _, a := range b.Actions {
+		if err := outbox.Insert(ctx, tx, a, now); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("alarm state: commit: %w", err)
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 // Package outbox delivers the gateway's alarm actions (open a ticket, note a
 // change, note a clearing) to the desk exactly once. Each action is committed
-// to a local SQLite file (WAL, synchronous FULL) before it counts as accepted,
-// with an idempotency key derived from its alarm episode; adding the same key
-// twice is a no-op, and the desk applies each key once, so a desk outage, a
-// lost answer or a SIGKILL between send and acknowledge cannot duplicate or
-// lose a ticket. Delivery is in order (oldest first, so in order per alarm),
-// behind a circuit breaker with backoff while the desk is down.
+// to the actions table of the gateway's state file (gateway/statedb: SQLite,
+// WAL, synchronous FULL) before it counts as accepted, in the same transaction
+// as the alarm transition that asks for it (Insert, called by the alarm
+// engine's store), with an idempotency key derived from its alarm episode;
+// adding the same key twice is a no-op, and the desk applies each key once, so
+// a desk outage, a lost answer or a SIGKILL between send and acknowledge cannot
+// duplicate or lose a ticket. Delivery is in order (oldest first, so in order
+// per alarm), behind a circuit breaker with backoff while the desk is down.
 package outbox
 
 import (
@@ -15,28 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
+	"github.com/estatehq/estate/gateway/statedb"
 	"github.com/estatehq/estate/internal/ticket"
-)
-
-var (
-	delivered = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_outbox_delivered_total", Help: "Alarm actions the desk accepted."})
-	rejected = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_outbox_rejected_total", Help: "Alarm actions the desk refused for their content."})
-	pendingGauge = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_outbox_pending", Help: "Alarm actions waiting for the desk (the backlog)."})
-	breakerOpen = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_outbox_breaker_open", Help: "1 while the circuit breaker holds delivery back."})
-	failures = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_outbox_send_failures_total", Help: "Deliveries that failed and will be retried."})
 )
 
 // Sender applies alarm actions on the desk.
@@ -50,55 +34,72 @@ type Delivered func(ticket.AlarmAction, ticket.AlarmActionResult)
 // Outbox is a persistent, deduplicating FIFO of alarm actions.
 type Outbox struct {
 	db     *sql.DB
+	own    bool // Open opened db: Close closes it
 	sender Sender
 	log    *slog.Logger
+	m      *Metrics
 	wake   chan struct{}
 	now    func() time.Time
 	// Keep is how long delivered keys are remembered to refuse re-adds (default 7 days).
 	Keep time.Duration
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS actions (
-	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-	idem       TEXT NOT NULL UNIQUE,
-	alarm_key  TEXT NOT NULL,
-	body       TEXT NOT NULL,
-	enqueued   INTEGER NOT NULL,
-	attempts   INTEGER NOT NULL DEFAULT 0,
-	done       INTEGER,          -- when the desk applied or refused it
-	outcome    TEXT              -- delivered, rejected: reason
-);
-CREATE INDEX IF NOT EXISTS actions_pending ON actions(seq) WHERE done IS NULL;
-`
+// Options configure an outbox.
+type Options struct {
+	Sender Sender
+	Log    *slog.Logger
+	// Metrics are where delivery is counted; nil: a private registry.
+	Metrics *Metrics
+}
 
-// Open opens (creating) the outbox database at path.
+// New is the outbox of a state file (statedb.Open), whose actions table the
+// alarm engine fills through Insert. Close leaves db open: its owner closes it.
+func New(db *sql.DB, o Options) *Outbox {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	ob := &Outbox{db: db, sender: o.Sender, log: o.Log, m: o.Metrics, wake: make(chan struct{}, 1), now: time.Now,
+		Keep: 7 * 24 * time.Hour}
+	if n := ob.Pending(); n > 0 {
+		ob.log.Info("outbox: resuming delivery of alarm actions from before the restart", "pending", n)
+	}
+	ob.refreshGauge()
+	return ob
+}
+
+// Open opens (creating) a state file at path and its outbox, for a tool or a
+// test that has no alarm engine; Close closes the file.
 func Open(path string, sender Sender, log *slog.Logger) (*Outbox, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	db, err := statedb.Open(path)
+	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)")
-	if err != nil {
-		return nil, fmt.Errorf("outbox %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("outbox %s: %w", path, err)
-	}
-	o := &Outbox{db: db, sender: sender, log: log, wake: make(chan struct{}, 1), now: time.Now, Keep: 7 * 24 * time.Hour}
-	if n := o.Pending(); n > 0 {
-		log.Info("outbox: resuming delivery of alarm actions from before the restart", "pending", n)
-	}
+	o := New(db, Options{Sender: sender, Log: log})
+	o.own = true
 	return o, nil
 }
 
-// Close closes the database; Run must have returned.
-func (o *Outbox) Close() error { return o.db.Close() }
+// Close closes the database if Open opened it; Run must have returned.
+func (o *Outbox) Close() error {
+	if !o.own {
+		return nil
+	}
+	return o.db.Close()
+}
 
-// Add commits an action; Run delivers it. An action whose idempotency key is
-// already in the outbox (pending or delivered within Keep) is not added again.
-func (o *Outbox) Add(a ticket.AlarmAction) error {
+// Execer is a transaction (or a database) that Insert writes to.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Insert appends an action to the outbox table within tx: the alarm engine's
+// store calls it in the transaction that records the transition asking for
+// the action, then Wake. An action whose idempotency key is already in the
+// outbox (pending or delivered within Keep) is not added again.
+func Insert(ctx context.Context, tx Execer, a ticket.AlarmAction, now time.Time) error {
 	if err := a.Validate(); err != nil {
 		return fmt.Errorf("outbox: refusing an invalid action: %w", err)
 	}
@@ -106,16 +107,30 @@ func (o *Outbox) Add(a ticket.AlarmAction) error {
 	if err != nil {
 		return fmt.Errorf("outbox: encode: %w", err)
 	}
-	if _, err := o.db.Exec(`INSERT INTO actions (idem, alarm_key, body, enqueued) VALUES (?, ?, ?, ?)
-		ON CONFLICT(idem) DO NOTHING`, a.IdempotencyKey, a.AlarmKey, string(body), o.now().UnixNano()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO actions (idem, alarm_key, body, enqueued) VALUES (?, ?, ?, ?)
+		ON CONFLICT(idem) DO NOTHING`, a.IdempotencyKey, a.AlarmKey, string(body), now.UnixNano()); err != nil {
 		return fmt.Errorf("outbox: add %s: %w", a.IdempotencyKey, err)
 	}
+	return nil
+}
+
+// Add commits an action on its own; Run delivers it.
+func (o *Outbox) Add(a ticket.AlarmAction) error {
+	if err := Insert(context.Background(), o.db, a, o.now()); err != nil {
+		return err
+	}
+	o.Wake()
+	return nil
+}
+
+// Wake tells Run that actions were committed (by Add, or by the alarm
+// engine's transaction) and refreshes the backlog gauge.
+func (o *Outbox) Wake() {
 	o.refreshGauge()
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // Pending is how many actions wait for the desk.
@@ -127,7 +142,7 @@ func (o *Outbox) Pending() int {
 	return n
 }
 
-func (o *Outbox) refreshGauge() { pendingGauge.Set(float64(o.Pending())) }
+func (o *Outbox) refreshGauge() { o.m.pending.Set(float64(o.Pending())) }
 
 // head returns the oldest pending action.
 func (o *Outbox) head() (seq int64, a ticket.AlarmAction, ok bool, err error) {
@@ -215,9 +230,9 @@ func (o *Outbox) Run(ctx context.Context, onDelivered Delivered) {
 			if err := o.finish(seq, "delivered"); err != nil {
 				o.log.Error("outbox: cannot record a delivery (it will be resent; the desk deduplicates)", "err", err)
 			}
-			delivered.Inc()
+			o.m.delivered.Inc()
 			b.success()
-			breakerOpen.Set(0)
+			o.m.breakerOpen.Set(0)
 			if failing {
 				o.log.Info("desk reachable again; delivering queued alarm actions", "pending", o.Pending())
 				failing = false
@@ -226,14 +241,14 @@ func (o *Outbox) Run(ctx context.Context, onDelivered Delivered) {
 				onDelivered(a, res)
 			}
 		case errors.As(err, &perm) && perm.Permanent():
-			rejected.Inc()
+			o.m.rejected.Inc()
 			o.log.Error("desk refused an alarm action; dropping it", "alarm", a.AlarmKey, "action", a.Action, "err", err)
 			_ = o.finish(seq, "rejected: "+err.Error())
 		default:
-			failures.Inc()
+			o.m.failures.Inc()
 			d := b.failure(o.now())
 			if b.state == open {
-				breakerOpen.Set(1)
+				o.m.breakerOpen.Set(1)
 			}
 			if !failing {
 				o.log.Error("desk unreachable; alarm actions wait in the outbox", "err", err, "pending", o.Pending())
