@@ -13,15 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk"
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/desk/ticket"
 	_ "github.com/estatehq/estate/devices/all" // registers modbus_tcp
 	"github.com/estatehq/estate/devices/modbus"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/gateway/alarm"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/desk"
-	"github.com/estatehq/estate/internal/store"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // The whole path with real parts: Modbus TCP simulators polled by the

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/gateway/alarm"
 	"github.com/estatehq/estate/gateway/deskclient"
@@ -25,7 +26,6 @@ import (
 	"github.com/estatehq/estate/gateway/telemetry"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/fleet"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 var (

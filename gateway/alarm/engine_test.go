@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/store"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 const header = `site: {id: s1, timezone: Asia/Shanghai}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // feederConfig is 300 meters on feeder 1a (building 1) and 50 on feeder 2a

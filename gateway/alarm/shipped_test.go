@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // The shipped rule set (configs/rules/default.yaml) on a prepaid meter running

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // Client calls one desk with one gateway token.

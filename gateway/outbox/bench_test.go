@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/gateway/alarm"
 	"github.com/estatehq/estate/gateway/deskclient"
 	"github.com/estatehq/estate/gateway/outbox"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // BenchmarkAlarmToTicket is the latency from a reading entering the alarm

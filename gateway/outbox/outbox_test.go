@@ -15,15 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk"
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/gateway/alarm"
 	"github.com/estatehq/estate/gateway/deskclient"
 	"github.com/estatehq/estate/gateway/outbox"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/desk"
-	"github.com/estatehq/estate/internal/store"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 const gatewayToken = "outbox-test-gateway-token"

@@ -15,13 +15,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/estatehq/estate/desk"
+	"github.com/estatehq/estate/desk/history"
+	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/devices"
 	_ "github.com/estatehq/estate/devices/all" // every protocol registers itself
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/desk"
-	"github.com/estatehq/estate/internal/history"
-	"github.com/estatehq/estate/internal/store"
 )
 
 // LoadConfig loads a configuration with every check: built-in, device

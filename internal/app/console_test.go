@@ -18,9 +18,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 	"github.com/estatehq/estate/internal/web"
 )
 

@@ -14,9 +14,9 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // The serial demo end to end: DL/T 645 prepaid meters on a simulated bus

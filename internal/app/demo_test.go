@@ -16,10 +16,10 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // demoConfig is the shipped configs/demo.yaml moved onto free ports, a fresh

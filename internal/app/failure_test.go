@@ -17,11 +17,11 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/devices/modbus"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/gateway/health"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // syncBuffer is a log sink the test reads while the demo writes.

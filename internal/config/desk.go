@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // Desk configures the service-desk HTTP API.

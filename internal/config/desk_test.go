@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 const deskConfig = `site:

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/store"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 func TestAlarmActions(t *testing.T) {

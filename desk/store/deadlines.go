@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // addDeadlines records the due times of a ticket's steps that want (per the

@@ -26,10 +26,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/fleet"
-	"github.com/estatehq/estate/internal/store"
-	"github.com/estatehq/estate/internal/ticket"
 	"github.com/estatehq/estate/internal/web"
 )
 

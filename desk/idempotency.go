@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/estatehq/estate/internal/store"
+	"github.com/estatehq/estate/desk/store"
 )
 
 // idempotent replays the saved answer of a POST that carries an

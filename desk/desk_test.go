@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/store"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 const (

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // Unit is a household: where it is, who lives there, which meters are its own.

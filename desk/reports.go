@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/estatehq/estate/internal/store"
+	"github.com/estatehq/estate/desk/store"
 )
 
 // monthlyReport is GET /reports/monthly?site=…&month=2026-11[&format=csv]: the

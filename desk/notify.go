@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/store"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 var (

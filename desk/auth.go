@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/store"
 )
 
 // Roles of desk callers.

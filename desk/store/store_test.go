@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // backend opens a fresh store of one dialect; open may be called again for a

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // ErrConflict is a change that would break a uniqueness rule, such as

@@ -18,9 +18,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/store"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // clock is a test clock that moves only when told.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 )
 
 // benchTickets is how many tickets the list benchmarks run against:

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // A desk database written by the walking skeleton (no migrations table, the

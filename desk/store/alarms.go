@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // ApplyAlarmAction applies a gateway's alarm action once per idempotency key:

@@ -8,9 +8,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/estatehq/estate/desk/history"
+	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/internal/fleet"
-	"github.com/estatehq/estate/internal/history"
-	"github.com/estatehq/estate/internal/store"
 )
 
 // History is where device telemetry is read back from (InfluxDB).

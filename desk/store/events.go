@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // Event is one change that consoles follow (GET /api/v1/events): its id is

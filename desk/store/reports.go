@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/desk/ticket"
 )
 
 // Report is one site's month (客户月投诉统计表 and more): what came in, how
