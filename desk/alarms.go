@@ -10,14 +10,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // applyAlarmAction is POST /api/v1/alarm-actions: open, note or clear, applied
 // once per idempotency key.
 func (s *Server) applyAlarmAction(c echo.Context) error {
 	p := principal(c)
-	var a ticket.AlarmAction
+	var a wire.AlarmAction
 	if err := c.Bind(&a); err != nil {
 		return apiError(http.StatusBadRequest, "the body is not a valid alarm action in JSON",
 			"send idempotency_key, alarm_key, action (open, note, clear), and ticket or note")
@@ -27,7 +27,7 @@ func (s *Server) applyAlarmAction(c echo.Context) error {
 			a.Ticket.Site = p.Site
 		}
 		if a.Ticket.Source == "" {
-			a.Ticket.Source = ticket.SourceDeviceAlarm
+			a.Ticket.Source = wire.SourceDeviceAlarm
 		}
 	}
 	if err := a.Validate(); err != nil {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 func TestAlarmActions(t *testing.T) {
@@ -44,9 +44,9 @@ func TestAlarmActions(t *testing.T) {
 		return resp.StatusCode, out
 	}
 	gw := "gateway-one-token-123"
-	open := ticket.AlarmAction{IdempotencyKey: "s1/low/m1@1/open", AlarmKey: "s1/low/m1", Action: ticket.ActionOpen,
+	open := wire.AlarmAction{IdempotencyKey: "s1/low/m1@1/open", AlarmKey: "s1/low/m1", Action: wire.ActionOpen,
 		Note: "raised again", At: time.Now(),
-		Ticket: &ticket.NewTicket{Kind: ticket.TopUp, Title: "1-101 余额不足", AlarmKey: "s1/low/m1", Priority: "P2"}}
+		Ticket: &wire.NewTicket{Kind: wire.TopUp, Title: "1-101 余额不足", AlarmKey: "s1/low/m1", Priority: "P2"}}
 
 	code, out := call(gw, http.MethodPost, "/api/v1/alarm-actions", open)
 	tk, _ := out["ticket"].(map[string]any)
@@ -66,22 +66,22 @@ func TestAlarmActions(t *testing.T) {
 
 	foreign := open
 	foreign.IdempotencyKey, foreign.AlarmKey = "s2/low/m1@1/open", "s2/low/m1"
-	foreign.Ticket = &ticket.NewTicket{Kind: ticket.TopUp, Title: "x", AlarmKey: "s2/low/m1", Site: "s2"}
+	foreign.Ticket = &wire.NewTicket{Kind: wire.TopUp, Title: "x", AlarmKey: "s2/low/m1", Site: "s2"}
 	if code, _ = call(gw, http.MethodPost, "/api/v1/alarm-actions", foreign); code != http.StatusForbidden {
 		t.Fatalf("another site's alarm: %d", code)
 	}
 	if code, _ = call("assistant-token-12345", http.MethodPost, "/api/v1/alarm-actions", open); code != http.StatusForbidden {
 		t.Fatalf("assistant posting an alarm action: %d", code)
 	}
-	orphan := ticket.AlarmAction{IdempotencyKey: "k", AlarmKey: "s1/none/x", Action: ticket.ActionNote, Note: "n"}
+	orphan := wire.AlarmAction{IdempotencyKey: "k", AlarmKey: "s1/none/x", Action: wire.ActionNote, Note: "n"}
 	if code, _ = call(gw, http.MethodPost, "/api/v1/alarm-actions", orphan); code != http.StatusNotFound {
 		t.Fatalf("note without ticket: %d", code)
 	}
-	if code, _ = call(gw, http.MethodPost, "/api/v1/alarm-actions", ticket.AlarmAction{Action: "delete"}); code != http.StatusUnprocessableEntity {
+	if code, _ = call(gw, http.MethodPost, "/api/v1/alarm-actions", wire.AlarmAction{Action: "delete"}); code != http.StatusUnprocessableEntity {
 		t.Fatalf("invalid action: %d", code)
 	}
 
-	clear := ticket.AlarmAction{IdempotencyKey: "s1/low/m1@1/clear", AlarmKey: "s1/low/m1", Action: ticket.ActionClear,
+	clear := wire.AlarmAction{IdempotencyKey: "s1/low/m1@1/clear", AlarmKey: "s1/low/m1", Action: wire.ActionClear,
 		Note: "balance back", Close: true}
 	code, out = call(gw, http.MethodPost, "/api/v1/alarm-actions", clear)
 	if tk, _ = out["ticket"].(map[string]any); code != http.StatusOK || tk["status"] != "closed" {

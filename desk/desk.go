@@ -29,18 +29,18 @@ import (
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/fleet"
 	"github.com/estatehq/estate/internal/web"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Store is what the desk needs from its store.
 type Store interface {
-	CreateTicket(ctx context.Context, n ticket.NewTicket, by string, now time.Time) (ticket.Ticket, bool, error)
-	GetTicket(ctx context.Context, id int64) (ticket.Ticket, error)
-	ListTickets(ctx context.Context, f store.Filter) ([]ticket.Ticket, error)
-	SaveGatewayStatus(ctx context.Context, st fleet.GatewayStatus, received time.Time) error
+	CreateTicket(ctx context.Context, n wire.NewTicket, by string, now time.Time) (wire.Ticket, bool, error)
+	GetTicket(ctx context.Context, id int64) (wire.Ticket, error)
+	ListTickets(ctx context.Context, f store.Filter) ([]wire.Ticket, error)
+	SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, received time.Time) error
 	GatewayStatuses(ctx context.Context, site string) ([]store.GatewayHeard, error)
-	Transition(ctx context.Context, id int64, c ticket.Change, actor string, now time.Time) (ticket.Ticket, error)
+	Transition(ctx context.Context, id int64, c ticket.Change, actor string, now time.Time) (wire.Ticket, error)
 	Audit(ctx context.Context, id int64) ([]ticket.AuditEntry, error)
 	AddComment(ctx context.Context, id int64, author, kind, body string, now time.Time) (ticket.Comment, error)
 	Comments(ctx context.Context, id int64) ([]ticket.Comment, error)
@@ -62,7 +62,7 @@ type Store interface {
 	SaveIdempotentResponse(ctx context.Context, principal, key string, r store.SavedResponse, now time.Time) error
 	MonthlyReport(ctx context.Context, site string, from, to time.Time) (store.Report, error)
 	Prune(ctx context.Context, now time.Time) (int64, error)
-	ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction, by string, now time.Time) (ticket.AlarmActionResult, error)
+	ApplyAlarmAction(ctx context.Context, a wire.AlarmAction, by string, now time.Time) (wire.AlarmActionResult, error)
 	ListNotes(ctx context.Context, id int64) ([]ticket.Note, error)
 	Ping(ctx context.Context) error
 }

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 const (
@@ -90,11 +90,11 @@ func TestCreateIsIdempotentPerAlarmKey(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("create: %d %s", code, body)
 	}
-	var first ticket.Ticket
+	var first wire.Ticket
 	if err := json.Unmarshal([]byte(body), &first); err != nil {
 		t.Fatal(err)
 	}
-	if first.Kind != ticket.TopUp || first.Priority != "P3" || first.Status != ticket.New || first.Source != ticket.SourceDeviceAlarm ||
+	if first.Kind != wire.TopUp || first.Priority != "P3" || first.Status != wire.New || first.Source != wire.SourceDeviceAlarm ||
 		first.CreatedBy != "gw-a" || first.Reading == nil || first.Reading.Value != 9.5 || first.Unit != "1-101" {
 		t.Errorf("created ticket: %+v", first)
 	}
@@ -105,7 +105,7 @@ func TestCreateIsIdempotentPerAlarmKey(t *testing.T) {
 		}
 	}
 	code, body = call(t, h, "GET", "/api/v1/tickets", adminToken, "")
-	var list struct{ Tickets []ticket.Ticket }
+	var list struct{ Tickets []wire.Ticket }
 	_ = json.Unmarshal([]byte(body), &list)
 	if code != 200 || len(list.Tickets) != 1 {
 		t.Errorf("list after repeats: %d, %d tickets", code, len(list.Tickets))

@@ -10,7 +10,7 @@ import (
 
 	"github.com/estatehq/estate/desk/history"
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/internal/fleet"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // History is where device telemetry is read back from (InfluxDB).
@@ -29,7 +29,7 @@ const staleAfter = 3
 
 // DeviceView is one device as the consoles show it.
 type DeviceView struct {
-	fleet.Device
+	wire.Device
 	Site    string `json:"site"`
 	Gateway string `json:"gateway"`
 	// Stale is set when the gateway has not reported for several heartbeats:
@@ -51,7 +51,7 @@ type GatewayView struct {
 
 func (s *Server) heartbeat(c echo.Context) error {
 	p := principal(c)
-	var st fleet.GatewayStatus
+	var st wire.GatewayStatus
 	if err := c.Bind(&st); err != nil {
 		return apiError(http.StatusBadRequest, "the body is not a gateway status in JSON", "")
 	}
@@ -104,7 +104,7 @@ func (s *Server) listGateways(c echo.Context) error {
 
 // AlarmView is one gateway alarm as the consoles show it.
 type AlarmView struct {
-	fleet.Alarm
+	wire.Alarm
 	Site    string `json:"site"`
 	Gateway string `json:"gateway"`
 	// Stale: the gateway has not reported for several heartbeats.

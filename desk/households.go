@@ -11,7 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // unitBody is PUT /units/{site}/{unit}: a household's place, residents and meters.
@@ -53,8 +53,8 @@ func (s *Server) putUnit(c echo.Context) error {
 			return fieldError(f+".name", "required, at most 100 bytes")
 		case len(r.Phone) > 32:
 			return fieldError(f+".phone", "at most 32 bytes")
-		case r.Contact != "" && !slices.Contains(ticket.Contacts, r.Contact):
-			return fieldError(f+".contact", fmt.Sprintf("%q is not one of %s", r.Contact, strings.Join(ticket.Contacts, ", ")))
+		case r.Contact != "" && !slices.Contains(wire.Contacts, r.Contact):
+			return fieldError(f+".contact", fmt.Sprintf("%q is not one of %s", r.Contact, strings.Join(wire.Contacts, ", ")))
 		}
 	}
 	for i, m := range u.Meters {
@@ -103,11 +103,11 @@ func (s *Server) addReminder(c echo.Context) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	if !slices.Contains(ticket.Contacts, b.Channel) {
-		return fieldError("channel", fmt.Sprintf("%q is not one of %s", b.Channel, strings.Join(ticket.Contacts, ", ")))
+	if !slices.Contains(wire.Contacts, b.Channel) {
+		return fieldError("channel", fmt.Sprintf("%q is not one of %s", b.Channel, strings.Join(wire.Contacts, ", ")))
 	}
-	if len(b.Answer) > ticket.MaxTextLen {
-		return fieldError("answer", fmt.Sprintf("longer than %d bytes", ticket.MaxTextLen))
+	if len(b.Answer) > wire.MaxTextLen {
+		return fieldError("answer", fmt.Sprintf("longer than %d bytes", wire.MaxTextLen))
 	}
 	at := s.now()
 	if b.At != nil {

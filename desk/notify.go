@@ -22,6 +22,7 @@ import (
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 var (
@@ -47,14 +48,14 @@ func StorePolicy(cfg *config.Config) store.Policy {
 	return store.Policy{
 		Deadlines: d.DeadlineTable,
 		Location:  func(site string) *time.Location { return d.Location(site, fallback) },
-		Route: func(t ticket.Ticket, _ string, levels []ticket.Level) []string {
+		Route: func(t wire.Ticket, _ string, levels []ticket.Level) []string {
 			return routeNotice(d.Channels, t, levels)
 		},
 	}
 }
 
 // routeNotice lists the channels that take a ticket's event for any of the levels.
-func routeNotice(channels []config.Channel, t ticket.Ticket, levels []ticket.Level) []string {
+func routeNotice(channels []config.Channel, t wire.Ticket, levels []ticket.Level) []string {
 	var out []string
 	for _, ch := range channels {
 		if len(ch.Sites) > 0 && !slices.Contains(ch.Sites, t.Site) {

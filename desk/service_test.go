@@ -21,6 +21,7 @@ import (
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // clock is a test clock that moves only when told.
@@ -157,7 +158,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		t.Errorf("gateway reading its own site's ticket: %d", code)
 	}
 	_, body = d.call(t, "POST", "/api/v1/tickets", adminToken, `{"kind":"repair","title":"b","site":"site-b"}`)
-	other := decodeInto[ticket.Ticket](t, body)
+	other := decodeInto[wire.Ticket](t, body)
 	if code, _ := d.call(t, "GET", fmt.Sprintf("/api/v1/tickets/%d", other.ID), gatewayToken, ""); code != 404 {
 		t.Errorf("gateway reading another site's ticket: %d, want 404", code)
 	}
@@ -167,7 +168,7 @@ func TestLifecycleOverHTTP(t *testing.T) {
 	d := newDesk(t, nil)
 	_, body := d.call(t, "POST", "/api/v1/tickets", assistantToken,
 		`{"kind":"complaint","category":"noise","title":"noise upstairs","site":"site-a","unit":"2-301","reporter":"Wang","phone":"138"}`)
-	tk := decodeInto[ticket.Ticket](t, body)
+	tk := decodeInto[wire.Ticket](t, body)
 	act := func(change string) (int, string) {
 		d.clock.Advance(2 * time.Minute)
 		return d.call(t, "POST", fmt.Sprintf("/api/v1/tickets/%d/actions", tk.ID), assistantToken, change)
@@ -287,7 +288,7 @@ func TestEscalationNotifiesChannels(t *testing.T) {
 		t.Errorf("webhook: %d messages", len(got["webhook"]))
 	}
 	_, body = d.call(t, "GET", "/api/v1/tickets/1", adminToken, "")
-	if tk := decodeInto[ticket.Ticket](t, body); tk.EscalationLevel != 3 {
+	if tk := decodeInto[wire.Ticket](t, body); tk.EscalationLevel != 3 {
 		t.Errorf("emergency escalation level %d", tk.EscalationLevel)
 	}
 }
@@ -416,7 +417,7 @@ func TestTopUpsOverHTTP(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("create: %d %s", code, body)
 	}
-	tk := decodeInto[ticket.Ticket](t, body)
+	tk := decodeInto[wire.Ticket](t, body)
 	if tk.Unit != "3-2-1502" || tk.Phone != "13900000000" {
 		t.Fatalf("contact not filled in: %+v", tk)
 	}
@@ -434,7 +435,7 @@ func TestTopUpsOverHTTP(t *testing.T) {
 		t.Fatalf("daily list: %s", body)
 	}
 	_, body = d.call(t, "POST", "/api/v1/tickets", adminToken, `{"kind":"repair","title":"x","site":"site-a"}`)
-	repair := decodeInto[ticket.Ticket](t, body)
+	repair := decodeInto[wire.Ticket](t, body)
 	if code, _ := d.call(t, "POST", fmt.Sprintf("/api/v1/tickets/%d/reminders", repair.ID), assistantToken, `{"channel":"phone"}`); code != 409 {
 		t.Errorf("reminder on a repair: %d", code)
 	}
@@ -520,11 +521,11 @@ func TestMonthlyReport(t *testing.T) {
 		r.ComplaintFollowUpRate != 1 || r.SatisfactionMean != 4 {
 		t.Fatalf("report: %+v", r)
 	}
-	shares := map[ticket.Step]float64{}
+	shares := map[wire.Step]float64{}
 	for _, s := range r.Deadlines {
 		shares[s.Step] = s.Share
 	}
-	if shares[ticket.StepDispatch] != 0.5 || shares[ticket.StepFollowUp] != 1 {
+	if shares[wire.StepDispatch] != 0.5 || shares[wire.StepFollowUp] != 1 {
 		t.Errorf("deadline shares: %+v", r.Deadlines)
 	}
 	req := httptest.NewRequest("GET", "/api/v1/reports/monthly?site=site-a&month=2026-11&format=csv", nil)

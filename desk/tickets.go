@@ -13,11 +13,12 @@ import (
 
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 func (s *Server) createTicket(c echo.Context) error {
 	p := principal(c)
-	var n ticket.NewTicket
+	var n wire.NewTicket
 	if err := decode(c, &n); err != nil {
 		return err
 	}
@@ -26,7 +27,7 @@ func (s *Server) createTicket(c echo.Context) error {
 			n.Site = p.Site
 		}
 		if n.Source == "" {
-			n.Source = ticket.SourceDeviceAlarm
+			n.Source = wire.SourceDeviceAlarm
 		}
 	}
 	if err := n.Validate(); err != nil {
@@ -53,8 +54,8 @@ func (s *Server) createTicket(c echo.Context) error {
 
 // ticketPage is one page of a list; NextCursor continues it.
 type ticketPage struct {
-	Tickets    []ticket.Ticket `json:"tickets"`
-	NextCursor string          `json:"next_cursor,omitempty"`
+	Tickets    []wire.Ticket `json:"tickets"`
+	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
 // Cursors are opaque to clients: "n<id>" continues a newest-first list below
@@ -79,7 +80,7 @@ func decodeCursor(s string) (oldest bool, id int64, err error) {
 	return raw[0] == 'o', id, nil
 }
 
-var statuses = []ticket.Status{ticket.New, ticket.Dispatched, ticket.OnSite, ticket.Resolved, ticket.FollowedUp, ticket.Closed, ticket.Cancelled}
+var statuses = []wire.Status{wire.New, wire.Dispatched, wire.OnSite, wire.Resolved, wire.FollowedUp, wire.Closed, wire.Cancelled}
 
 func (s *Server) listTickets(c echo.Context) error {
 	p := principal(c)
@@ -92,8 +93,8 @@ func (s *Server) listTickets(c echo.Context) error {
 	}
 	f := store.Filter{
 		Site:     c.QueryParam("site"),
-		Status:   ticket.Status(c.QueryParam("status")),
-		Kind:     ticket.Kind(c.QueryParam("kind")),
+		Status:   wire.Status(c.QueryParam("status")),
+		Kind:     wire.Kind(c.QueryParam("kind")),
 		Device:   c.QueryParam("device"),
 		Unit:     c.QueryParam("unit"),
 		Assignee: c.QueryParam("assignee"),
@@ -103,7 +104,7 @@ func (s *Server) listTickets(c echo.Context) error {
 	if f.Status != "" && !slices.Contains(statuses, f.Status) {
 		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: fmt.Sprintf("status: %q is not a status", f.Status), Field: "status"})
 	}
-	if f.Kind != "" && !slices.Contains(ticket.Kinds, f.Kind) {
+	if f.Kind != "" && !slices.Contains(wire.Kinds, f.Kind) {
 		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: fmt.Sprintf("kind: %q is not a kind", f.Kind), Field: "kind"})
 	}
 	if len(f.Search) > 200 {
@@ -159,14 +160,14 @@ func (s *Server) listTickets(c echo.Context) error {
 
 // visibleTicket loads a ticket the caller may see; others' sites are 404, not
 // 403, so that ids of other sites are not revealed.
-func (s *Server) visibleTicket(c echo.Context) (ticket.Ticket, error) {
+func (s *Server) visibleTicket(c echo.Context) (wire.Ticket, error) {
 	id, err := pathID(c)
 	if err != nil {
-		return ticket.Ticket{}, err
+		return wire.Ticket{}, err
 	}
 	t, err := s.store.GetTicket(c.Request().Context(), id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !principal(c).SiteAllowed(t.Site)) {
-		return ticket.Ticket{}, apiError(http.StatusNotFound, fmt.Sprintf("no ticket %d", id), "")
+		return wire.Ticket{}, apiError(http.StatusNotFound, fmt.Sprintf("no ticket %d", id), "")
 	}
 	return t, err
 }
@@ -241,8 +242,8 @@ func (s *Server) addComment(c echo.Context) error {
 	if strings.TrimSpace(req.Body) == "" {
 		return fieldError("body", "required")
 	}
-	if len(req.Body) > ticket.MaxTextLen {
-		return fieldError("body", fmt.Sprintf("longer than %d bytes", ticket.MaxTextLen))
+	if len(req.Body) > wire.MaxTextLen {
+		return fieldError("body", fmt.Sprintf("longer than %d bytes", wire.MaxTextLen))
 	}
 	cm, err := s.store.AddComment(c.Request().Context(), t.ID, principal(c).Name, store.CommentStaff, req.Body, s.now())
 	if err != nil {

@@ -15,13 +15,13 @@ import (
 
 	"github.com/estatehq/estate/desk"
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/desk/ticket"
 	_ "github.com/estatehq/estate/devices/all" // registers modbus_tcp
 	"github.com/estatehq/estate/devices/modbus"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/gateway/alarm"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/testenv"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // The whole path with real parts: Modbus TCP simulators polled by the
@@ -96,7 +96,7 @@ devices:
 	go func() { gwDone <- g.Run(gwCtx) }()
 	defer func() { stopGW(); <-gwDone; cancel(); <-deskDone }()
 
-	tickets := func(kind ticket.Kind) []ticket.Ticket {
+	tickets := func(kind wire.Kind) []wire.Ticket {
 		ts, err := st.ListTickets(context.Background(), store.Filter{Kind: kind})
 		if err != nil {
 			t.Fatal(err)
@@ -126,9 +126,9 @@ devices:
 		wg.Go(func() { _ = sims[fmt.Sprintf("m%02d", i)].Stop() })
 	}
 	wg.Wait()
-	waitFor("an emergency", 20*time.Second, func() bool { return len(tickets(ticket.Emergency)) > 0 })
+	waitFor("an emergency", 20*time.Second, func() bool { return len(tickets(wire.Emergency)) > 0 })
 	time.Sleep(8 * time.Second) // the offline alarms fire (suppressed) after silent_within
-	if em, rep := tickets(ticket.Emergency), tickets(ticket.Repair); len(em) != 1 || len(rep) != 0 {
+	if em, rep := tickets(wire.Emergency), tickets(wire.Repair); len(em) != 1 || len(rep) != 0 {
 		t.Fatalf("during the outage: %d emergencies, %d repairs; want 1 and 0", len(em), len(rep))
 	}
 	rec := httptest.NewRecorder()
@@ -146,10 +146,10 @@ devices:
 			}
 		}
 	}
-	waitFor("a repair for m07", 30*time.Second, func() bool { return len(tickets(ticket.Repair)) > 0 })
+	waitFor("a repair for m07", 30*time.Second, func() bool { return len(tickets(wire.Repair)) > 0 })
 	time.Sleep(2 * time.Second)
-	rep := tickets(ticket.Repair)
-	if len(rep) != 1 || rep[0].Device != "m07" || len(tickets(ticket.Emergency)) != 1 {
+	rep := tickets(wire.Repair)
+	if len(rep) != 1 || rep[0].Device != "m07" || len(tickets(wire.Emergency)) != 1 {
 		t.Fatalf("after the power came back: repairs %+v", rep)
 	}
 }

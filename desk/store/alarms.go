@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // ApplyAlarmAction applies a gateway's alarm action once per idempotency key:
@@ -16,8 +17,8 @@ import (
 // note and clear add a gateway comment to the alarm's ticket, and clear with
 // Close resolves and closes an open top-up reminder (the balance is back). A replayed key
 // changes nothing and returns the same ticket.
-func (s *Store) ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction, by string, now time.Time) (ticket.AlarmActionResult, error) {
-	var res ticket.AlarmActionResult
+func (s *Store) ApplyAlarmAction(ctx context.Context, a wire.AlarmAction, by string, now time.Time) (wire.AlarmActionResult, error) {
+	var res wire.AlarmActionResult
 	var id int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT ticket_id FROM alarm_actions WHERE idempotency_key = ?`), a.IdempotencyKey).Scan(&id)
 	switch {
@@ -26,12 +27,12 @@ func (s *Store) ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction, by s
 		if err != nil {
 			return res, err
 		}
-		return ticket.AlarmActionResult{Ticket: t, Replayed: true}, nil
+		return wire.AlarmActionResult{Ticket: t, Replayed: true}, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return res, fmt.Errorf("alarm action %s: %w", a.IdempotencyKey, err)
 	}
 
-	if a.Action == ticket.ActionOpen {
+	if a.Action == wire.ActionOpen {
 		t, created, err := s.CreateTicket(ctx, *a.Ticket, by, now)
 		if err != nil {
 			return res, err
@@ -47,7 +48,7 @@ func (s *Store) ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction, by s
 		if err != nil {
 			return res, fmt.Errorf("alarm action %s: %w", a.IdempotencyKey, err)
 		}
-		return ticket.AlarmActionResult{Ticket: t, Created: created}, nil
+		return wire.AlarmActionResult{Ticket: t, Created: created}, nil
 	}
 
 	// The open ticket of the alarm, else its latest one (people may have closed it).
@@ -56,7 +57,7 @@ func (s *Store) ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction, by s
 	if err != nil {
 		return res, fmt.Errorf("alarm %s: no ticket: %w", a.AlarmKey, err)
 	}
-	if a.Action == ticket.ActionClear && a.Close && t.Kind == ticket.TopUp && t.Status.Open() {
+	if a.Action == wire.ActionClear && a.Close && t.Kind == wire.TopUp && t.Status.Open() {
 		// The household topped up: the reminder resolves and closes itself (no
 		// follow-up call is owed for a reminder). Done before the note is
 		// recorded: after a crash in between, the retry finds it closed already.
@@ -80,10 +81,10 @@ func (s *Store) ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction, by s
 	if err != nil {
 		return res, fmt.Errorf("alarm action %s: %w", a.IdempotencyKey, err)
 	}
-	return ticket.AlarmActionResult{Ticket: t}, nil
+	return wire.AlarmActionResult{Ticket: t}, nil
 }
 
-func (s *Store) recordAlarmAction(ctx context.Context, tx *sql.Tx, a ticket.AlarmAction, id int64, now time.Time) error {
+func (s *Store) recordAlarmAction(ctx context.Context, tx *sql.Tx, a wire.AlarmAction, id int64, now time.Time) error {
 	if _, err := s.txExec(ctx, tx, `INSERT INTO alarm_actions (idempotency_key, alarm_key, action, ticket_id, applied_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, a.IdempotencyKey, a.AlarmKey, string(a.Action), id, nanos(now)); err != nil {
 		return fmt.Errorf("record alarm action %s: %w", a.IdempotencyKey, err)

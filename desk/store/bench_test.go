@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/testenv"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // benchTickets is how many tickets the list benchmarks run against:
@@ -50,7 +50,7 @@ func benchStores(b *testing.B) map[string]*Store {
 func BenchmarkCreateTicket(b *testing.B) {
 	for name, st := range benchStores(b) {
 		b.Run(name, func(b *testing.B) {
-			n := ticket.NewTicket{Kind: ticket.Repair, Title: "meter offline", Site: "s", Device: "m"}
+			n := wire.NewTicket{Kind: wire.Repair, Title: "meter offline", Site: "s", Device: "m"}
 			b.ReportAllocs()
 			start := time.Now()
 			for b.Loop() {
@@ -67,7 +67,7 @@ func BenchmarkCreateTicket(b *testing.B) {
 func BenchmarkCreateTicketParallel(b *testing.B) {
 	for name, st := range benchStores(b) {
 		b.Run(name, func(b *testing.B) {
-			n := ticket.NewTicket{Kind: ticket.Repair, Title: "meter offline", Site: "s", Device: "m"}
+			n := wire.NewTicket{Kind: wire.Repair, Title: "meter offline", Site: "s", Device: "m"}
 			b.SetParallelism(4) // × GOMAXPROCS callers
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
@@ -136,8 +136,8 @@ func BenchmarkListTickets(b *testing.B) {
 		}{
 			{"newest", Filter{Limit: 50}},
 			{"site", Filter{Site: "site-3", Limit: 50}},
-			{"site_status", Filter{Site: "site-3", Status: ticket.New, Limit: 50}},
-			{"open_kind_page_deep", Filter{Open: true, Kind: ticket.Repair, BeforeID: int64(n / 2), Limit: 50}},
+			{"site_status", Filter{Site: "site-3", Status: wire.New, Limit: 50}},
+			{"open_kind_page_deep", Filter{Open: true, Kind: wire.Repair, BeforeID: int64(n / 2), Limit: 50}},
 			{"search_common", Filter{Search: "building 7", Limit: 50}},
 			{"search_rare", Filter{Search: "meter 99999 offline", Limit: 50}},
 		}

@@ -10,25 +10,26 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // addDeadlines records the due times of a ticket's steps that want (per the
 // policy for its site and kind), counted from start. An agreed appointment
 // replaces the on-site limit.
-func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t ticket.Ticket, start time.Time, want func(ticket.Step) bool) error {
+func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t wire.Ticket, start time.Time, want func(wire.Step) bool) error {
 	limits := s.policy.deadlines(t.Site, t.Kind)
 	loc := s.policy.location(t.Site)
-	for _, step := range ticket.Steps {
+	for _, step := range wire.Steps {
 		limit, ok := limits[step]
 		if !ok || !want(step) {
 			continue
 		}
 		due := limit.Due(start, loc)
-		if step == ticket.StepOnSite && t.AppointmentAt != nil && t.AppointmentAt.After(start) {
+		if step == wire.StepOnSite && t.AppointmentAt != nil && t.AppointmentAt.After(start) {
 			due = *t.AppointmentAt
 		}
 		if _, err := s.txExec(ctx, tx, (`INSERT INTO ticket_deadlines (ticket_id, step, due_at, state) VALUES (?, ?, ?, ?)`),
-			t.ID, step, nanos(due), ticket.DeadlinePending); err != nil {
+			t.ID, step, nanos(due), wire.DeadlinePending); err != nil {
 			return fmt.Errorf("deadline %s of ticket %d: %w", step, t.ID, err)
 		}
 	}
@@ -36,11 +37,11 @@ func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t ticket.Ticket, s
 }
 
 // meetSteps marks the pending deadlines of those steps met.
-func (s *Store) meetSteps(ctx context.Context, tx *sql.Tx, id int64, steps []ticket.Step, now time.Time) error {
+func (s *Store) meetSteps(ctx context.Context, tx *sql.Tx, id int64, steps []wire.Step, now time.Time) error {
 	if len(steps) == 0 {
 		return nil
 	}
-	args := []any{ticket.DeadlineMet, nanos(now), id, ticket.DeadlinePending}
+	args := []any{wire.DeadlineMet, nanos(now), id, wire.DeadlinePending}
 	marks := make([]string, len(steps))
 	for i, st := range steps {
 		marks[i] = "?"
@@ -55,9 +56,9 @@ func (s *Store) meetSteps(ctx context.Context, tx *sql.Tx, id int64, steps []tic
 }
 
 // reschedule moves a pending step's due time (an appointment agreed at dispatch).
-func (s *Store) reschedule(ctx context.Context, tx *sql.Tx, id int64, step ticket.Step, due time.Time) error {
+func (s *Store) reschedule(ctx context.Context, tx *sql.Tx, id int64, step wire.Step, due time.Time) error {
 	_, err := s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET due_at = ? WHERE ticket_id = ? AND step = ? AND state = ?`),
-		nanos(due), id, step, ticket.DeadlinePending)
+		nanos(due), id, step, wire.DeadlinePending)
 	return err
 }
 
@@ -65,15 +66,15 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func (s *Store) deadlinesOf(ctx context.Context, q querier, id int64) ([]ticket.Deadline, error) {
+func (s *Store) deadlinesOf(ctx context.Context, q querier, id int64) ([]wire.Deadline, error) {
 	rows, err := q.QueryContext(ctx, s.q(`SELECT step, due_at, state, met_at, missed_at FROM ticket_deadlines WHERE ticket_id = ? ORDER BY id`), id)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []ticket.Deadline
+	var out []wire.Deadline
 	for rows.Next() {
-		var d ticket.Deadline
+		var d wire.Deadline
 		var due int64
 		var met, missed sql.NullInt64
 		if err := rows.Scan(&d.Step, &due, &d.State, &met, &missed); err != nil {
@@ -89,9 +90,9 @@ func (s *Store) deadlinesOf(ctx context.Context, q querier, id int64) ([]ticket.
 // Missed is one deadline the scheduler found missed and escalated.
 type Missed struct {
 	TicketID int64
-	Kind     ticket.Kind
+	Kind     wire.Kind
 	Site     string
-	Step     ticket.Step
+	Step     wire.Step
 	DueAt    time.Time
 	Level    ticket.Level   // the ticket's escalation rung afterwards
 	Notified []ticket.Level // who was told
@@ -112,13 +113,13 @@ func (s *Store) MissDeadlines(ctx context.Context, now time.Time, limit int) ([]
 			lock = " FOR UPDATE SKIP LOCKED"
 		}
 		rows, err := tx.QueryContext(ctx, s.q(`SELECT id, ticket_id, step, due_at FROM ticket_deadlines
-			WHERE state = ? AND due_at <= ? ORDER BY due_at LIMIT ?`+lock), ticket.DeadlinePending, nanos(now), limit)
+			WHERE state = ? AND due_at <= ? ORDER BY due_at LIMIT ?`+lock), wire.DeadlinePending, nanos(now), limit)
 		if err != nil {
 			return err
 		}
 		type claimed struct {
 			id, ticketID int64
-			step         ticket.Step
+			step         wire.Step
 			due          int64
 		}
 		var due []claimed
@@ -149,7 +150,7 @@ func (s *Store) MissDeadlines(ctx context.Context, now time.Time, limit int) ([]
 				return fmt.Errorf("ticket %d: %w", c.ticketID, err)
 			}
 			res, err := s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET state = ?, missed_at = ? WHERE id = ? AND state = ?`),
-				ticket.DeadlineMissed, nanos(now), c.id, ticket.DeadlinePending)
+				wire.DeadlineMissed, nanos(now), c.id, wire.DeadlinePending)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Event is one change that consoles follow (GET /api/v1/events): its id is
@@ -23,7 +24,7 @@ type Event struct {
 	Data     json.RawMessage `json:"data"`
 }
 
-func (s *Store) event(ctx context.Context, tx *sql.Tx, at time.Time, typ string, t ticket.Ticket) error {
+func (s *Store) event(ctx context.Context, tx *sql.Tx, at time.Time, typ string, t wire.Ticket) error {
 	t.Deadlines = nil
 	data, err := json.Marshal(t)
 	if err != nil {
@@ -82,14 +83,14 @@ type Notification struct {
 	Event    string // created, dispatched, deadline_missed:<step>
 	Levels   []ticket.Level
 	Title    string
-	Ticket   ticket.Ticket // as it was when the notification was written
+	Ticket   wire.Ticket // as it was when the notification was written
 	Attempts int
 }
 
 // notify writes one outbox row per channel that the policy routes this event
 // to, in the caller's transaction: the notification exists exactly when the
 // change that caused it was committed, and is sent after, never blocking it.
-func (s *Store) notify(ctx context.Context, tx *sql.Tx, now time.Time, t ticket.Ticket, event string, levels []ticket.Level) error {
+func (s *Store) notify(ctx context.Context, tx *sql.Tx, now time.Time, t wire.Ticket, event string, levels []ticket.Level) error {
 	if s.policy.Route == nil || len(levels) == 0 {
 		return nil
 	}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/estatehq/estate/internal/fleet"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // SaveGatewayStatus replaces a gateway's last heartbeat.
-func (s *Store) SaveGatewayStatus(ctx context.Context, st fleet.GatewayStatus, received time.Time) error {
+func (s *Store) SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, received time.Time) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("save gateway status: %w", err)
@@ -26,7 +26,7 @@ func (s *Store) SaveGatewayStatus(ctx context.Context, st fleet.GatewayStatus, r
 
 // GatewayHeard is a heartbeat with the time the desk received it.
 type GatewayHeard struct {
-	fleet.GatewayStatus
+	wire.GatewayStatus
 	ReceivedAt time.Time `json:"received_at"`
 }
 

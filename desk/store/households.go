@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Unit is a household: where it is, who lives there, which meters are its own.
@@ -124,7 +125,7 @@ func (s *Store) AddReminder(ctx context.Context, r Reminder) (Reminder, error) {
 		if err != nil {
 			return err
 		}
-		if t.Kind != ticket.TopUp || !t.Status.Open() || t.Status == ticket.Resolved || t.Status == ticket.FollowedUp {
+		if t.Kind != wire.TopUp || !t.Status.Open() || t.Status == wire.Resolved || t.Status == wire.FollowedUp {
 			return fmt.Errorf("ticket %d is a %s ticket that is %s: %w", t.ID, t.Kind, t.Status, ErrNotTopUp)
 		}
 		if err := s.txQueryRow(ctx, tx, (`INSERT INTO reminders (ticket_id, at, by_name, channel, answer) VALUES (?, ?, ?, ?, ?) RETURNING id`),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // A desk database written by the walking skeleton (no migrations table, the
@@ -39,7 +40,7 @@ func TestSkeletonDatabaseUpgrades(t *testing.T) {
 	}
 	defer st.Close()
 	ctx := context.Background()
-	got, created, err := st.CreateTicket(ctx, ticket.NewTicket{Kind: ticket.TopUp, Title: "again", Site: "s", AlarmKey: "s/low/m1"}, "gw", time.Now())
+	got, created, err := st.CreateTicket(ctx, wire.NewTicket{Kind: wire.TopUp, Title: "again", Site: "s", AlarmKey: "s/low/m1"}, "gw", time.Now())
 	if err != nil || created || got.ID != 1 || got.Title != "low balance" {
 		t.Fatalf("old ticket after upgrade: %+v created=%v %v", got, created, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Report is one site's month (客户月投诉统计表 and more): what came in, how
@@ -42,10 +42,10 @@ type Report struct {
 
 // StepShare is how one step's deadlines went.
 type StepShare struct {
-	Step    ticket.Step `json:"step"`
-	Met     int         `json:"met"`
-	Missed  int         `json:"missed"`
-	Pending int         `json:"pending"`
+	Step    wire.Step `json:"step"`
+	Met     int       `json:"met"`
+	Missed  int       `json:"missed"`
+	Pending int       `json:"pending"`
 	// Share is met / (met + missed); 1 when none was due yet.
 	Share float64 `json:"share"`
 }
@@ -106,14 +106,14 @@ func (s *Store) MonthlyReport(ctx context.Context, site string, from, to time.Ti
 			if followed.Valid {
 				r.FollowedUp++
 			}
-			if kind == string(ticket.Complaint) {
+			if kind == string(wire.Complaint) {
 				complaintsResolved++
 				if followed.Valid {
 					complaintsFollowed++
 				}
 			}
 		}
-		if kind == string(ticket.Complaint) {
+		if kind == string(wire.Complaint) {
 			r.Complaints++
 		}
 		if sat > 0 {
@@ -142,10 +142,10 @@ func (s *Store) MonthlyReport(ctx context.Context, site string, from, to time.Ti
 		return r, fmt.Errorf("report: %w", err)
 	}
 	defer drows.Close()
-	shares := map[ticket.Step]*StepShare{}
+	shares := map[wire.Step]*StepShare{}
 	for drows.Next() {
-		var step ticket.Step
-		var state ticket.DeadlineState
+		var step wire.Step
+		var state wire.DeadlineState
 		var n int
 		if err := drows.Scan(&step, &state, &n); err != nil {
 			return r, fmt.Errorf("report: %w", err)
@@ -156,15 +156,15 @@ func (s *Store) MonthlyReport(ctx context.Context, site string, from, to time.Ti
 			shares[step] = sh
 		}
 		switch state {
-		case ticket.DeadlineMet:
+		case wire.DeadlineMet:
 			sh.Met += n
-		case ticket.DeadlineMissed:
+		case wire.DeadlineMissed:
 			sh.Missed += n
-		case ticket.DeadlinePending:
+		case wire.DeadlinePending:
 			sh.Pending += n
 		}
 	}
-	for _, step := range ticket.Steps {
+	for _, step := range wire.Steps {
 		if sh := shares[step]; sh != nil {
 			sh.Share = 1
 			if sh.Met+sh.Missed > 0 {

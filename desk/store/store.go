@@ -26,6 +26,7 @@ import (
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // ErrNotFound is returned for a ticket (or other record) that does not exist.
@@ -44,17 +45,17 @@ var migrations embed.FS
 // work inside one transaction: due times and who hears of what.
 type Policy struct {
 	// Deadlines returns a kind's deadlines on a site; nil means the defaults of DESIGN.md §2.
-	Deadlines func(site string, kind ticket.Kind) ticket.Deadlines
+	Deadlines func(site string, kind wire.Kind) ticket.Deadlines
 	// Location returns a site's time zone, for "same day" deadlines; nil means UTC.
 	Location func(site string) *time.Location
 	// Route returns the notification channels that carry an event of a ticket
 	// to the given escalation levels; nil sends nothing.
-	Route func(t ticket.Ticket, event string, levels []ticket.Level) []string
+	Route func(t wire.Ticket, event string, levels []ticket.Level) []string
 }
 
 var defaultDeadlines = ticket.DefaultDeadlines()
 
-func (p Policy) deadlines(site string, k ticket.Kind) ticket.Deadlines {
+func (p Policy) deadlines(site string, k wire.Kind) ticket.Deadlines {
 	if p.Deadlines != nil {
 		return p.Deadlines(site, k)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/testenv"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // backend opens a fresh store of one dialect; open may be called again for a
@@ -64,7 +65,7 @@ func TestConcurrentCreatesOfOneAlarmMakeOneTicket(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
 		st := b.open(t, Policy{})
 		ctx := context.Background()
-		n := ticket.NewTicket{Kind: ticket.Emergency, Title: "fire", Site: "s", AlarmKey: "s/fire/panel-1"}
+		n := wire.NewTicket{Kind: wire.Emergency, Title: "fire", Site: "s", AlarmKey: "s/fire/panel-1"}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		created := 0
@@ -100,7 +101,7 @@ func TestListPagingAndSearch(t *testing.T) {
 		st := b.open(t, Policy{})
 		ctx := context.Background()
 		for i, title := range []string{"Leak in kitchen", "door 100% stuck", "LEAK under sink", "电梯困人 二号梯"} {
-			if _, isNew, err := st.CreateTicket(ctx, ticket.NewTicket{Kind: ticket.Request, Title: title, Site: "s",
+			if _, isNew, err := st.CreateTicket(ctx, wire.NewTicket{Kind: wire.Request, Title: title, Site: "s",
 				Description: fmt.Sprint("call ", i)}, "front", t0); err != nil || !isNew {
 				t.Fatalf("create: %v new=%v", err, isNew)
 			}
@@ -116,8 +117,8 @@ func TestListPagingAndSearch(t *testing.T) {
 				t.Errorf("trigram index on PostgreSQL: %d, %v", n, err)
 			}
 		}
-		list, _ := st.ListTickets(ctx, Filter{Kind: ticket.Request, Limit: 2, BeforeID: 4})
-		if len(list) != 2 || list[0].ID != 3 || list[0].Source != ticket.SourcePhone {
+		list, _ := st.ListTickets(ctx, Filter{Kind: wire.Request, Limit: 2, BeforeID: 4})
+		if len(list) != 2 || list[0].ID != 3 || list[0].Source != wire.SourcePhone {
 			t.Fatalf("newest first, limited: %+v", list)
 		}
 		older, _ := st.ListTickets(ctx, Filter{BeforeID: list[1].ID})
@@ -148,8 +149,8 @@ func TestReadingSurvivesRoundTrip(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
 		st := b.open(t, Policy{})
 		at := time.Date(2026, 11, 24, 8, 0, 0, 123456789, time.UTC)
-		tk, _, err := st.CreateTicket(context.Background(), ticket.NewTicket{Kind: ticket.TopUp, Title: "low", Site: "s",
-			Building: "1", Unit: "1-101", Device: "m", Reading: &ticket.Reading{Point: "balance", Value: 9.25, Unit: "CNY", At: at}}, "gw", at)
+		tk, _, err := st.CreateTicket(context.Background(), wire.NewTicket{Kind: wire.TopUp, Title: "low", Site: "s",
+			Building: "1", Unit: "1-101", Device: "m", Reading: &wire.Reading{Point: "balance", Value: 9.25, Unit: "CNY", At: at}}, "gw", at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,13 +170,13 @@ func TestComplaintLifecycleAndAudit(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
 		st := b.open(t, Policy{})
 		ctx := context.Background()
-		tk, _, err := st.CreateTicket(ctx, ticket.NewTicket{Kind: ticket.Complaint, Title: "noise at night", Site: "s",
+		tk, _, err := st.CreateTicket(ctx, wire.NewTicket{Kind: wire.Complaint, Title: "noise at night", Site: "s",
 			Unit: "2-301", Reporter: "Wang", Phone: "13800000000"}, "front", t0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		at := t0
-		step := func(c ticket.Change) (ticket.Ticket, error) {
+		step := func(c ticket.Change) (wire.Ticket, error) {
 			at = at.Add(5 * time.Minute)
 			return st.Transition(ctx, tk.ID, c, "li", at)
 		}
@@ -202,7 +203,7 @@ func TestComplaintLifecycleAndAudit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != ticket.Closed || got.Satisfaction != 4 || got.Resolution != "spoke to 2-401" || got.Assignee != "li" ||
+		if got.Status != wire.Closed || got.Satisfaction != 4 || got.Resolution != "spoke to 2-401" || got.Assignee != "li" ||
 			got.DispatchedAt == nil || got.ResolvedAt == nil || got.FollowedUpAt == nil || got.ClosedAt == nil || got.OnSiteAt != nil {
 			t.Fatalf("closed ticket: %+v", got)
 		}
@@ -219,12 +220,12 @@ func TestComplaintLifecycleAndAudit(t *testing.T) {
 		if !slices.Equal(steps, want) {
 			t.Fatalf("audit trail:\n got %v\nwant %v", steps, want)
 		}
-		states := map[ticket.Step]ticket.DeadlineState{}
+		states := map[wire.Step]wire.DeadlineState{}
 		for _, d := range got.Deadlines {
 			states[d.Step] = d.State
 		}
-		wantStates := map[ticket.Step]ticket.DeadlineState{ticket.StepDispatch: ticket.DeadlineMet, ticket.StepRespond: ticket.DeadlineMet,
-			ticket.StepResolve: ticket.DeadlineMet, ticket.StepFollowUp: ticket.DeadlineMet}
+		wantStates := map[wire.Step]wire.DeadlineState{wire.StepDispatch: wire.DeadlineMet, wire.StepRespond: wire.DeadlineMet,
+			wire.StepResolve: wire.DeadlineMet, wire.StepFollowUp: wire.DeadlineMet}
 		if fmt.Sprint(states) != fmt.Sprint(wantStates) {
 			t.Fatalf("deadlines: %v, want %v", states, wantStates)
 		}
@@ -238,7 +239,7 @@ func TestReopenKeepsOneOpenTicketPerAlarm(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
 		st := b.open(t, Policy{})
 		ctx := context.Background()
-		n := ticket.NewTicket{Kind: ticket.Repair, Title: "meter offline", Site: "s", AlarmKey: "s/offline/m1"}
+		n := wire.NewTicket{Kind: wire.Repair, Title: "meter offline", Site: "s", AlarmKey: "s/offline/m1"}
 		first, _, _ := st.CreateTicket(ctx, n, "gw", t0)
 		for _, c := range []ticket.Change{{Action: ticket.Dispatch, Team: "engineering"}, {Action: ticket.Resolve, Resolution: "cable"},
 			{Action: ticket.CloseTicket}} {
@@ -254,7 +255,7 @@ func TestReopenKeepsOneOpenTicketPerAlarm(t *testing.T) {
 		if !errors.Is(err, ErrConflict) {
 			t.Fatalf("reopen while another ticket holds the alarm: %v", err)
 		}
-		if got, _ := st.GetTicket(ctx, first.ID); got.Status != ticket.Closed {
+		if got, _ := st.GetTicket(ctx, first.ID); got.Status != wire.Closed {
 			t.Fatalf("refused reopen changed the ticket: %s", got.Status)
 		}
 	})
@@ -269,31 +270,31 @@ func TestMissedDeadlinesEscalateOnce(t *testing.T) {
 		var routed []string
 		policy := Policy{
 			Location: func(string) *time.Location { return shanghai },
-			Route: func(tk ticket.Ticket, event string, levels []ticket.Level) []string {
+			Route: func(tk wire.Ticket, event string, levels []ticket.Level) []string {
 				routed = append(routed, fmt.Sprintf("%s %v", event, levels))
 				return []string{"ops-group"}
 			},
 		}
 		st := b.open(t, policy)
 		ctx := context.Background()
-		tk, _, err := st.CreateTicket(ctx, ticket.NewTicket{Kind: ticket.Repair, Title: "door fault", Site: "s"}, "gw", t0)
+		tk, _, err := st.CreateTicket(ctx, wire.NewTicket{Kind: wire.Repair, Title: "door fault", Site: "s"}, "gw", t0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.GetTicket(ctx, tk.ID)
-		due := map[ticket.Step]time.Time{}
+		due := map[wire.Step]time.Time{}
 		for _, d := range got.Deadlines {
 			due[d.Step] = d.DueAt
 		}
-		if !due[ticket.StepDispatch].Equal(t0.Add(10*time.Minute)) || !due[ticket.StepOnSite].Equal(t0.Add(15*time.Minute)) ||
-			!due[ticket.StepResolve].Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, shanghai)) || len(due) != 3 {
+		if !due[wire.StepDispatch].Equal(t0.Add(10*time.Minute)) || !due[wire.StepOnSite].Equal(t0.Add(15*time.Minute)) ||
+			!due[wire.StepResolve].Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, shanghai)) || len(due) != 3 {
 			t.Fatalf("due times: %v", due)
 		}
 		if m, err := st.MissDeadlines(ctx, t0.Add(9*time.Minute), 100); err != nil || len(m) != 0 {
 			t.Fatalf("before any deadline: %v %v", m, err)
 		}
 		m, err := st.MissDeadlines(ctx, t0.Add(11*time.Minute), 100)
-		if err != nil || len(m) != 1 || m[0].Step != ticket.StepDispatch || m[0].Level != ticket.LevelSupervisor {
+		if err != nil || len(m) != 1 || m[0].Step != wire.StepDispatch || m[0].Level != ticket.LevelSupervisor {
 			t.Fatalf("dispatch missed: %+v %v", m, err)
 		}
 		if m, _ := st.MissDeadlines(ctx, t0.Add(12*time.Minute), 100); len(m) != 0 {
@@ -301,7 +302,7 @@ func TestMissedDeadlinesEscalateOnce(t *testing.T) {
 		}
 		restarted := b.open(t, policy) // a second handle: as after a restart
 		m, err = restarted.MissDeadlines(ctx, t0.Add(16*time.Minute), 100)
-		if err != nil || len(m) != 1 || m[0].Step != ticket.StepOnSite || m[0].Level != ticket.LevelManager {
+		if err != nil || len(m) != 1 || m[0].Step != wire.StepOnSite || m[0].Level != ticket.LevelManager {
 			t.Fatalf("on site missed after restart: %+v %v", m, err)
 		}
 		got, _ = st.GetTicket(ctx, tk.ID)
@@ -322,7 +323,7 @@ func TestMissedDeadlinesEscalateOnce(t *testing.T) {
 		}
 		got, _ = st.GetTicket(ctx, tk.ID)
 		for _, d := range got.Deadlines {
-			if d.Step == ticket.StepDispatch && (d.State != ticket.DeadlineMissed || d.MissedAt == nil) {
+			if d.Step == wire.StepDispatch && (d.State != wire.DeadlineMissed || d.MissedAt == nil) {
 				t.Errorf("a late dispatch unmarked the miss: %+v", d)
 			}
 		}
@@ -333,13 +334,13 @@ func TestMissedDeadlinesEscalateOnce(t *testing.T) {
 // escalated by exactly one of them.
 func TestTwoSchedulersNeverDoubleEscalate(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
-		policy := Policy{Route: func(ticket.Ticket, string, []ticket.Level) []string { return []string{"ch"} }}
+		policy := Policy{Route: func(wire.Ticket, string, []ticket.Level) []string { return []string{"ch"} }}
 		deskA, deskB := b.open(t, policy), b.open(t, policy)
 		ctx := context.Background()
 		const tickets = 40
 		for i := range tickets {
-			kind := ticket.Emergency // two deadlines each
-			if _, _, err := deskA.CreateTicket(ctx, ticket.NewTicket{Kind: kind, Title: fmt.Sprint("fire ", i), Site: "s"}, "gw", t0); err != nil {
+			kind := wire.Emergency // two deadlines each
+			if _, _, err := deskA.CreateTicket(ctx, wire.NewTicket{Kind: kind, Title: fmt.Sprint("fire ", i), Site: "s"}, "gw", t0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -381,9 +382,9 @@ func TestTwoSchedulersNeverDoubleEscalate(t *testing.T) {
 
 func TestNotificationOutboxLeases(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
-		st := b.open(t, Policy{Route: func(ticket.Ticket, string, []ticket.Level) []string { return []string{"wecom", "hook"} }})
+		st := b.open(t, Policy{Route: func(wire.Ticket, string, []ticket.Level) []string { return []string{"wecom", "hook"} }})
 		ctx := context.Background()
-		tk, _, _ := st.CreateTicket(ctx, ticket.NewTicket{Kind: ticket.Emergency, Title: "entrapment", Site: "s"}, "gw", t0)
+		tk, _, _ := st.CreateTicket(ctx, wire.NewTicket{Kind: wire.Emergency, Title: "entrapment", Site: "s"}, "gw", t0)
 		got, err := st.ClaimNotifications(ctx, t0, 10, time.Minute)
 		if err != nil || len(got) != 2 || got[0].TicketID != tk.ID || got[0].Attempts != 1 ||
 			!slices.Equal(got[0].Levels, []ticket.Level{ticket.LevelAssignee, ticket.LevelManager, ticket.LevelLeadership}) ||
@@ -423,8 +424,8 @@ func TestTopUpReminders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		low := ticket.NewTicket{Kind: ticket.TopUp, Title: "low balance", Site: "s", Device: "m1", AlarmKey: "s/low/m1",
-			Reading: &ticket.Reading{Point: "balance", Value: 8.5, At: t0}}
+		low := wire.NewTicket{Kind: wire.TopUp, Title: "low balance", Site: "s", Device: "m1", AlarmKey: "s/low/m1",
+			Reading: &wire.Reading{Point: "balance", Value: 8.5, At: t0}}
 		tk, created, err := st.CreateTicket(ctx, low, "gw", t0)
 		if err != nil || !created || tk.Unit != "1-101" || tk.Building != "1" || tk.Phone != "13900000000" || tk.Contact != "sms" || tk.Reporter != "Chen" {
 			t.Fatalf("reminder: %+v %v", tk, err)
@@ -444,7 +445,7 @@ func TestTopUpReminders(t *testing.T) {
 			t.Fatalf("daily list: %+v %v", list, err)
 		}
 		got, _ := st.GetTicket(ctx, tk.ID)
-		if len(got.Deadlines) != 1 || got.Deadlines[0].State != ticket.DeadlineMet {
+		if len(got.Deadlines) != 1 || got.Deadlines[0].State != wire.DeadlineMet {
 			t.Errorf("remind deadline: %+v", got.Deadlines)
 		}
 		if _, err := st.Transition(ctx, tk.ID, ticket.Change{Action: ticket.Resolve, Resolution: "balance back at 120.00"}, "gw", t0.Add(50*time.Hour)); err != nil {
@@ -467,8 +468,8 @@ func TestEventsResumeAfterID(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
 		st := b.open(t, Policy{})
 		ctx := context.Background()
-		a, _, _ := st.CreateTicket(ctx, ticket.NewTicket{Kind: ticket.Repair, Title: "a", Site: "s1"}, "x", t0)
-		_, _, _ = st.CreateTicket(ctx, ticket.NewTicket{Kind: ticket.Repair, Title: "b", Site: "s2"}, "x", t0)
+		a, _, _ := st.CreateTicket(ctx, wire.NewTicket{Kind: wire.Repair, Title: "a", Site: "s1"}, "x", t0)
+		_, _, _ = st.CreateTicket(ctx, wire.NewTicket{Kind: wire.Repair, Title: "b", Site: "s2"}, "x", t0)
 		_, _ = st.Transition(ctx, a.ID, ticket.Change{Action: ticket.Acknowledge}, "x", t0)
 		all, err := st.Events(ctx, 0, "", 100)
 		if err != nil || len(all) != 3 || all[0].Type != "ticket.created" || all[2].Type != "ticket.updated" {

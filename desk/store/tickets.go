@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // ErrConflict is a change that would break a uniqueness rule, such as
@@ -44,8 +45,8 @@ const openForKey = `status NOT IN ('closed', 'cancelled') AND NOT (kind = 'top_u
 //
 // A top-up reminder is completed from the households register: the unit of
 // its meter and the resident's name, phone and preferred contact.
-func (s *Store) CreateTicket(ctx context.Context, n ticket.NewTicket, by string, now time.Time) (ticket.Ticket, bool, error) {
-	var t ticket.Ticket
+func (s *Store) CreateTicket(ctx context.Context, n wire.NewTicket, by string, now time.Time) (wire.Ticket, bool, error) {
+	var t wire.Ticket
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.completeFromHousehold(ctx, tx, &n); err != nil {
@@ -62,14 +63,14 @@ func (s *Store) CreateTicket(ctx context.Context, n ticket.NewTicket, by string,
 		}
 		source := n.Source
 		if source == "" {
-			source = ticket.SourcePhone
+			source = wire.SourcePhone
 		}
 		row := s.txQueryRow(ctx, tx, (`INSERT INTO tickets (kind, category, priority, status, title, description, site,
 			building, floor, unit, device, alarm_key, source, reporter, phone, contact, reading_point, reading_value,
 			reading_unit, reading_at, created_by, appointment_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING RETURNING ` + ticketColumns),
-			n.Kind, n.Category, priorityOf(n), ticket.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
+			n.Kind, n.Category, priorityOf(n), wire.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
 			n.Device, n.AlarmKey, source, n.Reporter, n.Phone, n.Contact, rp, rv, ru, ra, by, nullTime(n.AppointmentAt),
 			nanos(now), nanos(now))
 		var err error
@@ -97,10 +98,10 @@ func (s *Store) CreateTicket(ctx context.Context, n ticket.NewTicket, by string,
 			return err
 		}
 		created = true
-		if err := s.audit(ctx, tx, t.ID, now, by, "created", "", ticket.New, t.Title); err != nil {
+		if err := s.audit(ctx, tx, t.ID, now, by, "created", "", wire.New, t.Title); err != nil {
 			return err
 		}
-		if err := s.addDeadlines(ctx, tx, t, now, func(st ticket.Step) bool { return !st.FromResolution() }); err != nil {
+		if err := s.addDeadlines(ctx, tx, t, now, func(st wire.Step) bool { return !st.FromResolution() }); err != nil {
 			return err
 		}
 		if err := s.event(ctx, tx, now, "ticket.created", t); err != nil {
@@ -109,39 +110,39 @@ func (s *Store) CreateTicket(ctx context.Context, n ticket.NewTicket, by string,
 		return s.notify(ctx, tx, now, t, "created", ticket.NotifiedAtCreation(t.Kind))
 	})
 	if err != nil {
-		return ticket.Ticket{}, false, fmt.Errorf("create ticket: %w", err)
+		return wire.Ticket{}, false, fmt.Errorf("create ticket: %w", err)
 	}
 	return t, created, nil
 }
 
 // priorityOf is the request's priority, or its kind's default.
-func priorityOf(n ticket.NewTicket) string {
+func priorityOf(n wire.NewTicket) string {
 	if n.Priority != "" {
 		return n.Priority
 	}
 	return n.Kind.Priority()
 }
 
-func (s *Store) findHolder(ctx context.Context, tx *sql.Tx, n ticket.NewTicket) (ticket.Ticket, error) {
+func (s *Store) findHolder(ctx context.Context, tx *sql.Tx, n wire.NewTicket) (wire.Ticket, error) {
 	if n.AlarmKey != "" {
 		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE alarm_key = ? AND ` + openForKey), n.AlarmKey))
 		if !errors.Is(err, ErrNotFound) {
 			return t, err
 		}
 	}
-	if n.Kind == ticket.TopUp && n.Unit != "" {
+	if n.Kind == wire.TopUp && n.Unit != "" {
 		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets
 			WHERE site = ? AND unit = ? AND kind = 'top_up' AND status IN ('new', 'dispatched', 'on_site')`), n.Site, n.Unit))
 		if !errors.Is(err, ErrNotFound) {
 			return t, err
 		}
 	}
-	return ticket.Ticket{}, fmt.Errorf("insert ignored but no open ticket holds alarm %q or unit %q", n.AlarmKey, n.Unit)
+	return wire.Ticket{}, fmt.Errorf("insert ignored but no open ticket holds alarm %q or unit %q", n.AlarmKey, n.Unit)
 }
 
 // completeFromHousehold fills a ticket's unit from its meter and its contact
 // from the unit's first resident, where the caller did not give them.
-func (s *Store) completeFromHousehold(ctx context.Context, tx *sql.Tx, n *ticket.NewTicket) error {
+func (s *Store) completeFromHousehold(ctx context.Context, tx *sql.Tx, n *wire.NewTicket) error {
 	if n.Unit == "" && n.Device != "" {
 		err := s.txQueryRow(ctx, tx, (`SELECT m.unit, u.building, u.floor FROM unit_meters m
 			JOIN units u ON u.site = m.site AND u.unit = m.unit WHERE m.site = ? AND m.device = ?`), n.Site, n.Device).
@@ -168,14 +169,14 @@ func (s *Store) completeFromHousehold(ctx context.Context, tx *sql.Tx, n *ticket
 }
 
 // GetTicket returns one ticket with its deadlines.
-func (s *Store) GetTicket(ctx context.Context, id int64) (ticket.Ticket, error) {
+func (s *Store) GetTicket(ctx context.Context, id int64) (wire.Ticket, error) {
 	t, err := scanTicket(s.db.QueryRowContext(ctx, s.q(`SELECT `+ticketColumns+` FROM tickets WHERE id = ?`), id))
 	if err != nil {
-		return ticket.Ticket{}, fmt.Errorf("ticket %d: %w", id, err)
+		return wire.Ticket{}, fmt.Errorf("ticket %d: %w", id, err)
 	}
 	t.Deadlines, err = s.deadlinesOf(ctx, s.db, id)
 	if err != nil {
-		return ticket.Ticket{}, fmt.Errorf("ticket %d: %w", id, err)
+		return wire.Ticket{}, fmt.Errorf("ticket %d: %w", id, err)
 	}
 	return t, nil
 }
@@ -183,9 +184,9 @@ func (s *Store) GetTicket(ctx context.Context, id int64) (ticket.Ticket, error) 
 // Filter selects tickets; zero fields select everything.
 type Filter struct {
 	Site     string
-	Status   ticket.Status
+	Status   wire.Status
 	Open     bool // only tickets that are not closed or cancelled
-	Kind     ticket.Kind
+	Kind     wire.Kind
 	Device   string
 	Unit     string
 	Assignee string
@@ -200,7 +201,7 @@ type Filter struct {
 }
 
 // ListTickets returns one page of tickets, sorted by id.
-func (s *Store) ListTickets(ctx context.Context, f Filter) ([]ticket.Ticket, error) {
+func (s *Store) ListTickets(ctx context.Context, f Filter) ([]wire.Ticket, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v ...any) { where = append(where, cond); args = append(args, v...) }
@@ -266,7 +267,7 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]ticket.Ticket, err
 		return nil, fmt.Errorf("list tickets: %w", err)
 	}
 	defer rows.Close()
-	out := []ticket.Ticket{}
+	out := []wire.Ticket{}
 	for rows.Next() {
 		t, err := scanTicket(rows)
 		if err != nil {
@@ -286,8 +287,8 @@ func escapeLike(s string) string {
 // the notifications, in one transaction with the ticket's row locked. A
 // forbidden action returns *ticket.TransitionError, a missing field
 // *ticket.InputError; in both cases nothing is written.
-func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor string, now time.Time) (ticket.Ticket, error) {
-	var out ticket.Ticket
+func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor string, now time.Time) (wire.Ticket, error) {
+	var out wire.Ticket
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?` + s.forUpdate()), id))
 		if err != nil {
@@ -357,20 +358,20 @@ func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor
 		}
 		if c.Action == ticket.Dispatch && c.AppointmentAt != nil && c.AppointmentAt.After(now) {
 			// On site at the agreed time rather than within the usual limit.
-			if err := s.reschedule(ctx, tx, id, ticket.StepOnSite, *c.AppointmentAt); err != nil {
+			if err := s.reschedule(ctx, tx, id, wire.StepOnSite, *c.AppointmentAt); err != nil {
 				return err
 			}
 		}
 		t.Status = to
 		switch c.Action {
 		case ticket.Resolve:
-			err = s.addDeadlines(ctx, tx, t, now, ticket.Step.FromResolution)
+			err = s.addDeadlines(ctx, tx, t, now, wire.Step.FromResolution)
 		case ticket.CloseTicket, ticket.Cancel:
 			_, err = s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET state = ? WHERE ticket_id = ? AND state = ?`),
-				ticket.DeadlineWithdrawn, id, ticket.DeadlinePending)
+				wire.DeadlineWithdrawn, id, wire.DeadlinePending)
 		case ticket.Reopen:
 			// The work starts again: the engineer must be back and done in time.
-			err = s.addDeadlines(ctx, tx, t, now, func(st ticket.Step) bool { return st == ticket.StepOnSite || st == ticket.StepResolve })
+			err = s.addDeadlines(ctx, tx, t, now, func(st wire.Step) bool { return st == wire.StepOnSite || st == wire.StepResolve })
 		}
 		if err != nil {
 			return err
@@ -391,7 +392,7 @@ func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor
 		return nil
 	})
 	if err != nil {
-		return ticket.Ticket{}, err
+		return wire.Ticket{}, err
 	}
 	out.Deadlines, err = s.deadlinesOf(ctx, s.db, id)
 	return out, err
@@ -403,7 +404,7 @@ func isUniqueViolation(err error) bool {
 }
 
 // audit appends one entry to a ticket's trail.
-func (s *Store) audit(ctx context.Context, tx *sql.Tx, id int64, at time.Time, actor, action string, from, to ticket.Status, note string) error {
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, id int64, at time.Time, actor, action string, from, to wire.Status, note string) error {
 	_, err := s.txExec(ctx, tx, (`INSERT INTO ticket_audit (ticket_id, at, actor, action, from_status, to_status, note)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`), id, nanos(at), actor, action, from, to, note)
 	if err != nil {
@@ -501,8 +502,8 @@ func (s *Store) Comments(ctx context.Context, id int64) ([]ticket.Comment, error
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanTicket(r scanner) (ticket.Ticket, error) {
-	var t ticket.Ticket
+func scanTicket(r scanner) (wire.Ticket, error) {
+	var t wire.Ticket
 	var rp, ru sql.NullString
 	var rv sql.NullFloat64
 	var ra, appointment, ack, disp, onSite, resolved, followed, closed, cancelled sql.NullInt64
@@ -518,7 +519,7 @@ func scanTicket(r scanner) (ticket.Ticket, error) {
 		return t, err
 	}
 	if rp.Valid {
-		t.Reading = &ticket.Reading{Point: rp.String, Value: rv.Float64, Unit: ru.String, At: time.Unix(0, ra.Int64)}
+		t.Reading = &wire.Reading{Point: rp.String, Value: rv.Float64, Unit: ru.String, At: time.Unix(0, ra.Int64)}
 	}
 	t.CreatedAt, t.UpdatedAt = time.Unix(0, created), time.Unix(0, updated)
 	t.AppointmentAt, t.AcknowledgedAt, t.DispatchedAt, t.OnSiteAt = timePtr(appointment), timePtr(ack), timePtr(disp), timePtr(onSite)
@@ -527,8 +528,8 @@ func scanTicket(r scanner) (ticket.Ticket, error) {
 }
 
 // stepsOrdered keeps deadline rows in lifecycle order for a stable answer.
-func stepsOrdered(ds []ticket.Deadline) {
-	slices.SortStableFunc(ds, func(a, b ticket.Deadline) int {
-		return slices.Index(ticket.Steps, a.Step) - slices.Index(ticket.Steps, b.Step)
+func stepsOrdered(ds []wire.Deadline) {
+	slices.SortStableFunc(ds, func(a, b wire.Deadline) int {
+		return slices.Index(wire.Steps, a.Step) - slices.Index(wire.Steps, b.Step)
 	})
 }

@@ -5,27 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/estatehq/estate/internal/wire"
 )
-
-// Step is a point in a ticket's life that has a deadline.
-type Step string
-
-const (
-	StepAcknowledge Step = "acknowledge" // someone in the control room has seen it
-	StepDispatch    Step = "dispatch"    // an assignee is set (complaints: "assigned")
-	StepRespond     Step = "respond"     // the resident has had an answer
-	StepOnSite      Step = "on_site"     // the engineer is there
-	StepRemind      Step = "remind"      // the household was told to buy power
-	StepResolve     Step = "resolve"     // done ("same day")
-	StepFollowUp    Step = "follow_up"   // 回访, counted from resolution
-)
-
-// Steps lists every step in lifecycle order.
-var Steps = []Step{StepAcknowledge, StepDispatch, StepRespond, StepOnSite, StepRemind, StepResolve, StepFollowUp}
-
-// FromResolution reports whether a step's deadline counts from the ticket's
-// resolution rather than from its creation.
-func (s Step) FromResolution() bool { return s == StepFollowUp }
 
 // Limit is how long a step may take: a duration, or until the end of the day
 // (in the site's time zone) on which the clock started.
@@ -77,44 +59,44 @@ func ParseLimit(s string) (Limit, error) {
 }
 
 // Deadlines is a kind's deadline per step.
-type Deadlines map[Step]Limit
+type Deadlines map[wire.Step]Limit
 
-// DefaultDeadlines is the table of DESIGN.md §2.
-func DefaultDeadlines() map[Kind]Deadlines {
-	return map[Kind]Deadlines{
-		Emergency: {StepAcknowledge: {After: time.Minute}, StepOnSite: {After: 5 * time.Minute}},
-		Repair:    {StepDispatch: {After: 10 * time.Minute}, StepOnSite: {After: 15 * time.Minute}, StepResolve: {SameDay: true}},
-		TopUp:     {StepRemind: {After: time.Hour}},
-		Request: {StepDispatch: {After: 10 * time.Minute}, StepRespond: {After: time.Hour}, StepResolve: {SameDay: true},
-			StepFollowUp: {After: 72 * time.Hour}},
-		Complaint: {StepDispatch: {After: 10 * time.Minute}, StepRespond: {After: time.Hour}, StepResolve: {SameDay: true},
-			StepFollowUp: {After: 72 * time.Hour}},
+// DefaultDeadlines is the table of docs/product.md ("Deadlines").
+func DefaultDeadlines() map[wire.Kind]Deadlines {
+	return map[wire.Kind]Deadlines{
+		wire.Emergency: {wire.StepAcknowledge: {After: time.Minute}, wire.StepOnSite: {After: 5 * time.Minute}},
+		wire.Repair:    {wire.StepDispatch: {After: 10 * time.Minute}, wire.StepOnSite: {After: 15 * time.Minute}, wire.StepResolve: {SameDay: true}},
+		wire.TopUp:     {wire.StepRemind: {After: time.Hour}},
+		wire.Request: {wire.StepDispatch: {After: 10 * time.Minute}, wire.StepRespond: {After: time.Hour}, wire.StepResolve: {SameDay: true},
+			wire.StepFollowUp: {After: 72 * time.Hour}},
+		wire.Complaint: {wire.StepDispatch: {After: 10 * time.Minute}, wire.StepRespond: {After: time.Hour}, wire.StepResolve: {SameDay: true},
+			wire.StepFollowUp: {After: 72 * time.Hour}},
 	}
 }
 
 // StepsMetBy lists the steps an action completes: arriving on site also
 // means the ticket was acknowledged, dispatched and answered.
-func StepsMetBy(a Action) []Step {
+func StepsMetBy(a Action) []wire.Step {
 	switch a {
 	case Acknowledge:
-		return []Step{StepAcknowledge}
+		return []wire.Step{wire.StepAcknowledge}
 	case Dispatch:
-		return []Step{StepAcknowledge, StepDispatch}
+		return []wire.Step{wire.StepAcknowledge, wire.StepDispatch}
 	case Arrive:
-		return []Step{StepAcknowledge, StepDispatch, StepRespond, StepOnSite}
+		return []wire.Step{wire.StepAcknowledge, wire.StepDispatch, wire.StepRespond, wire.StepOnSite}
 	case Resolve:
-		return []Step{StepAcknowledge, StepDispatch, StepRespond, StepOnSite, StepRemind, StepResolve}
+		return []wire.Step{wire.StepAcknowledge, wire.StepDispatch, wire.StepRespond, wire.StepOnSite, wire.StepRemind, wire.StepResolve}
 	case FollowUp:
-		return []Step{StepFollowUp}
+		return []wire.Step{wire.StepFollowUp}
 	}
 	return nil
 }
 
 // StepsMetByReminder lists the steps a recorded top-up reminder completes.
-var StepsMetByReminder = []Step{StepAcknowledge, StepRespond, StepRemind}
+var StepsMetByReminder = []wire.Step{wire.StepAcknowledge, wire.StepRespond, wire.StepRemind}
 
 // StepsMetByStaffComment lists the steps a staff comment completes: it is an answer.
-var StepsMetByStaffComment = []Step{StepAcknowledge, StepRespond}
+var StepsMetByStaffComment = []wire.Step{wire.StepAcknowledge, wire.StepRespond}
 
 // Level is a rung of the escalation ladder.
 type Level string
@@ -131,8 +113,8 @@ var Levels = []Level{LevelAssignee, LevelSupervisor, LevelManager, LevelLeadersh
 
 // NotifiedAtCreation lists who hears of a new ticket at once: major and
 // sudden events go straight to the manager and the centre's leadership.
-func NotifiedAtCreation(k Kind) []Level {
-	if k == Emergency {
+func NotifiedAtCreation(k wire.Kind) []Level {
+	if k == wire.Emergency {
 		return []Level{LevelAssignee, LevelManager, LevelLeadership}
 	}
 	return []Level{LevelAssignee}
@@ -143,11 +125,11 @@ func NotifiedAtCreation(k Kind) []Level {
 // manager and leadership at every miss; top-up reminders go no further than
 // the supervisor (the daily list is their escalation); the rest climb one rung
 // per missed deadline.
-func Escalate(k Kind, current int) (int, []Level) {
+func Escalate(k wire.Kind, current int) (int, []Level) {
 	switch k {
-	case Emergency:
+	case wire.Emergency:
 		return len(Levels) - 1, []Level{LevelManager, LevelLeadership}
-	case TopUp:
+	case wire.TopUp:
 		return 1, []Level{LevelSupervisor}
 	}
 	next := min(current+1, len(Levels)-1)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Action is something people (or a gateway) do to a ticket. The lifecycle of
@@ -28,55 +30,55 @@ var Actions = []Action{Acknowledge, Dispatch, Arrive, Resolve, FollowUp, CloseTi
 
 // lifecycle maps a status to the actions allowed in it and where each leads.
 // Kind-specific exceptions are in allowed.
-var lifecycle = map[Status]map[Action]Status{
-	New: {
-		Acknowledge: New,
-		Dispatch:    Dispatched,
-		Cancel:      Cancelled,
+var lifecycle = map[wire.Status]map[Action]wire.Status{
+	wire.New: {
+		Acknowledge: wire.New,
+		Dispatch:    wire.Dispatched,
+		Cancel:      wire.Cancelled,
 	},
-	Dispatched: {
-		Acknowledge: Dispatched,
-		Dispatch:    Dispatched, // reassign
-		Arrive:      OnSite,
-		Resolve:     Resolved, // answered by phone, reminder given, …
-		Cancel:      Cancelled,
+	wire.Dispatched: {
+		Acknowledge: wire.Dispatched,
+		Dispatch:    wire.Dispatched, // reassign
+		Arrive:      wire.OnSite,
+		Resolve:     wire.Resolved, // answered by phone, reminder given, …
+		Cancel:      wire.Cancelled,
 	},
-	OnSite: {
-		Resolve: Resolved,
-		Cancel:  Cancelled,
+	wire.OnSite: {
+		Resolve: wire.Resolved,
+		Cancel:  wire.Cancelled,
 	},
-	Resolved: {
-		FollowUp:    FollowedUp,
-		CloseTicket: Closed,
-		Reopen:      Dispatched,
+	wire.Resolved: {
+		FollowUp:    wire.FollowedUp,
+		CloseTicket: wire.Closed,
+		Reopen:      wire.Dispatched,
 	},
-	FollowedUp: {
-		CloseTicket: Closed,
-		Reopen:      Dispatched,
+	wire.FollowedUp: {
+		CloseTicket: wire.Closed,
+		Reopen:      wire.Dispatched,
 	},
-	Closed: {
-		Reopen: Dispatched,
+	wire.Closed: {
+		Reopen: wire.Dispatched,
 	},
-	Cancelled: {},
+	wire.Cancelled: {},
 }
 
 // allowed reports where action leads from status for a ticket of kind.
-func allowed(kind Kind, from Status, a Action) (Status, bool) {
+func allowed(kind wire.Kind, from wire.Status, a Action) (wire.Status, bool) {
 	to, ok := lifecycle[from][a]
 	switch {
-	case kind == Complaint && from == Resolved && a == CloseTicket:
+	case kind == wire.Complaint && from == wire.Resolved && a == CloseTicket:
 		// Complaint follow-up rate is 100 %: a complaint closes only after 回访.
 		return "", false
-	case kind == TopUp && from == New && a == Resolve:
+	case kind == wire.TopUp && from == wire.New && a == Resolve:
 		// A top-up reminder resolves itself when the balance is back, whether
 		// or not an assistant has picked it up yet.
-		return Resolved, true
+		return wire.Resolved, true
 	}
 	return to, ok
 }
 
 // AllowedActions lists the actions allowed on a ticket of kind in status, in lifecycle order.
-func AllowedActions(kind Kind, from Status) []Action {
+func AllowedActions(kind wire.Kind, from wire.Status) []Action {
 	var out []Action
 	for _, a := range Actions {
 		if _, ok := allowed(kind, from, a); ok {
@@ -112,8 +114,8 @@ var Teams = []string{"engineering", "security", "customer_service", "management"
 
 // TransitionError is a change the lifecycle forbids; the desk answers 409.
 type TransitionError struct {
-	Kind    Kind
-	From    Status
+	Kind    wire.Kind
+	From    wire.Status
 	Action  Action
 	Allowed []Action
 }
@@ -128,7 +130,7 @@ func (e *TransitionError) Error() string {
 		allowed = strings.Join(names, ", ")
 	}
 	msg := fmt.Sprintf("a %s ticket that is %s cannot %s; allowed: %s", e.Kind, e.From, e.Action, allowed)
-	if e.Kind == Complaint && e.From == Resolved && e.Action == CloseTicket {
+	if e.Kind == wire.Complaint && e.From == wire.Resolved && e.Action == CloseTicket {
 		msg += " (a complaint is closed only after its follow-up)"
 	}
 	return msg
@@ -142,13 +144,10 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
 
-// MaxTextLen bounds free-text fields (notes, resolutions, comments), in bytes.
-const MaxTextLen = 4000
-
 // Plan checks a change against the lifecycle and its required fields and
 // returns the status it leads to. It changes nothing: the store applies the
 // plan in one transaction together with the audit entry.
-func Plan(t Ticket, c Change) (Status, error) {
+func Plan(t wire.Ticket, c Change) (wire.Status, error) {
 	if !slices.Contains(Actions, c.Action) {
 		names := make([]string, len(Actions))
 		for i, a := range Actions {
@@ -164,8 +163,8 @@ func Plan(t Ticket, c Change) (Status, error) {
 		return "", &InputError{"cause", "longer than 64 bytes"}
 	}
 	for field, v := range map[string]string{"note": c.Note, "resolution": c.Resolution, "follow_up_note": c.FollowUpNote, "assignee": c.Assignee} {
-		if len(v) > MaxTextLen {
-			return "", &InputError{field, fmt.Sprintf("longer than %d bytes", MaxTextLen)}
+		if len(v) > wire.MaxTextLen {
+			return "", &InputError{field, fmt.Sprintf("longer than %d bytes", wire.MaxTextLen)}
 		}
 	}
 	switch c.Action {

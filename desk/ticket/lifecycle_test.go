@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Every (kind, status, action) is listed or forbidden: this table is the
@@ -13,49 +15,49 @@ import (
 func TestLifecycle(t *testing.T) {
 	full := Change{Assignee: "li", Resolution: "replaced the breaker", Satisfaction: 5, FollowUpNote: "happy", Note: "why"}
 	cases := []struct {
-		kind   Kind
-		from   Status
+		kind   wire.Kind
+		from   wire.Status
 		action Action
-		to     Status // empty: forbidden
+		to     wire.Status // empty: forbidden
 	}{
-		{Repair, New, Acknowledge, New},
-		{Repair, New, Dispatch, Dispatched},
-		{Repair, New, Arrive, ""},
-		{Repair, New, Resolve, ""},
-		{Repair, New, CloseTicket, ""},
-		{Repair, New, Cancel, Cancelled},
-		{Repair, New, Reopen, ""},
-		{Repair, Dispatched, Dispatch, Dispatched},
-		{Repair, Dispatched, Arrive, OnSite},
-		{Repair, Dispatched, Resolve, Resolved},
-		{Repair, Dispatched, FollowUp, ""},
-		{Repair, OnSite, Resolve, Resolved},
-		{Repair, OnSite, Dispatch, ""},
-		{Repair, OnSite, CloseTicket, ""},
-		{Repair, Resolved, FollowUp, FollowedUp},
-		{Repair, Resolved, CloseTicket, Closed},
-		{Repair, Resolved, Reopen, Dispatched},
-		{Repair, Resolved, Cancel, ""},
-		{Repair, FollowedUp, CloseTicket, Closed},
-		{Repair, FollowedUp, Reopen, Dispatched},
-		{Repair, FollowedUp, FollowUp, ""},
-		{Repair, Closed, Reopen, Dispatched},
-		{Repair, Closed, CloseTicket, ""},
-		{Repair, Cancelled, Reopen, ""},
-		{Repair, Cancelled, Dispatch, ""},
-		{Complaint, Resolved, CloseTicket, ""}, // follow-up first
-		{Complaint, Resolved, FollowUp, FollowedUp},
-		{Complaint, FollowedUp, CloseTicket, Closed},
-		{TopUp, New, Resolve, Resolved}, // the balance came back
-		{Emergency, New, Resolve, ""},
-		{Emergency, New, Acknowledge, New},
+		{wire.Repair, wire.New, Acknowledge, wire.New},
+		{wire.Repair, wire.New, Dispatch, wire.Dispatched},
+		{wire.Repair, wire.New, Arrive, ""},
+		{wire.Repair, wire.New, Resolve, ""},
+		{wire.Repair, wire.New, CloseTicket, ""},
+		{wire.Repair, wire.New, Cancel, wire.Cancelled},
+		{wire.Repair, wire.New, Reopen, ""},
+		{wire.Repair, wire.Dispatched, Dispatch, wire.Dispatched},
+		{wire.Repair, wire.Dispatched, Arrive, wire.OnSite},
+		{wire.Repair, wire.Dispatched, Resolve, wire.Resolved},
+		{wire.Repair, wire.Dispatched, FollowUp, ""},
+		{wire.Repair, wire.OnSite, Resolve, wire.Resolved},
+		{wire.Repair, wire.OnSite, Dispatch, ""},
+		{wire.Repair, wire.OnSite, CloseTicket, ""},
+		{wire.Repair, wire.Resolved, FollowUp, wire.FollowedUp},
+		{wire.Repair, wire.Resolved, CloseTicket, wire.Closed},
+		{wire.Repair, wire.Resolved, Reopen, wire.Dispatched},
+		{wire.Repair, wire.Resolved, Cancel, ""},
+		{wire.Repair, wire.FollowedUp, CloseTicket, wire.Closed},
+		{wire.Repair, wire.FollowedUp, Reopen, wire.Dispatched},
+		{wire.Repair, wire.FollowedUp, FollowUp, ""},
+		{wire.Repair, wire.Closed, Reopen, wire.Dispatched},
+		{wire.Repair, wire.Closed, CloseTicket, ""},
+		{wire.Repair, wire.Cancelled, Reopen, ""},
+		{wire.Repair, wire.Cancelled, Dispatch, ""},
+		{wire.Complaint, wire.Resolved, CloseTicket, ""}, // follow-up first
+		{wire.Complaint, wire.Resolved, FollowUp, wire.FollowedUp},
+		{wire.Complaint, wire.FollowedUp, CloseTicket, wire.Closed},
+		{wire.TopUp, wire.New, Resolve, wire.Resolved}, // the balance came back
+		{wire.Emergency, wire.New, Resolve, ""},
+		{wire.Emergency, wire.New, Acknowledge, wire.New},
 	}
 	for _, tc := range cases {
 		name := string(tc.kind) + "/" + string(tc.from) + "/" + string(tc.action)
 		t.Run(name, func(t *testing.T) {
 			c := full
 			c.Action = tc.action
-			to, err := Plan(Ticket{Kind: tc.kind, Status: tc.from}, c)
+			to, err := Plan(wire.Ticket{Kind: tc.kind, Status: tc.from}, c)
 			if tc.to == "" {
 				var te *TransitionError
 				if !errors.As(err, &te) {
@@ -79,12 +81,12 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestForbiddenMessageNamesAllowedActions(t *testing.T) {
-	_, err := Plan(Ticket{Kind: Complaint, Status: Resolved}, Change{Action: CloseTicket})
+	_, err := Plan(wire.Ticket{Kind: wire.Complaint, Status: wire.Resolved}, Change{Action: CloseTicket})
 	want := "a complaint ticket that is resolved cannot close; allowed: follow_up, reopen (a complaint is closed only after its follow-up)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
-	_, err = Plan(Ticket{Kind: Repair, Status: Cancelled}, Change{Action: Reopen, Note: "x"})
+	_, err = Plan(wire.Ticket{Kind: wire.Repair, Status: wire.Cancelled}, Change{Action: Reopen, Note: "x"})
 	if err == nil || !strings.Contains(err.Error(), "allowed: none") {
 		t.Fatalf("cancelled: %v", err)
 	}
@@ -92,31 +94,31 @@ func TestForbiddenMessageNamesAllowedActions(t *testing.T) {
 
 func TestRequiredFields(t *testing.T) {
 	cases := []struct {
-		from  Status
+		from  wire.Status
 		c     Change
 		field string
 	}{
-		{New, Change{Action: "fix"}, "action"},
-		{New, Change{Action: Dispatch}, "assignee"},
-		{New, Change{Action: Dispatch, Team: "plumbers"}, "team"},
-		{OnSite, Change{Action: Resolve}, "resolution"},
-		{OnSite, Change{Action: Resolve, Resolution: "   "}, "resolution"},
-		{OnSite, Change{Action: Resolve, Resolution: "x", ChargeCents: -1}, "charge_cents"},
-		{Resolved, Change{Action: FollowUp, FollowUpNote: "ok"}, "satisfaction"},
-		{Resolved, Change{Action: FollowUp, Satisfaction: 6, FollowUpNote: "ok"}, "satisfaction"},
-		{Resolved, Change{Action: FollowUp, Satisfaction: 4}, "follow_up_note"},
-		{New, Change{Action: Cancel}, "note"},
-		{Closed, Change{Action: Reopen}, "note"},
-		{New, Change{Action: Cancel, Note: strings.Repeat("x", MaxTextLen+1)}, "note"},
+		{wire.New, Change{Action: "fix"}, "action"},
+		{wire.New, Change{Action: Dispatch}, "assignee"},
+		{wire.New, Change{Action: Dispatch, Team: "plumbers"}, "team"},
+		{wire.OnSite, Change{Action: Resolve}, "resolution"},
+		{wire.OnSite, Change{Action: Resolve, Resolution: "   "}, "resolution"},
+		{wire.OnSite, Change{Action: Resolve, Resolution: "x", ChargeCents: -1}, "charge_cents"},
+		{wire.Resolved, Change{Action: FollowUp, FollowUpNote: "ok"}, "satisfaction"},
+		{wire.Resolved, Change{Action: FollowUp, Satisfaction: 6, FollowUpNote: "ok"}, "satisfaction"},
+		{wire.Resolved, Change{Action: FollowUp, Satisfaction: 4}, "follow_up_note"},
+		{wire.New, Change{Action: Cancel}, "note"},
+		{wire.Closed, Change{Action: Reopen}, "note"},
+		{wire.New, Change{Action: Cancel, Note: strings.Repeat("x", wire.MaxTextLen+1)}, "note"},
 	}
 	for _, tc := range cases {
-		_, err := Plan(Ticket{Kind: Repair, Status: tc.from}, tc.c)
+		_, err := Plan(wire.Ticket{Kind: wire.Repair, Status: tc.from}, tc.c)
 		var ie *InputError
 		if !errors.As(err, &ie) || ie.Field != tc.field {
 			t.Errorf("%s from %s: got %v, want a problem with %s", tc.c.Action, tc.from, err, tc.field)
 		}
 	}
-	if to, err := Plan(Ticket{Kind: Repair, Status: New}, Change{Action: Dispatch, Team: "engineering"}); err != nil || to != Dispatched {
+	if to, err := Plan(wire.Ticket{Kind: wire.Repair, Status: wire.New}, Change{Action: Dispatch, Team: "engineering"}); err != nil || to != wire.Dispatched {
 		t.Errorf("dispatch to a team: %v", err)
 	}
 }
@@ -153,16 +155,16 @@ func TestEscalationLadder(t *testing.T) {
 	level, who := 0, []Level(nil)
 	var climbed []Level
 	for range 5 {
-		level, who = Escalate(Repair, level)
+		level, who = Escalate(wire.Repair, level)
 		climbed = append(climbed, who...)
 	}
 	if !slices.Equal(climbed, []Level{LevelSupervisor, LevelManager, LevelLeadership, LevelLeadership, LevelLeadership}) {
 		t.Errorf("repair ladder: %v", climbed)
 	}
-	if _, who := Escalate(Emergency, 0); !slices.Equal(who, []Level{LevelManager, LevelLeadership}) {
+	if _, who := Escalate(wire.Emergency, 0); !slices.Equal(who, []Level{LevelManager, LevelLeadership}) {
 		t.Errorf("emergency: %v", who)
 	}
-	if !slices.Contains(NotifiedAtCreation(Emergency), LevelLeadership) || slices.Contains(NotifiedAtCreation(Repair), LevelManager) {
+	if !slices.Contains(NotifiedAtCreation(wire.Emergency), LevelLeadership) || slices.Contains(NotifiedAtCreation(wire.Repair), LevelManager) {
 		t.Error("creation notices")
 	}
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
-	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 var (
@@ -41,11 +41,11 @@ var (
 
 // Sender applies alarm actions on the desk.
 type Sender interface {
-	ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction) (ticket.AlarmActionResult, error)
+	ApplyAlarmAction(ctx context.Context, a wire.AlarmAction) (wire.AlarmActionResult, error)
 }
 
 // Delivered is told about every action the desk applied (for logs and tests).
-type Delivered func(ticket.AlarmAction, ticket.AlarmActionResult)
+type Delivered func(wire.AlarmAction, wire.AlarmActionResult)
 
 // Outbox is a persistent, deduplicating FIFO of alarm actions.
 type Outbox struct {
@@ -98,7 +98,7 @@ func (o *Outbox) Close() error { return o.db.Close() }
 
 // Add commits an action; Run delivers it. An action whose idempotency key is
 // already in the outbox (pending or delivered within Keep) is not added again.
-func (o *Outbox) Add(a ticket.AlarmAction) error {
+func (o *Outbox) Add(a wire.AlarmAction) error {
 	if err := a.Validate(); err != nil {
 		return fmt.Errorf("outbox: refusing an invalid action: %w", err)
 	}
@@ -130,7 +130,7 @@ func (o *Outbox) Pending() int {
 func (o *Outbox) refreshGauge() { pendingGauge.Set(float64(o.Pending())) }
 
 // head returns the oldest pending action.
-func (o *Outbox) head() (seq int64, a ticket.AlarmAction, ok bool, err error) {
+func (o *Outbox) head() (seq int64, a wire.AlarmAction, ok bool, err error) {
 	var body string
 	err = o.db.QueryRow(`SELECT seq, body FROM actions WHERE done IS NULL ORDER BY seq LIMIT 1`).Scan(&seq, &body)
 	if errors.Is(err, sql.ErrNoRows) {

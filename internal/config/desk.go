@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Desk configures the service-desk HTTP API.
@@ -121,7 +122,7 @@ func (c *Config) applyDeskDefaults() {
 // DeadlineTable is the deadlines in force: the defaults of DESIGN.md §2 with
 // the configured rules applied (site-wide rules first, then rules of the site).
 // It assumes a validated configuration.
-func (d Desk) DeadlineTable(site string, kind ticket.Kind) ticket.Deadlines {
+func (d Desk) DeadlineTable(site string, kind wire.Kind) ticket.Deadlines {
 	out := ticket.Deadlines{}
 	for step, l := range ticket.DefaultDeadlines()[kind] {
 		out[step] = l
@@ -129,11 +130,11 @@ func (d Desk) DeadlineTable(site string, kind ticket.Kind) ticket.Deadlines {
 	apply := func(r DeadlineRule) {
 		for step, v := range r.Steps {
 			if v == "none" {
-				delete(out, ticket.Step(step))
+				delete(out, wire.Step(step))
 				continue
 			}
 			if l, err := ticket.ParseLimit(v); err == nil {
-				out[ticket.Step(step)] = l
+				out[wire.Step(step)] = l
 			}
 		}
 	}
@@ -236,12 +237,12 @@ func (c *Config) validateDesk() []Problem {
 			add(p+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", s.Timezone)
 		}
 	}
-	kinds := make([]string, len(ticket.Kinds))
-	for i, k := range ticket.Kinds {
+	kinds := make([]string, len(wire.Kinds))
+	for i, k := range wire.Kinds {
 		kinds[i] = string(k)
 	}
-	steps := make([]string, len(ticket.Steps))
-	for i, s := range ticket.Steps {
+	steps := make([]string, len(wire.Steps))
+	for i, s := range wire.Steps {
 		steps[i] = string(s)
 	}
 	for i, r := range d.Deadlines {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 const deskConfig = `site:
@@ -38,15 +38,15 @@ func TestDeskConfig(t *testing.T) {
 	if d.Driver != "sqlite" || d.EscalationInterval != 15*time.Second || d.SessionTTL != 12*time.Hour || d.LoginAttempts != 5 {
 		t.Errorf("defaults: %+v", d)
 	}
-	south := d.DeadlineTable("south", ticket.Repair)
-	north := d.DeadlineTable("north", ticket.Repair)
-	if south[ticket.StepOnSite].After != 20*time.Minute || south[ticket.StepDispatch].After != 10*time.Minute || !south[ticket.StepResolve].SameDay {
+	south := d.DeadlineTable("south", wire.Repair)
+	north := d.DeadlineTable("north", wire.Repair)
+	if south[wire.StepOnSite].After != 20*time.Minute || south[wire.StepDispatch].After != 10*time.Minute || !south[wire.StepResolve].SameDay {
 		t.Errorf("every site's repair deadlines: %v", south)
 	}
-	if _, has := north[ticket.StepResolve]; has || north[ticket.StepOnSite].After != 30*time.Minute {
+	if _, has := north[wire.StepResolve]; has || north[wire.StepOnSite].After != 30*time.Minute {
 		t.Errorf("north's repair deadlines: %v", north)
 	}
-	if got := d.DeadlineTable("south", ticket.Emergency)[ticket.StepAcknowledge].After; got != time.Minute {
+	if got := d.DeadlineTable("south", wire.Emergency)[wire.StepAcknowledge].After; got != time.Minute {
 		t.Errorf("default emergency acknowledge: %s", got)
 	}
 	if d.Location("north", time.UTC).String() != "Asia/Urumqi" || d.Location("south", time.UTC) != time.UTC {

@@ -1,4 +1,4 @@
-package ticket
+package wire
 
 import (
 	"fmt"
@@ -71,13 +71,4 @@ type AlarmActionResult struct {
 	Created bool `json:"created"`
 	// Replayed is true when the desk had already applied this idempotency key.
 	Replayed bool `json:"replayed"`
-}
-
-// Note is a remark on a ticket: an alarm clearing, a re-raise, staff's notes.
-type Note struct {
-	ID       int64     `json:"id"`
-	TicketID int64     `json:"ticket_id"`
-	Body     string    `json:"body"`
-	By       string    `json:"by"`
-	At       time.Time `json:"at"`
 }

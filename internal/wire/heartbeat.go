@@ -1,7 +1,8 @@
-// Package fleet is what gateways tell the desk about themselves on their
-// heartbeat: which devices they poll and how healthy each one is. Live values
-// and history are not in it; they come from InfluxDB.
-package fleet
+package wire
+
+// The heartbeat is what gateways tell the desk about themselves: which devices
+// they poll and how healthy each one is. Live values and history are not in
+// it; they come from InfluxDB.
 
 import "time"
 
