@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/wire"
 )
 
@@ -22,7 +22,7 @@ func TestAlarmActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv := httptest.NewServer(New(config.Desk{Tokens: []config.Token{
+	srv := httptest.NewServer(New(deskconfig.Config{Tokens: []deskconfig.Token{
 		{Name: "gw1", Token: "gateway-one-token-123", Role: RoleGateway, Site: "s1"},
 		{Name: "amy", Token: "assistant-token-12345", Role: RoleAssistant},
 	}}, st, slog.New(slog.DiscardHandler)).Handler())

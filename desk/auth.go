@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/internal/config"
 )
 
 // Roles of desk callers.
@@ -54,15 +54,15 @@ func (p Principal) SiteAllowed(site string) bool { return p.Site == "" || p.Site
 // and their sessions, and limits failed logins.
 type authenticator struct {
 	tokens  map[[32]byte]Principal
-	staff   map[string]config.Staff
+	staff   map[string]deskconfig.Staff
 	store   Store
 	now     func() time.Time
 	ttl     time.Duration
 	limiter *loginLimiter
 }
 
-func newAuthenticator(cfg config.Desk, st Store, now func() time.Time) *authenticator {
-	a := &authenticator{tokens: map[[32]byte]Principal{}, staff: map[string]config.Staff{}, store: st, now: now, ttl: cfg.SessionTTL,
+func newAuthenticator(cfg deskconfig.Config, st Store, now func() time.Time) *authenticator {
+	a := &authenticator{tokens: map[[32]byte]Principal{}, staff: map[string]deskconfig.Staff{}, store: st, now: now, ttl: cfg.SessionTTL,
 		limiter: &loginLimiter{max: cfg.LoginAttempts, window: cfg.LoginWindow, failures: map[string][]time.Time{}}}
 	if a.ttl == 0 {
 		a.ttl = 12 * time.Hour

@@ -26,9 +26,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
-	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/web"
 	"github.com/estatehq/estate/internal/wire"
 )
@@ -111,13 +111,13 @@ func WithHTTPClient(c *http.Client) Option { return func(s *Server) { s.client =
 type Server struct {
 	echo    *echo.Echo
 	store   Store
-	cfg     config.Desk
+	cfg     deskconfig.Config
 	log     *slog.Logger
 	now     func() time.Time
 	auth    *authenticator
 	hub     *hub
 	client  *http.Client
-	senders map[string]config.Channel
+	senders map[string]deskconfig.Channel
 	// location is a site's time zone; nil: desk.sites, else UTC.
 	location func(site string) *time.Location
 	// history reads telemetry back from InfluxDB for the consoles; nil: none.
@@ -127,11 +127,11 @@ type Server struct {
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
-func New(cfg config.Desk, st Store, log *slog.Logger, opts ...Option) *Server {
+func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, store: st, cfg: cfg, log: log, now: time.Now, hub: newHub(),
-		client: &http.Client{Timeout: 10 * time.Second}, senders: map[string]config.Channel{}}
+		client: &http.Client{Timeout: 10 * time.Second}, senders: map[string]deskconfig.Channel{}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
-	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/wire"
 )
 
@@ -29,7 +29,7 @@ func newTestDesk(t *testing.T) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cfg := config.Desk{Listen: "127.0.0.1:0", Tokens: []config.Token{
+	cfg := deskconfig.Config{Listen: "127.0.0.1:0", Tokens: []deskconfig.Token{
 		{Name: "admin", Token: adminToken, Role: RoleAdmin},
 		{Name: "front", Token: assistantToken, Role: RoleAssistant},
 		{Name: "gw-a", Token: gatewayToken, Role: RoleGateway, Site: "site-a"},

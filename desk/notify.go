@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
@@ -46,7 +47,7 @@ func StorePolicy(cfg *config.Config) store.Policy {
 	}
 	d := cfg.Desk
 	return store.Policy{
-		Deadlines: d.DeadlineTable,
+		Deadlines: func(site string, kind wire.Kind) ticket.Deadlines { return deadlineTable(d, site, kind) },
 		Location:  func(site string) *time.Location { return d.Location(site, fallback) },
 		Route: func(t wire.Ticket, _ string, levels []ticket.Level) []string {
 			return routeNotice(d.Channels, t, levels)
@@ -55,7 +56,7 @@ func StorePolicy(cfg *config.Config) store.Policy {
 }
 
 // routeNotice lists the channels that take a ticket's event for any of the levels.
-func routeNotice(channels []config.Channel, t wire.Ticket, levels []ticket.Level) []string {
+func routeNotice(channels []deskconfig.Channel, t wire.Ticket, levels []ticket.Level) []string {
 	var out []string
 	for _, ch := range channels {
 		if len(ch.Sites) > 0 && !slices.Contains(ch.Sites, t.Site) {
@@ -142,7 +143,7 @@ func (s *Server) sendDue(ctx context.Context) int {
 
 // deliver posts one notification in the channel's format. Group robots answer
 // 200 with an errcode; anything but errcode 0 is a failure.
-func (s *Server) deliver(ctx context.Context, ch config.Channel, n store.Notification) error {
+func (s *Server) deliver(ctx context.Context, ch deskconfig.Channel, n store.Notification) error {
 	var body any
 	target := ch.URL
 	switch ch.Type {

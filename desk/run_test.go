@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/internal/testenv"
 )
 
@@ -25,10 +25,10 @@ func TestRunEscalatesAndStops(t *testing.T) {
 	}))
 	defer hook.Close()
 	addr := testenv.FreeAddr(t)
-	d := newDesk(t, func(c *config.Desk) {
+	d := newDesk(t, func(c *deskconfig.Config) {
 		c.Listen = addr
 		c.EscalationInterval = 20 * time.Millisecond
-		c.Channels = []config.Channel{{Name: "hook", Type: "webhook", URL: hook.URL}}
+		c.Channels = []deskconfig.Channel{{Name: "hook", Type: "webhook", URL: hook.URL}}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan error, 1)

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
@@ -50,15 +51,15 @@ type testDesk struct {
 	clock *clock
 }
 
-func newDesk(t testing.TB, mutate func(*config.Desk)) *testDesk {
+func newDesk(t testing.TB, mutate func(*deskconfig.Config)) *testDesk {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Site: config.Site{ID: "site-a", Timezone: "Asia/Shanghai"}, Desk: config.Desk{
+	cfg := &config.Config{Site: config.Site{ID: "site-a", Timezone: "Asia/Shanghai"}, Desk: deskconfig.Config{
 		Listen: "127.0.0.1:0", Driver: "sqlite", SessionTTL: time.Hour, LoginAttempts: 3, LoginWindow: 10 * time.Minute,
-		Tokens: []config.Token{
+		Tokens: []deskconfig.Token{
 			{Name: "admin", Token: adminToken, Role: RoleAdmin},
 			{Name: "boss", Token: roleTokens[RoleManager], Role: RoleManager},
 			{Name: "eng", Token: roleTokens[RoleEngineer], Role: RoleEngineer},
@@ -66,7 +67,7 @@ func newDesk(t testing.TB, mutate func(*config.Desk)) *testDesk {
 			{Name: "front", Token: assistantToken, Role: RoleAssistant},
 			{Name: "gw-a", Token: gatewayToken, Role: RoleGateway, Site: "site-a"},
 		},
-		Staff: []config.Staff{{Name: "xiao", DisplayName: "小王", Role: RoleAssistant, Team: "customer_service", PasswordHash: string(hash)}},
+		Staff: []deskconfig.Staff{{Name: "xiao", DisplayName: "小王", Role: RoleAssistant, Team: "customer_service", PasswordHash: string(hash)}},
 	}}
 	if mutate != nil {
 		mutate(&cfg.Desk)
@@ -242,8 +243,8 @@ func TestEscalationNotifiesChannels(t *testing.T) {
 	defer hook.Close()
 	defer wecom.Close()
 	defer ding.Close()
-	d := newDesk(t, func(c *config.Desk) {
-		c.Channels = []config.Channel{
+	d := newDesk(t, func(c *deskconfig.Config) {
+		c.Channels = []deskconfig.Channel{
 			{Name: "all-events", Type: "webhook", URL: hook.URL},
 			{Name: "managers", Type: "wecom", URL: wecom.URL + "/cgi-bin/webhook/send?key=k", Levels: []string{"manager", "leadership"}},
 			{Name: "supervisors", Type: "dingtalk", URL: ding.URL + "/robot/send?access_token=t", Secret: "SEC123", Levels: []string{"supervisor"}, Kinds: []string{"repair"}},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk"
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/gateway/alarm"
@@ -46,7 +47,7 @@ func startDesk(t testing.TB, addr, db string) (st *store.SQLite, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Desk{Listen: addr, Database: db, Tokens: []config.Token{
+	cfg := deskconfig.Config{Listen: addr, Database: db, Tokens: []deskconfig.Token{
 		{Name: "gw", Token: gatewayToken, Role: "gateway", Site: "s1"}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan error, 1), make(chan error, 1)

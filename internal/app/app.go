@@ -25,9 +25,9 @@ import (
 )
 
 // LoadConfig loads a configuration with every check: built-in, device
-// protocols and profiles, and simulators. Both `estate check` and start-up use it.
+// protocols and profiles, the desk, and simulators. Both `estate check` and start-up use it.
 func LoadConfig(path string) (*config.Config, error) {
-	return config.Load(path, devices.Validate, validateSimulators)
+	return config.Load(path, devices.Validate, desk.Validate, validateSimulators)
 }
 
 // NewRegistry is the one metrics registry of a process: every part registers

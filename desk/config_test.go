@@ -1,12 +1,14 @@
-package config
+package desk
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/wire"
 )
 
@@ -29,8 +31,23 @@ desk:
     - {name: hook, type: webhook, url: "http://127.0.0.1:9/x", levels: [manager]}
 `
 
+// parseDesk parses configuration text with the desk's checks, as config.Load
+// runs them on a file.
+func parseDesk(name, text string) (*config.Config, error) {
+	cfg, err := config.Parse(name, []byte(text))
+	var problems config.Problems
+	if err != nil && !errors.As(err, &problems) {
+		return cfg, err
+	}
+	problems = append(problems, Validate(cfg)...)
+	if len(problems) > 0 {
+		return cfg, problems
+	}
+	return cfg, nil
+}
+
 func TestDeskConfig(t *testing.T) {
-	cfg, err := Parse("desk.yaml", []byte(deskConfig))
+	cfg, err := parseDesk("desk.yaml", deskConfig)
 	if err != nil {
 		t.Fatalf("valid desk config refused: %v", err)
 	}
@@ -38,15 +55,15 @@ func TestDeskConfig(t *testing.T) {
 	if d.Driver != "sqlite" || d.EscalationInterval != 15*time.Second || d.SessionTTL != 12*time.Hour || d.LoginAttempts != 5 {
 		t.Errorf("defaults: %+v", d)
 	}
-	south := d.DeadlineTable("south", wire.Repair)
-	north := d.DeadlineTable("north", wire.Repair)
+	south := deadlineTable(d, "south", wire.Repair)
+	north := deadlineTable(d, "north", wire.Repair)
 	if south[wire.StepOnSite].After != 20*time.Minute || south[wire.StepDispatch].After != 10*time.Minute || !south[wire.StepResolve].SameDay {
 		t.Errorf("every site's repair deadlines: %v", south)
 	}
 	if _, has := north[wire.StepResolve]; has || north[wire.StepOnSite].After != 30*time.Minute {
 		t.Errorf("north's repair deadlines: %v", north)
 	}
-	if got := d.DeadlineTable("south", wire.Emergency)[wire.StepAcknowledge].After; got != time.Minute {
+	if got := deadlineTable(d, "south", wire.Emergency)[wire.StepAcknowledge].After; got != time.Minute {
 		t.Errorf("default emergency acknowledge: %s", got)
 	}
 	if d.Location("north", time.UTC).String() != "Asia/Urumqi" || d.Location("south", time.UTC) != time.UTC {
@@ -78,7 +95,7 @@ func TestDeskProblems(t *testing.T) {
 		if text == deskConfig {
 			t.Fatalf("case %q does not apply", tc.old)
 		}
-		_, err := Parse("desk.yaml", []byte(text))
+		_, err := parseDesk("desk.yaml", text)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s → %s: got %v, want %q", tc.old, tc.new, err, tc.want)
 		}
@@ -96,11 +113,87 @@ func TestDeskExampleConfig(t *testing.T) {
 	t.Setenv("ESTATE_WECOM_ROBOT_URL", "https://127.0.0.1/cgi-bin/webhook/send?key=x")
 	t.Setenv("ESTATE_DINGTALK_ROBOT_URL", "https://127.0.0.1/robot/send?access_token=x")
 	t.Setenv("ESTATE_DINGTALK_SECRET", "SECx")
-	path := filepath.Join("..", "..", "configs", "desk.example.yaml")
+	path := filepath.Join("..", "configs", "desk.example.yaml")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path); err != nil {
+	if _, err := config.Load(path, Validate); err != nil {
 		t.Fatalf("configs/desk.example.yaml: %v", err)
+	}
+}
+
+// The desk's section of a whole site's configuration (the one of
+// internal/config's tests): its problems are located in the file like every
+// other part's, because config.Load runs Validate.
+const siteConfig = `site:
+  id: sunrise
+gateway:
+  id: gw-1
+  desk_url: http://127.0.0.1:8080
+  desk_token: 0123456789abcdef0123
+influxdb:
+  url: http://127.0.0.1:8086
+  bucket: estate/autogen
+desk:
+  listen: 127.0.0.1:8080
+  database: var/desk.db
+  tokens:
+    - {name: admin, token: admin-token-0123456789, role: admin}
+devices:
+  - id: m1
+    family: meter
+    protocol: modbus_tcp
+    address: 127.0.0.1:502
+rules:
+  - name: low
+    family: meter
+    point: balance
+    below: 10
+    ticket: top_up
+`
+
+func TestDeskProblemsInASiteConfig(t *testing.T) {
+	cases := []struct {
+		name, old, new string
+		want           string
+	}{
+		{"short token", "token: admin-token-0123456789", "token: short", "site.yaml:14: desk.tokens[0].token: must be at least 16 characters"},
+		{"bad role", "role: admin}", "role: root}", `desk.tokens[0].role: "root" is not a role`},
+		{"gateway token without site", "role: admin}", "role: gateway}", "desk.tokens[0].site: required for a gateway token"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			text := strings.Replace(siteConfig, tc.old, tc.new, 1)
+			if text == siteConfig {
+				t.Fatalf("case does not change the config: %q", tc.old)
+			}
+			path := filepath.Join(t.TempDir(), "site.yaml")
+			if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := config.Load(path, Validate)
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("problems:\n%v\nwant one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A secret that is not set is reported once, not again as a bad value.
+func TestDeskUnsetSecretReportedOnce(t *testing.T) {
+	// "${ESTATE_UNSET}" is shorter than a token may be: checked as a value, it would be reported again.
+	t.Setenv("ESTATE_UNSET", "") // empty counts as not set
+	text := strings.Replace(siteConfig, "token: admin-token-0123456789", "token: \"${ESTATE_UNSET}\"", 1)
+	path := filepath.Join(t.TempDir(), "site.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(path, Validate)
+	var ps config.Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || !strings.Contains(ps[0].String(), "desk.tokens[0].token: environment variable ESTATE_UNSET is not set") {
+		t.Errorf("want the one unset secret, got %v", err)
 	}
 }
