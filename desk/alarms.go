@@ -46,7 +46,7 @@ func (s *Server) applyAlarmAction(c echo.Context) error {
 		return fmt.Errorf("alarm action: %w", err)
 	}
 	if res.Created {
-		ticketsCreated.WithLabelValues(string(res.Ticket.Kind), res.Ticket.Source).Inc()
+		s.metrics.ticketsCreated.WithLabelValues(string(res.Ticket.Kind), res.Ticket.Source).Inc()
 		s.log.Info("ticket opened", "id", res.Ticket.ID, "kind", res.Ticket.Kind, "site", res.Ticket.Site,
 			"device", res.Ticket.Device, "alarm", a.AlarmKey, "by", p.Name)
 		return c.JSON(http.StatusCreated, res)

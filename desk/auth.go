@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/estatehq/estate/desk/deskconfig"
@@ -30,11 +28,6 @@ const (
 	RoleAssistant   = "assistant"
 	RoleGateway     = "gateway"
 )
-
-var logins = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "estate_desk_logins_total",
-	Help: "Console logins, by result (ok, bad_password, rate_limited).",
-}, []string{"result"})
 
 // Principal is who is calling.
 type Principal struct {
@@ -148,7 +141,7 @@ func (s *Server) login(c echo.Context) error {
 	a := s.auth
 	key := req.Name + "|" + c.RealIP()
 	if wait := a.limiter.blocked(key, a.now()); wait > 0 {
-		logins.WithLabelValues("rate_limited").Inc()
+		s.metrics.logins.WithLabelValues("rate_limited").Inc()
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		return apiError(http.StatusTooManyRequests, "too many failed logins", "wait before trying again")
 	}
@@ -159,7 +152,7 @@ func (s *Server) login(c echo.Context) error {
 	}
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(req.Password)); err != nil || !known || len(req.Password) > 72 {
 		a.limiter.fail(key, a.now())
-		logins.WithLabelValues("bad_password").Inc()
+		s.metrics.logins.WithLabelValues("bad_password").Inc()
 		s.log.Warn("login refused", "name", req.Name, "addr", c.RealIP(), "request_id", requestID(c))
 		return apiError(http.StatusUnauthorized, "wrong name or password", "")
 	}
@@ -175,7 +168,7 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	a.limiter.reset(key)
-	logins.WithLabelValues("ok").Inc()
+	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.Info("login", "name", staff.Name, "role", staff.Role, "request_id", requestID(c))
 	return c.JSON(http.StatusOK, map[string]any{"token": token, "expires_at": expires, "name": staff.Name, "role": staff.Role,
 		"display_name": staff.DisplayName, "team": staff.Team})

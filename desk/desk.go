@@ -23,7 +23,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/estatehq/estate/desk/deskconfig"
@@ -67,21 +66,6 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-var (
-	ticketsCreated = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_desk_tickets_created_total",
-		Help: "Tickets opened, by kind and source.",
-	}, []string{"kind", "source"})
-	ticketTransitions = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_desk_ticket_transitions_total",
-		Help: "Lifecycle actions applied, by action.",
-	}, []string{"action"})
-	transitionsRefused = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_desk_transitions_refused_total",
-		Help: "Lifecycle actions refused (forbidden by the lifecycle or missing a field), by action.",
-	}, []string{"action"})
-)
-
 // Option adjusts a Server.
 type Option func(*Server)
 
@@ -123,7 +107,8 @@ type Server struct {
 	// history reads telemetry back from InfluxDB for the consoles; nil: none.
 	history History
 	// reg holds the desk's metrics and is what /metrics serves.
-	reg *prometheus.Registry
+	reg     *prometheus.Registry
+	metrics *metrics
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
@@ -138,6 +123,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
+	s.metrics = newMetrics(s.reg)
 	for _, ch := range cfg.Channels {
 		s.senders[ch.Name] = ch
 	}

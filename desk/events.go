@@ -8,14 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
-
-var eventStreams = promauto.NewGauge(prometheus.GaugeOpts{
-	Name: "estate_desk_event_streams",
-	Help: "Consoles connected to GET /api/v1/events.",
-})
 
 // hub wakes event streams when this process has written an event; events
 // written by another desk on the same database are picked up by polling.
@@ -76,8 +69,8 @@ func (s *Server) events(c echo.Context) error {
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, "retry: 3000\n\n")
 	w.Flush()
-	eventStreams.Inc()
-	defer eventStreams.Dec()
+	s.metrics.eventStreams.Inc()
+	defer s.metrics.eventStreams.Dec()
 
 	poll := time.NewTicker(eventPoll)
 	defer poll.Stop()

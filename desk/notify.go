@@ -16,25 +16,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/wire"
-)
-
-var (
-	notificationsSent = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_desk_notifications_total",
-		Help: "Notification delivery attempts, by channel and result (sent, retry, failed).",
-	}, []string{"channel", "result"})
-	deadlinesMissed = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_desk_deadlines_missed_total",
-		Help: "Deadlines found missed and escalated, by kind and step.",
-	}, []string{"kind", "step"})
 )
 
 // StorePolicy turns the desk configuration into what the store applies inside
@@ -120,18 +106,18 @@ func (s *Server) sendDue(ctx context.Context) int {
 		now := s.now()
 		switch {
 		case sendErr == nil:
-			notificationsSent.WithLabelValues(n.Channel, "sent").Inc()
+			s.metrics.notificationsSent.WithLabelValues(n.Channel, "sent").Inc()
 			if err := s.store.MarkSent(ctx, n.ID, now); err != nil {
 				s.log.Error("notifications: mark sent", "id", n.ID, "err", err)
 			}
 		case !known || n.Attempts >= maxAttempts:
-			notificationsSent.WithLabelValues(n.Channel, "failed").Inc()
+			s.metrics.notificationsSent.WithLabelValues(n.Channel, "failed").Inc()
 			s.log.Error("notification given up", "id", n.ID, "channel", n.Channel, "ticket", n.TicketID, "attempts", n.Attempts, "err", sendErr)
 			if err := s.store.MarkFailed(ctx, n.ID, sendErr.Error(), time.Time{}); err != nil {
 				s.log.Error("notifications: mark failed", "id", n.ID, "err", err)
 			}
 		default:
-			notificationsSent.WithLabelValues(n.Channel, "retry").Inc()
+			s.metrics.notificationsSent.WithLabelValues(n.Channel, "retry").Inc()
 			s.log.Warn("notification not delivered; will retry", "id", n.ID, "channel", n.Channel, "attempt", n.Attempts, "err", sendErr)
 			if err := s.store.MarkFailed(ctx, n.ID, sendErr.Error(), now.Add(retryDelay(n.Attempts))); err != nil {
 				s.log.Error("notifications: mark retry", "id", n.ID, "err", err)
@@ -290,7 +276,7 @@ func (s *Server) escalate(ctx context.Context) int {
 			break
 		}
 		for _, m := range missed {
-			deadlinesMissed.WithLabelValues(string(m.Kind), string(m.Step)).Inc()
+			s.metrics.deadlinesMissed.WithLabelValues(string(m.Kind), string(m.Step)).Inc()
 			s.log.Warn("deadline missed", "ticket", m.TicketID, "kind", m.Kind, "site", m.Site, "step", m.Step,
 				"due", m.DueAt, "escalated_to", m.Level, "notified", m.Notified)
 		}

@@ -46,7 +46,7 @@ func (s *Server) createTicket(c echo.Context) error {
 		return c.JSON(http.StatusOK, t)
 	}
 	s.hub.publish()
-	ticketsCreated.WithLabelValues(string(t.Kind), t.Source).Inc()
+	s.metrics.ticketsCreated.WithLabelValues(string(t.Kind), t.Source).Inc()
 	s.log.Info("ticket opened", "id", t.ID, "kind", t.Kind, "site", t.Site, "device", t.Device, "by", p.Name, "request_id", requestID(c))
 	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/tickets/%d", t.ID))
 	return c.JSON(http.StatusCreated, t)
@@ -195,11 +195,11 @@ func (s *Server) ticketAction(c echo.Context) error {
 	p := principal(c)
 	out, err := s.store.Transition(c.Request().Context(), t.ID, ch, p.Name, s.now())
 	if err != nil {
-		transitionsRefused.WithLabelValues(string(ch.Action)).Inc()
+		s.metrics.transitionsRefused.WithLabelValues(string(ch.Action)).Inc()
 		return err
 	}
 	s.hub.publish()
-	ticketTransitions.WithLabelValues(string(ch.Action)).Inc()
+	s.metrics.ticketTransitions.WithLabelValues(string(ch.Action)).Inc()
 	s.log.Info("ticket changed", "id", t.ID, "action", ch.Action, "from", t.Status, "to", out.Status, "by", p.Name, "request_id", requestID(c))
 	return c.JSON(http.StatusOK, out)
 }
