@@ -24,7 +24,7 @@ func BenchmarkEventFanOut(b *testing.B) {
 	defer cancel()
 	received := make(chan struct{}, clients*4)
 	var wg sync.WaitGroup
-	ready := make(chan struct{}, clients)
+	ready := make(chan error, clients)
 	for range clients {
 		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/v1/events", nil)
 		req.Header.Set("Authorization", "Bearer "+roleTokens[RoleControlRoom])
@@ -35,7 +35,11 @@ func BenchmarkEventFanOut(b *testing.B) {
 		wg.Go(func() {
 			defer resp.Body.Close()
 			r := bufio.NewReader(resp.Body)
-			ready <- struct{}{}
+			if err := awaitStreamStart(r); err != nil {
+				ready <- err
+				return
+			}
+			ready <- nil
 			for {
 				line, err := r.ReadString('\n')
 				if err != nil {
@@ -47,10 +51,11 @@ func BenchmarkEventFanOut(b *testing.B) {
 			}
 		})
 	}
-	for range clients {
-		<-ready
+	for range clients { // until every stream has read its starting point
+		if err := <-ready; err != nil {
+			b.Fatalf("stream: %v", err)
+		}
 	}
-	time.Sleep(100 * time.Millisecond) // every stream has read its starting point
 	body := `{"kind":"repair","title":"door fault","site":"site-a"}`
 	var took []time.Duration
 	for b.Loop() {

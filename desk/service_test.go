@@ -442,6 +442,26 @@ func TestTopUpsOverHTTP(t *testing.T) {
 	}
 }
 
+// awaitStreamStart reads an event stream's preamble (the retry: line and the
+// blank line after it). The desk writes it only after it has read the stream's
+// starting point, so an event written from then on reaches the stream: the
+// condition that tests wait for instead of sleeping.
+func awaitStreamStart(r *bufio.Reader) error {
+	retry := false
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("ended before its preamble: %w", err)
+		}
+		switch line = strings.TrimSpace(line); {
+		case strings.HasPrefix(line, "retry: "):
+			retry = true
+		case line == "" && retry:
+			return nil
+		}
+	}
+}
+
 func TestEventStreamResumes(t *testing.T) {
 	d := newDesk(t, nil)
 	ts := httptest.NewServer(d.h)
@@ -461,7 +481,11 @@ func TestEventStreamResumes(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 			t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-		return bufio.NewReader(resp.Body), func() { resp.Body.Close() }
+		r := bufio.NewReader(resp.Body)
+		if err := awaitStreamStart(r); err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		return r, func() { resp.Body.Close() }
 	}
 	next := func(r *bufio.Reader) (id, typ string) {
 		for {
@@ -481,9 +505,8 @@ func TestEventStreamResumes(t *testing.T) {
 			}
 		}
 	}
-	live, stop := open("")
+	live, stop := open("") // returns once the stream has read its starting point
 	defer stop()
-	time.Sleep(50 * time.Millisecond) // the stream has read its starting point
 	d.call(t, "POST", "/api/v1/tickets", adminToken, `{"kind":"emergency","title":"fire zone 3","site":"site-a"}`)
 	d.call(t, "POST", "/api/v1/tickets/1/actions", adminToken, `{"action":"acknowledge"}`)
 	id1, typ1 := next(live)
