@@ -4,6 +4,17 @@
 // escalates, and announced to consoles (Server-Sent Events) and to group
 // chats (notification outbox). Every call under /api/v1 is authenticated by
 // a bearer token (API token or console session) and authorised by its role.
+//
+// The handlers are in a file per noun: tickets.go, households.go,
+// gateways.go (heartbeats, devices, their alarms and history), alarms.go (the
+// gateways' alarm actions), reports.go, auth.go (tokens, logins, sessions),
+// events.go (the event stream), notify.go (the notification outbox and the
+// escalation loop); routes.go lists every route with the roles it allows.
+// config.go checks the desk: section (Validate). Beside it: desk/store (the
+// database), desk/ticket (the lifecycle and deadlines, pure), desk/history
+// (InfluxDB read back) and desk/deskconfig (the section's types). What
+// gateways send and receive is internal/wire, the only desk-side package
+// the gateway imports.
 package desk
 
 import (

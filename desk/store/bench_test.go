@@ -14,7 +14,7 @@ import (
 )
 
 // benchTickets is how many tickets the list benchmarks run against:
-// ESTATE_BENCH_TICKETS, default 1,000,000 (the target of DESIGN.md §7).
+// ESTATE_BENCH_TICKETS, default 1,000,000 (the target in docs/testing.md, "desk over HTTP").
 func benchTickets(b *testing.B) int {
 	n := 1_000_000
 	if v := os.Getenv("ESTATE_BENCH_TICKETS"); v != "" {

@@ -44,7 +44,7 @@ var migrations embed.FS
 // Policy is what the store needs from the desk's configuration to do its
 // work inside one transaction: due times and who hears of what.
 type Policy struct {
-	// Deadlines returns a kind's deadlines on a site; nil means the defaults of DESIGN.md §2.
+	// Deadlines returns a kind's deadlines on a site; nil means the defaults of docs/product.md ("Deadlines").
 	Deadlines func(site string, kind wire.Kind) ticket.Deadlines
 	// Location returns a site's time zone, for "same day" deadlines; nil means UTC.
 	Location func(site string) *time.Location

@@ -10,7 +10,7 @@ import (
 )
 
 // Action is something people (or a gateway) do to a ticket. The lifecycle of
-// DESIGN.md §2 is the table below and nothing else: every status change in the
+// docs/product.md ("Tickets and their life") is the table below and nothing else: every status change in the
 // desk goes through Plan.
 type Action string
 

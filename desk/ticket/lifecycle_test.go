@@ -11,7 +11,7 @@ import (
 )
 
 // Every (kind, status, action) is listed or forbidden: this table is the
-// lifecycle of DESIGN.md §2 as the desk enforces it.
+// lifecycle of docs/product.md ("Tickets and their life") as the desk enforces it.
 func TestLifecycle(t *testing.T) {
 	full := Change{Assignee: "li", Resolution: "replaced the breaker", Satisfaction: 5, FollowUpNote: "happy", Note: "why"}
 	cases := []struct {
