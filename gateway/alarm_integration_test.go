@@ -13,15 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk"
+	"github.com/estatehq/estate/desk/store"
 	_ "github.com/estatehq/estate/devices/all" // registers modbus_tcp
 	"github.com/estatehq/estate/devices/modbus"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/gateway/alarm"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/desk"
-	"github.com/estatehq/estate/internal/store"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // The whole path with real parts: Modbus TCP simulators polled by the
@@ -96,7 +96,7 @@ devices:
 	go func() { gwDone <- g.Run(gwCtx) }()
 	defer func() { stopGW(); <-gwDone; cancel(); <-deskDone }()
 
-	tickets := func(kind ticket.Kind) []ticket.Ticket {
+	tickets := func(kind wire.Kind) []wire.Ticket {
 		ts, err := st.ListTickets(context.Background(), store.Filter{Kind: kind})
 		if err != nil {
 			t.Fatal(err)
@@ -135,10 +135,10 @@ devices:
 		wg.Go(func() { _ = sims[fmt.Sprintf("m%02d", i)].Stop() })
 	}
 	wg.Wait()
-	waitFor("an emergency", 20*time.Second, func() bool { return len(tickets(ticket.Emergency)) > 0 })
+	waitFor("an emergency", 20*time.Second, func() bool { return len(tickets(wire.Emergency)) > 0 })
 	// The offline alarms fire (suppressed) after silent_within.
 	waitFor("30 suppressed offline alarms", 20*time.Second, func() bool { return len(listAlarms("suppressed")) == 30 })
-	if em, rep := tickets(ticket.Emergency), tickets(ticket.Repair); len(em) != 1 || len(rep) != 0 {
+	if em, rep := tickets(wire.Emergency), tickets(wire.Repair); len(em) != 1 || len(rep) != 0 {
 		t.Fatalf("during the outage: %d emergencies, %d repairs; want 1 and 0", len(em), len(rep))
 	}
 	listed := listAlarms("suppressed")
@@ -153,7 +153,7 @@ devices:
 			}
 		}
 	}
-	waitFor("a repair for m07", 30*time.Second, func() bool { return len(tickets(ticket.Repair)) > 0 })
+	waitFor("a repair for m07", 30*time.Second, func() bool { return len(tickets(wire.Repair)) > 0 })
 	// Every other meter's offline alarm has resolved (nothing suppressed is
 	// left to be ticketed late) and m07's repair is delivered: no further
 	// repair can come.
@@ -166,8 +166,8 @@ devices:
 		}
 		return offline == 1 && len(listAlarms("suppressed")) == 0 && g.Status().OutboxPending == 0
 	})
-	rep := tickets(ticket.Repair)
-	if len(rep) != 1 || rep[0].Device != "m07" || len(tickets(ticket.Emergency)) != 1 {
+	rep := tickets(wire.Repair)
+	if len(rep) != 1 || rep[0].Device != "m07" || len(tickets(wire.Emergency)) != 1 {
 		t.Fatalf("after the power came back: repairs %+v", rep)
 	}
 }

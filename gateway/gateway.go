@@ -28,8 +28,7 @@ import (
 	"github.com/estatehq/estate/gateway/statedb"
 	"github.com/estatehq/estate/gateway/telemetry"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/fleet"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // metrics are the gateway's own Prometheus metrics (docs/metrics.md); the
@@ -85,7 +84,7 @@ type Gateway struct {
 
 	// OnTicket, when set before Run, is told of the ticket of every open
 	// action the desk applied (a new ticket, or the open one of the alarm).
-	OnTicket func(ticket.Ticket)
+	OnTicket func(wire.Ticket)
 	// OnAction, when set before Run, is told of every alarm action the desk applied.
 	OnAction outbox.Delivered
 }
@@ -208,15 +207,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 }
 
 // Status is the gateway's heartbeat: its devices with their health.
-func (g *Gateway) Status() fleet.GatewayStatus {
-	s := fleet.GatewayStatus{
+func (g *Gateway) Status() wire.GatewayStatus {
+	s := wire.GatewayStatus{
 		Gateway: g.cfg.Gateway.ID, Site: g.cfg.Site.ID, At: time.Now(),
 		Interval:         g.cfg.Gateway.HeartbeatInterval,
 		TelemetryBacklog: g.telemetry.Backlog(),
 		OutboxPending:    g.outbox.Pending(),
 	}
 	add := func(info *devices.Info) {
-		d := fleet.Device{ID: info.ID, Family: info.Family, Model: info.Model, Building: info.Building,
+		d := wire.Device{ID: info.ID, Family: info.Family, Model: info.Model, Building: info.Building,
 			Floor: info.Floor, Unit: info.Unit, State: string(health.Unknown)}
 		if h, ok := g.health.Get(info.ID); ok {
 			d.State, d.LastSeen, d.ConsecutiveFailures = string(h.State), h.LastSeen, h.ConsecutiveFailures
@@ -236,20 +235,20 @@ func (g *Gateway) Status() fleet.GatewayStatus {
 		if since.IsZero() {
 			since = v.PendingSince
 		}
-		s.Alarms = append(s.Alarms, fleet.Alarm{Key: v.Key, Rule: v.Rule, Device: v.Device, Building: v.Building,
+		s.Alarms = append(s.Alarms, wire.Alarm{Key: v.Key, Rule: v.Rule, Device: v.Device, Building: v.Building,
 			Unit: v.Unit, Source: v.Source, Point: v.Point, Value: v.Value, State: string(v.Phase), Severity: v.Severity,
 			Since: since, Suppressed: v.Suppressed, Ticketed: v.Ticketed, MessageZH: v.MessageZH, MessageEN: v.MessageEN})
 	}
 	return s
 }
 
-func (g *Gateway) delivered(a ticket.AlarmAction, res ticket.AlarmActionResult) {
+func (g *Gateway) delivered(a wire.AlarmAction, res wire.AlarmActionResult) {
 	g.log.Info("alarm action delivered to desk", "action", a.Action, "ticket", res.Ticket.ID, "alarm", a.AlarmKey,
 		"created", res.Created, "status", res.Ticket.Status)
 	if g.OnAction != nil {
 		g.OnAction(a, res)
 	}
-	if a.Action == ticket.ActionOpen && g.OnTicket != nil {
+	if a.Action == wire.ActionOpen && g.OnTicket != nil {
 		g.OnTicket(res.Ticket)
 	}
 }

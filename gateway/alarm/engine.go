@@ -43,7 +43,7 @@ import (
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // State of an alarm in a transition.
@@ -122,7 +122,7 @@ type Store interface {
 type Batch struct {
 	Save    []*Alarm
 	Delete  []string
-	Actions []ticket.AlarmAction
+	Actions []wire.AlarmAction
 }
 
 // Target is what a Muter is asked about: an alarm's device (or, for an

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/store"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 const header = `site: {id: s1, timezone: Asia/Shanghai}
@@ -141,7 +141,7 @@ func toFloat(v any) float64 {
 	panic(fmt.Sprintf("value %T", v))
 }
 
-func (h *harness) tickets(kind ticket.Kind) []ticket.Ticket {
+func (h *harness) tickets(kind wire.Kind) []wire.Ticket {
 	h.t.Helper()
 	ts, err := h.desk.ListTickets(context.Background(), store.Filter{Kind: kind, Limit: 500})
 	if err != nil {
@@ -197,8 +197,8 @@ func TestThresholdHysteresisAndTopUpClosesItself(t *testing.T) {
 	if n := h.fired("low_balance"); n != 1 {
 		t.Fatalf("low_balance fired %d times, want 1 (hysteresis)", n)
 	}
-	ts := h.tickets(ticket.TopUp)
-	if len(ts) != 1 || ts[0].Status != ticket.Closed || ts[0].Unit != "1-101" || ts[0].Priority != "P3" {
+	ts := h.tickets(wire.TopUp)
+	if len(ts) != 1 || ts[0].Status != wire.Closed || ts[0].Unit != "1-101" || ts[0].Priority != "P3" {
 		t.Fatalf("want one top-up reminder closed by the top-up, got %+v", ts)
 	}
 	if !strings.Contains(ts[0].Title, "1-101 余额不足 9.50 元") {
@@ -210,7 +210,7 @@ func TestThresholdHysteresisAndTopUpClosesItself(t *testing.T) {
 	}
 	// The next month's low balance opens a new reminder.
 	h.read("m1", t0.Add(time.Hour), "balance", 5)
-	if ts := h.tickets(ticket.TopUp); len(ts) != 2 || ts[0].Status != ticket.New {
+	if ts := h.tickets(wire.TopUp); len(ts) != 2 || ts[0].Status != wire.New {
 		t.Fatalf("a later low balance: tickets %+v", ts)
 	}
 }
@@ -236,8 +236,8 @@ func TestPrepaidLevels(t *testing.T) {
 	}
 	// Repairs stay open when the condition clears: people close them.
 	h.read("m2", at(70), "balance", 50, "relay", 1, "energy", 100.3)
-	for _, tk := range h.tickets(ticket.Repair) {
-		if tk.Status != ticket.New {
+	for _, tk := range h.tickets(wire.Repair) {
+		if tk.Status != wire.New {
 			t.Errorf("repair ticket %d was changed to %s by a clearing alarm", tk.ID, tk.Status)
 		}
 		notes, _ := h.desk.ListNotes(context.Background(), tk.ID)
@@ -276,7 +276,7 @@ rules:
 	if h.fired("overvoltage") != 1 || len(views) != 1 || views[0].Phase != Firing || !views[0].Ticketed {
 		t.Fatalf("after a restart: fired %d, views %+v", h.fired("overvoltage"), views)
 	}
-	if n := len(h.tickets(ticket.Repair)); n != 1 {
+	if n := len(h.tickets(wire.Repair)); n != 1 {
 		t.Fatalf("%d repair tickets, want 1", n)
 	}
 }
@@ -298,7 +298,7 @@ rules:
 	if n := h.fired("water_high"); n > 3 {
 		t.Errorf("fired %d times in 10 minutes; the cap is 3 an hour", n)
 	}
-	if ts := h.tickets(ticket.Emergency); len(ts) != 1 {
+	if ts := h.tickets(wire.Emergency); len(ts) != 1 {
 		t.Fatalf("%d emergency tickets, want 1", len(ts))
 	}
 }
@@ -335,8 +335,8 @@ rules:
 	ev("panel", "fire_alarm", "loop 1 addr 5", true, 40)
 	ev("panel", "fire_alarm", "loop 1 addr 5", true, 41) // repeated: updates only
 	ev("panel", "fire_alarm", "loop 2 addr 9", true, 42)
-	if h.fired("fire") != 2 || len(h.tickets(ticket.Emergency)) != 2 {
-		t.Fatalf("fire: %d firings, %d tickets", h.fired("fire"), len(h.tickets(ticket.Emergency)))
+	if h.fired("fire") != 2 || len(h.tickets(wire.Emergency)) != 2 {
+		t.Fatalf("fire: %d firings, %d tickets", h.fired("fire"), len(h.tickets(wire.Emergency)))
 	}
 	ev("panel", "reset", "", true, 50)
 	views, _ := h.eng.Snapshot(at(50), time.UTC)
@@ -348,7 +348,7 @@ rules:
 
 	ev("lift", "entrapment", "", true, 60)
 	h.tick(at(60 + 9*60))
-	if len(h.tickets(ticket.Emergency)) != 3 {
+	if len(h.tickets(wire.Emergency)) != 3 {
 		t.Fatal("entrapment did not open an emergency")
 	}
 	h.tick(at(60 + 10*60))
@@ -377,7 +377,7 @@ rules:
 	if !found {
 		t.Fatal("a silent device resolved its fault alarm")
 	}
-	if n := len(h.tickets(ticket.Repair)); n != 2 {
+	if n := len(h.tickets(wire.Repair)); n != 2 {
 		t.Fatalf("%d repair tickets (fault + offline), want 2", n)
 	}
 }
@@ -394,7 +394,7 @@ maintenance:
 `)
 	h.health("m1", true, t0)
 	h.health("m2", true, t0)
-	if n := len(h.tickets(ticket.Repair)); n != 1 {
+	if n := len(h.tickets(wire.Repair)); n != 1 {
 		t.Fatalf("%d repair tickets during maintenance of building 5, want 1 (m2)", n)
 	}
 	views, _ := h.eng.Snapshot(t0, time.UTC)
@@ -409,7 +409,7 @@ maintenance:
 	}
 	// The window ends and m1 is still offline: ticketed then.
 	h.tick(t0.Add(61 * time.Minute))
-	if n := len(h.tickets(ticket.Repair)); n != 2 {
+	if n := len(h.tickets(wire.Repair)); n != 2 {
 		t.Fatalf("%d repair tickets after the window, want 2", n)
 	}
 }

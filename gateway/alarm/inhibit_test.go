@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // feederConfig is 300 meters on feeder 1a (building 1) and 50 on feeder 2a
@@ -60,11 +60,11 @@ func TestFeederOutageOneEmergencyNoOfflineTickets(t *testing.T) {
 		// offline after 3 failed polls
 		return s >= cut+3*time.Second && (s < back || id == dead)
 	})
-	em := h.tickets(ticket.Emergency)
+	em := h.tickets(wire.Emergency)
 	if len(em) != 1 || !strings.Contains(em[0].Title, "f1a") {
 		t.Fatalf("emergencies: %d %+v", len(em), em)
 	}
-	rep := h.tickets(ticket.Repair)
+	rep := h.tickets(wire.Repair)
 	if len(rep) != 1 || rep[0].Device != dead {
 		t.Fatalf("after the power came back: repairs %+v, want one for %s (still silent after the grace)", rep, dead)
 	}
@@ -86,10 +86,10 @@ func TestFeederOutageOneEmergencyNoOfflineTickets(t *testing.T) {
 func TestOneSilentMeterIsACommunicationFault(t *testing.T) {
 	h := newHarness(t, feederConfig())
 	h.run(0, 2*time.Minute, func(id string, s time.Duration) bool { return id == "m1-007" && s >= 30*time.Second })
-	if n := len(h.tickets(ticket.Emergency)); n != 0 {
+	if n := len(h.tickets(wire.Emergency)); n != 0 {
 		t.Fatalf("%d emergencies for one silent meter", n)
 	}
-	rep := h.tickets(ticket.Repair)
+	rep := h.tickets(wire.Repair)
 	if len(rep) != 1 || rep[0].Device != "m1-007" {
 		t.Fatalf("repairs %+v, want exactly one for m1-007", rep)
 	}
@@ -103,10 +103,10 @@ func TestIncomerAtZeroVolts(t *testing.T) {
 	for i := range 50 {
 		h.read(fmt.Sprintf("m2-%03d", i), t0.Add(7*time.Second), "voltage", 0)
 	}
-	if em := h.tickets(ticket.Emergency); len(em) != 1 || !strings.Contains(em[0].Description, "incomer inc2") {
+	if em := h.tickets(wire.Emergency); len(em) != 1 || !strings.Contains(em[0].Description, "incomer inc2") {
 		t.Fatalf("emergencies %+v", em)
 	}
-	if n := len(h.tickets(ticket.Repair)); n != 0 {
+	if n := len(h.tickets(wire.Repair)); n != 0 {
 		t.Fatalf("%d zero-voltage repairs during the outage", n)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Messages renders the rule's message in Chinese and English, with the
@@ -70,7 +70,7 @@ func truncate(s string, n int) string {
 // key derived from the alarm episode: open its ticket when it fires, note the
 // clearing (closing a top-up reminder) when it resolves. Suppressed alarms
 // and rules without a ticket ask nothing.
-func Actions(t Transition, loc *time.Location) []ticket.AlarmAction {
+func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 	if !t.Ticket {
 		return nil
 	}
@@ -93,8 +93,8 @@ func Actions(t Transition, loc *time.Location) []ticket.AlarmAction {
 			fmt.Fprintf(&desc, "(告警在抑制期间触发, 抑制结束后仍在 / raised while suppressed and still firing when the suppression ended)\n")
 		}
 		fmt.Fprintf(&desc, "alarm %s, rule %s, severity %s", t.Key, t.Rule.Name, t.Rule.Severity)
-		n := &ticket.NewTicket{
-			Kind:        ticket.Kind(t.Rule.Ticket),
+		n := &wire.NewTicket{
+			Kind:        wire.Kind(t.Rule.Ticket),
 			Priority:    t.Rule.Priority,
 			Title:       t.Title(loc),
 			Description: desc.String(),
@@ -104,20 +104,20 @@ func Actions(t Transition, loc *time.Location) []ticket.AlarmAction {
 			Unit:        d.Unit,
 			Device:      d.ID,
 			AlarmKey:    t.Key,
-			Source:      ticket.SourceDeviceAlarm,
+			Source:      wire.SourceDeviceAlarm,
 		}
 		if t.Feeder != "" {
 			n.Device = ""
 		}
 		if t.Point != "" {
-			n.Reading = &ticket.Reading{Point: t.Point, Value: t.Value, Unit: d.Units[t.Point], At: t.At}
+			n.Reading = &wire.Reading{Point: t.Point, Value: t.Value, Unit: d.Units[t.Point], At: t.At}
 		}
-		return []ticket.AlarmAction{{
-			IdempotencyKey: t.Episode + "/open", AlarmKey: t.Key, Action: ticket.ActionOpen, Ticket: n, At: t.At,
+		return []wire.AlarmAction{{
+			IdempotencyKey: t.Episode + "/open", AlarmKey: t.Key, Action: wire.ActionOpen, Ticket: n, At: t.At,
 			Note: fmt.Sprintf("告警再次触发 %s: %s / alarm raised again at %s: %s", at, zh, at, en),
 		}}
 	case StateResolved:
-		closeIt := t.Rule.Ticket == string(ticket.TopUp)
+		closeIt := t.Rule.Ticket == string(wire.TopUp)
 		note := fmt.Sprintf("告警已恢复 %s / alarm cleared at %s", at, at)
 		if t.Point != "" {
 			note += fmt.Sprintf(" (%s = %s %s)", t.Point, FormatValue(t.Value), t.Device.Units[t.Point])
@@ -125,8 +125,8 @@ func Actions(t Transition, loc *time.Location) []ticket.AlarmAction {
 		if closeIt {
 			note += "; 余额已恢复, 提醒自动关闭 / balance back above the clear level, reminder closed automatically"
 		}
-		return []ticket.AlarmAction{{
-			IdempotencyKey: t.Episode + "/clear", AlarmKey: t.Key, Action: ticket.ActionClear,
+		return []wire.AlarmAction{{
+			IdempotencyKey: t.Episode + "/clear", AlarmKey: t.Key, Action: wire.ActionClear,
 			Note: note, Close: closeIt, At: t.At,
 		}}
 	}

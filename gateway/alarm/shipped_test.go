@@ -7,7 +7,7 @@ import (
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // The shipped rule set (configs/rules/default.yaml) on a prepaid meter running
@@ -45,20 +45,20 @@ devices:
 	if kinds["top_up/P2"] != 1 || kinds["repair/P2"] != 1 || len(kinds) != 2 {
 		t.Fatalf("tickets by kind/priority: %v (want one reminder raised to urgent, one relay repair; no zero-voltage repair while tripped)", kinds)
 	}
-	for _, tk := range h.tickets(ticket.TopUp) {
+	for _, tk := range h.tickets(wire.TopUp) {
 		if !strings.Contains(tk.Title, "1-101") {
 			t.Errorf("title %q does not name the unit", tk.Title)
 		}
 	}
 	read(50, 1, 220, 1001.3) // topped up: both reminders close themselves
-	for _, tk := range h.tickets(ticket.TopUp) {
-		if tk.Status != ticket.Closed {
+	for _, tk := range h.tickets(wire.TopUp) {
+		if tk.Status != wire.Closed {
 			t.Errorf("reminder %d is %s after the top-up", tk.ID, tk.Status)
 		}
 	}
 
 	h.event(devices.Event{Device: h.infos["fp1"], Time: at(s), Type: "fire_alarm", Source: "loop 1 zone 3", Active: true})
-	em := h.tickets(ticket.Emergency)
+	em := h.tickets(wire.Emergency)
 	if len(em) != 1 || !strings.Contains(em[0].Title, "火警") || !strings.Contains(em[0].Description, "FIRE ALARM building 1: loop 1 zone 3") {
 		t.Fatalf("fire emergency %+v", em)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Client calls one desk with one gateway token.
@@ -44,8 +44,8 @@ func (e *StatusError) Permanent() bool {
 
 // ApplyAlarmAction sends one alarm action (open, note, clear) to the desk,
 // which applies each idempotency key once.
-func (c *Client) ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction) (ticket.AlarmActionResult, error) {
-	var res ticket.AlarmActionResult
+func (c *Client) ApplyAlarmAction(ctx context.Context, a wire.AlarmAction) (wire.AlarmActionResult, error) {
+	var res wire.AlarmActionResult
 	err := c.post(ctx, "/api/v1/alarm-actions", a, &res)
 	return res, err
 }
@@ -91,8 +91,8 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 
 // OpenTicket opens a ticket, or returns the open ticket that already holds the
 // same alarm key.
-func (c *Client) OpenTicket(ctx context.Context, n ticket.NewTicket) (ticket.Ticket, error) {
-	var t ticket.Ticket
+func (c *Client) OpenTicket(ctx context.Context, n wire.NewTicket) (wire.Ticket, error) {
+	var t wire.Ticket
 	err := c.post(ctx, "/api/v1/tickets", n, &t)
 	return t, err
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/estatehq/estate/internal/fleet"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 var sent = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -22,13 +22,13 @@ const DefaultInterval = 10 * time.Second
 
 // Sender delivers a heartbeat to the desk.
 type Sender interface {
-	Heartbeat(ctx context.Context, s fleet.GatewayStatus) error
+	Heartbeat(ctx context.Context, s wire.GatewayStatus) error
 }
 
 // Run sends status() every interval until ctx ends. A failed heartbeat is not
 // retried: the next one carries fresher news. Failures are logged when they
 // start and when they end, not on every beat.
-func Run(ctx context.Context, interval time.Duration, status func() fleet.GatewayStatus, to Sender, log *slog.Logger) {
+func Run(ctx context.Context, interval time.Duration, status func() wire.GatewayStatus, to Sender, log *slog.Logger) {
 	if interval <= 0 {
 		interval = DefaultInterval // a configuration built in code rather than loaded
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/estatehq/estate/gateway/outbox"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // BenchmarkAlarmToTicket is the latency from a reading entering the alarm
@@ -44,12 +44,12 @@ rules: [{name: low_balance, family: meter, point: balance, below: 10, ticket: to
 	if err != nil {
 		b.Fatal(err)
 	}
-	committed := make(chan ticket.AlarmActionResult, 1)
+	committed := make(chan wire.AlarmActionResult, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ob.Run(ctx, func(_ ticket.AlarmAction, res ticket.AlarmActionResult) { committed <- res })
+		ob.Run(ctx, func(_ wire.AlarmAction, res wire.AlarmActionResult) { committed <- res })
 	}()
 	defer func() { cancel(); <-done }()
 

@@ -20,16 +20,16 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/gateway/statedb"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // Sender applies alarm actions on the desk.
 type Sender interface {
-	ApplyAlarmAction(ctx context.Context, a ticket.AlarmAction) (ticket.AlarmActionResult, error)
+	ApplyAlarmAction(ctx context.Context, a wire.AlarmAction) (wire.AlarmActionResult, error)
 }
 
 // Delivered is told about every action the desk applied (for logs and tests).
-type Delivered func(ticket.AlarmAction, ticket.AlarmActionResult)
+type Delivered func(wire.AlarmAction, wire.AlarmActionResult)
 
 // Outbox is a persistent, deduplicating FIFO of alarm actions.
 type Outbox struct {
@@ -99,7 +99,7 @@ type Execer interface {
 // store calls it in the transaction that records the transition asking for
 // the action, then Wake. An action whose idempotency key is already in the
 // outbox (pending or delivered within Keep) is not added again.
-func Insert(ctx context.Context, tx Execer, a ticket.AlarmAction, now time.Time) error {
+func Insert(ctx context.Context, tx Execer, a wire.AlarmAction, now time.Time) error {
 	if err := a.Validate(); err != nil {
 		return fmt.Errorf("outbox: refusing an invalid action: %w", err)
 	}
@@ -115,7 +115,7 @@ func Insert(ctx context.Context, tx Execer, a ticket.AlarmAction, now time.Time)
 }
 
 // Add commits an action on its own; Run delivers it.
-func (o *Outbox) Add(a ticket.AlarmAction) error {
+func (o *Outbox) Add(a wire.AlarmAction) error {
 	if err := Insert(context.Background(), o.db, a, o.now()); err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (o *Outbox) Pending() int {
 func (o *Outbox) refreshGauge() { o.m.pending.Set(float64(o.Pending())) }
 
 // head returns the oldest pending action.
-func (o *Outbox) head() (seq int64, a ticket.AlarmAction, ok bool, err error) {
+func (o *Outbox) head() (seq int64, a wire.AlarmAction, ok bool, err error) {
 	var body string
 	err = o.db.QueryRow(`SELECT seq, body FROM actions WHERE done IS NULL ORDER BY seq LIMIT 1`).Scan(&seq, &body)
 	if errors.Is(err, sql.ErrNoRows) {

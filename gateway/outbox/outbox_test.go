@@ -15,16 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk"
+	"github.com/estatehq/estate/desk/deskconfig"
+	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/gateway/alarm"
 	"github.com/estatehq/estate/gateway/deskclient"
 	"github.com/estatehq/estate/gateway/outbox"
 	"github.com/estatehq/estate/gateway/statedb"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/desk"
-	"github.com/estatehq/estate/internal/store"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 const gatewayToken = "outbox-test-gateway-token"
@@ -47,7 +48,7 @@ func startDesk(t testing.TB, addr, db string) (st *store.SQLite, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Desk{Listen: addr, Database: db, Tokens: []config.Token{
+	cfg := deskconfig.Config{Listen: addr, Database: db, Tokens: []deskconfig.Token{
 		{Name: "gw", Token: gatewayToken, Role: "gateway", Site: "s1"}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan error, 1), make(chan error, 1)
@@ -67,10 +68,10 @@ func startDesk(t testing.TB, addr, db string) (st *store.SQLite, stop func()) {
 	return st, stop
 }
 
-func openAction(key string, n int) ticket.AlarmAction {
-	return ticket.AlarmAction{IdempotencyKey: key + "@1/open", AlarmKey: key, Action: ticket.ActionOpen, At: time.Now(),
-		Ticket: &ticket.NewTicket{Kind: ticket.Repair, Title: fmt.Sprintf("device %d", n), Site: "s1", AlarmKey: key,
-			Source: ticket.SourceDeviceAlarm}}
+func openAction(key string, n int) wire.AlarmAction {
+	return wire.AlarmAction{IdempotencyKey: key + "@1/open", AlarmKey: key, Action: wire.ActionOpen, At: time.Now(),
+		Ticket: &wire.NewTicket{Kind: wire.Repair, Title: fmt.Sprintf("device %d", n), Site: "s1", AlarmKey: key,
+			Source: wire.SourceDeviceAlarm}}
 }
 
 func TestOutboxDeliversOnceInOrder(t *testing.T) {
@@ -84,10 +85,10 @@ func TestOutboxDeliversOnceInOrder(t *testing.T) {
 	defer ob.Close()
 
 	open := openAction("s1/r/d1", 1)
-	clear := ticket.AlarmAction{IdempotencyKey: "s1/r/d1@1/clear", AlarmKey: "s1/r/d1", Action: ticket.ActionClear, Note: "cleared"}
+	clear := wire.AlarmAction{IdempotencyKey: "s1/r/d1@1/clear", AlarmKey: "s1/r/d1", Action: wire.ActionClear, Note: "cleared"}
 	// A note on an alarm that has no ticket: the desk refuses it (404) for good; it is dropped.
-	orphan := ticket.AlarmAction{IdempotencyKey: "s1/r/none@1/note", AlarmKey: "s1/r/none", Action: ticket.ActionNote, Note: "x"}
-	for _, a := range []ticket.AlarmAction{open, open, orphan, clear, clear} {
+	orphan := wire.AlarmAction{IdempotencyKey: "s1/r/none@1/note", AlarmKey: "s1/r/none", Action: wire.ActionNote, Note: "x"}
+	for _, a := range []wire.AlarmAction{open, open, orphan, clear, clear} {
 		if err := ob.Add(a); err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestOutboxDeliversOnceInOrder(t *testing.T) {
 	if n := ob.Pending(); n != 3 {
 		t.Fatalf("pending %d, want 3 (the same key twice is one action)", n)
 	}
-	if err := ob.Add(ticket.AlarmAction{Action: "open"}); err == nil {
+	if err := ob.Add(wire.AlarmAction{Action: "open"}); err == nil {
 		t.Fatal("an invalid action was accepted")
 	}
 
@@ -104,7 +105,7 @@ func TestOutboxDeliversOnceInOrder(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ob.Run(ctx, func(a ticket.AlarmAction, _ ticket.AlarmActionResult) {
+		ob.Run(ctx, func(a wire.AlarmAction, _ wire.AlarmActionResult) {
 			got = append(got, a.Action)
 			if len(got) == 2 {
 				cancel()

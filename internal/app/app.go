@@ -15,19 +15,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/estatehq/estate/desk"
+	"github.com/estatehq/estate/desk/history"
+	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/devices"
 	_ "github.com/estatehq/estate/devices/all" // every protocol registers itself
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/config"
-	"github.com/estatehq/estate/internal/desk"
-	"github.com/estatehq/estate/internal/history"
-	"github.com/estatehq/estate/internal/store"
 )
 
 // LoadConfig loads a configuration with every check: built-in, device
-// protocols and profiles, and simulators. Both `estate check` and start-up use it.
+// protocols and profiles, the desk, and simulators. Both `estate check` and start-up use it.
 func LoadConfig(path string) (*config.Config, error) {
-	return config.Load(path, devices.Validate, validateSimulators)
+	return config.Load(path, devices.Validate, desk.Validate, validateSimulators)
 }
 
 // NewRegistry is the one metrics registry of a process: every part registers

@@ -20,8 +20,8 @@ import (
 
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
 	"github.com/estatehq/estate/internal/web"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // artefacts is where the browser tests keep their screenshots.
@@ -154,7 +154,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	ticketed := make(chan struct{}, 1)
 	go func() {
 		done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, func(g *gateway.Gateway) {
-			g.OnTicket = func(ticket.Ticket) {
+			g.OnTicket = func(wire.Ticket) {
 				select {
 				case ticketed <- struct{}{}:
 				default:
@@ -263,7 +263,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		wait(t, second, 5*time.Second, "dispatch on the second session",
 			chromedp.Poll(fmt.Sprintf(`(document.querySelector('%s .status')?.textContent || "").includes("秩序部")`, row), nil, chromedp.WithPollingTimeout(4*time.Second)))
 		tk := getTicket(t, base, id)
-		if tk.Status != ticket.Dispatched || tk.Team != "security" || tk.AcknowledgedAt == nil {
+		if tk.Status != wire.Dispatched || tk.Team != "security" || tk.AcknowledgedAt == nil {
 			t.Errorf("after the console's actions the ticket is %s, team %q, acknowledged %v", tk.Status, tk.Team, tk.AcknowledgedAt)
 		}
 		screenshot(t, first, "control-room-actions-zh")
@@ -369,7 +369,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		screenshot(t, a, "assistants-follow-up-zh")
 		wait(t, a, 10*time.Second, "save the follow-up",
 			chromedp.Click(form+` button[type="submit"]`, chromedp.ByQuery), chromedp.WaitNotPresent(form, chromedp.ByQuery))
-		if tk := getTicket(t, base, id); tk.Status != ticket.FollowedUp || tk.Satisfaction != 4 || tk.FollowUpNote != "住户满意" {
+		if tk := getTicket(t, base, id); tk.Status != wire.FollowedUp || tk.Satisfaction != 4 || tk.FollowUpNote != "住户满意" {
 			t.Errorf("after the follow-up form the ticket is %s, satisfaction %d, note %q", tk.Status, tk.Satisfaction, tk.FollowUpNote)
 		}
 	})
@@ -545,14 +545,14 @@ func postJSON(t *testing.T, base, path, body string, want int) []byte {
 
 func createTicket(t *testing.T, base, body string) int64 {
 	t.Helper()
-	var tk ticket.Ticket
+	var tk wire.Ticket
 	if err := json.Unmarshal(postJSON(t, base, "/api/v1/tickets", body, http.StatusCreated), &tk); err != nil {
 		t.Fatal(err)
 	}
 	return tk.ID
 }
 
-func getTicket(t *testing.T, base string, id int64) ticket.Ticket {
+func getTicket(t *testing.T, base string, id int64) wire.Ticket {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/tickets/%d", base, id), nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -561,7 +561,7 @@ func getTicket(t *testing.T, base string, id int64) ticket.Ticket {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var tk ticket.Ticket
+	var tk wire.Ticket
 	if err := json.NewDecoder(resp.Body).Decode(&tk); err != nil {
 		t.Fatalf("ticket %d: %v", id, err)
 	}

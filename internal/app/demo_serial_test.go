@@ -16,7 +16,7 @@ import (
 
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // The serial demo end to end: DL/T 645 prepaid meters on a simulated bus
@@ -56,7 +56,7 @@ func TestDemoSerialEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- RunDemo(ctx, cfg, log, io.Discard, func(g *gateway.Gateway) {
-			g.OnTicket = func(tk ticket.Ticket) {
+			g.OnTicket = func(tk wire.Ticket) {
 				mu.Lock()
 				byDevice[tk.Device]++
 				mu.Unlock()

@@ -19,7 +19,7 @@ import (
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // demoConfig is the shipped configs/demo.yaml moved onto free ports, a fresh
@@ -72,13 +72,13 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	defer cancel()
 
 	var mu sync.Mutex
-	var delivered []ticket.Ticket
+	var delivered []wire.Ticket
 	firstTicket := make(chan struct{})
 	var once sync.Once
 	done := make(chan error, 1)
 	go func() {
 		done <- RunDemo(ctx, cfg, log, io.Discard, func(g *gateway.Gateway) {
-			g.OnTicket = func(tk ticket.Ticket) {
+			g.OnTicket = func(tk wire.Ticket) {
 				mu.Lock()
 				delivered = append(delivered, tk)
 				mu.Unlock()
@@ -106,8 +106,8 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 		t.Fatalf("want exactly one ticket, got %d: %+v", len(tickets), tickets)
 	}
 	tk := tickets[0]
-	if tk.Kind != ticket.TopUp || tk.Device != "meter-1-1-101" || tk.Building != "1" || tk.Unit != "1-101" ||
-		tk.Site != "demo-estate" || tk.Status != ticket.New || tk.Priority != "P3" {
+	if tk.Kind != wire.TopUp || tk.Device != "meter-1-1-101" || tk.Building != "1" || tk.Unit != "1-101" ||
+		tk.Site != "demo-estate" || tk.Status != wire.New || tk.Priority != "P3" {
 		t.Errorf("ticket fields: %+v", tk)
 	}
 	if tk.Reading == nil || tk.Reading.Point != "balance" || tk.Reading.Value >= 10 || tk.Reading.Value < 9 ||
@@ -161,7 +161,7 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	}
 }
 
-func listTickets(t *testing.T, cfg *config.Config) []ticket.Ticket {
+func listTickets(t *testing.T, cfg *config.Config) []wire.Ticket {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Desk.Listen+"/api/v1/tickets?device=meter-1-1-101", nil)
 	req.Header.Set("Authorization", "Bearer demo-admin-token-not-for-production")
@@ -173,7 +173,7 @@ func listTickets(t *testing.T, cfg *config.Config) []ticket.Ticket {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("list tickets: status %d", resp.StatusCode)
 	}
-	var body struct{ Tickets []ticket.Ticket }
+	var body struct{ Tickets []wire.Ticket }
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("list tickets: %v", err)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/gateway/health"
 	"github.com/estatehq/estate/internal/testenv"
-	"github.com/estatehq/estate/internal/ticket"
+	"github.com/estatehq/estate/internal/wire"
 )
 
 // syncBuffer is a log sink the test reads while the demo writes.
@@ -136,7 +136,7 @@ func TestInfluxDBOutageKeepsTicketingAndRecovers(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), io.Discard, func(g *gateway.Gateway) {
-			g.OnTicket = func(ticket.Ticket) { once.Do(func() { close(ticketed) }) }
+			g.OnTicket = func(wire.Ticket) { once.Do(func() { close(ticketed) }) }
 		})
 	}()
 	select {

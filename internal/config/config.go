@@ -33,6 +33,9 @@ type Config struct {
 	// decoded is set once the YAML decoded into the struct (possibly with
 	// type errors), so that further checks can run on it.
 	decoded bool
+	// secretsExpanded is set once every ${NAME} secret was found, so that
+	// the fields holding them can be checked (see SecretsExpanded).
+	secretsExpanded bool
 	// positions maps a field path ("devices[0].address") to its line in File.
 	positions map[string]int
 }

@@ -109,6 +109,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		// Unset secrets are reported once; their emptiness is not reported again.
 		problems = append(problems, ps...)
 	} else {
+		cfg.secretsExpanded = true
 		problems = append(problems, cfg.validate()...)
 	}
 	if len(problems) > 0 {
@@ -217,7 +218,7 @@ func (c *Config) ApplyDefaults() { c.applyDefaults() }
 
 func (c *Config) applyDefaults() {
 	c.applyMQTTDefaults()
-	c.applyDeskDefaults()
+	c.Desk.ApplyDefaults()
 	if c.Gateway.OfflineAfter == 0 {
 		c.Gateway.OfflineAfter = 3
 	}

@@ -32,13 +32,6 @@ func (c *Config) expandSecrets() []Problem {
 			expand(fmt.Sprintf("devices[%d].dlt645.password", i), &d.Password)
 		}
 	}
-	for i := range c.Desk.Tokens {
-		expand(fmt.Sprintf("desk.tokens[%d].token", i), &c.Desk.Tokens[i].Token)
-	}
-	expand("desk.database", &c.Desk.Database)
-	for i := range c.Desk.Channels {
-		expand(fmt.Sprintf("desk.channels[%d].url", i), &c.Desk.Channels[i].URL)
-		expand(fmt.Sprintf("desk.channels[%d].secret", i), &c.Desk.Channels[i].Secret)
-	}
+	c.Desk.Secrets(expand)
 	return ps
 }

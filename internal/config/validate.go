@@ -33,9 +33,6 @@ func (c *Config) validate() []Problem {
 		}
 	}
 
-	if c.has("desk") {
-		ps = append(ps, c.validateDesk()...)
-	}
 	if len(c.Devices) > 0 || c.has("gateway") {
 		ps = append(ps, c.validateGateway()...)
 	} else if len(c.Rules) > 0 {

@@ -1,0 +1,138 @@
+// Package deskconfig is the desk's section of the site configuration (desk:):
+// its types and defaults, and nothing that needs the rest of the desk, so that
+// internal/config can decode the section (config.Desk is an alias of Config)
+// without importing the desk. The desk's own checks of it, which speak of
+// roles, ticket kinds and deadline steps, are desk.Validate.
+package deskconfig
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config configures the service-desk HTTP API.
+type Config struct {
+	Listen string `yaml:"listen"`
+	// Driver is the store: sqlite (default) or postgres (several desks on one database).
+	Driver string `yaml:"driver"`
+	// Database is the SQLite file (relative to the working directory) or the
+	// postgres:// URL; it may be ${NAME} to keep a password out of the file.
+	Database string  `yaml:"database"`
+	Tokens   []Token `yaml:"tokens"`
+	// Staff are the people who log in to the web console with a password.
+	Staff []Staff `yaml:"staff"`
+	// Sites gives each site's time zone ("same day" deadlines end at its
+	// midnight); sites not listed use site.timezone, else UTC.
+	Sites []Site `yaml:"sites"`
+	// Deadlines override the defaults of docs/product.md ("Deadlines") per site and kind.
+	Deadlines []DeadlineRule `yaml:"deadlines"`
+	// Channels carry notifications (new tickets, missed deadlines) to groups.
+	Channels []Channel `yaml:"channels"`
+	// EscalationInterval is how often missed deadlines are looked for (default 15s).
+	EscalationInterval time.Duration `yaml:"escalation_interval"`
+	// SessionTTL is how long a console login lasts (default 12h).
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// LoginAttempts failed logins per name and address are allowed per LoginWindow (default 5 per 15m).
+	LoginAttempts int           `yaml:"login_attempts"`
+	LoginWindow   time.Duration `yaml:"login_window"`
+}
+
+// Token is one API credential and the role it grants.
+type Token struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+	Role  string `yaml:"role"`
+	// Site restricts a gateway token to the tickets of one site.
+	Site string `yaml:"site"`
+}
+
+// Staff is a person with a console login.
+type Staff struct {
+	Name        string `yaml:"name"` // login name
+	DisplayName string `yaml:"display_name"`
+	Role        string `yaml:"role"`
+	Team        string `yaml:"team"` // engineering, security, customer_service, management
+	Phone       string `yaml:"phone"`
+	// PasswordHash is a bcrypt hash ($2a$/$2b$/$2y$…); the password itself is never configured.
+	PasswordHash string `yaml:"password_hash"`
+	// Site restricts the person to one site; empty: every site.
+	Site string `yaml:"site"`
+}
+
+// Site is a site the desk serves.
+type Site struct {
+	ID       string `yaml:"id"`
+	Timezone string `yaml:"timezone"`
+}
+
+// DeadlineRule sets deadlines for a kind on a site ("*" or empty: every site).
+// Steps not named keep the defaults; a step set to "none" has no deadline.
+type DeadlineRule struct {
+	Site  string            `yaml:"site"`
+	Kind  string            `yaml:"kind"`
+	Steps map[string]string `yaml:"steps"`
+}
+
+// Channel is a notification destination.
+type Channel struct {
+	Name string `yaml:"name"`
+	// Type is webhook (generic JSON), wecom or dingtalk (group robots, markdown).
+	Type string `yaml:"type"`
+	// URL is the webhook address (for robots, with its key); may be ${NAME}.
+	URL string `yaml:"url"`
+	// Secret signs DingTalk robot messages (加签); may be ${NAME}.
+	Secret string `yaml:"secret"`
+	// Sites, Kinds and Levels select what the channel hears; empty means all.
+	// Levels are the escalation rungs: assignee, supervisor, manager, leadership.
+	Sites  []string `yaml:"sites"`
+	Kinds  []string `yaml:"kinds"`
+	Levels []string `yaml:"levels"`
+}
+
+// MinTokenSize is the shortest API token the desk accepts (a gateway's
+// desk_token is held to it too).
+const MinTokenSize = 16
+
+// ApplyDefaults fills in the defaults of every unset option.
+func (d *Config) ApplyDefaults() {
+	if d.Driver == "" {
+		d.Driver = "sqlite"
+	}
+	if d.EscalationInterval == 0 {
+		d.EscalationInterval = 15 * time.Second
+	}
+	if d.SessionTTL == 0 {
+		d.SessionTTL = 12 * time.Hour
+	}
+	if d.LoginAttempts == 0 {
+		d.LoginAttempts = 5
+	}
+	if d.LoginWindow == 0 {
+		d.LoginWindow = 15 * time.Minute
+	}
+}
+
+// Location returns a site's time zone: from desk.sites, else fallback.
+func (d Config) Location(site string, fallback *time.Location) *time.Location {
+	for _, s := range d.Sites {
+		if s.ID == site {
+			if l, err := time.LoadLocation(s.Timezone); err == nil {
+				return l
+			}
+		}
+	}
+	return fallback
+}
+
+// Secrets visits every field that may be given as ${NAME} (its value taken
+// from the environment), with its path from the file's root.
+func (d *Config) Secrets(visit func(path string, v *string)) {
+	for i := range d.Tokens {
+		visit(fmt.Sprintf("desk.tokens[%d].token", i), &d.Tokens[i].Token)
+	}
+	visit("desk.database", &d.Database)
+	for i := range d.Channels {
+		visit(fmt.Sprintf("desk.channels[%d].url", i), &d.Channels[i].URL)
+		visit(fmt.Sprintf("desk.channels[%d].secret", i), &d.Channels[i].Secret)
+	}
+}

@@ -1,0 +1,113 @@
+package desk
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// hub wakes event streams when this process has written an event; events
+// written by another desk on the same database are picked up by polling.
+type hub struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newHub() *hub { return &hub{ch: make(chan struct{})} }
+
+func (h *hub) publish() {
+	h.mu.Lock()
+	close(h.ch)
+	h.ch = make(chan struct{})
+	h.mu.Unlock()
+}
+
+func (h *hub) wait() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ch
+}
+
+const (
+	eventBatch     = 200
+	eventPoll      = 2 * time.Second  // for events written by other desk processes
+	eventHeartbeat = 15 * time.Second // keeps proxies from closing an idle stream
+)
+
+// events streams ticket changes as Server-Sent Events. Each event's id is
+// its row id: a console that reconnects with Last-Event-ID (or ?after=)
+// receives everything it missed; without one, only what happens from now on.
+func (s *Server) events(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	var after int64
+	resume := c.Request().Header.Get("Last-Event-ID")
+	if resume == "" {
+		resume = c.QueryParam("after")
+	}
+	if resume != "" {
+		id, err := strconv.ParseInt(resume, 10, 64)
+		if err != nil || id < 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "Last-Event-ID must be an event id", Field: "Last-Event-ID"})
+		}
+		after = id
+	} else {
+		last, err := s.store.LastEventID(ctx)
+		if err != nil {
+			return err
+		}
+		after = last
+	}
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set(echo.HeaderCacheControl, "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 3000\n\n")
+	w.Flush()
+	s.metrics.eventStreams.Inc()
+	defer s.metrics.eventStreams.Dec()
+
+	poll := time.NewTicker(eventPoll)
+	defer poll.Stop()
+	heartbeat := time.NewTicker(eventHeartbeat)
+	defer heartbeat.Stop()
+	for {
+		woken := s.hub.wait() // taken before reading, so no wake-up is missed
+		evs, err := s.store.Events(ctx, after, p.Site, eventBatch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error("event stream: read events", "err", err, "request_id", requestID(c))
+			return nil // the console reconnects with Last-Event-ID
+		}
+		for _, e := range evs {
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, e.Data); err != nil {
+				return nil
+			}
+			after = e.ID
+		}
+		if len(evs) > 0 {
+			w.Flush()
+		}
+		if len(evs) == eventBatch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-woken:
+		case <-poll.C:
+		case <-heartbeat.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			w.Flush()
+		}
+	}
+}

@@ -1,0 +1,232 @@
+package desk
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/estatehq/estate/desk/history"
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/internal/wire"
+)
+
+// History is where device telemetry is read back from (InfluxDB).
+type History interface {
+	Series(ctx context.Context, site, measurement, device, point, rng string) ([]history.Sample, error)
+	Latest(ctx context.Context, site, measurement, device string) (map[string]float64, time.Time, error)
+	Alarms(ctx context.Context, site, device string, days int) ([]history.AlarmChange, error)
+}
+
+// SetHistory enables the live-value and chart endpoints; without it they
+// answer 503.
+func (s *Server) SetHistory(h History) { s.history = h }
+
+// staleAfter is how many missed heartbeats make a gateway's news stale.
+const staleAfter = 3
+
+// DeviceView is one device as the consoles show it.
+type DeviceView struct {
+	wire.Device
+	Site    string `json:"site"`
+	Gateway string `json:"gateway"`
+	// Stale is set when the gateway has not reported for several heartbeats:
+	// the device's state is then the last known, not the current one.
+	Stale bool `json:"stale"`
+}
+
+// GatewayView is one gateway as the consoles show it.
+type GatewayView struct {
+	Gateway          string    `json:"gateway"`
+	Site             string    `json:"site"`
+	ReceivedAt       time.Time `json:"received_at"`
+	Stale            bool      `json:"stale"`
+	Devices          int       `json:"devices"`
+	Offline          int       `json:"offline"`
+	TelemetryBacklog int       `json:"telemetry_backlog"`
+	OutboxPending    int       `json:"outbox_pending"`
+}
+
+func (s *Server) heartbeat(c echo.Context) error {
+	p := principal(c)
+	var st wire.GatewayStatus
+	if err := c.Bind(&st); err != nil {
+		return apiError(http.StatusBadRequest, "the body is not a gateway status in JSON", "")
+	}
+	if st.Gateway == "" || st.Site == "" {
+		return apiError(http.StatusUnprocessableEntity, "gateway and site are required", "")
+	}
+	if !p.SiteAllowed(st.Site) {
+		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not report for site %s", p.Name, st.Site), "")
+	}
+	if err := s.store.SaveGatewayStatus(c.Request().Context(), st, s.now()); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) gateways(c echo.Context) ([]store.GatewayHeard, error) {
+	site := c.QueryParam("site")
+	if p := principal(c); p.Site != "" {
+		site = p.Site
+	}
+	return s.store.GatewayStatuses(c.Request().Context(), site)
+}
+
+func (s *Server) isStale(g store.GatewayHeard) bool {
+	interval := g.Interval
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	return s.now().Sub(g.ReceivedAt) > staleAfter*interval
+}
+
+func (s *Server) listGateways(c echo.Context) error {
+	gs, err := s.gateways(c)
+	if err != nil {
+		return err
+	}
+	out := make([]GatewayView, 0, len(gs))
+	for _, g := range gs {
+		v := GatewayView{Gateway: g.Gateway, Site: g.Site, ReceivedAt: g.ReceivedAt, Stale: s.isStale(g),
+			Devices: len(g.Devices), TelemetryBacklog: g.TelemetryBacklog, OutboxPending: g.OutboxPending}
+		for _, d := range g.Devices {
+			if d.State == "offline" {
+				v.Offline++
+			}
+		}
+		out = append(out, v)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"gateways": out})
+}
+
+// AlarmView is one gateway alarm as the consoles show it.
+type AlarmView struct {
+	wire.Alarm
+	Site    string `json:"site"`
+	Gateway string `json:"gateway"`
+	// Stale: the gateway has not reported for several heartbeats.
+	Stale bool `json:"stale"`
+}
+
+// listAlarms is GET /api/v1/alarms: the gateways' pending and firing alarms
+// from their last heartbeats; suppressed=true keeps only the suppressed ones
+// (with why), suppressed=false only the others.
+func (s *Server) listAlarms(c echo.Context) error {
+	gs, err := s.gateways(c)
+	if err != nil {
+		return err
+	}
+	want := c.QueryParam("suppressed")
+	if want != "" && want != "true" && want != "false" {
+		return apiError(http.StatusBadRequest, "suppressed must be true or false", "")
+	}
+	out := []AlarmView{}
+	for _, g := range gs {
+		stale := s.isStale(g)
+		for _, a := range g.Alarms {
+			if want != "" && (a.Suppressed != "") != (want == "true") {
+				continue
+			}
+			out = append(out, AlarmView{Alarm: a, Site: g.Site, Gateway: g.Gateway, Stale: stale})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"alarms": out})
+}
+
+func (s *Server) devices(c echo.Context) ([]DeviceView, error) {
+	gs, err := s.gateways(c)
+	if err != nil {
+		return nil, err
+	}
+	out := []DeviceView{}
+	building := c.QueryParam("building")
+	for _, g := range gs {
+		stale := s.isStale(g)
+		for _, d := range g.Devices {
+			if building != "" && d.Building != building {
+				continue
+			}
+			out = append(out, DeviceView{Device: d, Site: g.Site, Gateway: g.Gateway, Stale: stale})
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) listDevices(c echo.Context) error {
+	ds, err := s.devices(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"devices": ds})
+}
+
+func (s *Server) findDevice(c echo.Context) (DeviceView, error) {
+	ds, err := s.devices(c)
+	if err != nil {
+		return DeviceView{}, err
+	}
+	id := c.Param("id")
+	for _, d := range ds {
+		if d.ID == id && (c.QueryParam("site") == "" || d.Site == c.QueryParam("site")) {
+			return d, nil
+		}
+	}
+	return DeviceView{}, apiError(http.StatusNotFound, fmt.Sprintf("no device %s has been reported by a gateway", id),
+		"devices appear once their gateway has sent a heartbeat")
+}
+
+func (s *Server) deviceLatest(c echo.Context) error {
+	d, err := s.findDevice(c)
+	if err != nil {
+		return err
+	}
+	if s.history == nil {
+		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
+	}
+	values, at, err := s.history.Latest(c.Request().Context(), d.Site, d.Family, d.ID)
+	if err != nil {
+		return apiError(http.StatusBadGateway, "InfluxDB query failed", err.Error())
+	}
+	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "at": at, "values": values})
+}
+
+func (s *Server) deviceHistory(c echo.Context) error {
+	d, err := s.findDevice(c)
+	if err != nil {
+		return err
+	}
+	if s.history == nil {
+		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
+	}
+	point, rng := c.QueryParam("point"), c.QueryParam("range")
+	if rng == "" {
+		rng = "1h"
+	}
+	if _, ok := history.Ranges[rng]; !ok || point == "" {
+		return apiError(http.StatusBadRequest, "give point=<name> and range=1h, 24h, 7d or 30d", "")
+	}
+	samples, err := s.history.Series(c.Request().Context(), d.Site, d.Family, d.ID, point, rng)
+	if err != nil {
+		return apiError(http.StatusBadGateway, "InfluxDB query failed", err.Error())
+	}
+	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "point": point, "range": rng, "samples": samples})
+}
+
+// deviceAlarms is a device's alarm history (the last 30 days) from InfluxDB.
+func (s *Server) deviceAlarms(c echo.Context) error {
+	d, err := s.findDevice(c)
+	if err != nil {
+		return err
+	}
+	if s.history == nil {
+		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
+	}
+	changes, err := s.history.Alarms(c.Request().Context(), d.Site, d.ID, 30)
+	if err != nil {
+		return apiError(http.StatusBadGateway, "InfluxDB query failed", err.Error())
+	}
+	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "alarms": changes})
+}

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
+)
+
+// Event is one change that consoles follow (GET /api/v1/events): its id is
+// the Server-Sent Events id, so a console that reconnects with Last-Event-ID
+// misses nothing, whichever desk process wrote the change.
+type Event struct {
+	ID       int64           `json:"id"`
+	At       time.Time       `json:"at"`
+	Type     string          `json:"type"` // ticket.created, ticket.updated, ticket.escalated, ticket.comment
+	Site     string          `json:"site"`
+	TicketID int64           `json:"ticket_id,omitempty"`
+	Data     json.RawMessage `json:"data"`
+}
+
+func (s *Store) event(ctx context.Context, tx *sql.Tx, at time.Time, typ string, t wire.Ticket) error {
+	t.Deadlines = nil
+	data, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", typ, err)
+	}
+	if _, err := s.txExec(ctx, tx, (`INSERT INTO events (at, type, site, ticket_id, data) VALUES (?, ?, ?, ?, ?)`),
+		nanos(at), typ, t.Site, t.ID, string(data)); err != nil {
+		return fmt.Errorf("event %s: %w", typ, err)
+	}
+	return nil
+}
+
+// Events returns up to limit events after the given id, oldest first; site
+// empty means every site.
+func (s *Store) Events(ctx context.Context, afterID int64, site string, limit int) ([]Event, error) {
+	q := `SELECT id, at, type, site, ticket_id, data FROM events WHERE id > ?`
+	args := []any{afterID}
+	if site != "" {
+		q += ` AND site = ?`
+		args = append(args, site)
+	}
+	q += fmt.Sprintf(` ORDER BY id LIMIT %d`, max(1, min(limit, 1000)))
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at int64
+		var data string
+		if err := rows.Scan(&e.ID, &at, &e.Type, &e.Site, &e.TicketID, &data); err != nil {
+			return nil, fmt.Errorf("events: %w", err)
+		}
+		e.At, e.Data = time.Unix(0, at), json.RawMessage(data)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LastEventID is the id of the newest event, 0 when there is none.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("events: %w", err)
+	}
+	return id.Int64, nil
+}
+
+// Notification is one message waiting in (or sent from) the outbox for one channel.
+type Notification struct {
+	ID       int64
+	Channel  string
+	TicketID int64
+	Event    string // created, dispatched, deadline_missed:<step>
+	Levels   []ticket.Level
+	Title    string
+	Ticket   wire.Ticket // as it was when the notification was written
+	Attempts int
+}
+
+// notify writes one outbox row per channel that the policy routes this event
+// to, in the caller's transaction: the notification exists exactly when the
+// change that caused it was committed, and is sent after, never blocking it.
+func (s *Store) notify(ctx context.Context, tx *sql.Tx, now time.Time, t wire.Ticket, event string, levels []ticket.Level) error {
+	if s.policy.Route == nil || len(levels) == 0 {
+		return nil
+	}
+	channels := s.policy.Route(t, event, levels)
+	if len(channels) == 0 {
+		return nil
+	}
+	names := make([]string, len(levels))
+	for i, l := range levels {
+		names[i] = string(l)
+	}
+	t.Deadlines = nil
+	body, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("[%s %s] %s", t.Priority, t.Kind, t.Title)
+	for _, ch := range channels {
+		if _, err := s.txExec(ctx, tx, (`INSERT INTO notifications (created_at, channel, ticket_id, event, level, title, body, state, next_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`), nanos(now), ch, t.ID, event, strings.Join(names, ","), title, string(body), nanos(now)); err != nil {
+			return fmt.Errorf("notification to %s: %w", ch, err)
+		}
+	}
+	return nil
+}
+
+// ClaimNotifications takes up to limit due notifications for sending and
+// leases them until now+lease: another desk (or this one after a crash) takes
+// them again only when the lease runs out without a MarkSent or MarkFailed.
+func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Notification, error) {
+	var out []Notification
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		lock := ""
+		if s.dialect == PostgresDialect {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id, channel, ticket_id, event, level, title, body, attempts FROM notifications
+			WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?`+lock), nanos(now), limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var n Notification
+			var levels, body string
+			if err := rows.Scan(&n.ID, &n.Channel, &n.TicketID, &n.Event, &levels, &n.Title, &body, &n.Attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			for l := range strings.SplitSeq(levels, ",") {
+				n.Levels = append(n.Levels, ticket.Level(l))
+			}
+			if err := json.Unmarshal([]byte(body), &n.Ticket); err != nil {
+				rows.Close()
+				return fmt.Errorf("notification %d: %w", n.ID, err)
+			}
+			n.Attempts++
+			out = append(out, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, n := range out {
+			if _, err := s.txExec(ctx, tx, (`UPDATE notifications SET next_at = ?, attempts = ? WHERE id = ?`),
+				nanos(now.Add(lease)), n.Attempts, n.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	return out, nil
+}
+
+// MarkSent records a delivered notification.
+func (s *Store) MarkSent(ctx context.Context, id int64, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE notifications SET state = 'sent', sent_at = ?, last_error = '' WHERE id = ?`), nanos(now), id)
+	return err
+}
+
+// MarkFailed records a failed attempt: retried at retryAt, or given up
+// (state failed) when retryAt is zero.
+func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time) error {
+	if len(reason) > 500 {
+		reason = reason[:500]
+	}
+	if retryAt.IsZero() {
+		_, err := s.db.ExecContext(ctx, s.q(`UPDATE notifications SET state = 'failed', last_error = ? WHERE id = ?`), reason, id)
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE notifications SET next_at = ?, last_error = ? WHERE id = ?`), nanos(retryAt), reason, id)
+	return err
+}
+
+// NotificationCounts reports how many notifications are in each state.
+func (s *Store) NotificationCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM notifications GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// Retention of the records that only serve a while: events for consoles
+// that reconnect, idempotency keys for clients that retry, and delivered or
+// abandoned notifications for whoever checks on them.
+const (
+	EventRetention        = 7 * 24 * time.Hour
+	IdempotencyRetention  = 24 * time.Hour
+	NotificationRetention = 30 * 24 * time.Hour
+)
+
+// Prune deletes what is past its retention and returns how many rows went.
+func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, p := range []struct {
+		query  string
+		before time.Time
+	}{
+		{`DELETE FROM events WHERE at < ?`, now.Add(-EventRetention)},
+		{`DELETE FROM idempotency_keys WHERE created_at < ?`, now.Add(-IdempotencyRetention)},
+		{`DELETE FROM notifications WHERE state <> 'pending' AND created_at < ?`, now.Add(-NotificationRetention)},
+	} {
+		res, err := s.db.ExecContext(ctx, s.q(p.query), nanos(p.before))
+		if err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/estatehq/estate/internal/wire"
+)
+
+// SaveGatewayStatus replaces a gateway's last heartbeat.
+func (s *Store) SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, received time.Time) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("save gateway status: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO gateway_status (gateway, site, received_at, status) VALUES (?, ?, ?, ?)
+		ON CONFLICT (gateway) DO UPDATE SET site = excluded.site, received_at = excluded.received_at, status = excluded.status`),
+		st.Gateway, st.Site, received.UnixNano(), string(data))
+	if err != nil {
+		return fmt.Errorf("save gateway status of %s: %w", st.Gateway, err)
+	}
+	return nil
+}
+
+// GatewayHeard is a heartbeat with the time the desk received it.
+type GatewayHeard struct {
+	wire.GatewayStatus
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// GatewayStatuses returns the last heartbeat of every gateway (of one site
+// when site is not empty), ordered by site and gateway.
+func (s *Store) GatewayStatuses(ctx context.Context, site string) ([]GatewayHeard, error) {
+	q := `SELECT received_at, status FROM gateway_status`
+	var args []any
+	if site != "" {
+		q += ` WHERE site = ?`
+		args = append(args, site)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY site, gateway`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("gateway statuses: %w", err)
+	}
+	defer rows.Close()
+	out := []GatewayHeard{}
+	for rows.Next() {
+		var received int64
+		var data string
+		if err := rows.Scan(&received, &data); err != nil {
+			return nil, fmt.Errorf("gateway statuses: %w", err)
+		}
+		var g GatewayHeard
+		if err := json.Unmarshal([]byte(data), &g.GatewayStatus); err != nil {
+			return nil, fmt.Errorf("gateway statuses: stored status is not JSON: %w", err)
+		}
+		g.ReceivedAt = time.Unix(0, received)
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}

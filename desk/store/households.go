@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/internal/wire"
+)
+
+// Unit is a household: where it is, who lives there, which meters are its own.
+type Unit struct {
+	Site      string     `json:"site"`
+	Unit      string     `json:"unit"`
+	Building  string     `json:"building,omitempty"`
+	Floor     string     `json:"floor,omitempty"`
+	Residents []Resident `json:"residents"`
+	Meters    []string   `json:"meters"`
+}
+
+// Resident is a person to contact about a unit.
+type Resident struct {
+	Name    string `json:"name"`
+	Phone   string `json:"phone,omitempty"`
+	Contact string `json:"contact,omitempty"` // preferred: phone, sms, visit, app
+}
+
+// PutUnit creates or replaces a household with its residents and meters.
+// A meter belongs to one unit: binding it here moves it from any other.
+func (s *Store) PutUnit(ctx context.Context, u Unit) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.txExec(ctx, tx, (`INSERT INTO units (site, unit, building, floor) VALUES (?, ?, ?, ?)
+			ON CONFLICT (site, unit) DO UPDATE SET building = excluded.building, floor = excluded.floor`),
+			u.Site, u.Unit, u.Building, u.Floor); err != nil {
+			return err
+		}
+		for _, stmt := range []string{`DELETE FROM residents WHERE site = ? AND unit = ?`, `DELETE FROM unit_meters WHERE site = ? AND unit = ?`} {
+			if _, err := s.txExec(ctx, tx, (stmt), u.Site, u.Unit); err != nil {
+				return err
+			}
+		}
+		for _, r := range u.Residents {
+			contact := r.Contact
+			if contact == "" {
+				contact = "phone"
+			}
+			if _, err := s.txExec(ctx, tx, (`INSERT INTO residents (site, unit, name, phone, contact) VALUES (?, ?, ?, ?, ?)`),
+				u.Site, u.Unit, r.Name, r.Phone, contact); err != nil {
+				return err
+			}
+		}
+		for _, m := range u.Meters {
+			if _, err := s.txExec(ctx, tx, (`INSERT INTO unit_meters (site, device, unit) VALUES (?, ?, ?)
+				ON CONFLICT (site, device) DO UPDATE SET unit = excluded.unit`), u.Site, m, u.Unit); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("unit %s/%s: %w", u.Site, u.Unit, err)
+	}
+	return nil
+}
+
+// GetUnit returns one household.
+func (s *Store) GetUnit(ctx context.Context, site, unit string) (Unit, error) {
+	u := Unit{Site: site, Unit: unit, Residents: []Resident{}, Meters: []string{}}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT building, floor FROM units WHERE site = ? AND unit = ?`), site, unit).Scan(&u.Building, &u.Floor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("unit %s/%s: %w", site, unit, ErrNotFound)
+	}
+	if err != nil {
+		return u, fmt.Errorf("unit %s/%s: %w", site, unit, err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name, phone, contact FROM residents WHERE site = ? AND unit = ? ORDER BY id`), site, unit)
+	if err != nil {
+		return u, err
+	}
+	for rows.Next() {
+		var r Resident
+		if err := rows.Scan(&r.Name, &r.Phone, &r.Contact); err != nil {
+			rows.Close()
+			return u, err
+		}
+		u.Residents = append(u.Residents, r)
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT device FROM unit_meters WHERE site = ? AND unit = ? ORDER BY device`), site, unit)
+	if err != nil {
+		return u, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return u, err
+		}
+		u.Meters = append(u.Meters, m)
+	}
+	return u, rows.Err()
+}
+
+// Reminder is one top-up reminder given to a household.
+type Reminder struct {
+	ID       int64     `json:"id"`
+	TicketID int64     `json:"ticket_id"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by"`
+	Channel  string    `json:"channel"` // phone, sms, visit, app
+	Answer   string    `json:"answer,omitempty"`
+}
+
+// ErrNotTopUp is a reminder recorded on a ticket that is not an open top-up reminder.
+var ErrNotTopUp = errors.New("not an open top-up reminder")
+
+// AddReminder records a reminder given on a top-up ticket, with its audit
+// entry; it meets the ticket's remind deadline.
+func (s *Store) AddReminder(ctx context.Context, r Reminder) (Reminder, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?` + s.forUpdate()), r.TicketID))
+		if err != nil {
+			return err
+		}
+		if t.Kind != wire.TopUp || !t.Status.Open() || t.Status == wire.Resolved || t.Status == wire.FollowedUp {
+			return fmt.Errorf("ticket %d is a %s ticket that is %s: %w", t.ID, t.Kind, t.Status, ErrNotTopUp)
+		}
+		if err := s.txQueryRow(ctx, tx, (`INSERT INTO reminders (ticket_id, at, by_name, channel, answer) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+			r.TicketID, nanos(r.At), r.By, r.Channel, r.Answer).Scan(&r.ID); err != nil {
+			return err
+		}
+		if _, err := s.txExec(ctx, tx, (`UPDATE tickets SET updated_at = ?, acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?`),
+			nanos(r.At), nanos(r.At), r.TicketID); err != nil {
+			return err
+		}
+		if err := s.meetSteps(ctx, tx, r.TicketID, ticket.StepsMetByReminder, r.At); err != nil {
+			return err
+		}
+		note := "reminded by " + r.Channel
+		if r.Answer != "" {
+			note += ": " + r.Answer
+		}
+		if err := s.audit(ctx, tx, r.TicketID, r.At, r.By, "reminder", t.Status, t.Status, note); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, r.At, "ticket.updated", t)
+	})
+	if err != nil {
+		return Reminder{}, fmt.Errorf("reminder on ticket %d: %w", r.TicketID, err)
+	}
+	return r, nil
+}
+
+// Reminders returns the reminders given on a ticket, oldest first.
+func (s *Store) Reminders(ctx context.Context, ticketID int64) ([]Reminder, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, ticket_id, at, by_name, channel, answer FROM reminders WHERE ticket_id = ? ORDER BY id`), ticketID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Reminder{}
+	for rows.Next() {
+		var r Reminder
+		var at int64
+		if err := rows.Scan(&r.ID, &r.TicketID, &at, &r.By, &r.Channel, &r.Answer); err != nil {
+			return nil, err
+		}
+		r.At = time.Unix(0, at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// TopUp is one line of the assistants' daily list: a household still red.
+type TopUp struct {
+	TicketID     int64     `json:"ticket_id"`
+	Site         string    `json:"site"`
+	Building     string    `json:"building,omitempty"`
+	Unit         string    `json:"unit,omitempty"`
+	Device       string    `json:"device,omitempty"`
+	Status       string    `json:"status"`
+	Balance      *float64  `json:"balance,omitempty"`
+	RedSince     time.Time `json:"red_since"`
+	DaysRed      int       `json:"days_red"`
+	Resident     string    `json:"resident,omitempty"`
+	Phone        string    `json:"phone,omitempty"`
+	Contact      string    `json:"contact,omitempty"`
+	Reminders    int       `json:"reminders"`
+	LastReminder *Reminder `json:"last_reminder,omitempty"`
+}
+
+// TopUps lists the open top-up reminders of a site (every site when empty),
+// the longest red first.
+func (s *Store) TopUps(ctx context.Context, site string, now time.Time) ([]TopUp, error) {
+	q := `SELECT t.id, t.site, t.building, t.unit, t.device, t.status, t.reading_value, t.created_at, t.reporter, t.phone, t.contact,
+		(SELECT COUNT(*) FROM reminders r WHERE r.ticket_id = t.id),
+		r.id, r.at, r.by_name, r.channel, r.answer
+		FROM tickets t
+		LEFT JOIN reminders r ON r.id = (SELECT MAX(r2.id) FROM reminders r2 WHERE r2.ticket_id = t.id)
+		WHERE t.kind = 'top_up' AND t.status IN ('new', 'dispatched', 'on_site')`
+	var args []any
+	if site != "" {
+		q += ` AND t.site = ?`
+		args = append(args, site)
+	}
+	q += ` ORDER BY t.created_at, t.id LIMIT 5000`
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("top-up list: %w", err)
+	}
+	defer rows.Close()
+	out := []TopUp{}
+	for rows.Next() {
+		var t TopUp
+		var balance sql.NullFloat64
+		var created int64
+		var rid, rat sql.NullInt64
+		var rby, rch, rans sql.NullString
+		if err := rows.Scan(&t.TicketID, &t.Site, &t.Building, &t.Unit, &t.Device, &t.Status, &balance, &created,
+			&t.Resident, &t.Phone, &t.Contact, &t.Reminders, &rid, &rat, &rby, &rch, &rans); err != nil {
+			return nil, fmt.Errorf("top-up list: %w", err)
+		}
+		if balance.Valid {
+			t.Balance = &balance.Float64
+		}
+		t.RedSince = time.Unix(0, created)
+		t.DaysRed = int(now.Sub(t.RedSince) / (24 * time.Hour))
+		if rid.Valid {
+			t.LastReminder = &Reminder{ID: rid.Int64, TicketID: t.TicketID, At: time.Unix(0, rat.Int64), By: rby.String, Channel: rch.String, Answer: rans.String}
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,22 @@
+package config
+
+// What validators of other packages (see Validator) need to check their parts
+// of a configuration the way the built-in checks do, with the same messages.
+
+// Has reports whether a field path ("desk", "devices[0].serial") is present in the file.
+func (c *Config) Has(path string) bool { return c.has(path) }
+
+// SecretsExpanded reports whether every ${NAME} secret was found in the
+// environment. When one was not, Load reports that alone and the built-in
+// checks do not run: a validator should skip the fields that hold secrets
+// too, rather than report a missing secret a second time as a bad value.
+func (c *Config) SecretsExpanded() bool { return c.secretsExpanded }
+
+// IsIdentifier reports whether s is a non-empty run of letters, digits, '-' and '_'.
+func IsIdentifier(s string) bool { return isIdentifier(s) }
+
+// CheckListen says what is wrong with a host:port to listen on; nil if nothing.
+func CheckListen(addr string) error { return checkListen(addr) }
+
+// CheckHTTPURL says what is wrong with an http:// or https:// URL; nil if nothing.
+func CheckHTTPURL(raw string) error { return checkHTTPURL(raw) }
