@@ -321,7 +321,7 @@ func yamlKeys(t reflect.Type) map[string]bool {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
-		if !f.IsExported() || tag == "-" {
+		if !f.IsExported() && !f.Anonymous || tag == "-" {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")

@@ -51,6 +51,7 @@ func (c *Config) DecodeStrict(node *yaml.Node, path string, into any, skip ...st
 			ps = append(ps, c.locateField(typeErrorProblem(c.File, msg)))
 		}
 	}
+	sortProblems(ps)
 	return ps
 }
 
@@ -128,7 +129,7 @@ func yamlFields(t reflect.Type) (fields map[string]yamlField, open bool) {
 	fields = map[string]yamlField{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() {
+		if !f.IsExported() && !f.Anonymous { // yaml.v3 inlines unexported embedded structs too
 			continue
 		}
 		tag := f.Tag.Get("yaml")
