@@ -1,12 +1,18 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/internal/testenv"
 )
 
 // withSimulators is a shipped demo configuration (its profiles found from a
@@ -113,5 +119,54 @@ func TestSimulatorOptionsOfOtherKindsStillLoad(t *testing.T) {
 	}
 	if len(cfg.Simulators) != 2 || cfg.Simulators[1].Kind != "elevator_monitor" || cfg.Simulators[1].Device != "lift-1-a" {
 		t.Errorf("simulators: %+v", cfg.Simulators)
+	}
+}
+
+// Every family's simulators, by their one name, with the earlier names that
+// still work; all but modbus can be configured.
+func TestRegisteredSimulators(t *testing.T) {
+	var got []string
+	for _, k := range devices.Simulators() {
+		s := k.Name
+		if len(k.Aliases) > 0 {
+			s += " (" + strings.Join(k.Aliases, ", ") + ")"
+		}
+		if !k.Configurable {
+			s += " command line only"
+		}
+		got = append(got, s)
+	}
+	want := []string{"dlt645_bus (dlt645)", "door_controller (access)", "elevator_monitor (elevator)", "firepanel_crt",
+		"firepanel_gbt26875", "modbus command line only", "prepaid_meter (prepaid-meter)"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("simulators:\n%s\nwant:\n%s", strings.Join(got, "; "), strings.Join(want, "; "))
+	}
+}
+
+// A kind written by its command-line name loads, with a warning, and serves.
+func TestSimulatorEarlierKindName(t *testing.T) {
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	sims := "  - kind: prepaid-meter\n    device: meter-1-1-101\n    initial_balance: 22\n"
+	text := strings.Replace(withSimulators(t, "demo.yaml", sims), "127.0.0.1:15020", testenv.FreeAddr(t), 1)
+	cfg, err := LoadConfigText(t, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), `msg="simulator kind renamed; the old name still works for now"`) ||
+		!strings.Contains(logged.String(), "simulators[0].kind\" kind=prepaid-meter use=prepaid_meter") {
+		t.Errorf("no warning: %s", logged.String())
+	}
+	logged.Reset()
+	ctx, cancel := context.WithCancel(context.Background())
+	wait, err := StartSimulators(ctx, cfg, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	wait()
+	if !strings.Contains(logged.String(), `msg="simulated prepaid meter serving" device=meter-1-1-101`) {
+		t.Errorf("logged: %s", logged.String())
 	}
 }
