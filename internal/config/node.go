@@ -70,7 +70,7 @@ func (c *Config) checkNode(n *yaml.Node, t reflect.Type, path string) []Problem 
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields, open := yamlFields(t)
 		n.Content = dropKeys(n.Content, func(k *yaml.Node) bool {
-			if _, ok := fields[k.Value]; ok || open {
+			if _, ok := fields[k.Value]; ok || open || isMerge(k) {
 				return false
 			}
 			ps = append(ps, Problem{File: c.File, Line: k.Line, Field: joinPath(path, k.Value), Msg: unknownKeyMsg})
@@ -170,6 +170,12 @@ var (
 // yaml.Unmarshaler, a yaml.Node): their keys are theirs to check.
 func decodesItself(t reflect.Type) bool {
 	return t == nodeType || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)
+}
+
+// isMerge tells a merge key ("<<: *defaults"), whose keys the decoder merges
+// in: they are left unchecked, not reported as one unknown key.
+func isMerge(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "" || k.Tag == "!!merge")
 }
 
 // dropKeys removes the key/value pairs of a mapping's content whose key drop

@@ -43,7 +43,14 @@ func nodeOf(t *testing.T, text string) (*Config, *yaml.Node) {
 		t.Fatal(err)
 	}
 	recordPositions(root.Content[0], "", cfg.positions)
-	return cfg, root.Content[0].Content[1].Content[0]
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "items" {
+			return cfg, m.Content[i+1].Content[0]
+		}
+	}
+	t.Fatal("no items")
+	return nil, nil
 }
 
 func TestDecodeStrict(t *testing.T) {
@@ -71,6 +78,12 @@ func TestDecodeStrict(t *testing.T) {
 			"f.yaml:3: cannot unmarshal !!str `lots` into float64",
 			"f.yaml:5: cannot unmarshal !!str `soon` into time.Duration",
 		}, nil},
+		{"merge keys", "base: &base {balance: 4}\nitems:\n  - <<: *base\n    name: m\n", nil,
+			func(t *testing.T, o nodeOptions) {
+				if o.Balance != 4 || o.Name != "m" {
+					t.Errorf("merged %+v", o)
+				}
+			}},
 		{"not a mapping", "items:\n  - 5\n", []string{"f.yaml:2: cannot unmarshal !!int `5` into config.nodeOptions"}, nil},
 		{"secrets from the environment", "items:\n  - secret: ${NODE_TEST_SECRET}\n    plain: ${NODE_TEST_SECRET}\n", nil,
 			func(t *testing.T, o nodeOptions) {
