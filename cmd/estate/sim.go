@@ -112,7 +112,7 @@ func printSimUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage:\n")
 	var old, cliOnly []string
 	for _, k := range devices.Simulators() {
-		fmt.Fprintf(w, "  estate sim %-28s %s\n", k.Name+" "+k.Usage, k.Summary)
+		fmt.Fprintf(w, "  estate sim %s %s\n      %s\n", k.Name, k.Usage, k.Summary)
 		for _, a := range k.Aliases {
 			old = append(old, a+" ("+k.Name+")")
 		}
