@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/testenv"
@@ -110,7 +111,15 @@ func TestSimPrepaidMeterByEitherName(t *testing.T) {
 			if warned != (name == "prepaid-meter") {
 				t.Errorf("warning (%v) for %s: %q", warned, name, stderr.String())
 			}
-			code, out, errOut := runCmd("modbus", "read", "--tcp", addr, "--profiles", profiles, "--profile", "demo-prepaid-meter", "--point", "balance")
+			// The meter sets its registers once it runs, just after it says where.
+			var code int
+			var out, errOut string
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				code, out, errOut = runCmd("modbus", "read", "--tcp", addr, "--profiles", profiles, "--profile", "demo-prepaid-meter", "--point", "balance")
+				if code == 0 && regexp.MustCompile(`balance\s.*\b40\b`).MatchString(out) || time.Now().After(deadline) {
+					break
+				}
+			}
 			if code != 0 || !regexp.MustCompile(`balance\s.*\b40\b`).MatchString(out) {
 				t.Errorf("read (%d): %s %s", code, out, errOut)
 			}
