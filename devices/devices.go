@@ -1,6 +1,7 @@
 // Package devices holds what every device driver shares: the reading a poll
-// produces, the driver interface the gateway schedules, and the registry through
-// which each protocol package (devices/modbus, …) makes itself available.
+// produces, the driver interface the gateway schedules, and the registries
+// through which each protocol package (devices/modbus, …) makes its protocols
+// and its simulated devices (sim.go) available.
 //
 // A protocol package registers itself in its init function; devices/all imports
 // every one of them, the way Telegraf's plugins/inputs/all does.

@@ -63,7 +63,7 @@ func printUsage(w io.Writer) {
 }
 
 // subcommands dispatches commands that have their own subcommands
-// (`estate sim modbus …`).
+// (`estate modbus read …`).
 func subcommands(group string, subs map[string]command, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		if c, ok := subs[args[0]]; ok {

@@ -25,7 +25,7 @@ func startSim(t *testing.T, args ...string) string {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- simModbus(ctx, append([]string{"--profiles", profiles}, args...), pw, io.Discard)
+		done <- runSim(ctx, "modbus", append([]string{"--profiles", profiles}, args...), pw, io.Discard)
 		pw.Close()
 	}()
 	t.Cleanup(func() {

@@ -3,19 +3,19 @@ package access
 import (
 	"time"
 
-	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/devices"
 )
 
 // Simulator is a door controller's first door: people swipe cards and walk
 // through, now and then a card is refused, and a script adds trouble
-// (estate demo, estate sim access).
+// (estate demo, estate sim door_controller).
 type Simulator struct {
 	// Every is how often someone swipes a card (default 8s); every fifth card is refused.
 	Every time.Duration
 	// Script: forced (opened while locked), held (opened with a card and left
 	// open), tamper (the controller's cover opened), invalid_burst (a run of
 	// refused cards).
-	Script []config.ScriptStep
+	Script []devices.ScriptStep
 
 	start     time.Time
 	nextSwipe time.Time

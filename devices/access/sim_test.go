@@ -6,14 +6,13 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/internal/config"
 )
 
 // TestSimulatorDrivesController runs the simulated door for three minutes
 // into a Controller: normal traffic raises nothing, and each scripted trouble
 // is raised at its time.
 func TestSimulatorDrivesController(t *testing.T) {
-	sim := &Simulator{Script: []config.ScriptStep{
+	sim := &Simulator{Script: []devices.ScriptStep{
 		{At: 40 * time.Second, Do: "forced", For: 8 * time.Second},
 		{At: 70 * time.Second, Do: "held", For: 45 * time.Second},
 		{At: 120 * time.Second, Do: "invalid_burst"},

@@ -1,4 +1,5 @@
-// Package all registers every device protocol; import it for its side effect.
+// Package all registers every device protocol and simulator kind; import it
+// for its side effect.
 package all
 
 import (

@@ -3,18 +3,18 @@ package elevator
 import (
 	"time"
 
-	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/devices"
 )
 
 // Simulator is an elevator car as its monitoring box sees it: it travels
 // between floors, stops, opens and shuts its doors, sometimes with a passenger,
-// and follows a script of trouble (estate demo, estate sim elevator).
+// and follows a script of trouble (estate demo, estate sim elevator_monitor).
 type Simulator struct {
 	Lowest, Highest int
 	// Script: entrapment (stuck between floors with a passenger, for the
 	// gateway to infer), entrapment_flag (the same, with the box's own flag),
 	// fault (fault code Err42 in force), alarm_button, inspection.
-	Script []config.ScriptStep
+	Script []devices.ScriptStep
 
 	start     time.Time
 	floor     int

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/internal/config"
 )
 
 // TestSimulatorDrivesMonitor runs the simulated car for five minutes of
@@ -13,7 +12,7 @@ import (
 // floor a step with doors shut, and the script's entrapment and fault are
 // raised (and cleared) at their times, and nothing else is.
 func TestSimulatorDrivesMonitor(t *testing.T) {
-	sim := &Simulator{Lowest: 1, Highest: 8, Script: []config.ScriptStep{
+	sim := &Simulator{Lowest: 1, Highest: 8, Script: []devices.ScriptStep{
 		{At: 60 * time.Second, Do: "entrapment", For: 50 * time.Second},
 		{At: 150 * time.Second, Do: "fault", For: 40 * time.Second},
 	}}

@@ -27,7 +27,7 @@ import (
 // LoadConfig loads a configuration with every check: built-in, device
 // protocols and profiles, the desk, and simulators. Both `estate check` and start-up use it.
 func LoadConfig(path string) (*config.Config, error) {
-	return config.Load(path, devices.Validate, desk.Validate, validateSimulators)
+	return config.Load(path, devices.Validate, desk.Validate, devices.ValidateSimulators)
 }
 
 // NewRegistry is the one metrics registry of a process: every part registers

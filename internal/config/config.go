@@ -6,7 +6,10 @@
 package config
 
 import (
+	"fmt"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/devices/serial"
 )
@@ -109,25 +112,40 @@ type Device struct {
 // Serial line settings, owned by the serial stack (devices/serial).
 type Serial = serial.Config
 
-// Simulator is a simulated device that the demo serves on loopback.
+// Simulator is a simulated device that the demo serves on loopback: its kind
+// and the device it plays. Each kind decodes its own options (a prepaid
+// meter's initial_balance, an elevator's script) from the entry as written,
+// with DecodeStrict (see devices.RegisterSimulator).
 type Simulator struct {
 	Kind   string `yaml:"kind"`
 	Device string `yaml:"device"`
-	// InitialBalance is the prepaid meter's remaining balance at start (yuan).
-	InitialBalance float64 `yaml:"initial_balance"`
-	// DrainPerSecond is how fast the balance runs down (yuan per second).
-	DrainPerSecond float64 `yaml:"drain_per_second"`
-	// Script is what a simulated device does, and when (elevator and access simulators).
-	Script []ScriptStep `yaml:"script"`
+	// Node is the entry as written; nil for one built in code (the kind's
+	// options then keep their defaults).
+	Node *yaml.Node `yaml:"-"`
 }
 
-// ScriptStep is one scripted happening of a simulated device: at this long
-// after start, do this (entrapment, fault, forced, held, tamper, …).
-type ScriptStep struct {
-	At time.Duration `yaml:"at"`
-	Do string        `yaml:"do"`
-	// For is how long the condition lasts (0: the simulator's default).
-	For time.Duration `yaml:"for"`
+// UnmarshalYAML keeps the entry's node for its kind, which alone knows the
+// rest of its keys.
+func (s *Simulator) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		// What the decoder says of any other value given for a struct.
+		value := ""
+		if n.Kind == yaml.ScalarNode {
+			value = n.Value
+			if len(value) > 10 {
+				value = value[:7] + "..."
+			}
+			value = " `" + value + "`"
+		}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s%s into config.Simulator", n.Line, n.ShortTag(), value)}}
+	}
+	var head struct {
+		Kind   string `yaml:"kind"`
+		Device string `yaml:"device"`
+	}
+	err := n.Decode(&head)
+	s.Kind, s.Device, s.Node = head.Kind, head.Device, n
+	return err
 }
 
 // Line returns the line of a field path such as "devices[0].address", or of its

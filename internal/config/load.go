@@ -142,7 +142,7 @@ func typeErrorProblem(path, msg string) Problem {
 	}
 	if m := unknownFieldRe.FindStringSubmatch(p.Msg); m != nil {
 		p.Field = m[1]
-		p.Msg = "unknown key (check its spelling and the documented options in configs/)"
+		p.Msg = unknownKeyMsg
 	}
 	return p
 }
