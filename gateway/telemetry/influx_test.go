@@ -20,13 +20,6 @@ import (
 	"github.com/estatehq/estate/internal/testenv"
 )
 
-// Ports of the InfluxDB instances these tests start and stop themselves.
-const (
-	outagePort    = 18141
-	crashPort     = 18142
-	spoolFullPort = 18143
-)
-
 func TestExactlyNPointsWithValuesAndTimes(t *testing.T) {
 	influxURL, bucket := testenv.InfluxDB(t)
 	w := startWriter(t, testConfig(influxURL, bucket, t.TempDir()))
@@ -63,7 +56,7 @@ func TestExactlyNPointsWithValuesAndTimes(t *testing.T) {
 }
 
 func TestOutageEveryPointArrivesOnce(t *testing.T) {
-	srv := testenv.OwnInfluxDB(t, outagePort)
+	srv := testenv.OwnInfluxDB(t)
 	srv.Start()
 	dir := t.TempDir()
 	w := startWriter(t, testConfig(srv.URL, "estate/autogen", dir))
@@ -167,7 +160,7 @@ func crashingGateway(dir, influxURL string) {
 }
 
 func TestSIGKILLDuringOutage(t *testing.T) {
-	srv := testenv.OwnInfluxDB(t, crashPort) // not started yet: the outage
+	srv := testenv.OwnInfluxDB(t) // not started yet: the outage
 	dir := t.TempDir()
 	confirmed := -1 // the highest reading index any round had accepted
 	for round := range 2 {
@@ -271,7 +264,7 @@ func TestBadPointsDeadLetteredRestWritten(t *testing.T) {
 }
 
 func TestSpoolFullKeepsNewest(t *testing.T) {
-	srv := testenv.OwnInfluxDB(t, spoolFullPort) // down while the spool fills
+	srv := testenv.OwnInfluxDB(t) // down while the spool fills
 	dir := t.TempDir()
 	cfg := testConfig(srv.URL, "estate/autogen", dir)
 	cfg.Spool.SegmentSizeMB, cfg.Spool.MaxSizeMB = 1, 2
