@@ -101,10 +101,9 @@ func WithRegisterer(reg prometheus.Registerer) Option {
 // New opens every device's driver and the outbox; nothing is polled until Run.
 func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	g := &Gateway{
-		cfg:    cfg,
-		log:    log.With("part", "gateway"),
-		health: health.NewTracker(cfg.Gateway.OfflineAfter),
-		loc:    time.UTC,
+		cfg: cfg,
+		log: log.With("part", "gateway"),
+		loc: time.UTC,
 	}
 	for _, o := range opts {
 		o(g)
@@ -113,6 +112,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Gateway, error)
 		g.reg = prometheus.NewRegistry()
 	}
 	g.m = newMetrics(g.reg)
+	g.health = health.NewTracker(cfg.Gateway.OfflineAfter, g.reg)
 	if loc, err := time.LoadLocation(cfg.Site.Timezone); err == nil && cfg.Site.Timezone != "" {
 		g.loc = loc
 	}
@@ -128,7 +128,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Gateway, error)
 		return nil, err
 	}
 	// Opened last: it locks the spool folder, and only Run releases it.
-	tw, err := telemetry.New(cfg.InfluxDB, log.With("part", "telemetry"))
+	tw, err := telemetry.New(cfg.InfluxDB, log.With("part", "telemetry"), telemetry.WithRegisterer(g.reg))
 	if err != nil {
 		opened.Close()
 		g.closeAlarms()
@@ -186,7 +186,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sinks.Go(func() { flushErr = g.telemetry.Run(sinkCtx) })
 	sinks.Go(func() { g.outbox.Run(sinkCtx, g.delivered) })
 	sinks.Go(func() {
-		heartbeat.Run(ctx, g.cfg.Gateway.HeartbeatInterval, g.Status, g.desk, g.log.With("part", "heartbeat"))
+		heartbeat.Run(ctx, g.cfg.Gateway.HeartbeatInterval, g.Status, g.desk, g.log.With("part", "heartbeat"), heartbeat.NewMetrics(g.reg))
 	})
 	sinks.Go(func() { g.tickAlarms(ctx) })
 

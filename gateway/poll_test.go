@@ -73,7 +73,8 @@ func TestGatewayPollsBusesAndTracksHealth(t *testing.T) {
 				SlaveID: 1, PollInterval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}},
 	}
 	cfg.ApplyDefaults()
-	g, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	reg := prometheus.NewRegistry()
+	g, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), WithRegisterer(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestGatewayPollsBusesAndTracksHealth(t *testing.T) {
 		if !ok || d.State != state {
 			t.Errorf("%s: %+v, want %s", id, d, state)
 		}
-		if got := testutil.ToFloat64(healthGauge(id, string(state))); got != 1 {
+		if got := testutil.ToFloat64(healthGauge(reg, id, string(state))); got != 1 {
 			t.Errorf("%s: estate_device_state{state=%q} = %v", id, state, got)
 		}
 	}
@@ -105,9 +106,9 @@ func TestGatewayPollsBusesAndTracksHealth(t *testing.T) {
 	}
 }
 
-// healthGauge reads estate_device_state from the default registry.
-func healthGauge(device, state string) prometheus.Collector {
-	mfs, _ := prometheus.DefaultGatherer.Gather()
+// healthGauge reads estate_device_state from the registry the gateway was given.
+func healthGauge(reg prometheus.Gatherer, device, state string) prometheus.Collector {
+	mfs, _ := reg.Gather()
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x"})
 	for _, mf := range mfs {
 		if mf.GetName() != "estate_device_state" {

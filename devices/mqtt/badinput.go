@@ -6,13 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
-
-var badMessages = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "estate_mqtt_bad_messages_total",
-	Help: "MQTT messages that were malformed, of the wrong type, oversized, on unknown topics, over a device's rate or dropped on a full queue, by device and reason.",
-}, []string{"device", "reason"})
 
 // unknownDevice labels input that no configured device sent.
 const unknownDevice = "unknown"
@@ -26,16 +20,17 @@ const maxLoggedKeys = 4096
 // Safe for concurrent use: the receiving and the decoding goroutines both report.
 type badInput struct {
 	log    *slog.Logger
+	count  *prometheus.CounterVec // estate_mqtt_bad_messages_total
 	mu     sync.Mutex
 	logged map[string]bool
 }
 
-func newBadInput(log *slog.Logger) *badInput {
-	return &badInput{log: log, logged: map[string]bool{}}
+func newBadInput(log *slog.Logger, count *prometheus.CounterVec) *badInput {
+	return &badInput{log: log, count: count, logged: map[string]bool{}}
 }
 
 func (b *badInput) report(device, reason, topic string, payload []byte, detail string) {
-	badMessages.WithLabelValues(device, reason).Inc()
+	b.count.WithLabelValues(device, reason).Inc()
 	key := device + "\x00" + reason
 	if device == unknownDevice {
 		key += "\x00" + topic

@@ -1,12 +1,14 @@
 package mqtt
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +31,17 @@ func runStreamer(t *testing.T, s *Streamer, sink *recorder) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Run(ctx, sink) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitUntil(t, "the streamer to connect", 10*time.Second, s.connected.Load)
+	waitSubscribed(t, s, 0)
+}
+
+// waitSubscribed waits until the streamer has subscribed on a connection after
+// the first `after` ones: connected is not enough, a message published
+// between the connection and the broker's SUBACK is lost.
+func waitSubscribed(t *testing.T, s *Streamer, after int64) {
+	t.Helper()
+	waitUntil(t, "the streamer to connect and subscribe", 15*time.Second, func() bool {
+		return s.connected.Load() && s.subscribed.Load() > after
+	})
 }
 
 func waitUntil(t *testing.T, what string, within time.Duration, cond func() bool) {
@@ -117,7 +129,6 @@ func TestMosquittoEndToEnd(t *testing.T) {
 	}
 
 	// A door controller and a ZKTeco panel, spoken for by mosquitto_pub.
-	malformedBefore := testutil.ToFloat64(badMessages.WithLabelValues("e-door-1", reasonMalformed))
 	mosquittoPub(t, broker, "-t", "estate/"+site+"/access/e-ctl-405419896/event", "-m", `{"event":{"reason":38,"door":1}}`)
 	mosquittoPub(t, broker, "-t", "estate/"+site+"/access/e-ctl-405419896/event", "-m", `{"event":{"reason":`)
 	mosquittoPub(t, broker, "-t", "spBv1.0/"+site+"/NBIRTH/e-zk-1", "-m", "")
@@ -129,18 +140,40 @@ func TestMosquittoEndToEnd(t *testing.T) {
 		return forced && zk && fault
 	})
 	waitUntil(t, "the malformed event to be counted", 5*time.Second, func() bool {
-		return testutil.ToFloat64(badMessages.WithLabelValues("e-door-1", reasonMalformed)) > malformedBefore
+		return testutil.ToFloat64(s.m.bad.WithLabelValues("e-door-1", reasonMalformed)) > 0
 	})
 
 	// A box that dies: mosquitto_sub holds a connection with a last will on the
 	// lift's status topic and is killed; the broker publishes the will.
+	// It is killed only once the broker holds its session (and so its will):
+	// it has printed the retained message of the topic it subscribed to.
 	host, port := hostPort(t, broker)
-	will := exec.Command(testenv.MosquittoTool(t, "mosquitto_sub"), "-h", host, "-p", port, "-t", "nothing/"+site,
+	readyTopic := "nothing/" + site
+	mosquittoPub(t, broker, "-t", readyTopic, "-r", "-m", "ready")
+	t.Cleanup(func() { mosquittoPub(t, broker, "-t", readyTopic, "-r", "-n") }) // no retained litter on the shared broker
+	will := exec.Command(testenv.MosquittoTool(t, "mosquitto_sub"), "-h", host, "-p", port, "-t", readyTopic,
 		"--will-topic", "estate/"+site+"/elevator/e-lift-1/status", "--will-payload", "offline", "--will-retain", "--will-qos", "1")
+	subOut, err := will.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := will.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // connected
+	connected := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(subOut).ReadString('\n')
+		connected <- line
+	}()
+	select {
+	case line := <-connected:
+		if strings.TrimSpace(line) != "ready" {
+			t.Fatalf("mosquitto_sub printed %q, want the retained ready", line)
+		}
+	case <-time.After(10 * time.Second):
+		_ = will.Process.Kill()
+		t.Fatal("mosquitto_sub did not connect and subscribe within 10 s")
+	}
 	_ = will.Process.Kill()
 	_ = will.Wait()
 	sink.waitFor(t, "the lift offline by its last will", 5*time.Second, func(r *recorder) bool {
@@ -167,7 +200,7 @@ func TestGatewayWillAndCleanOffline(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Run(ctx, newRecorder()) }()
-	waitUntil(t, "connect", 10*time.Second, s.connected.Load)
+	waitSubscribed(t, s, 0)
 	topic := fmt.Sprintf("estate/%s/gateway/gw1/status", site)
 	if got := retained(t, broker, topic); got != "online" {
 		t.Fatalf("status %q", got)
@@ -186,7 +219,8 @@ func TestReconnectResubscribes(t *testing.T) {
 	s := newTestStreamer(t, cfg)
 	sink := newRecorder()
 	runStreamer(t, s, sink)
-	connects := testutil.ToFloat64(brokerConnects)
+	connects := testutil.ToFloat64(s.m.connects)
+	subscriptions := s.subscribed.Load()
 
 	mosquittoPub(t, broker, "-t", "estate/s1/elevator/c-lift-1/floor", "-m", "1")
 	sink.waitFor(t, "floor 1", 5*time.Second, func(r *recorder) bool { v, _ := r.value("c-lift-1", "floor"); return v == 1 })
@@ -194,8 +228,8 @@ func TestReconnectResubscribes(t *testing.T) {
 	stop()
 	waitUntil(t, "the loss to be noticed", 10*time.Second, func() bool { return !s.connected.Load() })
 	testenv.PrivateMosquitto(t, addr)
-	waitUntil(t, "the reconnection", 15*time.Second, s.connected.Load)
-	if testutil.ToFloat64(brokerConnects) <= connects {
+	waitSubscribed(t, s, subscriptions)
+	if testutil.ToFloat64(s.m.connects) <= connects {
 		t.Fatal("no reconnection counted")
 	}
 	// A fresh broker knows no subscriptions: the gateway must have made them again.
@@ -220,8 +254,8 @@ func TestPersistentSession(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = first.Run(ctx, newRecorder()) }()
-	waitUntil(t, "connect", 10*time.Second, first.connected.Load)
-	time.Sleep(200 * time.Millisecond) // subscribed
+	// Connected is not yet subscribed: the broker keeps only subscriptions it granted.
+	waitSubscribed(t, first, 0)
 	cancel()
 	<-done
 

@@ -16,7 +16,7 @@ func init() {
 			if log == nil {
 				log = slog.Default()
 			}
-			return New(env.Config, devs, infos, log.With("part", "mqtt"))
+			return New(env.Config, devs, infos, log.With("part", "mqtt"), NewMetrics(env.Metrics))
 		},
 		Validate: validateDevice,
 	})
@@ -62,7 +62,7 @@ func DeviceFilters(cfg *config.Config) ([]string, error) {
 			infos = append(infos, devices.NewInfo(cfg.Site.ID, d))
 		}
 	}
-	s, err := New(cfg, devs, infos, slog.New(slog.DiscardHandler))
+	s, err := New(cfg, devs, infos, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return nil, err
 	}

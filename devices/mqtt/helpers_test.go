@@ -70,7 +70,8 @@ func newTestStreamer(t testing.TB, cfg *config.Config) *Streamer {
 	for i, d := range cfg.Devices {
 		infos[i] = devices.NewInfo(cfg.Site.ID, d)
 	}
-	s, err := New(cfg, cfg.Devices, infos, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// Metrics of its own (a private registry): each test reads its own counts.
+	s, err := New(cfg, cfg.Devices, infos, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

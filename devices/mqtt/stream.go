@@ -25,7 +25,6 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/time/rate"
 
 	"github.com/estatehq/estate/devices"
@@ -34,19 +33,6 @@ import (
 
 // Protocol is the name devices use in their configuration.
 const Protocol = "mqtt"
-
-var (
-	messagesReceived = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_mqtt_messages_total", Help: "MQTT messages decoded, by device."}, []string{"device"})
-	queueLength = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_mqtt_queue_length", Help: "MQTT messages received and waiting to be decoded."})
-	brokerConnected = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_mqtt_connected", Help: "1 while the gateway is connected to its MQTT broker."})
-	brokerConnects = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_mqtt_connects_total", Help: "Successful connections (first and reconnections) to the MQTT broker."})
-	deviceOnline = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "estate_mqtt_device_online", Help: "1 while an MQTT device is present, 0 once it is offline."}, []string{"device"})
-)
 
 // Timing of the decoding goroutine: family timers run every tick, presence is
 // judged and reported every presenceEvery.
@@ -112,10 +98,15 @@ type Streamer struct {
 	routes  []*route
 	filters map[string]byte
 	bad     *badInput
+	m       *Metrics
 
 	queue       chan inbound
 	queuedBytes atomic.Int64
 	connected   atomic.Bool
+	// subscribed counts the connections whose subscriptions the broker
+	// answered: connected alone does not mean that messages flow yet (tests
+	// and anything else that must not publish into the void wait on it).
+	subscribed  atomic.Int64
 	reconnected chan struct{} // tells the decoder to restart silence clocks
 
 	statusTopic string
@@ -128,14 +119,19 @@ type Streamer struct {
 }
 
 // New builds the streamer of devs (with their infos, in order), loading their
-// profiles; nothing connects until Run.
-func New(cfg *config.Config, devs []config.Device, infos []*devices.Info, log *slog.Logger) (*Streamer, error) {
+// profiles; nothing connects until Run. It counts on metrics (nil: metrics of
+// its own that nobody serves).
+func New(cfg *config.Config, devs []config.Device, infos []*devices.Info, log *slog.Logger, metrics *Metrics) (*Streamer, error) {
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
 	m := cfg.MQTT
 	s := &Streamer{
 		cfg:         m,
 		log:         log,
 		filters:     map[string]byte{},
-		bad:         newBadInput(log),
+		bad:         newBadInput(log, metrics.bad),
+		m:           metrics,
 		queue:       make(chan inbound, m.QueueSize),
 		reconnected: make(chan struct{}, 1),
 	}
@@ -166,8 +162,8 @@ func New(cfg *config.Config, devs []config.Device, infos []*devices.Info, log *s
 		}
 		d := &device{cfg: dc, info: infos[i], profile: p, topicID: dc.ID,
 			limiter:  rate.NewLimiter(rate.Limit(m.DeviceRate), m.DeviceBurst),
-			received: messagesReceived.WithLabelValues(dc.ID),
-			online:   deviceOnline.WithLabelValues(dc.ID),
+			received: metrics.messages.WithLabelValues(dc.ID),
+			online:   metrics.online.WithLabelValues(dc.ID),
 			family:   newBehaviour(dc, p)}
 		silence := p.Silence
 		if dc.MQTT != nil {
@@ -459,7 +455,7 @@ func (s *Streamer) decode(ctx context.Context, sink devices.Sink) {
 			return
 		case in := <-s.queue:
 			s.process(in, sink)
-			queueLength.Set(float64(len(s.queue)))
+			s.m.queue.Set(float64(len(s.queue)))
 		case now := <-tick.C:
 			s.tick(now, sink)
 			if s.connected.Load() && now.Sub(lastReport) >= presenceEvery {
@@ -541,8 +537,8 @@ func (s *Streamer) onMessage(_ paho.Client, m paho.Message) {
 
 func (s *Streamer) onConnect(c paho.Client) {
 	s.connected.Store(true)
-	brokerConnected.Set(1)
-	brokerConnects.Inc()
+	s.m.connected.Set(1)
+	s.m.connects.Inc()
 	s.log.Info("mqtt connected; subscribing", "broker", s.cfg.Broker, "filters", len(s.filters))
 	select {
 	case s.reconnected <- struct{}{}:
@@ -559,19 +555,24 @@ func (s *Streamer) onConnect(c paho.Client) {
 			s.log.Error("mqtt subscribe timed out; will retry on the next connection", "broker", s.cfg.Broker)
 		} else if err := t.Error(); err != nil {
 			s.log.Error("mqtt subscribe refused", "broker", s.cfg.Broker, "err", err)
-		} else if st, ok := t.(*paho.SubscribeToken); ok {
-			for filter, code := range st.Result() {
-				if code == 0x80 {
-					s.log.Error("mqtt broker refused a subscription (check its ACL)", "filter", filter)
+		} else {
+			if st, ok := t.(*paho.SubscribeToken); ok {
+				for filter, code := range st.Result() {
+					if code == 0x80 {
+						s.log.Error("mqtt broker refused a subscription (check its ACL)", "filter", filter)
+					}
 				}
 			}
+			s.subscribed.Add(1)
 		}
+	} else {
+		s.subscribed.Add(1)
 	}
 }
 
 func (s *Streamer) onLost(_ paho.Client, err error) {
 	s.connected.Store(false)
-	brokerConnected.Set(0)
+	s.m.connected.Set(0)
 	s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", s.cfg.Broker, "err", err)
 }
 
@@ -598,7 +599,7 @@ func (s *Streamer) disconnect(c paho.Client) {
 	}
 	c.Disconnect(250)
 	s.connected.Store(false)
-	brokerConnected.Set(0)
+	s.m.connected.Set(0)
 	s.log.Info("mqtt disconnected", "broker", s.cfg.Broker)
 }
 

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/estatehq/estate/internal/promreg"
 )
 
 // State of one device's link.
@@ -30,23 +31,39 @@ const (
 // States lists every state, for gauges that have one series per state.
 var States = []State{Unknown, Online, Degraded, Offline}
 
-var (
-	stateGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "estate_device_state", Help: "1 for the device's current health state (unknown, online, degraded, offline), 0 for the others."},
-		[]string{"device", "state"})
-	errorsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_device_errors_total", Help: "Failed requests and points, by device and kind (timeout, crc, exception_illegal_data_address, …)."},
-		[]string{"device", "kind"})
-	lastSuccess = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "estate_device_last_success_timestamp_seconds", Help: "When the device last answered a poll (Unix time)."},
-		[]string{"device"})
-	failingPoints = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "estate_device_failing_points", Help: "Points of the device that failed in its last poll."},
-		[]string{"device"})
-	consecutive = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "estate_device_consecutive_failures", Help: "Polls in a row that the device did not answer."},
-		[]string{"device"})
-)
+// Metrics are the tracker's gauges and counters, on a registry the caller
+// injects (the gateway's one registry) rather than the global default.
+type Metrics struct {
+	state         *prometheus.GaugeVec
+	errors        *prometheus.CounterVec
+	lastSuccess   *prometheus.GaugeVec
+	failingPoints *prometheus.GaugeVec
+	consecutive   *prometheus.GaugeVec
+}
+
+// NewMetrics registers the tracker's metrics on reg; nil means a private
+// registry that nobody serves. A second call on the same registry shares the
+// first one's collectors.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	reg = promreg.OrPrivate(reg)
+	return &Metrics{
+		state: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "estate_device_state", Help: "1 for the device's current health state (unknown, online, degraded, offline), 0 for the others."},
+			[]string{"device", "state"})),
+		errors: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_device_errors_total", Help: "Failed requests and points, by device and kind (timeout, crc, exception_illegal_data_address, …)."},
+			[]string{"device", "kind"})),
+		lastSuccess: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "estate_device_last_success_timestamp_seconds", Help: "When the device last answered a poll (Unix time)."},
+			[]string{"device"})),
+		failingPoints: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "estate_device_failing_points", Help: "Points of the device that failed in its last poll."},
+			[]string{"device"})),
+		consecutive: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "estate_device_consecutive_failures", Help: "Polls in a row that the device did not answer."},
+			[]string{"device"})),
+	}
+}
 
 // Device is one device's health.
 type Device struct {
@@ -85,14 +102,16 @@ type PointFailure struct {
 // Tracker holds the health of every device; safe for concurrent use.
 type Tracker struct {
 	offlineAfter int
+	m            *Metrics
 
 	mu      sync.Mutex
 	devices map[string]*Device
 }
 
-// NewTracker marks a device offline after offlineAfter consecutive failed polls.
-func NewTracker(offlineAfter int) *Tracker {
-	return &Tracker{offlineAfter: max(1, offlineAfter), devices: map[string]*Device{}}
+// NewTracker marks a device offline after offlineAfter consecutive failed
+// polls and exports every device's health on reg (nil: a private registry).
+func NewTracker(offlineAfter int, reg prometheus.Registerer) *Tracker {
+	return &Tracker{offlineAfter: max(1, offlineAfter), m: NewMetrics(reg), devices: map[string]*Device{}}
 }
 
 // pointErrors is an error of a poll in which the device answered but some
@@ -154,7 +173,7 @@ func (t *Tracker) ObservePoll(id string, err error, at time.Time, good []string)
 				perr := failed[name]
 				kind := Kind(perr)
 				d.ErrorsByKind[kind]++
-				errorsTotal.WithLabelValues(id, kind).Inc()
+				t.m.errors.WithLabelValues(id, kind).Inc()
 				msg := kind + ": " + perr.Error()
 				if d.FailingPoints[name] != msg {
 					c.NewlyFailing = append(c.NewlyFailing, PointFailure{Point: name, Kind: kind, Err: perr})
@@ -172,7 +191,7 @@ func (t *Tracker) ObservePoll(id string, err error, at time.Time, good []string)
 		d.LastError = err.Error()
 		kind := Kind(err)
 		d.ErrorsByKind[kind]++
-		errorsTotal.WithLabelValues(id, kind).Inc()
+		t.m.errors.WithLabelValues(id, kind).Inc()
 		if d.ConsecutiveFailures >= t.offlineAfter {
 			d.State = Offline
 		}
@@ -206,13 +225,13 @@ func (t *Tracker) export(d *Device) {
 		if s == d.State {
 			v = 1
 		}
-		stateGauge.WithLabelValues(d.ID, string(s)).Set(v)
+		t.m.state.WithLabelValues(d.ID, string(s)).Set(v)
 	}
 	if !d.LastSeen.IsZero() {
-		lastSuccess.WithLabelValues(d.ID).Set(float64(d.LastSeen.UnixNano()) / 1e9)
+		t.m.lastSuccess.WithLabelValues(d.ID).Set(float64(d.LastSeen.UnixNano()) / 1e9)
 	}
-	failingPoints.WithLabelValues(d.ID).Set(float64(len(d.FailingPoints)))
-	consecutive.WithLabelValues(d.ID).Set(float64(d.ConsecutiveFailures))
+	t.m.failingPoints.WithLabelValues(d.ID).Set(float64(len(d.FailingPoints)))
+	t.m.consecutive.WithLabelValues(d.ID).Set(float64(d.ConsecutiveFailures))
 }
 
 func sortedKeys[V any](m map[string]V) []string {

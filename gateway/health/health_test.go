@@ -21,7 +21,8 @@ func (p partial) Error() string                  { return "some points failed" }
 func (p partial) FailedPoints() map[string]error { return p }
 
 func TestStatesAndCounters(t *testing.T) {
-	tr := NewTracker(3)
+	reg := prometheus.NewRegistry()
+	tr := NewTracker(3, reg)
 	at := time.Unix(1700000000, 0)
 	if s, changed := tr.Observe("m1", nil, at); s != Online || changed {
 		t.Fatalf("first good poll: %s changed=%v", s, changed)
@@ -54,13 +55,13 @@ func TestStatesAndCounters(t *testing.T) {
 		!d.LastSeen.Equal(at.Add(4*time.Second)) || d.ConsecutiveFailures != 3 {
 		t.Errorf("device: %+v", d)
 	}
-	if got := testutil.ToFloat64(stateGauge.WithLabelValues("m1", "offline")); got != 1 {
+	if got := testutil.ToFloat64(tr.m.state.WithLabelValues("m1", "offline")); got != 1 {
 		t.Errorf("offline gauge %v", got)
 	}
-	if got := testutil.ToFloat64(errorsTotal.WithLabelValues("m1", "timeout")); got != 3 {
+	if got := testutil.ToFloat64(tr.m.errors.WithLabelValues("m1", "timeout")); got != 3 {
 		t.Errorf("timeout counter %v", got)
 	}
-	if n, err := testutil.GatherAndCount(prometheus.DefaultGatherer, "estate_device_last_success_timestamp_seconds"); err != nil || n == 0 {
+	if n, err := testutil.GatherAndCount(reg, "estate_device_last_success_timestamp_seconds"); err != nil || n == 0 {
 		t.Errorf("last success not exported: %d %v", n, err)
 	}
 }
@@ -74,5 +75,21 @@ func TestKind(t *testing.T) {
 	}
 	if !strings.Contains(partial{}.Error(), "failed") {
 		t.Error()
+	}
+}
+
+// Two trackers on one registry (two gateways in one test process) share the
+// series instead of panicking on the second registration.
+func TestTwoTrackersOneRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a, b := NewTracker(1, reg), NewTracker(1, reg)
+	at := time.Unix(1700000000, 0)
+	a.Observe("m1", kindErr{"crc"}, at)
+	b.Observe("m1", kindErr{"crc"}, at)
+	if got := testutil.ToFloat64(a.m.errors.WithLabelValues("m1", "crc")); got != 2 {
+		t.Fatalf("crc errors %v, want 2 (both trackers count into the registered series)", got)
+	}
+	if NewTracker(1, nil).m == nil {
+		t.Fatal("a nil registerer must still give metrics")
 	}
 }

@@ -9,13 +9,24 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/estatehq/estate/internal/promreg"
 	"github.com/estatehq/estate/internal/wire"
 )
 
-var sent = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "estate_gateway_heartbeats_total", Help: "Heartbeats sent to the desk, by result."}, []string{"result"})
+// Metrics count the heartbeats, on a registry the caller injects (the
+// gateway's one registry) rather than the global default.
+type Metrics struct {
+	sent *prometheus.CounterVec
+}
+
+// NewMetrics registers the heartbeat's metrics on reg; nil means a private
+// registry that nobody serves. A second call on the same registry shares the
+// first one's collectors.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	return &Metrics{sent: promreg.Register(promreg.OrPrivate(reg), prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "estate_gateway_heartbeats_total", Help: "Heartbeats sent to the desk, by result."}, []string{"result"}))}
+}
 
 // DefaultInterval is the heartbeat interval when none is configured.
 const DefaultInterval = 10 * time.Second
@@ -27,8 +38,12 @@ type Sender interface {
 
 // Run sends status() every interval until ctx ends. A failed heartbeat is not
 // retried: the next one carries fresher news. Failures are logged when they
-// start and when they end, not on every beat.
-func Run(ctx context.Context, interval time.Duration, status func() wire.GatewayStatus, to Sender, log *slog.Logger) {
+// start and when they end, not on every beat. m counts them (nil: metrics of
+// its own that nobody serves).
+func Run(ctx context.Context, interval time.Duration, status func() wire.GatewayStatus, to Sender, log *slog.Logger, m *Metrics) {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
 	if interval <= 0 {
 		interval = DefaultInterval // a configuration built in code rather than loaded
 	}
@@ -43,13 +58,13 @@ func Run(ctx context.Context, interval time.Duration, status func() wire.Gateway
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			sent.WithLabelValues("error").Inc()
+			m.sent.WithLabelValues("error").Inc()
 			if !failing {
 				log.Warn("heartbeat to desk failed; the desk shows this gateway's devices as stale until it succeeds", "err", err)
 				failing = true
 			}
 		default:
-			sent.WithLabelValues("ok").Inc()
+			m.sent.WithLabelValues("ok").Inc()
 			if failing {
 				log.Info("heartbeat to desk delivered again")
 				failing = false

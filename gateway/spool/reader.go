@@ -74,7 +74,7 @@ func (r *Reader) Next() (rec Record, ok bool, err error) {
 		if derr != nil {
 			bad := fmt.Errorf("spool: segment %020d at byte %d: %w", r.segBase, r.off, derr)
 			r.s.log.Error("spool record unreadable; skipping the rest of its segment", "err", bad)
-			metricDropped.WithLabelValues("corrupt").Inc()
+			r.s.opts.Metrics.dropped.WithLabelValues("corrupt").Inc()
 			r.closeFile()
 			r.next = max(r.next, r.segLast+1)
 			return Record{}, false, bad

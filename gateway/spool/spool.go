@@ -26,23 +26,42 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/estatehq/estate/internal/promreg"
 )
 
-var (
-	metricBytes = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_spool_bytes", Help: "Bytes in the telemetry spool's segment files."})
-	metricSegments = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_spool_segments", Help: "Segment files in the telemetry spool."})
-	metricAppended = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_spool_appended_points_total", Help: "Points appended to the spool."})
-	metricDropped = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_spool_dropped_points_total", Help: "Unsent points the spool lost, by reason (full, corrupt)."}, []string{"reason"})
-	metricTruncations = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_spool_truncated_segments_total", Help: "Segments found torn or corrupt and truncated to their last good record."})
-	metricFsyncs = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_spool_fsyncs_total", Help: "fsync calls on spool segments."})
-)
+// Metrics are the spool's counters and gauges. They live on a registry the
+// caller injects (the gateway's one registry) rather than the global default,
+// so that tests and two spools in one process do not share or clash.
+type Metrics struct {
+	bytes       prometheus.Gauge
+	segments    prometheus.Gauge
+	appended    prometheus.Counter
+	dropped     *prometheus.CounterVec
+	truncations prometheus.Counter
+	fsyncs      prometheus.Counter
+}
+
+// NewMetrics registers the spool's metrics on reg; nil means a private
+// registry that nobody serves. A second call on the same registry shares the
+// first one's collectors.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	reg = promreg.OrPrivate(reg)
+	return &Metrics{
+		bytes: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "estate_spool_bytes", Help: "Bytes in the telemetry spool's segment files."})),
+		segments: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "estate_spool_segments", Help: "Segment files in the telemetry spool."})),
+		appended: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_spool_appended_points_total", Help: "Points appended to the spool."})),
+		dropped: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_spool_dropped_points_total", Help: "Unsent points the spool lost, by reason (full, corrupt)."}, []string{"reason"})),
+		truncations: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_spool_truncated_segments_total", Help: "Segments found torn or corrupt and truncated to their last good record."})),
+		fsyncs: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_spool_fsyncs_total", Help: "fsync calls on spool segments."})),
+	}
+}
 
 // Sync is when appended data is forced to stable storage.
 type Sync string
@@ -67,6 +86,9 @@ type Options struct {
 	SegmentBytes int64
 	Sync         Sync
 	SyncInterval time.Duration
+	// Metrics is where the spool counts; nil means metrics of its own on a
+	// private registry.
+	Metrics *Metrics
 }
 
 func (o *Options) normalize() error {
@@ -88,6 +110,9 @@ func (o *Options) normalize() error {
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = time.Second
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
 	}
 	return nil
 }
@@ -215,7 +240,7 @@ func (s *Spool) recover() error {
 			lost := int64(len(data)) - r.good
 			s.log.Warn("spool segment torn or corrupt; truncated to its last good record",
 				"segment", g.path, "problem", r.problem, "good_records", r.records, "bytes_cut", lost)
-			metricTruncations.Inc()
+			s.opts.Metrics.truncations.Inc()
 			if r.good < int64(segmentHeaderLen) {
 				r.good = 0 // not even a header: the file goes
 			}
@@ -329,7 +354,7 @@ func (s *Spool) Append(entries ...Entry) (uint64, error) {
 	s.enforceLimitLocked()
 	s.publish()
 	s.mu.Unlock()
-	metricAppended.Add(float64(len(entries)))
+	s.opts.Metrics.appended.Add(float64(len(entries)))
 
 	select {
 	case s.notify <- struct{}{}:
@@ -352,7 +377,7 @@ func (s *Spool) encodedLen(entries []Entry) int64 {
 // rollLocked closes the active segment (fsynced unless SyncNever) and starts the next.
 func (s *Spool) rollLocked() error {
 	if s.opts.Sync != SyncNever {
-		metricFsyncs.Inc()
+		s.opts.Metrics.fsyncs.Inc()
 		if err := s.active.Sync(); err != nil {
 			return fmt.Errorf("spool: sync segment: %w", err)
 		}
@@ -375,7 +400,7 @@ func (s *Spool) enforceLimitLocked() {
 			"from", time.Unix(0, g.minTime).UTC().Format(time.RFC3339Nano),
 			"to", time.Unix(0, g.maxTime).UTC().Format(time.RFC3339Nano),
 			"max_bytes", s.opts.MaxBytes)
-		metricDropped.WithLabelValues("full").Add(float64(lost))
+		s.opts.Metrics.dropped.WithLabelValues("full").Add(float64(lost))
 		s.removeOldestLocked()
 		if s.acked.add(g.base, g.last) {
 			if err := saveCursor(s.dir, &s.acked, s.opts.Sync == SyncAlways); err != nil {
@@ -411,7 +436,7 @@ func (s *Spool) syncThrough(seq uint64) error {
 		s.mu.Unlock()
 		var err error
 		if f != nil {
-			metricFsyncs.Inc()
+			s.opts.Metrics.fsyncs.Inc()
 			err = f.Sync()
 			if errors.Is(err, os.ErrClosed) {
 				err = nil // rolled (and synced) or closed (and synced) meanwhile
@@ -448,7 +473,7 @@ func (s *Spool) syncLoop() {
 		case <-t.C:
 			s.mu.Lock()
 			if !s.closed {
-				metricFsyncs.Inc()
+				s.opts.Metrics.fsyncs.Inc()
 				if err := s.active.Sync(); err != nil {
 					s.log.Error("spool fsync failed", "err", err)
 				}
@@ -564,8 +589,8 @@ func backlog(a *ackSet, first, next uint64) uint64 {
 }
 
 func (s *Spool) publish() {
-	metricBytes.Set(float64(s.total))
-	metricSegments.Set(float64(len(s.segs)))
+	s.opts.Metrics.bytes.Set(float64(s.total))
+	s.opts.Metrics.segments.Set(float64(len(s.segs)))
 }
 
 // Close syncs and closes the active segment, saves the cursor and releases the

@@ -42,7 +42,7 @@ func benchInflux(b *testing.B) (string, string) {
 	if os.Getenv("ESTATE_TEST_INFLUXDB_URL") != "" {
 		return testenv.InfluxDB(b)
 	}
-	srv := testenv.OwnInfluxDB(b, 18145)
+	srv := testenv.OwnInfluxDB(b)
 	srv.Start()
 	return srv.URL, "estate/autogen"
 }

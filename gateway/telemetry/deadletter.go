@@ -68,7 +68,7 @@ func (d *deadLetter) Close() error { return d.f.Close() }
 // so that one bad point never holds back the ones behind it.
 func (w *Writer) deadLetter(lines []byte, status int, msg string) {
 	n := uint64(bytes.Count(lines, []byte{'\n'}) + 1)
-	pointsDeadLettered.Add(float64(n))
+	w.m.pointsDeadLettered.Add(float64(n))
 	w.status.deadLettered.Add(n)
 	w.status.setError(fmt.Errorf("dead-lettered %d point(s): %s", n, msg))
 	w.log.Warn("InfluxDB refused points; moved to the dead-letter file",

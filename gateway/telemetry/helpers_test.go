@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/internal/config"
 )
@@ -49,6 +51,9 @@ func (s *syncBuffer) String() string {
 // running is a Writer whose Run goroutine the test controls.
 type running struct {
 	*Writer
+	// reg holds this writer's metrics (and its spool's) alone, so that a
+	// test reads its own counts, not those of writers before it.
+	reg    *prometheus.Registry
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
@@ -57,12 +62,13 @@ type running struct {
 func startWriter(t testing.TB, cfg config.InfluxDB) *running {
 	t.Helper()
 	logs := &syncBuffer{}
-	w, err := New(cfg, slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLog{t}), nil)))
+	reg := prometheus.NewRegistry()
+	w, err := New(cfg, slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLog{t}), nil)), WithRegisterer(reg))
 	if err != nil {
 		t.Fatalf("new writer: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{Writer: w, logs: logs, cancel: cancel, done: make(chan error, 1)}
+	r := &running{Writer: w, reg: reg, logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- w.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
@@ -82,14 +88,31 @@ func (r *running) stop(t testing.TB) {
 // waitDrained waits until the spool holds nothing unacknowledged.
 func (r *running) waitDrained(t testing.TB, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if r.spool.Stats().Backlog == 0 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll(within, func() bool { return r.spool.Stats().Backlog == 0 }) {
+		t.Fatalf("backlog still %d after %s", r.spool.Stats().Backlog, within)
 	}
-	t.Fatalf("backlog still %d after %s", r.spool.Stats().Backlog, within)
+}
+
+// waitFor waits until cond holds, failing the test after within: tests wait
+// for the state they need, never for a fixed time that a loaded machine may
+// not honour.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !poll(within, cond) {
+		t.Fatalf("timed out after %s waiting for %s", within, what)
+	}
+}
+
+// poll reports whether cond held within the time given, checking it every 10 ms.
+func poll(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 type testLog struct{ t testing.TB }

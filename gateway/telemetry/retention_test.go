@@ -11,14 +11,12 @@ import (
 	"github.com/estatehq/estate/internal/testenv"
 )
 
-const retentionPort = 18144
-
 // TestRetentionSetUpByDeployScript checks what deploy/influxdb/influxdb.sh
 // start sets up: raw points 30 days in autogen, 1-minute means two years in
 // one_minute, and a continuous query whose statement really downsamples
 // (run here as a backfill, as an operator would for data written before it).
 func TestRetentionSetUpByDeployScript(t *testing.T) {
-	srv := testenv.OwnInfluxDB(t, retentionPort)
+	srv := testenv.OwnInfluxDB(t)
 	srv.Start()
 	rps := influxQL(t, srv.URL, "estate", "SHOW RETENTION POLICIES ON estate")
 	got := fmt.Sprint(rps[0].Values)

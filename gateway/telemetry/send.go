@@ -269,7 +269,7 @@ func (s *sender) markDown(err error) {
 		return
 	}
 	s.down, s.downSince = true, time.Now()
-	influxUp.Set(0)
+	s.w.m.influxUp.Set(0)
 	s.w.status.setUp(false)
 	s.w.log.Error("InfluxDB write failing; telemetry stays in the spool and is retried",
 		"url", s.w.cfg.URL, "bucket", s.w.cfg.Bucket, "err", err)
@@ -281,14 +281,14 @@ func (s *sender) markDown(err error) {
 func (s *sender) markUp() {
 	now := time.Now()
 	s.w.status.setWritten(now)
-	lastWrite.Set(float64(now.UnixNano()) / 1e9)
+	s.w.m.lastWrite.Set(float64(now.UnixNano()) / 1e9)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.down {
 		return
 	}
 	s.down, s.recovered = false, true
-	influxUp.Set(1)
+	s.w.m.influxUp.Set(1)
 	s.w.status.setUp(true)
 	s.w.log.Info("InfluxDB writes succeed again; replaying the backlog",
 		"url", s.w.cfg.URL, "outage", now.Sub(s.downSince).Round(time.Millisecond))
@@ -323,10 +323,10 @@ func (s *sender) deliver(ctx context.Context, b *batch, i, j int) error {
 		wctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 		err := w.api.WriteRecord(wctx, string(body))
 		cancel()
-		writeLatency.Observe(time.Since(start).Seconds())
+		w.m.writeLatency.Observe(time.Since(start).Seconds())
 		if err == nil {
 			s.markUp()
-			pointsWritten.Add(float64(j - i))
+			w.m.pointsWritten.Add(float64(j - i))
 			w.status.written.Add(uint64(j - i))
 			return nil
 		}
@@ -334,7 +334,7 @@ func (s *sender) deliver(ctx context.Context, b *batch, i, j int) error {
 			return ctx.Err()
 		}
 		kind, status, msg, retryAfter := classify(err)
-		writeErrors.WithLabelValues(kind).Inc()
+		w.m.writeErrors.WithLabelValues(kind).Inc()
 		switch {
 		case kind == "4xx" && droppedAll(msg, j-i):
 			// InfluxDB 1.8 says how many it dropped (points beyond the
@@ -357,7 +357,7 @@ func (s *sender) deliver(ctx context.Context, b *batch, i, j int) error {
 			return nil
 		}
 		s.markDown(fmt.Errorf("%s", msg))
-		pointsRetried.Add(float64(j - i))
+		w.m.pointsRetried.Add(float64(j - i))
 		wait := backoff/2 + rand.N(backoff/2+1) // jitter: gateways do not retry in step
 		if retryAfter > wait {
 			wait = retryAfter
@@ -426,11 +426,11 @@ func serverMessage(he *influxhttp.Error) string {
 // publish refreshes the backlog gauges and the status file.
 func (s *sender) publish() {
 	st := s.w.spool.Stats()
-	backlogPoints.Set(float64(st.Backlog))
+	s.w.m.backlogPoints.Set(float64(st.Backlog))
 	age := 0.0
 	if !st.Oldest.IsZero() {
 		age = max(0, time.Since(st.Oldest).Seconds())
 	}
-	oldestAge.Set(age)
+	s.w.m.oldestAge.Set(age)
 	s.w.status.save(st)
 }

@@ -164,13 +164,12 @@ func TestAllDroppedBatchDeadLetteredInOneRequest(t *testing.T) {
 	cfg := testConfig(srv.URL, "estate", t.TempDir())
 	cfg.BatchSize, cfg.MaxInFlight = 100, 1
 	w := startWriter(t, cfg)
-	before := testutil.ToFloat64(pointsDeadLettered)
 	for i := range 1000 {
 		w.AddReading(reading(i))
 	}
 	w.waitDrained(t, 30*time.Second)
 	w.stop(t)
-	if got := testutil.ToFloat64(pointsDeadLettered) - before; got != 1000 {
+	if got := testutil.ToFloat64(w.m.pointsDeadLettered); got != 1000 {
 		t.Fatalf("dead-lettered %v, want 1000", got)
 	}
 	fake.mu.Lock()

@@ -22,38 +22,73 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/gateway/spool"
 	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/promreg"
 )
 
-var (
-	pointsAccepted = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_telemetry_points_accepted_total", Help: "Points appended to the spool (accepted for delivery)."})
-	pointsWritten = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_telemetry_points_written_total", Help: "Points acknowledged by InfluxDB."})
-	pointsRetried = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_telemetry_points_retried_total", Help: "Points in write attempts that failed and were retried."})
-	pointsDeadLettered = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_telemetry_points_dead_lettered_total", Help: "Points InfluxDB refused as bad, moved to the dead-letter file."})
-	pointsDropped = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_telemetry_points_dropped_total", Help: "Points lost before they were spooled, by reason (the spool's own losses are estate_spool_dropped_points_total)."}, []string{"reason"})
-	writeErrors = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_telemetry_write_errors_total", Help: "Failed write requests to InfluxDB, by kind (network, 429, 5xx, 413, 4xx, auth)."}, []string{"kind"})
-	writeLatency = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name: "estate_telemetry_write_duration_seconds", Help: "Duration of write requests to InfluxDB, failed ones included.",
-		Buckets: prometheus.ExponentialBuckets(0.002, 2, 13)})
-	backlogPoints = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_telemetry_backlog_points", Help: "Spooled points not yet acknowledged by InfluxDB."})
-	oldestAge = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_telemetry_oldest_unsent_age_seconds", Help: "Age of the oldest spooled point not yet acknowledged (0 when none)."})
-	influxUp = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_telemetry_influxdb_up", Help: "1 while InfluxDB accepts writes, 0 while writes fail."})
-	lastWrite = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "estate_telemetry_last_write_timestamp_seconds", Help: "Unix time of the last write InfluxDB acknowledged."})
-)
+// Metrics are the writer's counters and gauges, on a registry the caller
+// injects (the gateway's one registry) rather than the global default.
+type Metrics struct {
+	pointsAccepted     prometheus.Counter
+	pointsWritten      prometheus.Counter
+	pointsRetried      prometheus.Counter
+	pointsDeadLettered prometheus.Counter
+	pointsDropped      *prometheus.CounterVec
+	writeErrors        *prometheus.CounterVec
+	writeLatency       prometheus.Histogram
+	backlogPoints      prometheus.Gauge
+	oldestAge          prometheus.Gauge
+	influxUp           prometheus.Gauge
+	lastWrite          prometheus.Gauge
+}
+
+// NewMetrics registers the writer's metrics on reg; nil means a private
+// registry that nobody serves. A second call on the same registry shares the
+// first one's collectors.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	reg = promreg.OrPrivate(reg)
+	return &Metrics{
+		pointsAccepted: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_telemetry_points_accepted_total", Help: "Points appended to the spool (accepted for delivery)."})),
+		pointsWritten: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_telemetry_points_written_total", Help: "Points acknowledged by InfluxDB."})),
+		pointsRetried: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_telemetry_points_retried_total", Help: "Points in write attempts that failed and were retried."})),
+		pointsDeadLettered: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_telemetry_points_dead_lettered_total", Help: "Points InfluxDB refused as bad, moved to the dead-letter file."})),
+		pointsDropped: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_telemetry_points_dropped_total", Help: "Points lost before they were spooled, by reason (the spool's own losses are estate_spool_dropped_points_total)."}, []string{"reason"})),
+		writeErrors: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_telemetry_write_errors_total", Help: "Failed write requests to InfluxDB, by kind (network, 429, 5xx, 413, 4xx, auth)."}, []string{"kind"})),
+		writeLatency: promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "estate_telemetry_write_duration_seconds", Help: "Duration of write requests to InfluxDB, failed ones included.",
+			Buckets: prometheus.ExponentialBuckets(0.002, 2, 13)})),
+		backlogPoints: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "estate_telemetry_backlog_points", Help: "Spooled points not yet acknowledged by InfluxDB."})),
+		oldestAge: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "estate_telemetry_oldest_unsent_age_seconds", Help: "Age of the oldest spooled point not yet acknowledged (0 when none)."})),
+		influxUp: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "estate_telemetry_influxdb_up", Help: "1 while InfluxDB accepts writes, 0 while writes fail."})),
+		lastWrite: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "estate_telemetry_last_write_timestamp_seconds", Help: "Unix time of the last write InfluxDB acknowledged."})),
+	}
+}
+
+// Option configures a Writer at New.
+type Option func(*options)
+
+type options struct {
+	reg prometheus.Registerer
+}
+
+// WithRegisterer registers the writer's metrics, and its spool's, on reg
+// instead of a private registry that nobody serves.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(o *options) { o.reg = reg }
+}
 
 // Writer accepts points into the spool and sends them to InfluxDB. Add*
 // methods are safe for concurrent use and never wait for InfluxDB; Run does
@@ -66,6 +101,7 @@ type Writer struct {
 	spool  *spool.Spool
 	dead   *deadLetter
 	status *statusTracker
+	m      *Metrics
 
 	encBuf sync.Pool // *[]byte, encoding buffers
 
@@ -75,8 +111,16 @@ type Writer struct {
 
 // New opens the spool (recovering it after a crash) and the dead-letter file;
 // it does not connect to InfluxDB yet.
-func New(cfg config.InfluxDB, log *slog.Logger) (*Writer, error) {
+func New(cfg config.InfluxDB, log *slog.Logger, opts ...Option) (*Writer, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// Both on one registry, private when none was given: one nil would
+	// otherwise make two private registries.
+	reg := promreg.OrPrivate(o.reg)
 	sp, err := spool.Open(cfg.Spool.Dir, spool.Options{
+		Metrics:      spool.NewMetrics(reg),
 		MaxBytes:     int64(cfg.Spool.MaxSizeMB) << 20,
 		SegmentBytes: int64(cfg.Spool.SegmentSizeMB) << 20,
 		Sync:         spool.Sync(cfg.Spool.Fsync),
@@ -85,26 +129,28 @@ func New(cfg config.InfluxDB, log *slog.Logger) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
+	m := NewMetrics(reg)
 	dead, err := openDeadLetter(cfg.Spool.DeadLetterFile, cfg.Spool.Fsync != string(spool.SyncNever))
 	if err != nil {
 		sp.Close()
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	opts := influxdb2.DefaultOptions().
+	copts := influxdb2.DefaultOptions().
 		SetUseGZip(true).
 		SetHTTPRequestTimeout(uint(max(1, cfg.Timeout.Round(time.Second)/time.Second))).
 		SetPrecision(time.Nanosecond).
 		SetMaxRetries(0) // retries are ours: they must not lose track of the spool cursor
-	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
+	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, copts)
 	w := &Writer{
 		cfg: cfg, log: log, client: client,
 		api:    client.WriteAPIBlocking(cfg.Org, cfg.Bucket),
 		spool:  sp,
 		dead:   dead,
 		status: newStatusTracker(filepath.Join(cfg.Spool.Dir, StatusFile)),
+		m:      m,
 	}
 	w.encBuf.New = func() any { b := make([]byte, 0, 512); return &b }
-	influxUp.Set(1)
+	m.influxUp.Set(1)
 	return w, nil
 }
 
@@ -140,7 +186,7 @@ func (w *Writer) AddEvent(e devices.Event) {
 // point here; that is counted and logged (at most once a minute).
 func (w *Writer) accept(at time.Time, line []byte) {
 	if _, err := w.spool.Append(spool.Entry{Time: at.UnixNano(), Data: line}); err != nil {
-		pointsDropped.WithLabelValues("spool_error").Inc()
+		w.m.pointsDropped.WithLabelValues("spool_error").Inc()
 		w.status.addError(err)
 		w.errMu.Lock()
 		if time.Since(w.lastAddErr) > time.Minute {
@@ -150,6 +196,6 @@ func (w *Writer) accept(at time.Time, line []byte) {
 		w.errMu.Unlock()
 		return
 	}
-	pointsAccepted.Inc()
+	w.m.pointsAccepted.Inc()
 	w.status.accepted.Add(1)
 }

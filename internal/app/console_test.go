@@ -139,6 +139,49 @@ func wait(t *testing.T, ctx context.Context, limit time.Duration, what string, a
 	}
 }
 
+// textWhen waits until the text of the element sel includes every one of want
+// and returns it; ok is false when the time ran out, and text is then the last
+// one read. Each look reads and checks the text in one evaluation in the page,
+// so a list that the console redraws from the event stream is never read
+// half-way: chromedp.Text finds the node and reads it in two steps, and a
+// redraw between them replaces the node (a test once read "" that way). A
+// section marked aria-busy (the console is fetching its new content) is not
+// read until it has been drawn again.
+func textWhen(t *testing.T, ctx context.Context, limit time.Duration, sel string, want ...string) (text string, ok bool) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => { const el = document.querySelector(%q);
+		return el && !el.closest('[aria-busy="true"]') ? {found: true, text: el.textContent} : {found: false, text: ""}; })()`, sel)
+	deadline := time.Now().Add(limit)
+	for {
+		var got struct {
+			Found bool
+			Text  string
+		}
+		if err := chromedp.Run(ctx, chromedp.Evaluate(js, &got)); err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		if got.Found {
+			text = got.Text
+			if containsAll(text, want) {
+				return text, true
+			}
+		}
+		if time.Now().After(deadline) {
+			return text, false
+		}
+		time.Sleep(100 * time.Millisecond) // between looks at the page
+	}
+}
+
+func containsAll(s string, want []string) bool {
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
+}
+
 func TestConsoleInBrowser(t *testing.T) {
 	if !web.Built() {
 		t.Fatal("the console is not built into this test binary: run `make web` (make test does)")
@@ -211,8 +254,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		wait(t, tb, 15*time.Second, "wrong password",
 			chromedp.SendKeys("#name", "manager", chromedp.ByID), chromedp.SendKeys("#password", "not-the-password", chromedp.ByID),
 			chromedp.Click(`#login button[type="submit"]`, chromedp.ByQuery),
-			chromedp.WaitVisible("#login-error", chromedp.ByID), chromedp.Text("#login-error", &msg, chromedp.ByID))
-		if !strings.Contains(msg, "登录失败") {
+			chromedp.WaitVisible("#login-error", chromedp.ByID))
+		if msg, _ = textWhen(t, tb, 10*time.Second, "#login-error", "登录失败"); !strings.Contains(msg, "登录失败") {
 			t.Errorf("wrong password shows %q", msg)
 		}
 	})
@@ -231,14 +274,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		row := fmt.Sprintf(`#incidents tr[data-ticket="%d"]`, id)
 		wait(t, first, 2*time.Second, "entrapment flashing within 2 s", chromedp.WaitVisible(row+".flashing", chromedp.ByQuery))
 		t.Logf("entrapment on screen %s after the ticket was created (SSE)", time.Since(created).Round(time.Millisecond))
-		var alerts string
-		var deadlines string
 		wait(t, first, 5*time.Second, "alert sounds and the deadlines count down",
 			chromedp.Poll(`Number(document.body.dataset.alerts || 0) > 0`, nil, chromedp.WithPollingTimeout(4*time.Second)),
-			chromedp.AttributeValue("body", "data-alerts", &alerts, nil, chromedp.ByQuery),
-			chromedp.WaitVisible(row+` .countdown[data-step="acknowledge"]`, chromedp.ByQuery),
-			chromedp.Text(row+" .deadline", &deadlines, chromedp.ByQuery))
-		if !strings.Contains(deadlines, "确认") || !strings.Contains(deadlines, "到场") {
+			chromedp.WaitVisible(row+` .countdown[data-step="acknowledge"]`, chromedp.ByQuery))
+		// The countdowns redraw the row every second: read them in one look.
+		if deadlines, ok := textWhen(t, first, 5*time.Second, row+" .deadline", "确认", "到场"); !ok {
 			t.Errorf("deadline cell = %q, want acknowledge and on-site countdowns", deadlines)
 		}
 		screenshot(t, first, "control-room-alert-zh")
@@ -246,11 +286,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		acked := time.Now()
 		wait(t, first, 5*time.Second, "acknowledge from the row",
 			chromedp.Click(row+" button.ack", chromedp.ByQuery), chromedp.WaitVisible(row+".acked", chromedp.ByQuery))
-		var status string
 		wait(t, second, 5*time.Second, "acknowledgement on the second session",
-			chromedp.WaitVisible(row+".acked:not(.flashing)", chromedp.ByQuery), chromedp.Text(row+" .status", &status, chromedp.ByQuery))
+			chromedp.WaitVisible(row+".acked:not(.flashing)", chromedp.ByQuery))
 		t.Logf("acknowledgement on the second session %s after the click", time.Since(acked).Round(time.Millisecond))
-		if !strings.Contains(status, "已确认") {
+		if status, ok := textWhen(t, second, 5*time.Second, row+" .status", "已确认"); !ok {
 			t.Errorf("second session's status cell = %q", status)
 		}
 		wait(t, first, 10*time.Second, "dispatch to security and add a note",
@@ -280,11 +319,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.WaitVisible("#conn.live", chromedp.ByQuery),
 			chromedp.WaitVisible(fmt.Sprintf(`#incidents tr[data-ticket="%d"].flashing`, missed), chromedp.ByQuery))
 		postJSON(t, base, fmt.Sprintf("/api/v1/tickets/%d/actions", missed), `{"action":"cancel","note":"test"}`, http.StatusOK)
-		var nav string
 		wait(t, second, 10*time.Second, "language switch",
-			chromedp.Click("#lang", chromedp.ByID), chromedp.WaitVisible("#incidents", chromedp.ByID),
-			chromedp.Text("header nav", &nav, chromedp.ByQuery))
-		if !strings.Contains(nav, "Control room") {
+			chromedp.Click("#lang", chromedp.ByID), chromedp.WaitVisible("#incidents", chromedp.ByID))
+		if nav, ok := textWhen(t, second, 10*time.Second, "header nav", "Control room"); !ok {
 			t.Errorf("after the language switch the navigation says %q", nav)
 		}
 		screenshot(t, second, "control-room-en")
@@ -304,7 +341,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			start := time.Now().UnixMilli()
 			id := createTicket(t, base, fmt.Sprintf(`{"kind":"repair","title":"latency probe %d","site":"demo-estate","building":"2","source":"phone"}`, i))
 			sent[id] = start
-			time.Sleep(150 * time.Millisecond)
+			time.Sleep(150 * time.Millisecond) // spaces the probes (each one's latency alone), not synchronisation
 		}
 		var seen map[string]int64
 		wait(t, first, 15*time.Second, "all 20 probes on screen",
@@ -331,23 +368,25 @@ func TestConsoleInBrowser(t *testing.T) {
 		postJSON(t, base, "/api/v1/alarm-actions", fmt.Sprintf(`{"idempotency_key":"test-open-202","alarm_key":%q,"action":"open","at":%q,
 			"ticket":{"kind":"top_up","title":"2-202 余额不足","site":"demo-estate","building":"2","unit":"2-202","device":"meter-2-202","alarm_key":%q,"source":"device_alarm","reading":{"point":"balance","value":3.5,"at":%q}}}`,
 			key, time.Now().Format(time.RFC3339Nano), key, time.Now().Format(time.RFC3339Nano)), http.StatusCreated)
-		var rows string
-		wait(t, a, 10*time.Second, "red-meter list",
-			chromedp.Navigate(base+"/#/assistants"),
-			chromedp.Poll(`(document.querySelector("#red-meters tbody")?.textContent || "").includes("2-202")`, nil, chromedp.WithPollingTimeout(8*time.Second)),
-			chromedp.Text("#red-meters tbody", &rows, chromedp.ByQuery))
-		if !strings.Contains(rows, "1-101") {
+		wait(t, a, 10*time.Second, "the assistants' page", chromedp.Navigate(base+"/#/assistants"))
+		// The list is redrawn from the event stream (the new 2-202 ticket): wait
+		// for the drawing that has it, and read it in the same look.
+		if rows, ok := textWhen(t, a, 10*time.Second, "#red-meters tbody", "2-202", "1-101"); !ok {
+			if !strings.Contains(rows, "2-202") {
+				t.Fatalf("red-meter list does not show the new household 2-202: %q", rows)
+			}
 			t.Errorf("red-meter list does not show the demo meter's unit 1-101: %q", rows)
 		}
 		var before int
 		if err := chromedp.Run(a, chromedp.Evaluate(`document.querySelectorAll("#red-meters tbody tr").length`, &before)); err != nil {
 			t.Fatal(err)
 		}
-		var last string
 		wait(t, a, 10*time.Second, "record a phone reminder",
-			chromedp.Click(`#red-meters tbody tr:first-child button[data-channel="phone"]`, chromedp.ByQuery),
-			chromedp.Poll(`document.querySelector("#red-meters tbody tr:first-child td:nth-child(6)").textContent.includes("电话")`, nil, chromedp.WithPollingTimeout(8*time.Second)),
-			chromedp.Text(`#red-meters tbody tr:first-child td:nth-child(6)`, &last, chromedp.ByQuery))
+			chromedp.Click(`#red-meters tbody tr:first-child button[data-channel="phone"]`, chromedp.ByQuery))
+		last, ok := textWhen(t, a, 10*time.Second, `#red-meters tbody tr:first-child td:nth-child(6)`, "电话")
+		if !ok {
+			t.Errorf("the reminder is not shown after the click: %q", last)
+		}
 		t.Logf("last reminder after the click: %q", last)
 		screenshot(t, a, "assistants-zh")
 		// The household tops up: the gateway clears the alarm and closes the reminder.
@@ -377,39 +416,36 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("engineer sees device health and a history chart", func(t *testing.T) {
 		e := tab(t, b)
 		login(t, e, base, "engineer")
-		var state string
 		wait(t, e, 15*time.Second, "device list",
 			chromedp.Navigate(base+"/#/engineering"),
-			chromedp.WaitVisible(`#devices tr[data-device="meter-1-1-101"]`, chromedp.ByQuery),
-			chromedp.Text(`#devices tr[data-device="meter-1-1-101"] .state`, &state, chromedp.ByQuery))
-		if state != "在线" {
+			chromedp.WaitVisible(`#devices tr[data-device="meter-1-1-101"]`, chromedp.ByQuery))
+		// The page redraws every 10 s: read the state in one look.
+		if state, _ := textWhen(t, e, 10*time.Second, `#devices tr[data-device="meter-1-1-101"] .state`, "在线"); strings.TrimSpace(state) != "在线" {
 			t.Errorf("meter state = %q, want 在线", state)
 		}
-		var tree string
 		wait(t, e, 10*time.Second, "the sites and buildings",
 			chromedp.Navigate(base+"/#/engineering?site=demo-estate&building=1"),
 			// The active building link exists only once the filtered view has
 			// rendered (the unfiltered one is still on screen until then).
 			chromedp.WaitVisible(`#site-tree a.active[href*="building=1"]`, chromedp.ByQuery),
-			chromedp.WaitVisible(`#devices tr[data-device="meter-1-1-101"]`, chromedp.ByQuery),
-			chromedp.Text("#site-tree", &tree, chromedp.ByID))
-		if !strings.Contains(tree, "demo-estate") || !strings.Contains(tree, "1 栋") {
+			chromedp.WaitVisible(`#devices tr[data-device="meter-1-1-101"]`, chromedp.ByQuery))
+		if tree, ok := textWhen(t, e, 10*time.Second, "#site-tree", "demo-estate", "1 栋"); !ok {
 			t.Errorf("site tree: %q", tree)
 		}
 		screenshot(t, e, "engineering-zh")
 		var points string
-		var ok bool
 		wait(t, e, 15*time.Second, "device chart",
 			chromedp.Navigate(base+"/#/engineering?device=meter-1-1-101&point=balance&range=1h"),
 			chromedp.WaitVisible("#chart canvas", chromedp.ByQuery),
-			chromedp.AttributeValue("#chart", "data-points", &points, &ok, chromedp.ByQuery))
-		if !ok || points == "" || points == "0" {
+			// Found and read in one look (the page redraws itself every 10 s).
+			chromedp.Poll(`(() => { const c = document.querySelector("#chart[data-points]");
+				return c && !c.closest('[aria-busy="true"]') ? c.dataset.points : ""; })()`, &points, chromedp.WithPollingTimeout(10*time.Second)))
+		if points == "" || points == "0" {
 			t.Errorf("chart has %q points", points)
 		}
 		t.Logf("balance chart over 1h renders %s points from InfluxDB", points)
-		var alarms string
-		wait(t, e, 10*time.Second, "alarm history", chromedp.WaitVisible("#alarm-history", chromedp.ByID), chromedp.Text("#alarm-history", &alarms, chromedp.ByID))
-		if !strings.Contains(alarms, "prepaid_low_balance") || !strings.Contains(alarms, "告警") {
+		wait(t, e, 10*time.Second, "alarm history", chromedp.WaitVisible("#alarm-history", chromedp.ByID))
+		if alarms, ok := textWhen(t, e, 10*time.Second, "#alarm-history", "prepaid_low_balance", "告警"); !ok {
 			t.Errorf("alarm history does not show the low-balance alarm: %q", alarms)
 		}
 		screenshot(t, e, "device-chart-zh")
@@ -437,14 +473,12 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		c := tab(t, b)
 		login(t, c, base, "control")
-		var rows string
 		wait(t, c, 15*time.Second, "the suppressed alarms",
 			chromedp.Navigate(base+"/#/control"),
 			chromedp.WaitVisible("#show-suppressed", chromedp.ByID),
 			chromedp.Click("#show-suppressed", chromedp.ByID),
-			chromedp.WaitVisible("#suppressed", chromedp.ByID),
-			chromedp.Text("#suppressed", &rows, chromedp.ByID))
-		if !strings.Contains(rows, "meter-2-1-201") || !strings.Contains(rows, "power outage on feeder b2") || !strings.Contains(rows, "设备无应答") {
+			chromedp.WaitVisible("#suppressed", chromedp.ByID))
+		if rows, ok := textWhen(t, c, 10*time.Second, "#suppressed", "meter-2-1-201", "power outage on feeder b2", "设备无应答"); !ok {
 			t.Errorf("suppressed alarms on the console: %q", rows)
 		}
 		screenshot(t, c, "control-room-suppressed-zh")
@@ -464,13 +498,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("manager sees the monthly report with charts and downloads the CSV", func(t *testing.T) {
 		m := tab(t, b)
 		login(t, m, base, "manager")
-		var total string
-		var kindBars int
+		var rep struct {
+			Total string
+			Bars  int
+		}
 		wait(t, m, 15*time.Second, "report",
 			chromedp.Navigate(base+"/#/reports"),
 			chromedp.WaitVisible("#chart-kind rect", chromedp.ByQuery),
-			chromedp.Text("#rep-tickets strong", &total, chromedp.ByQuery),
-			chromedp.Evaluate(`document.querySelectorAll("#chart-kind rect").length`, &kindBars))
+			// The total and the bars of one drawing, read in one look once it is done.
+			chromedp.Poll(`(() => { const s = document.querySelector("#rep-tickets strong");
+				if (!s || s.closest('[aria-busy="true"]') || s.textContent === "" || s.textContent === "0") return false;
+				return {Total: s.textContent, Bars: document.querySelectorAll("#chart-kind rect").length}; })()`, &rep, chromedp.WithPollingTimeout(10*time.Second)))
+		total, kindBars := rep.Total, rep.Bars
 		if total == "0" || kindBars < 2 {
 			t.Errorf("report shows %s tickets in %d kind bars", total, kindBars)
 		}

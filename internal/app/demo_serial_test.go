@@ -54,8 +54,10 @@ func TestDemoSerialEndToEnd(t *testing.T) {
 	var mu sync.Mutex
 	byDevice := map[string]int{}
 	done := make(chan error, 1)
+	gw := make(chan *gateway.Gateway, 1)
 	go func() {
 		done <- RunDemo(ctx, cfg, log, io.Discard, func(g *gateway.Gateway) {
+			gw <- g
 			g.OnTicket = func(tk wire.Ticket) {
 				mu.Lock()
 				byDevice[tk.Device]++
@@ -63,7 +65,6 @@ func TestDemoSerialEndToEnd(t *testing.T) {
 			}
 		})
 	}()
-	start := time.Now()
 	deadline := time.After(40 * time.Second)
 	for {
 		mu.Lock()
@@ -80,21 +81,48 @@ func TestDemoSerialEndToEnd(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	// More polls of the low balances (still one ticket each), and time for the
-	// panels' first alarm (5 s after start) to be written.
-	time.Sleep(max(3*time.Second, time.Until(start.Add(8*time.Second))))
+	// More polls of the low balances (still one ticket each), counted by the
+	// gateway, and the panels' first alarms (5 s after start) in InfluxDB:
+	// waited for, not assumed from the time.
+	g := <-gw
+	meters := []string{"meter-2-1-101", "meter-2-1-102", "meter-2-1-103"}
+	polls := func(id string) uint64 { d, _ := g.Health().Get(id); return d.Polls }
+	ticketed := map[string]uint64{}
+	for _, id := range meters {
+		ticketed[id] = polls(id)
+	}
+	waitFor(t, 60*time.Second, "3 more polls of each low balance", func() bool {
+		for _, id := range meters {
+			if polls(id) < ticketed[id]+3 {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, 60*time.Second, "both panels' fire alarms in InfluxDB", func() bool {
+		seen := fireAlarms(t, influxURL, bucket)
+		return seen["fire-uitd-2"] && seen["fire-panel-2"]
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v", err)
 	}
 	mu.Lock()
-	for _, d := range []string{"meter-2-1-101", "meter-2-1-102", "meter-2-1-103"} {
+	for _, d := range meters {
 		if byDevice[d] != 1 {
 			t.Errorf("device %s: %d tickets, want 1", d, byDevice[d])
 		}
 	}
 	mu.Unlock()
 
+	if seen := fireAlarms(t, influxURL, bucket); !seen["fire-uitd-2"] || !seen["fire-panel-2"] {
+		t.Errorf("fire alarms in InfluxDB from %v, want fire-uitd-2 and fire-panel-2", seen)
+	}
+}
+
+// fireAlarms is the set of devices with an active fire alarm event in InfluxDB.
+func fireAlarms(t *testing.T, influxURL, bucket string) map[string]bool {
+	t.Helper()
 	client := influxdb2.NewClient(influxURL, "")
 	defer client.Close()
 	q := fmt.Sprintf(`from(bucket: %q) |> range(start: -5m)
@@ -112,7 +140,5 @@ func TestDemoSerialEndToEnd(t *testing.T) {
 	if res.Err() != nil {
 		t.Fatal(res.Err())
 	}
-	if !seen["fire-uitd-2"] || !seen["fire-panel-2"] {
-		t.Errorf("fire alarms in InfluxDB from %v, want fire-uitd-2 and fire-panel-2", seen)
-	}
+	return seen
 }

@@ -76,8 +76,10 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	firstTicket := make(chan struct{})
 	var once sync.Once
 	done := make(chan error, 1)
+	gw := make(chan *gateway.Gateway, 1)
 	go func() {
 		done <- RunDemo(ctx, cfg, log, io.Discard, func(g *gateway.Gateway) {
+			gw <- g
 			g.OnTicket = func(tk wire.Ticket) {
 				mu.Lock()
 				delivered = append(delivered, tk)
@@ -94,8 +96,12 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no ticket within 30 s")
 	}
-	// Keep polling well after the alarm: 25 more polls of a low balance.
-	time.Sleep(25 * 200 * time.Millisecond)
+	// Keep polling well after the alarm: 25 more polls of a low balance,
+	// counted by the gateway itself rather than assumed from the time.
+	g := <-gw
+	polls := func() uint64 { d, _ := g.Health().Get("meter-1-1-101"); return d.Polls }
+	afterTicket := polls()
+	waitFor(t, 60*time.Second, "25 more polls of the low balance", func() bool { return polls() >= afterTicket+25 })
 	tickets := listTickets(t, cfg)
 	cancel()
 	if err := <-done; err != nil {

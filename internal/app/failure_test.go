@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/estatehq/estate/devices/modbus"
 	"github.com/estatehq/estate/gateway"
 	"github.com/estatehq/estate/gateway/health"
+	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/testenv"
 	"github.com/estatehq/estate/internal/wire"
 )
@@ -147,7 +150,12 @@ func TestInfluxDBOutageKeepsTicketingAndRecovers(t *testing.T) {
 		t.Fatal("no ticket while InfluxDB was down")
 	}
 	waitFor(t, 10*time.Second, "the outage logged", func() bool { return logs.count("InfluxDB write failing") > 0 })
-	time.Sleep(3 * time.Second) // more polls, more failed flushes
+	// More polls and more failed flushes, counted on the demo's /metrics
+	// rather than assumed from the time: none of them may log again.
+	failed := scrape(t, cfg, "estate_telemetry_write_errors_total")
+	waitFor(t, 30*time.Second, "three more failed flushes", func() bool {
+		return scrape(t, cfg, "estate_telemetry_write_errors_total") >= failed+3
+	})
 	if n := logs.count("InfluxDB write failing"); n != 1 {
 		t.Errorf("outage logged %d times, want once", n)
 	}
@@ -182,4 +190,38 @@ func TestInfluxDBOutageKeepsTicketingAndRecovers(t *testing.T) {
 	if n < 10 {
 		t.Errorf("%d readings in InfluxDB after the outage; the ones buffered during it are missing", n)
 	}
+}
+
+// scrape sums every series of a metric on the demo desk's /metrics (which
+// serves the gateway's metrics too: the demo runs both on one registry).
+func scrape(t *testing.T, cfg *config.Config, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + cfg.Desk.Listen + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape /metrics: status %d", resp.StatusCode)
+	}
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue // another metric, or a longer name with this prefix
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("scrape /metrics: %v", err)
+	}
+	return sum
 }

@@ -54,13 +54,32 @@ func MosquittoTool(t testing.TB, name string) string {
 // PrivateMosquitto starts a mosquitto of the test's own on addr (a free
 // loopback port when empty), for tests that stop and restart the broker, and
 // returns its URL and a function that stops it; the test's cleanup stops it too.
-// Extra lines go into the listener's configuration (TLS files, …).
+// Extra lines go into the listener's configuration (TLS files, …). On a port
+// it drew itself it tries another one if mosquitto cannot bind (someone took
+// the port in the meantime); a given addr is the test's to keep free.
 func PrivateMosquitto(t testing.TB, addr string, listenerConf ...string) (brokerURL string, stop func()) {
 	t.Helper()
 	bin := MosquittoTool(t, "mosquitto")
-	if addr == "" {
-		addr = FreeAddr(t)
+	drawn := addr == ""
+	for attempt := 1; ; attempt++ {
+		if drawn {
+			addr = FreeAddr(t)
+		}
+		url, stop, exited, err := startMosquitto(t, bin, addr, listenerConf)
+		if err == nil {
+			return url, stop
+		}
+		if !drawn || !exited || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("%v; trying another port", err)
 	}
+}
+
+// startMosquitto starts one mosquitto on addr and waits until it accepts
+// connections; exited says whether it stopped by itself (it could not bind).
+func startMosquitto(t testing.TB, bin, addr string, listenerConf []string) (brokerURL string, stop func(), exited bool, err error) {
+	t.Helper()
 	_, port, _ := net.SplitHostPort(addr)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
@@ -97,11 +116,16 @@ func PrivateMosquitto(t testing.TB, addr string, listenerConf ...string) (broker
 		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			conn.Close()
-			return "tcp://" + addr, stop
+			return "tcp://" + addr, stop, false, nil
+		}
+		select {
+		case <-done:
+			return "", nil, true, fmt.Errorf("private mosquitto on %s exited: %s", addr, stderr.String())
+		default:
 		}
 		if time.Now().After(deadline) {
 			stop()
-			t.Fatalf("private mosquitto did not listen on %s: %v\n%s", addr, err, stderr.String())
+			return "", nil, false, fmt.Errorf("private mosquitto did not listen on %s: %v\n%s", addr, err, stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

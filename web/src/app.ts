@@ -5,7 +5,7 @@
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { api, APIError, login, Me, setToken, token } from "./api";
-import { clear, h } from "./dom";
+import { busy, clear, h } from "./dom";
 import { events } from "./events";
 import { currentLang, setLang, t } from "./i18n";
 import { Page } from "./page";
@@ -93,7 +93,8 @@ async function route() {
   current = page;
   const tick = async () => {
     try {
-      await page.render(root, params);
+      // Busy while the page fetches and redraws (its periodic refreshes too).
+      await busy(root, () => page.render(root, params));
       document.body.dataset.route = page.route; // which page is showing, once drawn
       setConnection(true);
       if (!rendered) {

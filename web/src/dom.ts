@@ -34,3 +34,15 @@ export function location(t: { building?: string; unit?: string; floor?: string }
 export function reading(v: number): string {
   return (Math.floor(v * 100) / 100).toFixed(2);
 }
+
+// busy marks el aria-busy while fn refreshes it (a request, then a redraw), so
+// that assistive technology, and the browser test, wait for the new content
+// rather than read a section between its request and its redraw.
+export async function busy<T>(el: HTMLElement, fn: () => Promise<T>): Promise<T> {
+  el.setAttribute("aria-busy", "true");
+  try {
+    return await fn();
+  } finally {
+    el.removeAttribute("aria-busy");
+  }
+}

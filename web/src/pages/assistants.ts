@@ -3,7 +3,7 @@
 // the ticket board with filters, the work-order form for phone and walk-in
 // requests, and the follow-up (回访) form with satisfaction.
 import { action, api, Me, Ticket, TopUp } from "../api";
-import { clear, h, location, reading } from "../dom";
+import { busy, clear, h, location, reading } from "../dom";
 import { events } from "../events";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
@@ -50,7 +50,11 @@ function newTicketForm(site: string, onDone: () => void): HTMLElement {
   return form;
 }
 
-async function drawRedMeters(box: HTMLElement) {
+function drawRedMeters(box: HTMLElement): Promise<void> {
+  return busy(box, () => redMeters(box));
+}
+
+async function redMeters(box: HTMLElement) {
   const { topups } = await api<{ topups: TopUp[] | null }>("/topups");
   const list = topups || [];
   const remind = async (tp: TopUp, channel: string, msg: HTMLElement) => {
@@ -151,12 +155,12 @@ export const assistantsPage: Page = {
     const red = h("section", { id: "red-box" });
     const follow = h("section", { id: "follow-box" });
     const board = h("section", { id: "board-box" });
-    const lists = async () => {
+    const lists = () => busy(follow, () => busy(board, async () => {
       const { tickets } = await api<{ tickets: Ticket[] }>("/tickets?limit=500");
       drawFollowUps(follow, tickets, () => void lists());
       drawBoard(board, tickets, params);
       return tickets;
-    };
+    }));
     const refreshAll = () => Promise.all([drawRedMeters(red), lists()]);
     const [, tickets] = await refreshAll();
     const site = me.site || tickets[0]?.site || "";
