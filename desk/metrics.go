@@ -1,10 +1,9 @@
 package desk
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/estatehq/estate/internal/promreg"
 )
 
 // metrics are the desk's own Prometheus series (docs/metrics.md lists them).
@@ -28,52 +27,33 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg = prometheus.NewRegistry()
 	}
 	return &metrics{
-		ticketsCreated: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		ticketsCreated: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_desk_tickets_created_total",
 			Help: "Tickets opened, by kind and source.",
 		}, []string{"kind", "source"})),
-		ticketTransitions: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		ticketTransitions: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_desk_ticket_transitions_total",
 			Help: "Lifecycle actions applied, by action.",
 		}, []string{"action"})),
-		transitionsRefused: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		transitionsRefused: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_desk_transitions_refused_total",
 			Help: "Lifecycle actions refused (forbidden by the lifecycle or missing a field), by action.",
 		}, []string{"action"})),
-		logins: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		logins: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_desk_logins_total",
 			Help: "Console logins, by result (ok, bad_password, rate_limited).",
 		}, []string{"result"})),
-		eventStreams: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		eventStreams: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "estate_desk_event_streams",
 			Help: "Consoles connected to GET /api/v1/events.",
 		})),
-		notificationsSent: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		notificationsSent: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_desk_notifications_total",
 			Help: "Notification delivery attempts, by channel and result (sent, retry, failed).",
 		}, []string{"channel", "result"})),
-		deadlinesMissed: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		deadlinesMissed: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_desk_deadlines_missed_total",
 			Help: "Deadlines found missed and escalated, by kind and step.",
 		}, []string{"kind", "step"})),
 	}
-}
-
-// register registers c on reg, or returns the collector of the same
-// description that is already there: a second desk on one registry counts
-// on the first one's series instead of panicking. Any other registration
-// error is a programming error (a name reused with other labels), and panics
-// as MustRegister would.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic(fmt.Errorf("desk: register metrics: %w", err))
 }

@@ -11,7 +11,6 @@ package gateway
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -28,6 +27,7 @@ import (
 	"github.com/estatehq/estate/gateway/statedb"
 	"github.com/estatehq/estate/gateway/telemetry"
 	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/promreg"
 	"github.com/estatehq/estate/internal/wire"
 )
 
@@ -41,29 +41,13 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
-		polls: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		polls: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_gateway_polls_total", Help: "Device polls, by device and result."}, []string{"device", "result"})),
-		devicesOnline: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		devicesOnline: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "estate_gateway_device_online", Help: "1 while the device answers, 0 once it is offline."}, []string{"device"})),
-		alarmTransitions: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		alarmTransitions: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_gateway_alarm_transitions_total", Help: "Alarm state changes, by rule and state."}, []string{"rule", "state"})),
 	}
-}
-
-// register registers c on reg, or returns the equal collector already there
-// (a second gateway on the same registry, in tests). Any other conflict is a
-// programming error, as with prometheus.MustRegister.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }
 
 // Gateway runs the pipeline for one configuration.

@@ -1,9 +1,9 @@
 package alarm
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/estatehq/estate/internal/promreg"
 )
 
 // Metrics are the engine's Prometheus metrics (docs/metrics.md). They live on
@@ -24,29 +24,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg = prometheus.NewRegistry()
 	}
 	return &Metrics{
-		evaluations: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		evaluations: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "estate_alarm_evaluations_total", Help: "Rule evaluations against readings, events and health."})),
-		suppressions: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		suppressions: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_alarm_suppressed_total", Help: "Alarms that fired while suppressed, by cause (outage, maintenance)."}, []string{"cause"})),
-		firing: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		firing: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "estate_alarm_firing", Help: "Alarms firing now, by whether they are suppressed."}, []string{"suppressed"})),
-		persistErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		persistErrors: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "estate_alarm_persist_errors_total", Help: "Alarm state writes that failed."})),
 	}
-}
-
-// register registers c on reg, or returns the equal collector already there
-// (a second engine on the same registry). Any other conflict is a programming
-// error, as with prometheus.MustRegister.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }
