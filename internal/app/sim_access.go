@@ -28,7 +28,7 @@ func startAccessSim(ctx context.Context, cfg *config.Config, sc config.Simulator
 	}
 	sim := &access.Simulator{Script: sc.Script}
 	log = log.With("device", dev.ID)
-	log.Info("simulated door controller publishing", "broker", cfg.MQTT.Broker, "script", scriptSummary(sc.Script))
+	log.Info("simulated door controller publishing", "broker", brokerSettings(cfg).Broker, "script", scriptSummary(sc.Script))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

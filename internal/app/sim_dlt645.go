@@ -22,7 +22,7 @@ func init() {
 
 func validateDLT645Sim(cfg *config.Config, s config.Simulator, path string) []config.Problem {
 	var ps []config.Problem
-	if d, ok := cfg.DeviceByID(s.Device); ok && (d.Protocol != dlt645.Protocol || d.Serial == nil) {
+	if d, ok := cfg.DeviceByID(s.Device); ok && (d.Protocol != dlt645.Protocol || dlt645.DeviceOf(d).Serial == nil) {
 		ps = append(ps, cfg.Problemf(path+".device", "a dlt645_bus simulator serves a DL/T 645 line; device %s uses %s", d.ID, d.Protocol))
 	}
 	if s.DrainPerSecond < 0 {
@@ -32,7 +32,8 @@ func validateDLT645Sim(cfg *config.Config, s config.Simulator, path string) []co
 }
 
 func startDLT645Sim(ctx context.Context, cfg *config.Config, sc config.Simulator, log *slog.Logger) (func(), error) {
-	dev, _ := cfg.DeviceByID(sc.Device)
+	cdev, _ := cfg.DeviceByID(sc.Device)
+	dev := dlt645.DeviceOf(cdev)
 	port := dev.Serial.Port
 	if err := os.MkdirAll(filepath.Dir(port), 0o755); err != nil {
 		return nil, err
@@ -45,8 +46,12 @@ func startDLT645Sim(ctx context.Context, cfg *config.Config, sc config.Simulator
 	// as on a real bus.
 	bus.Settings = serialline.Resolve(dev.Serial, dlt645.DefaultBaud, dlt645.DefaultParity)
 	n := 0
-	for _, d := range cfg.Devices {
-		if d.Protocol != dlt645.Protocol || d.Serial == nil || d.Serial.Port != port {
+	for _, cd := range cfg.Devices {
+		if cd.Protocol != dlt645.Protocol {
+			continue
+		}
+		d := dlt645.DeviceOf(cd)
+		if d.Serial == nil || d.Serial.Port != port {
 			continue
 		}
 		addr, err := dlt645.ParseAddress(d.Address)

@@ -31,7 +31,7 @@ func startElevatorSim(ctx context.Context, cfg *config.Config, sc config.Simulat
 	}
 	sim := &elevator.Simulator{Lowest: 1, Highest: 10, Script: sc.Script}
 	log = log.With("device", dev.ID)
-	log.Info("simulated elevator monitor publishing", "broker", cfg.MQTT.Broker, "script", scriptSummary(sc.Script))
+	log.Info("simulated elevator monitor publishing", "broker", brokerSettings(cfg).Broker, "script", scriptSummary(sc.Script))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -63,7 +63,7 @@ func validateMQTTSim(cfg *config.Config, s config.Simulator, path, family string
 			ps = append(ps, cfg.Problemf(p, "at and for must not be negative"))
 		}
 	}
-	if cfg.MQTT.Broker == "" {
+	if brokerSettings(cfg).Broker == "" {
 		ps = append(ps, cfg.Problemf(path, "an MQTT simulator needs the mqtt section's broker"))
 	}
 	return ps
@@ -77,8 +77,9 @@ func dialSimDevice(ctx context.Context, cfg *config.Config, sc config.Simulator)
 	if err != nil {
 		return nil, dev, err
 	}
-	user, password := cfg.MQTT.Username, cfg.MQTT.Password
-	if e := cfg.MQTT.Embedded; e != nil {
+	m := brokerSettings(cfg)
+	user, password := m.Username, m.Password
+	if e := m.Embedded; e != nil {
 		for _, u := range e.Users {
 			if u.Role == "device" {
 				user, password = u.Username, u.Password
@@ -86,15 +87,22 @@ func dialSimDevice(ctx context.Context, cfg *config.Config, sc config.Simulator)
 			}
 		}
 	}
-	topicID := dev.ID
-	if dev.MQTT != nil && dev.MQTT.TopicID != "" {
-		topicID = dev.MQTT.TopicID
-	}
+	topicID := mqtt.TopicID(dev)
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	pub, err := mqtt.Dial(dctx, p, mqtt.PublisherOptions{Broker: cfg.MQTT.Broker, ClientID: "sim-" + cfg.Site.ID + "-" + dev.ID,
+	pub, err := mqtt.Dial(dctx, p, mqtt.PublisherOptions{Broker: m.Broker, ClientID: "sim-" + cfg.Site.ID + "-" + dev.ID,
 		Username: user, Password: password, Site: cfg.Site.ID, TopicID: topicID, QoS: 1})
 	return pub, dev, err
+}
+
+// brokerSettings is the configuration's mqtt section (devices/mqtt's), empty
+// when it does not decode (Load has said why).
+func brokerSettings(cfg *config.Config) *mqtt.Settings {
+	m, err := mqtt.SettingsOf(cfg)
+	if err != nil {
+		return &mqtt.Settings{}
+	}
+	return m
 }
 
 func scriptSummary(steps []config.ScriptStep) string {

@@ -31,7 +31,7 @@ func validateFireSim(protocol string) func(*config.Config, config.Simulator, str
 			return nil // reported by the built-in checks
 		case d.Protocol != protocol:
 			return []config.Problem{cfg.Problemf(path+".device", "this simulator serves a %s device; device %s uses %s", protocol, d.ID, d.Protocol)}
-		case protocol == firepanel.ProtocolGBT26875 && d.Address == "":
+		case protocol == firepanel.ProtocolGBT26875 && firepanel.DeviceOf(d).Address == "":
 			return []config.Problem{cfg.Problemf(path+".device", "the simulated transmission device connects over TCP: device %s needs an address", d.ID)}
 		}
 		return nil
@@ -39,7 +39,8 @@ func validateFireSim(protocol string) func(*config.Config, config.Simulator, str
 }
 
 func startUITDSim(ctx context.Context, cfg *config.Config, sc config.Simulator, log *slog.Logger) (func(), error) {
-	dev, _ := cfg.DeviceByID(sc.Device)
+	cdev, _ := cfg.DeviceByID(sc.Device)
+	dev := firepanel.DeviceOf(cdev)
 	u := &firepanel.UITD{Source: [6]byte{0x01}, Script: firepanel.DemoScript(fireScriptGap), Repeat: true, Loc: siteClock(cfg)}
 	log.Info("simulated fire transmission device sending", "device", dev.ID, "to", dev.Address)
 	done := make(chan struct{})
@@ -48,7 +49,8 @@ func startUITDSim(ctx context.Context, cfg *config.Config, sc config.Simulator, 
 }
 
 func startCRTSim(ctx context.Context, cfg *config.Config, sc config.Simulator, log *slog.Logger) (func(), error) {
-	dev, _ := cfg.DeviceByID(sc.Device)
+	cdev, _ := cfg.DeviceByID(sc.Device)
+	dev := firepanel.DeviceOf(cdev)
 	if err := os.MkdirAll(filepath.Dir(dev.Serial.Port), 0o755); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,8 @@ func validatePrepaidSim(cfg *config.Config, s config.Simulator, path string) []c
 }
 
 func startPrepaidSim(ctx context.Context, cfg *config.Config, sc config.Simulator, log *slog.Logger) (func(), error) {
-	dev, _ := cfg.DeviceByID(sc.Device)
+	cdev, _ := cfg.DeviceByID(sc.Device)
+	dev := modbus.DeviceOf(cdev)
 	p, err := modbus.LoadProfile(modbus.ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
 	if err != nil {
 		return nil, err
