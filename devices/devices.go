@@ -1,9 +1,16 @@
 // Package devices holds what every device driver shares: the reading a poll
-// produces, the driver interface the gateway schedules, and the registry through
-// which each protocol package (devices/modbus, …) makes itself available.
+// produces, the driver interface the gateway schedules, and the registries
+// through which each protocol package (devices/modbus, …) and each family with
+// logic of its own (devices/elevator, devices/access) makes itself available.
 //
-// A protocol package registers itself in its init function; devices/all imports
-// every one of them, the way Telegraf's plugins/inputs/all does.
+// A protocol owns its options: the keys of a device beside the common ones of
+// config.Device, decoded strictly from the device's YAML node when the
+// configuration is validated (options.go). Profiles of every protocol are read
+// by one loader (profile.go). A family's Behaviour turns a device's readings
+// over time into events, whatever the transport (family.go).
+//
+// A package registers itself in its init function; devices/all imports every
+// one of them, the way Telegraf's plugins/inputs/all does.
 package devices
 
 import (

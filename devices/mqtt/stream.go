@@ -4,7 +4,9 @@
 // JSON paths or plain text mapped to points, event codes named through code
 // tables); received messages go through an ordered, bounded queue to one
 // decoding goroutine, which also runs presence (status topics, last wills,
-// birth/death, silence) and the family logic of elevators and doors.
+// birth/death, silence) and the family logic of elevators and doors. The
+// package owns its configuration: the top-level mqtt: section and each
+// device's mqtt block (options.go).
 package mqtt
 
 import (

@@ -3,6 +3,12 @@
 // Everything is checked before anything starts: unknown keys are errors, and
 // every problem is reported as "file:line: field: what is wrong" so that
 // `estate check` and a refused start-up print the same messages.
+//
+// The package knows no protocol: a device keeps its YAML node, from which its
+// protocol's package decodes its own options, and a top-level section that
+// another package owns (mqtt:) is kept as written; both are read with
+// DecodeStrict, which checks and locates them like the built-in parts
+// (node.go). Load's extra validators (devices.Validate) do that.
 package config
 
 import (
