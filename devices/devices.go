@@ -1,14 +1,20 @@
 // Package devices holds what every device driver shares: the reading a poll
 // produces, the driver interface the gateway schedules, and the registries
 // through which each protocol package (devices/modbus, …) makes its protocols
-// and its simulated devices (sim.go) available.
+// and its simulated devices (sim.go) available, and each family with logic of
+// its own (devices/elevator, devices/access) its behaviour (family.go).
 //
-// A protocol package registers itself in its init function; devices/all imports
-// every one of them, the way Telegraf's plugins/inputs/all does.
+// A protocol owns its options: the keys of a device beside the common ones of
+// config.Device, decoded strictly from the device's YAML node when the
+// configuration is validated (options.go). Profiles of every protocol are read
+// by one loader (profile.go). A family's Behaviour turns a device's readings
+// over time into events, whatever the transport (family.go).
+//
+// A package registers itself in its init function; devices/all imports every
+// one of them, the way Telegraf's plugins/inputs/all does.
 package devices
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -17,7 +23,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/internal/config"
 )
@@ -73,28 +78,6 @@ func (r Reading) Get(point string) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// ProfileHeader is what every device profile (configs/profiles/*.yaml) says
-// of itself, whatever its protocol; each protocol's profile embeds it inline.
-type ProfileHeader struct {
-	Name         string `yaml:"name"`
-	Description  string `yaml:"description"`
-	Manufacturer string `yaml:"manufacturer"`
-	Model        string `yaml:"model"`
-	Family       string `yaml:"family"`
-	// Protocol names the protocol of profiles other than Modbus register maps.
-	Protocol string `yaml:"protocol"`
-	// Source cites the public register map or document the profile comes from.
-	Source string `yaml:"source"`
-}
-
-// DecodeProfile decodes profile text into p the way every protocol reads its
-// profiles: strictly (an unknown key is an error, not a silently ignored typo).
-func DecodeProfile(data []byte, p any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	return dec.Decode(p)
 }
 
 // Event is something a device reported happening (a fire alarm in a zone, a
@@ -171,6 +154,26 @@ type Env struct {
 
 // Protocol is what a protocol package registers.
 type Protocol struct {
+	// Options returns new, empty options of the protocol: a pointer to the
+	// struct (modbus.Options, …) that the protocol's own keys of a device
+	// (address, serial, mqtt, …) decode into, strictly, from the device's
+	// mapping. Validate decodes them once, with their defaults (Defaulter),
+	// into the device's ProtocolOptions, which Open and OpenStream then read
+	// (OptionsOf). Nil: the protocol has no keys of its own.
+	Options func() any
+	// Exclusive are option keys that a device of another protocol must not
+	// carry, with what it is told (%q is replaced by its protocol). Other
+	// keys of this protocol are tolerated on other devices: they loaded
+	// before each protocol had its own options.
+	Exclusive map[string]string
+	// DefaultTimeout is the request timeout of the protocol's devices that
+	// set none (0: the configuration's default, 1s).
+	DefaultTimeout time.Duration
+	// ValidateConfig checks what the protocol owns beyond its devices (the
+	// mqtt: broker section), once per configuration; it claims its sections
+	// (config.Config.Section) even when no device uses them.
+	ValidateConfig func(cfg *config.Config) []config.Problem
+
 	// Open connects to the device (lazily: a device that is down at start-up
 	// must not stop the gateway) and returns its driver.
 	Open func(env Env, dev config.Device, info *Info) (Driver, error)
@@ -179,7 +182,8 @@ type Protocol struct {
 	// same order). A protocol sets Open or OpenStream.
 	OpenStream func(env Env, devs []config.Device, infos []*Info) (Streamer, error)
 	// Validate reports the problems of a device's configuration (address format,
-	// profile presence) without connecting; path is like "devices[3]".
+	// profile presence) without connecting; path is like "devices[3]". The
+	// device's options are decoded already (OptionsOf).
 	Validate func(cfg *config.Config, dev config.Device, path string) []config.Problem
 }
 
@@ -222,6 +226,10 @@ type Polled struct {
 	Config config.Device
 	Info   *Info
 	Driver Driver
+	// Behaviour is the logic of the device's family over its readings
+	// (elevator entrapments, doors held open), nil when its family has none.
+	// The gateway feeds it every reading, whatever the transport.
+	Behaviour Behaviour
 }
 
 // Opened is every configured device, ready to poll or stream.
@@ -264,7 +272,13 @@ func OpenAll(env Env) (*Opened, error) {
 			o.Close()
 			return nil, fmt.Errorf("device %s: %w", dev.ID, err)
 		}
-		o.Polled = append(o.Polled, Polled{Config: dev, Info: info, Driver: d})
+		b, err := NewBehaviour(dev)
+		if err != nil {
+			_ = d.Close()
+			o.Close()
+			return nil, fmt.Errorf("device %s: %w", dev.ID, err)
+		}
+		o.Polled = append(o.Polled, Polled{Config: dev, Info: info, Driver: d, Behaviour: lockedBehaviour(b)})
 	}
 	for _, name := range order {
 		p, _ := lookup(name)
@@ -284,10 +298,15 @@ func OpenAll(env Env) (*Opened, error) {
 	return o, nil
 }
 
-// Validate is a config.Validator that checks every device against its protocol.
+// Validate is a config.Validator that checks every device against its
+// protocol: it decodes each device's protocol options (keeping them in its
+// ProtocolOptions for the drivers), applies the protocol's default timeout,
+// runs the protocol's checks, and the protocols' checks of the sections they
+// own.
 func Validate(cfg *config.Config) []config.Problem {
 	var ps []config.Problem
-	for i, d := range cfg.Devices {
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
 		path := fmt.Sprintf("devices[%d]", i)
 		if d.Protocol == "" {
 			continue // already reported as required
@@ -297,8 +316,21 @@ func Validate(cfg *config.Config) []config.Problem {
 			ps = append(ps, cfg.Problemf(path+".protocol", "unknown protocol %q; known: %v", d.Protocol, Protocols()))
 			continue
 		}
-		if p.Validate != nil {
-			ps = append(ps, p.Validate(cfg, d, path)...)
+		if p.DefaultTimeout > 0 && !config.HasKey(d.Node, "timeout") {
+			d.Timeout = p.DefaultTimeout
+		}
+		opts, dps, secretsOK := decodeDevice(cfg, *d, path, p)
+		d.ProtocolOptions = opts
+		ps = append(ps, dps...)
+		ps = append(ps, validateFamily(cfg, *d, path)...)
+		// An unset secret is reported once, not again as an empty value.
+		if p.Validate != nil && secretsOK {
+			ps = append(ps, p.Validate(cfg, *d, path)...)
+		}
+	}
+	for _, name := range Protocols() {
+		if p, _ := lookup(name); p.ValidateConfig != nil {
+			ps = append(ps, p.ValidateConfig(cfg)...)
 		}
 	}
 	return ps

@@ -41,7 +41,7 @@ func init() {
 			}
 		},
 		Configure: func(cfg *config.Config, dev config.Device, o *testSimOptions) {
-			o.Address = dev.Address
+			o.Address = dev.ID
 		},
 		Validate: func(cfg *config.Config, dev *config.Device, o *testSimOptions, path string) []config.Problem {
 			if o.Level < 0 {

@@ -104,7 +104,27 @@ func (g *Gateway) pollOnce(ctx context.Context, d *devices.Polled, poll func(con
 		return err
 	}
 	g.handleReading(r)
+	g.observeFamily(d, r)
 	return nil
+}
+
+// observeFamily runs the device's family logic over a reading: an elevator
+// polled over Modbus raises entrapments like one that publishes over MQTT.
+// Polls come at the device's interval, which is the logic's clock too.
+func (g *Gateway) observeFamily(d *devices.Polled, r devices.Reading) {
+	if d.Behaviour == nil {
+		return
+	}
+	now := r.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, e := range d.Behaviour.Observe(now, r.Values, nil) {
+		if e.Device == nil {
+			e.Device = d.Info
+		}
+		g.handleEvent(e)
+	}
 }
 
 // observePoll records a poll in the device's health, logging what changed:

@@ -146,8 +146,9 @@ func benchPoller(b *testing.B, profilePath string) {
 	cfg.Gateway.ProfilesDir = filepath.Dir(profilePath)
 	all := map[string]time.Duration{"fast": time.Second, "normal": time.Second, "slow": time.Second}
 	for i, addr := range addrs {
-		cfg.Devices = append(cfg.Devices, config.Device{ID: fmt.Sprintf("m%04d", i), Family: "meter", Protocol: modbus.ProtocolTCP,
-			Profile: strings.TrimSuffix(filepath.Base(profilePath), ".yaml"), Address: addr, SlaveID: 1, PollInterval: time.Second, Timeout: time.Second, PollGroups: all})
+		cfg.Devices = append(cfg.Devices, modbus.NewDevice(config.Device{ID: fmt.Sprintf("m%04d", i), Family: "meter", Protocol: modbus.ProtocolTCP,
+			Profile: strings.TrimSuffix(filepath.Base(profilePath), ".yaml"), PollInterval: time.Second, Timeout: time.Second},
+			modbus.Options{Address: addr, SlaveID: 1, PollGroups: all}))
 	}
 	cfg.ApplyDefaults()
 	g, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

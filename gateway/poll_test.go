@@ -16,6 +16,7 @@ import (
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/devices/modbus"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/gateway/health"
 	"github.com/estatehq/estate/gateway/scheduler"
 	"github.com/estatehq/estate/internal/config"
@@ -57,11 +58,11 @@ func TestGatewayPollsBusesAndTracksHealth(t *testing.T) {
 	}
 	defer sim.Close()
 
-	line := &config.Serial{Port: sim.Path(), Baud: 19200, Parity: "E"}
+	line := &serial.Config{Port: sim.Path(), Baud: 19200, Parity: "E"}
 	dev := func(id string, slave int) config.Device {
-		return config.Device{ID: id, Family: "meter", Protocol: modbus.ProtocolRTU, Profile: "bus-meter", SlaveID: slave,
-			Serial: line, PollInterval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond,
-			PollGroups: map[string]time.Duration{"slow": 300 * time.Millisecond}}
+		return modbus.NewDevice(config.Device{ID: id, Family: "meter", Protocol: modbus.ProtocolRTU, Profile: "bus-meter",
+			PollInterval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond},
+			modbus.Options{SlaveID: slave, Serial: line, PollGroups: map[string]time.Duration{"slow": 300 * time.Millisecond}})
 	}
 	cfg := &config.Config{
 		File:     filepath.Join(dir, "site.yaml"),
@@ -69,8 +70,8 @@ func TestGatewayPollsBusesAndTracksHealth(t *testing.T) {
 		Gateway:  config.Gateway{ID: "gw", ProfilesDir: "profiles", OfflineAfter: 2, DeskURL: "http://127.0.0.1:1", DeskToken: "0123456789abcdef", StateDir: dir},
 		InfluxDB: config.InfluxDB{URL: "http://127.0.0.1:1", Bucket: "b", BatchSize: 100, FlushInterval: time.Second, Timeout: 100 * time.Millisecond},
 		Devices: []config.Device{dev("rtu-1", 1), dev("rtu-2", 2), dev("rtu-9", 9),
-			{ID: "tcp-gone", Family: "meter", Protocol: modbus.ProtocolTCP, Profile: "bus-meter", Address: "127.0.0.1:1",
-				SlaveID: 1, PollInterval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}},
+			modbus.NewDevice(config.Device{ID: "tcp-gone", Family: "meter", Protocol: modbus.ProtocolTCP, Profile: "bus-meter",
+				PollInterval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}, modbus.Options{Address: "127.0.0.1:1", SlaveID: 1})},
 	}
 	cfg.ApplyDefaults()
 	reg := prometheus.NewRegistry()
@@ -152,8 +153,8 @@ func nearWireLimit(t *testing.T, path string, p *modbus.Profile) error {
 	const baud = 9600
 	s := scheduler.New(scheduler.Options{})
 	for id := 1; id <= 4; id++ {
-		dev := config.Device{ID: fmt.Sprint("m", id), Protocol: modbus.ProtocolRTU, SlaveID: id, PollInterval: 50 * time.Millisecond,
-			Timeout: 200 * time.Millisecond, Serial: &config.Serial{Port: path, Baud: baud}}
+		dev := modbus.NewDevice(config.Device{ID: fmt.Sprint("m", id), Protocol: modbus.ProtocolRTU, PollInterval: 50 * time.Millisecond,
+			Timeout: 200 * time.Millisecond}, modbus.Options{SlaveID: id, Serial: &serial.Config{Port: path, Baud: baud}})
 		d := modbus.NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
 		defer d.Close()
 		bus, serial := d.Bus()

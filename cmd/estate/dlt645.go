@@ -44,12 +44,13 @@ func dlt645Relay(args []string, stdout, stderr io.Writer) int {
 		printProblems(stderr, err)
 		return 1
 	}
-	dev, ok := cfg.DeviceByID(*id)
+	cdev, ok := cfg.DeviceByID(*id)
+	dev := dlt645.DeviceOf(cdev)
 	if !ok {
 		fmt.Fprintf(stderr, "estate dlt645 relay: no device %q in %s\n", *id, *path)
 		return 1
 	}
-	password, operator, err := dlt645.RelayCredentials(dev)
+	password, operator, err := dlt645.RelayCredentials(cdev)
 	if err != nil {
 		fmt.Fprintf(stderr, "estate dlt645 relay: %v\n", err)
 		return 1
@@ -63,7 +64,7 @@ func dlt645Relay(args []string, stdout, stderr io.Writer) int {
 	if *trip {
 		cmd, what = dlt645.RelayTrip, "tripped"
 	}
-	bus := dlt645.NewBus(dlt645.LineOf(dev))
+	bus := dlt645.NewBus(dlt645.LineOf(cdev))
 	defer bus.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/devices/modbus"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -54,8 +55,9 @@ func addConnFlags(fs *flag.FlagSet) *connFlags {
 }
 
 // device turns the flags into a device configuration for a client.
-func (c *connFlags) device() (config.Device, error) {
-	dev := config.Device{ID: "cli", SlaveID: c.slave, Timeout: c.timeout, PollInterval: time.Second}
+func (c *connFlags) device() (modbus.Device, error) {
+	dev := modbus.Device{Device: config.Device{ID: "cli", Timeout: c.timeout, PollInterval: time.Second},
+		Options: modbus.Options{SlaveID: c.slave}}
 	given := 0
 	if c.tcp != "" {
 		given++
@@ -68,7 +70,7 @@ func (c *connFlags) device() (config.Device, error) {
 	if c.serial != "" {
 		given++
 		dev.Protocol = modbus.ProtocolRTU
-		dev.Serial = &config.Serial{Port: c.serial, Baud: c.baud, DataBits: c.dataBits, Parity: c.parity, StopBits: c.stopBits}
+		dev.Serial = &serial.Config{Port: c.serial, Baud: c.baud, DataBits: c.dataBits, Parity: c.parity, StopBits: c.stopBits}
 	}
 	if given != 1 {
 		return dev, errors.New("say how to reach the device with exactly one of --tcp, --rtu-over-tcp or --serial")
@@ -114,7 +116,7 @@ func modbusRead(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "estate modbus read: %v\n", err)
 		return 2
 	}
-	c := modbus.NewClient(dev)
+	c := modbus.NewClient(dev.Config())
 	defer c.Close()
 	if *profile != "" {
 		p, err := loadProfileArg(*profiles, *profile)
@@ -261,7 +263,7 @@ func modbusScan(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "estate modbus scan: %v\n", err)
 			return 2
 		}
-		c := modbus.NewClient(dev)
+		c := modbus.NewClient(dev.Config())
 		data, err := c.Read(*table, uint16(addr), 1)
 		_ = c.Close()
 		var e *modbus.Error
@@ -314,7 +316,7 @@ func modbusWrite(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	dev.Writes = true // an engineer's explicit write; the gateway writes only with writes: true
-	d := modbus.NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
+	d := modbus.NewDriver(dev.Config(), p, &devices.Info{Units: map[string]string{}})
 	defer d.Close()
 	if err := d.Write(context.Background(), *point, *value); err != nil {
 		fmt.Fprintf(stderr, "estate modbus write: %v\n", err)

@@ -1,7 +1,9 @@
 // Package access turns what a door controller reports (door sensor, lock
 // state, event codes such as UHPPOTE's or ZKTeco's, named through code tables)
 // into Estate's door events: forced open, held open, invalid-card bursts and
-// tamper. It knows nothing of the transport; devices/mqtt feeds it.
+// tamper. It knows nothing of the transport: it registers itself as the access
+// family (family.go, with its options held_open_after, invalid_card_*), and
+// devices/mqtt feeds it published messages, the gateway polled readings.
 package access
 
 import (

@@ -74,7 +74,7 @@ func BenchmarkSweep60At2400(b *testing.B) {
 		// A generous timeout: on a loaded machine a reply is sometimes late, and
 		// a timeout would cost the sweep its full length.
 		dev := config.Device{ID: fmt.Sprint("m", i), Timeout: 2 * time.Second, PollInterval: time.Second}
-		l.meters = append(l.meters, newMeter(dev, devices.NewInfo("s", dev), addr, p))
+		l.meters = append(l.meters, newMeter(DeviceOf(dev), devices.NewInfo("s", dev), addr, p))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

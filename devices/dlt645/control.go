@@ -59,7 +59,8 @@ func ParseCode(s string) ([4]byte, error) {
 
 // RelayCredentials returns a device's password and operator code for relay
 // control, or why it may not be controlled.
-func RelayCredentials(dev config.Device) (password, operator [4]byte, err error) {
+func RelayCredentials(cdev config.Device) (password, operator [4]byte, err error) {
+	dev := DeviceOf(cdev)
 	o := dev.DLT645
 	if dev.Protocol != Protocol || o == nil || !o.RelayControl {
 		return password, operator, fmt.Errorf("device %s does not allow relay control (set dlt645.relay_control: true with its password)", dev.ID)
@@ -94,7 +95,7 @@ func lineTimeSync(meters []*meter) (bool, time.Duration) {
 }
 
 // validateControl checks a device's dlt645 options.
-func validateControl(cfg *config.Config, dev config.Device, path string) []config.Problem {
+func validateControl(cfg *config.Config, dev Device, path string) []config.Problem {
 	o := dev.DLT645
 	if o == nil {
 		return nil

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/internal/config"
 )
 
 // Relay control through a real pseudo-terminal: the right password trips and
@@ -30,12 +29,12 @@ func TestRelayControlThroughPTY(t *testing.T) {
 	if _, _, err := RelayCredentials(dev); err == nil {
 		t.Fatal("a device without dlt645.relay_control may be controlled")
 	}
-	dev.DLT645 = &config.DeviceDLT645{RelayControl: true, Password: "02123456", Operator: "00000001"}
+	optionsOf(dev).DLT645 = &Switches{RelayControl: true, Password: "02123456", Operator: "00000001"}
 	password, operator, err := RelayCredentials(dev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus := NewBus(lineOf(dev))
+	bus := NewBus(LineOf(dev))
 	defer bus.Close()
 	until := time.Now().Add(time.Hour)
 	if err := bus.ControlRelay(ctx, a, password, operator, RelayTrip, until, time.Second); err != nil {
@@ -78,9 +77,9 @@ func TestTimeSyncOnlyWhenEveryMeterAllows(t *testing.T) {
 	start := func(allowSecond bool) (stop func()) {
 		cfg, devs, infos := testConfig(sim.Path(), "1", "2")
 		cfg.Site.Timezone = "Asia/Shanghai"
-		devs[0].DLT645 = &config.DeviceDLT645{TimeSync: true}
+		optionsOf(devs[0]).DLT645 = &Switches{TimeSync: true}
 		if allowSecond {
-			devs[1].DLT645 = &config.DeviceDLT645{TimeSync: true, TimeSyncInterval: time.Hour}
+			optionsOf(devs[1]).DLT645 = &Switches{TimeSync: true, TimeSyncInterval: time.Hour}
 		}
 		st, err := openStream(devices.Env{Config: cfg}, devs, infos)
 		if err != nil {
@@ -114,9 +113,9 @@ func TestTimeSyncOnlyWhenEveryMeterAllows(t *testing.T) {
 func TestControlOptionsValidated(t *testing.T) {
 	cfg, devs, _ := testConfig("/dev/null", "7")
 	dev := devs[0]
-	dev.DLT645 = &config.DeviceDLT645{RelayControl: true, Password: "12", TimeSyncInterval: time.Second}
+	optionsOf(dev).DLT645 = &Switches{RelayControl: true, Password: "12", TimeSyncInterval: time.Second}
 	var msgs []string
-	for _, p := range validateControl(cfg, dev, "devices[0]") {
+	for _, p := range validateControl(cfg, DeviceOf(dev), "devices[0]") {
 		msgs = append(msgs, p.String())
 	}
 	all := strings.Join(msgs, "\n")

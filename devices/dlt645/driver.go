@@ -46,21 +46,25 @@ var sweepSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 }, []string{"port"})
 
 func init() {
-	devices.Register(Protocol, devices.Protocol{OpenStream: openStream, Validate: validate})
+	devices.Register(Protocol, devices.Protocol{OpenStream: openStream, Validate: validate,
+		Options:        func() any { return new(Options) },
+		Exclusive:      map[string]string{"dlt645": "only for devices of protocol dlt645"},
+		DefaultTimeout: DefaultTimeout})
 }
 
 func profileFor(cfg *config.Config, dev config.Device) (*Profile, error) {
-	return LoadProfile(ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
+	return profiles.Load(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile)
 }
 
 // LineOf is the serial line a DL/T 645 device is on, with the protocol's defaults.
-func LineOf(dev config.Device) serialline.Settings { return lineOf(dev) }
+func LineOf(dev config.Device) serialline.Settings { return lineOf(DeviceOf(dev)) }
 
-func lineOf(dev config.Device) serialline.Settings {
+func lineOf(dev Device) serialline.Settings {
 	return serialline.Resolve(dev.Serial, DefaultBaud, DefaultParity)
 }
 
-func validate(cfg *config.Config, dev config.Device, path string) []config.Problem {
+func validate(cfg *config.Config, cdev config.Device, path string) []config.Problem {
+	dev := DeviceOf(cdev)
 	ps := validateControl(cfg, dev, path)
 	if _, err := ParseAddress(dev.Address); err != nil {
 		ps = append(ps, cfg.Problemf(path+".address", "the meter's 12-digit communication address (on its nameplate): %v", err))
@@ -80,7 +84,7 @@ func validate(cfg *config.Config, dev config.Device, path string) []config.Probl
 	}
 	if dev.Profile == "" {
 		ps = append(ps, cfg.Problemf(path+".profile", "required: the meter's DL/T 645 profile, a file in %s", cfg.Gateway.ProfilesDir))
-	} else if _, err := profileFor(cfg, dev); err != nil {
+	} else if _, err := profileFor(cfg, cdev); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			err = fmt.Errorf("no profile %q in %s", dev.Profile, cfg.Resolve(cfg.Gateway.ProfilesDir))
 		}
@@ -88,11 +92,15 @@ func validate(cfg *config.Config, dev config.Device, path string) []config.Probl
 	}
 	// Meters that share a port share its settings and need distinct addresses.
 	if dev.Serial != nil {
-		for i, other := range cfg.Devices {
-			if other.ID == dev.ID {
+		for i, o := range cfg.Devices {
+			if o.ID == dev.ID {
 				break
 			}
-			if other.Protocol != Protocol || other.Serial == nil || other.Serial.Port != dev.Serial.Port {
+			if o.Protocol != Protocol {
+				continue
+			}
+			other := DeviceOf(o)
+			if other.Serial == nil || other.Serial.Port != dev.Serial.Port {
 				continue
 			}
 			if lineOf(other) != lineOf(dev) {
@@ -110,7 +118,7 @@ func validate(cfg *config.Config, dev config.Device, path string) []config.Probl
 
 // meter is one device of a line and what the driver remembers about it.
 type meter struct {
-	cfg     config.Device
+	cfg     Device
 	info    *devices.Info
 	addr    Address
 	profile *Profile
@@ -147,8 +155,9 @@ type Streamer struct {
 func openStream(env devices.Env, devs []config.Device, infos []*devices.Info) (devices.Streamer, error) {
 	byPort := map[string]*line{}
 	var s Streamer
-	for i, dev := range devs {
-		p, err := profileFor(env.Config, dev)
+	for i, cdev := range devs {
+		dev := DeviceOf(cdev)
+		p, err := profileFor(env.Config, cdev)
 		if err != nil {
 			return nil, fmt.Errorf("device %s: %w", dev.ID, err)
 		}
@@ -179,7 +188,7 @@ func openStream(env devices.Env, devs []config.Device, infos []*devices.Info) (d
 	return &s, nil
 }
 
-func newMeter(dev config.Device, info *devices.Info, addr Address, p *Profile) *meter {
+func newMeter(dev Device, info *devices.Info, addr Address, p *Profile) *meter {
 	for _, pt := range p.Points {
 		if pt.Unit != "" {
 			info.Units[pt.Name] = pt.Unit

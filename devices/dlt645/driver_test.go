@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -51,14 +52,17 @@ func (s *recordingSink) last(device string) (devices.Reading, bool) {
 	return devices.Reading{}, false
 }
 
+// optionsOf is a test device's options, to change in place.
+func optionsOf(dev config.Device) *Options { return dev.ProtocolOptions.(*Options) }
+
 func testConfig(port string, addrs ...string) (*config.Config, []config.Device, []*devices.Info) {
 	cfg := &config.Config{File: "../../configs/test.yaml", Gateway: config.Gateway{ProfilesDir: "profiles"}}
 	var devs []config.Device
 	var infos []*devices.Info
 	for _, a := range addrs {
-		d := config.Device{ID: "meter-" + a, Family: "meter", Protocol: Protocol, Profile: "dlt645-prepaid-single-phase",
-			Address: a, PollInterval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond,
-			Serial: &config.Serial{Port: port, Baud: 9600}}
+		d := Device{Device: config.Device{ID: "meter-" + a, Family: "meter", Protocol: Protocol, Profile: "dlt645-prepaid-single-phase",
+			PollInterval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond},
+			Options: Options{Address: a, Serial: &serial.Config{Port: port, Baud: 9600}}}.Config()
 		cfg.Devices = append(cfg.Devices, d)
 		devs = append(devs, d)
 		infos = append(infos, devices.NewInfo("test", d))
@@ -247,7 +251,7 @@ func TestFollowUpThroughPTY(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = bus.Run(ctx) }()
-	b := NewBus(lineOf(config.Device{Serial: &config.Serial{Port: bus.Path(), Baud: 9600}}))
+	b := NewBus(lineOf(Device{Options: Options{Serial: &serial.Config{Port: bus.Path(), Baud: 9600}}}))
 	defer b.Close()
 	v, err := b.Read(ctx, a, 0x0001FF00, time.Second)
 	if err != nil {

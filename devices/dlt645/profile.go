@@ -3,8 +3,6 @@ package dlt645
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/estatehq/estate/devices"
@@ -45,17 +43,14 @@ type Point struct {
 	format Format
 }
 
-// LoadProfile reads and checks a profile file.
-func LoadProfile(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: %w", path, err)
-	}
-	return ParseProfile(path, data)
-}
+// profiles reads the meter profiles named by devices, each file once.
+var profiles = devices.NewProfileLoader("profile", ParseProfile)
+
+// LoadProfile reads and checks a profile file (parsed once while it is unchanged).
+func LoadProfile(path string) (*Profile, error) { return profiles.LoadFile(path) }
 
 // ProfilePath is where a named profile lives in a profiles folder.
-func ProfilePath(dir, name string) string { return filepath.Join(dir, name+".yaml") }
+func ProfilePath(dir, name string) string { return devices.ProfilePath(dir, name) }
 
 // ParseProfile decodes and checks profile text; name is used in messages.
 func ParseProfile(name string, data []byte) (*Profile, error) {

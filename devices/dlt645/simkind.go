@@ -68,14 +68,21 @@ func simBusFlags(fs *flag.FlagSet, o *SimBusOptions) func() error {
 }
 
 // configureSimBus serves the device's line and every meter configured on it.
-func configureSimBus(cfg *config.Config, dev config.Device, o *SimBusOptions) {
+func configureSimBus(cfg *config.Config, cdev config.Device, o *SimBusOptions) {
+	if cdev.Protocol != Protocol {
+		return // reported by validateSimBus
+	}
+	dev := DeviceOf(cdev)
 	if dev.Serial == nil {
 		return // reported by validateSimBus
 	}
 	o.Link = dev.Serial.Port
 	o.Settings = serialline.Resolve(dev.Serial, DefaultBaud, DefaultParity)
-	for _, d := range cfg.Devices {
-		if d.Protocol == Protocol && d.Serial != nil && d.Serial.Port == o.Link {
+	for _, cd := range cfg.Devices {
+		if cd.Protocol != Protocol {
+			continue
+		}
+		if d := DeviceOf(cd); d.Serial != nil && d.Serial.Port == o.Link {
 			o.Meters = append(o.Meters, d.Address)
 		}
 	}
@@ -83,7 +90,7 @@ func configureSimBus(cfg *config.Config, dev config.Device, o *SimBusOptions) {
 
 func validateSimBus(cfg *config.Config, dev *config.Device, o *SimBusOptions, path string) []config.Problem {
 	var ps []config.Problem
-	if dev != nil && (dev.Protocol != Protocol || dev.Serial == nil) {
+	if dev != nil && (dev.Protocol != Protocol || DeviceOf(*dev).Serial == nil) {
 		ps = append(ps, cfg.Problemf(path+".device", "a dlt645_bus simulator serves a DL/T 645 line; device %s uses %s", dev.ID, dev.Protocol))
 	}
 	if o.DrainPerSecond < 0 {

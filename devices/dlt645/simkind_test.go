@@ -4,18 +4,22 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
 // A configured bus carries every DL/T 645 meter of the configuration on its
 // device's port, at the port's line settings.
 func TestConfigureSimBus(t *testing.T) {
-	bus := &config.Serial{Port: "var/bus-a", Baud: 1200}
+	bus := &serial.Config{Port: "var/bus-a", Baud: 1200}
+	meter := func(id, protocol, addr string, line *serial.Config) config.Device {
+		return Device{Device: config.Device{ID: id, Protocol: protocol}, Options: Options{Address: addr, Serial: line}}.Config()
+	}
 	cfg := &config.Config{Devices: []config.Device{
-		{ID: "m1", Protocol: Protocol, Address: "101", Serial: bus},
-		{ID: "m2", Protocol: Protocol, Address: "102", Serial: &config.Serial{Port: "var/bus-b"}},
-		{ID: "m3", Protocol: Protocol, Address: "103", Serial: &config.Serial{Port: "var/bus-a"}},
-		{ID: "x", Protocol: "modbus_rtu", Address: "104", Serial: &config.Serial{Port: "var/bus-a"}},
+		meter("m1", Protocol, "101", bus),
+		meter("m2", Protocol, "102", &serial.Config{Port: "var/bus-b"}),
+		meter("m3", Protocol, "103", &serial.Config{Port: "var/bus-a"}),
+		meter("x", "modbus_rtu", "104", &serial.Config{Port: "var/bus-a"}),
 	}}
 	var o SimBusOptions
 	configureSimBus(cfg, cfg.Devices[0], &o)

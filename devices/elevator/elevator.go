@@ -2,7 +2,9 @@
 // data items: floor, direction, running, doors, door zone, people inside,
 // alarm button, service mode, fault code) into Estate's events: entrapment,
 // explicit or inferred, and faults named through vendor code tables. It knows
-// nothing of the transport; devices/mqtt (or a Modbus driver) feeds it.
+// nothing of the transport: it registers itself as the elevator family
+// (family.go, with its option entrapment_after), and devices/mqtt feeds it
+// published messages, the gateway polled readings (a Modbus register map).
 package elevator
 
 import (

@@ -1,18 +1,14 @@
 package firepanel
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
-	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/devices"
 )
@@ -67,24 +63,19 @@ type Sample struct {
 	Active bool   `yaml:"active"`
 }
 
-// LoadTemplate reads and checks a template file.
-func LoadTemplate(path string) (*Template, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", path, err)
-	}
-	return ParseTemplate(path, data)
-}
+// templates reads the line templates named by devices, each file once.
+var templates = devices.NewProfileLoader("template", ParseTemplate)
+
+// LoadTemplate reads and checks a template file (parsed once while it is unchanged).
+func LoadTemplate(path string) (*Template, error) { return templates.LoadFile(path) }
 
 // TemplatePath is where a named template lives in a profiles folder.
-func TemplatePath(dir, name string) string { return filepath.Join(dir, name+".yaml") }
+func TemplatePath(dir, name string) string { return devices.ProfilePath(dir, name) }
 
 // ParseTemplate decodes and checks template text, samples included.
 func ParseTemplate(name string, data []byte) (*Template, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var t Template
-	if err := dec.Decode(&t); err != nil {
+	if err := devices.DecodeProfile(data, &t); err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
 	if err := t.normalise(); err != nil {

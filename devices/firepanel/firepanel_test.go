@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -265,7 +266,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the demo script into events.
 func TestReceiverOverTCP(t *testing.T) {
 	cfg := &config.Config{Site: config.Site{Timezone: "UTC"}}
-	dev := config.Device{ID: "fp-1", Family: "fire", Protocol: ProtocolGBT26875, Address: "127.0.0.1:0"}
+	dev := Device{Device: config.Device{ID: "fp-1", Family: "fire", Protocol: ProtocolGBT26875}, Options: Options{Address: "127.0.0.1:0"}}.Config()
 	if ps := validateGBT(cfg, dev, "devices[0]"); len(ps) > 0 {
 		t.Fatal(ps)
 	}
@@ -315,8 +316,8 @@ func TestCRTThroughPTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{File: filepath.Join(dir, "site.yaml"), Gateway: config.Gateway{ProfilesDir: "profiles"}, Site: config.Site{Timezone: "Asia/Shanghai"}}
-	dev := config.Device{ID: "fp-crt", Family: "fire", Protocol: ProtocolCRT, Profile: "crt-loop-address",
-		Serial: &config.Serial{Port: panel.Path()}}
+	dev := Device{Device: config.Device{ID: "fp-crt", Family: "fire", Protocol: ProtocolCRT, Profile: "crt-loop-address"},
+		Options: Options{Serial: &serial.Config{Port: panel.Path()}}}.Config()
 	if ps := validateCRT(cfg, dev, "devices[0]"); len(ps) > 0 {
 		t.Fatal(ps)
 	}

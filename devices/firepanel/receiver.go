@@ -36,11 +36,12 @@ const (
 )
 
 func init() {
-	devices.Register(ProtocolGBT26875, devices.Protocol{OpenStream: openGBT, Validate: validateGBT})
-	devices.Register(ProtocolCRT, devices.Protocol{OpenStream: openCRT, Validate: validateCRT})
+	options := func() any { return new(Options) }
+	devices.Register(ProtocolGBT26875, devices.Protocol{OpenStream: openGBT, Validate: validateGBT, Options: options})
+	devices.Register(ProtocolCRT, devices.Protocol{OpenStream: openCRT, Validate: validateCRT, Options: options})
 }
 
-func serialProblems(cfg *config.Config, dev config.Device, path string) []config.Problem {
+func serialProblems(cfg *config.Config, dev Device, path string) []config.Problem {
 	var ps []config.Problem
 	for f, msg := range serialline.Resolve(dev.Serial, defaultBaud, defaultParity).Check() {
 		ps = append(ps, cfg.Problemf(path+".serial."+f, "%s", msg))
@@ -48,7 +49,8 @@ func serialProblems(cfg *config.Config, dev config.Device, path string) []config
 	return ps
 }
 
-func validateGBT(cfg *config.Config, dev config.Device, path string) []config.Problem {
+func validateGBT(cfg *config.Config, cdev config.Device, path string) []config.Problem {
+	dev := DeviceOf(cdev)
 	switch {
 	case dev.Serial != nil && dev.Address != "":
 		return []config.Problem{cfg.Problemf(path+".address", "give serial (a line) or address (host:port to listen on), not both")}
@@ -63,7 +65,8 @@ func validateGBT(cfg *config.Config, dev config.Device, path string) []config.Pr
 	return nil
 }
 
-func validateCRT(cfg *config.Config, dev config.Device, path string) []config.Problem {
+func validateCRT(cfg *config.Config, cdev config.Device, path string) []config.Problem {
+	dev := DeviceOf(cdev)
 	var ps []config.Problem
 	if dev.Serial == nil {
 		ps = append(ps, cfg.Problemf(path+".serial", "required: the panel's CRT/printer line"))
@@ -92,7 +95,7 @@ func siteLocation(cfg *config.Config) *time.Location {
 
 // panel is one streamed fire panel.
 type panel struct {
-	cfg   config.Device
+	cfg   Device
 	info  *devices.Info
 	state *panelState
 	log   *slog.Logger
@@ -112,7 +115,7 @@ func newPanels(env devices.Env, devs []config.Device, infos []*devices.Info) []*
 	loc := siteLocation(env.Config)
 	ps := make([]*panel, len(devs))
 	for i, d := range devs {
-		ps[i] = &panel{cfg: d, info: infos[i], state: newPanelState(), loc: loc,
+		ps[i] = &panel{cfg: DeviceOf(d), info: infos[i], state: newPanelState(), loc: loc,
 			log: slog.Default().With("part", "firepanel", "device", d.ID)}
 	}
 	return ps

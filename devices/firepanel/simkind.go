@@ -77,11 +77,13 @@ func crtFlags(fs *flag.FlagSet, o *CRTSimOptions) func() error {
 	return nil
 }
 
-func configureUITD(cfg *config.Config, dev config.Device, o *UITDSimOptions) {
+func configureUITD(cfg *config.Config, cdev config.Device, o *UITDSimOptions) {
+	dev := DeviceOf(cdev)
 	o.Device, o.Connect, o.Gap, o.Loc = dev.ID, dev.Address, DefaultScriptGap, siteClock(cfg)
 }
 
-func configureCRT(cfg *config.Config, dev config.Device, o *CRTSimOptions) {
+func configureCRT(cfg *config.Config, cdev config.Device, o *CRTSimOptions) {
+	dev := DeviceOf(cdev)
 	o.Device, o.Gap, o.Loc = dev.ID, DefaultScriptGap, siteClock(cfg)
 	if dev.Serial != nil {
 		o.Link = dev.Serial.Port
@@ -103,7 +105,7 @@ func validateFireSim[O any](protocol string) func(*config.Config, *config.Device
 			return nil // reported by the built-in checks
 		case d.Protocol != protocol:
 			return []config.Problem{cfg.Problemf(path+".device", "this simulator serves a %s device; device %s uses %s", protocol, d.ID, d.Protocol)}
-		case protocol == ProtocolGBT26875 && d.Address == "":
+		case protocol == ProtocolGBT26875 && DeviceOf(*d).Address == "":
 			return []config.Problem{cfg.Problemf(path+".device", "the simulated transmission device connects over TCP: device %s needs an address", d.ID)}
 		}
 		return nil

@@ -13,7 +13,7 @@ import (
 // (`estate modbus read` and `scan`) use it. It shares lines with drivers the
 // way they share them with each other.
 type Client struct {
-	dev    config.Device
+	dev    Device
 	link   *link
 	client gbmodbus.Client
 }
@@ -21,7 +21,8 @@ type Client struct {
 // NewClient returns a client for the slave a device configuration names
 // (protocol, address or serial line, slave id, timeout). It connects on the
 // first request.
-func NewClient(dev config.Device) *Client {
+func NewClient(cdev config.Device) *Client {
+	dev := DeviceOf(cdev)
 	if dev.Timeout <= 0 {
 		dev.Timeout = time.Second
 	}

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/goburrow/serial"
 
 	"github.com/estatehq/estate/devices"
+	estateserial "github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -36,7 +36,8 @@ const (
 
 func init() {
 	for _, name := range []string{ProtocolTCP, ProtocolRTU, ProtocolRTUOverTCP} {
-		devices.Register(name, devices.Protocol{Open: open, Validate: validate})
+		devices.Register(name, devices.Protocol{Open: open, Validate: validate,
+			Options: func() any { return new(Options) }})
 	}
 }
 
@@ -49,41 +50,7 @@ func profileFor(cfg *config.Config, dev config.Device) (*Profile, error) {
 	if dev.Profile == "" {
 		return nil, errors.New("a Modbus device needs a profile (its register map)")
 	}
-	return loadedProfiles.load(ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
-}
-
-// profileCache parses each profile file once, however many devices name it
-// (a site has hundreds of meters of one model). A file that changed on disk
-// is parsed again. Drivers only read their profile, so sharing it is safe.
-type profileCache struct {
-	mu    sync.Mutex
-	files map[string]cachedProfile
-}
-
-type cachedProfile struct {
-	modTime time.Time
-	size    int64
-	profile *Profile
-}
-
-var loadedProfiles = &profileCache{files: map[string]cachedProfile{}}
-
-func (c *profileCache) load(path string) (*Profile, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: %w", path, err)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.files[path]; ok && e.modTime.Equal(st.ModTime()) && e.size == st.Size() {
-		return e.profile, nil
-	}
-	p, err := LoadProfile(path)
-	if err != nil {
-		return nil, err
-	}
-	c.files[path] = cachedProfile{modTime: st.ModTime(), size: st.Size(), profile: p}
-	return p, nil
+	return profiles.Load(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile)
 }
 
 func open(env devices.Env, dev config.Device, info *devices.Info) (devices.Driver, error) {
@@ -111,7 +78,7 @@ type pollJob struct {
 // Driver polls one Modbus slave.
 type Driver struct {
 	info    *devices.Info
-	dev     config.Device
+	dev     Device
 	profile *Profile
 	link    *link
 	client  gbmodbus.Client
@@ -128,7 +95,8 @@ type Driver struct {
 
 // NewDriver returns a driver for a Modbus device with a loaded profile. It does
 // not connect: the first poll does, and a failed poll reconnects.
-func NewDriver(dev config.Device, p *Profile, info *devices.Info) *Driver {
+func NewDriver(cdev config.Device, p *Profile, info *devices.Info) *Driver {
+	dev := DeviceOf(cdev)
 	if dev.Timeout <= 0 {
 		dev.Timeout = time.Second
 	}
@@ -155,7 +123,7 @@ func NewDriver(dev config.Device, p *Profile, info *devices.Info) *Driver {
 }
 
 // connect makes the goburrow client of one device on its (shared) line.
-func connect(dev config.Device) (bus string, serialLine bool, l *link, client gbmodbus.Client) {
+func connect(dev Device) (bus string, serialLine bool, l *link, client gbmodbus.Client) {
 	var packager gbmodbus.Packager
 	switch dev.Protocol {
 	case ProtocolRTU:
@@ -190,9 +158,9 @@ func connect(dev config.Device) (bus string, serialLine bool, l *link, client gb
 }
 
 // lineSettings turns a device's serial section into goburrow/serial's settings.
-func lineSettings(s *config.Serial) serial.Config {
+func lineSettings(s *estateserial.Config) serial.Config {
 	if s == nil {
-		s = &config.Serial{}
+		s = &estateserial.Config{}
 	}
 	c := serial.Config{Address: s.Port, BaudRate: s.Baud, DataBits: s.DataBits, StopBits: s.StopBits,
 		Parity: strings.ToUpper(s.Parity)}
@@ -212,7 +180,11 @@ func lineSettings(s *config.Serial) serial.Config {
 }
 
 // GroupInterval is the poll interval of a group on a device.
-func GroupInterval(dev config.Device, group string) time.Duration {
+func GroupInterval(cdev config.Device, group string) time.Duration {
+	return groupInterval(DeviceOf(cdev), group)
+}
+
+func groupInterval(dev Device, group string) time.Duration {
 	if iv, ok := dev.PollGroups[group]; ok && iv > 0 {
 		return iv
 	}
@@ -224,7 +196,7 @@ func GroupInterval(dev config.Device, group string) time.Duration {
 
 // planJobs merges the groups that share an interval into one poll job each
 // and plans its reads.
-func planJobs(p *Profile, dev config.Device) []*pollJob {
+func planJobs(p *Profile, dev Device) []*pollJob {
 	present := map[string]bool{}
 	for _, pt := range p.Points {
 		present[pt.Group] = true
@@ -235,7 +207,7 @@ func planJobs(p *Profile, dev config.Device) []*pollJob {
 		if !present[g] {
 			continue
 		}
-		iv := GroupInterval(dev, g)
+		iv := groupInterval(dev, g)
 		var job *pollJob
 		for _, j := range jobs {
 			if j.interval == iv {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -62,7 +63,7 @@ func TestTCPEndToEnd(t *testing.T) {
 	}
 	defer sim.Stop()
 	fill(t, sim.Slave)
-	dev := config.Device{ID: "m1", Protocol: ProtocolTCP, Address: sim.Addr(), SlaveID: 1, PollInterval: time.Second, Timeout: time.Second}
+	dev := NewDevice(config.Device{ID: "m1", Protocol: ProtocolTCP, PollInterval: time.Second, Timeout: time.Second}, Options{Address: sim.Addr(), SlaveID: 1})
 	d := NewDriver(dev, p, &devices.Info{ID: "m1", Units: map[string]string{}})
 	defer d.Close()
 	r, err := d.Poll(context.Background())
@@ -98,8 +99,8 @@ func TestRTUOnPTYEndToEnd(t *testing.T) {
 	}
 	defer sim.Close()
 	mk := func(id int) *Driver {
-		dev := config.Device{ID: "m", Protocol: ProtocolRTU, SlaveID: id, PollInterval: time.Second, Timeout: 500 * time.Millisecond,
-			Serial: &config.Serial{Port: sim.Path(), Baud: 9600, Parity: "E"}}
+		dev := NewDevice(config.Device{ID: "m", Protocol: ProtocolRTU, PollInterval: time.Second, Timeout: 500 * time.Millisecond},
+			Options{SlaveID: id, Serial: &serial.Config{Port: sim.Path(), Baud: 9600, Parity: "E"}})
 		return NewDriver(dev, p, &devices.Info{ID: "m", Units: map[string]string{}})
 	}
 	d1, d2 := mk(1), mk(2)

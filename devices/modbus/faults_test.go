@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -21,7 +22,7 @@ func newRig(t *testing.T, transport string, maxGap int) *faultRig {
 	t.Helper()
 	p := mustProfile(t, testProfile)
 	gap := maxGap
-	dev := config.Device{ID: "m", SlaveID: 1, PollInterval: time.Second, Timeout: 150 * time.Millisecond, MaxGap: &gap}
+	dev := Device{Device: config.Device{ID: "m", PollInterval: time.Second, Timeout: 150 * time.Millisecond}, Options: Options{SlaveID: 1, MaxGap: &gap}}
 	rig := &faultRig{}
 	switch transport {
 	case "tcp":
@@ -38,7 +39,7 @@ func newRig(t *testing.T, transport string, maxGap int) *faultRig {
 			t.Fatal(err)
 		}
 		rig.close = func() { _ = sim.Close() }
-		dev.Protocol, dev.Serial = ProtocolRTU, &config.Serial{Port: sim.Path(), Baud: 19200}
+		dev.Protocol, dev.Serial = ProtocolRTU, &serial.Config{Port: sim.Path(), Baud: 19200}
 	case "rtu-over-tcp":
 		rig.slave = NewSlave(p)
 		srv := &Server{RTU: true, Slaves: map[byte]*Slave{1: rig.slave}}
@@ -50,7 +51,7 @@ func newRig(t *testing.T, transport string, maxGap int) *faultRig {
 		dev.Protocol, dev.Address = ProtocolRTUOverTCP, ln.Addr()
 	}
 	fill(t, rig.slave)
-	rig.driver = NewDriver(dev, p, &devices.Info{ID: "m", Units: map[string]string{}})
+	rig.driver = NewDriver(dev.Config(), p, &devices.Info{ID: "m", Units: map[string]string{}})
 	t.Cleanup(func() { _ = rig.driver.Close(); rig.close() })
 	return rig
 }
@@ -169,14 +170,14 @@ points:
 	}
 	defer sim.Stop()
 	_ = sim.Set("flag", 0)
-	dev := config.Device{ID: "w", Protocol: ProtocolTCP, Address: sim.Addr(), SlaveID: 1, Timeout: time.Second, PollInterval: time.Second}
-	off := NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
+	dev := Device{Device: config.Device{ID: "w", Protocol: ProtocolTCP, Timeout: time.Second, PollInterval: time.Second}, Options: Options{Address: sim.Addr(), SlaveID: 1}}
+	off := NewDriver(dev.Config(), p, &devices.Info{Units: map[string]string{}})
 	defer off.Close()
 	if err := off.Write(context.Background(), "setpoint", 1); !errors.Is(err, ErrWritesDisabled) {
 		t.Fatalf("write on a device without writes: %v", err)
 	}
 	dev.Writes = true
-	d := NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
+	d := NewDriver(dev.Config(), p, &devices.Info{Units: map[string]string{}})
 	defer d.Close()
 	if err := d.Write(context.Background(), "ro", 1); err == nil {
 		t.Error("wrote a read-only point")
@@ -211,7 +212,7 @@ points:
 		t.Fatal(err)
 	}
 	defer sim.Stop()
-	dev := config.Device{ID: "s", Protocol: ProtocolTCP, Address: sim.Addr(), Timeout: time.Second, PollInterval: time.Second}
+	dev := NewDevice(config.Device{ID: "s", Protocol: ProtocolTCP, Timeout: time.Second, PollInterval: time.Second}, Options{Address: sim.Addr()})
 	d := NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
 	defer d.Close()
 	start := time.Now()

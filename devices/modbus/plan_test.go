@@ -156,7 +156,7 @@ func FuzzPlan(f *testing.F) {
 // Groups with equal intervals are polled together, in merged reads.
 func TestPollJobsMergeGroupsOfOneInterval(t *testing.T) {
 	p := mustProfile(t, testProfile+"  - {name: pf, table: input, address: 2, type: float32, group: fast}\n")
-	dev := config.Device{PollInterval: time.Second}
+	dev := Device{Device: config.Device{PollInterval: time.Second}}
 	jobs := planJobs(p, dev)
 	if len(jobs) != 2 || jobs[0].name != "normal+fast" && jobs[0].name != "fast+normal" || jobs[1].name != "slow" || jobs[1].interval != 10*time.Second {
 		for _, j := range jobs {

@@ -3,8 +3,6 @@ package modbus
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -102,14 +100,11 @@ const protocolMaxRegisters = 125
 // protocolMaxBits is the Modbus limit for one read of coils or discrete inputs (FC 1/2).
 const protocolMaxBits = 2000
 
-// LoadProfile reads and checks a profile file.
-func LoadProfile(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: %w", path, err)
-	}
-	return ParseProfile(path, data)
-}
+// profiles reads the register maps named by devices, each file once.
+var profiles = devices.NewProfileLoader("profile", ParseProfile)
+
+// LoadProfile reads and checks a profile file (parsed once while it is unchanged).
+func LoadProfile(path string) (*Profile, error) { return profiles.LoadFile(path) }
 
 // ParseProfile decodes and checks profile text; name is used in messages.
 func ParseProfile(name string, data []byte) (*Profile, error) {
@@ -125,12 +120,7 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 
 // ProfilePath is where a named profile lives in a profiles folder. A name
 // that already is a path to a .yaml file is returned as it is.
-func ProfilePath(dir, name string) string {
-	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
-		return name
-	}
-	return filepath.Join(dir, name+".yaml")
-}
+func ProfilePath(dir, name string) string { return devices.ProfilePath(dir, name) }
 
 // Point returns the profile's point of that name.
 func (p *Profile) Point(name string) (*Point, bool) {

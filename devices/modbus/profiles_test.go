@@ -78,7 +78,7 @@ func TestShippedProfilesReadBack(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			dev := config.Device{ID: name, Protocol: ProtocolTCP, Address: sim.Addr(), PollInterval: time.Second, Timeout: time.Second}
+			dev := NewDevice(config.Device{ID: name, Protocol: ProtocolTCP, PollInterval: time.Second, Timeout: time.Second}, Options{Address: sim.Addr()})
 			d := NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
 			defer d.Close()
 			r, err := d.Poll(context.Background())

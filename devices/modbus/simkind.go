@@ -59,7 +59,7 @@ func prepaidFlags(fs *flag.FlagSet, o *PrepaidSimOptions) func() error {
 
 // configurePrepaid serves the device's profile on the device's address.
 func configurePrepaid(cfg *config.Config, dev config.Device, o *PrepaidSimOptions) {
-	o.Device, o.Listen = dev.ID, dev.Address
+	o.Device, o.Listen = dev.ID, DeviceOf(dev).Address
 	o.Profile = ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile)
 }
 

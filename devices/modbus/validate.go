@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -18,7 +19,8 @@ var baudRates = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200}
 // validate reports the problems of a Modbus device's configuration without
 // connecting: address or serial line, profile, poll groups, and the devices
 // it shares a line with.
-func validate(cfg *config.Config, dev config.Device, path string) []config.Problem {
+func validate(cfg *config.Config, cdev config.Device, path string) []config.Problem {
+	dev := DeviceOf(cdev)
 	var ps []config.Problem
 	add := func(field, format string, args ...any) {
 		ps = append(ps, cfg.Problemf(path+field, format, args...))
@@ -46,11 +48,13 @@ func validate(cfg *config.Config, dev config.Device, path string) []config.Probl
 	}
 	if dev.SlaveID == 0 && dev.Protocol != ProtocolTCP {
 		add(".slave_id", "0 is the broadcast address, which never answers; use 1..247")
+	} else if dev.SlaveID < 0 || dev.SlaveID > 247 {
+		add(".slave_id", "must be between 1 and 247, got %d", dev.SlaveID)
 	}
 	var p *Profile
 	if dev.Profile == "" {
 		add(".profile", "required: the register map, a file in %s", cfg.Gateway.ProfilesDir)
-	} else if prof, err := profileFor(cfg, dev); err != nil {
+	} else if prof, err := profileFor(cfg, cdev); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			err = fmt.Errorf("no profile %q in %s", dev.Profile, cfg.Resolve(cfg.Gateway.ProfilesDir))
 		}
@@ -78,7 +82,7 @@ func validate(cfg *config.Config, dev config.Device, path string) []config.Probl
 	return ps
 }
 
-func validateSerial(cfg *config.Config, s *config.Serial, path string, needPort bool) []config.Problem {
+func validateSerial(cfg *config.Config, s *serial.Config, path string, needPort bool) []config.Problem {
 	var ps []config.Problem
 	add := func(field, format string, args ...any) {
 		ps = append(ps, cfg.Problemf(path+".serial"+field, format, args...))
@@ -109,17 +113,21 @@ func validateSerial(cfg *config.Config, s *config.Serial, path string, needPort 
 
 // validateShared checks the devices that share this device's line: the same
 // line settings on one serial port, and a slave id used once per line.
-func validateShared(cfg *config.Config, dev config.Device, path string) []config.Problem {
+func validateShared(cfg *config.Config, dev Device, path string) []config.Problem {
 	key := busKey(dev)
 	if key == "" {
 		return nil
 	}
 	var ps []config.Problem
-	for _, other := range cfg.Devices {
-		if other.ID == dev.ID {
+	for _, o := range cfg.Devices {
+		if o.ID == dev.ID {
 			break // report each clash once, on the later device
 		}
-		if !IsProtocol(other.Protocol) || busKey(other) != key {
+		if !IsProtocol(o.Protocol) {
+			continue
+		}
+		other := DeviceOf(o)
+		if busKey(other) != key {
 			continue
 		}
 		if other.SlaveID == dev.SlaveID {
@@ -135,7 +143,7 @@ func validateShared(cfg *config.Config, dev config.Device, path string) []config
 }
 
 // busKey names the line a device is on ("" when it has none yet).
-func busKey(dev config.Device) string {
+func busKey(dev Device) string {
 	switch dev.Protocol {
 	case ProtocolRTU:
 		if dev.Serial == nil || dev.Serial.Port == "" {

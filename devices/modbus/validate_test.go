@@ -81,3 +81,41 @@ func TestValidateModbusDevices(t *testing.T) {
 		}
 	}
 }
+
+// The Modbus keys are this package's: decoded from the device's mapping with
+// their defaults (slave_id 1), checked here (slave_id range), and located at
+// their line like the common keys.
+func TestModbusOptionsDecodedWithDefaults(t *testing.T) {
+	abs, _ := filepath.Abs(profilesDir)
+	text := strings.Replace(siteHead, "PROFILES", abs, 1) + `  - id: m1
+    family: meter
+    protocol: modbus_tcp
+    profile: acrel-dtsd1352
+    address: 127.0.0.1:502
+`
+	cfg, err := config.ParseWith("site.yaml", []byte(text), devices.Validate)
+	if err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	d := DeviceOf(cfg.Devices[0])
+	if d.SlaveID != 1 || d.Address != "127.0.0.1:502" || d.PollInterval.String() != "1s" || d.Timeout.String() != "1s" {
+		t.Errorf("device defaults: %+v", d)
+	}
+	if _, ok := cfg.Devices[0].ProtocolOptions.(*Options); !ok {
+		t.Errorf("options not kept for the driver: %T", cfg.Devices[0].ProtocolOptions)
+	}
+	if got := cfg.Line("devices[0].address"); got != 13 {
+		t.Errorf("line of devices[0].address = %d, want 13", got)
+	}
+	for _, tc := range []struct{ add, want string }{
+		{"    slave_id: 300\n", "site.yaml:14: devices[0].slave_id: must be between 1 and 247, got 300"},
+		{"    slave_id: one\n", "site.yaml:14: cannot unmarshal !!str `one` into int"},
+		{"    serial: {port: /dev/ttyUSB0, colour: red}\n", "site.yaml:14: devices[0].serial.colour: unknown key"},
+		{"    poll_groups: {fast: soon}\n", "site.yaml:14: cannot unmarshal"},
+	} {
+		_, err := config.ParseWith("site.yaml", []byte(text+tc.add), devices.Validate)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.add, err, tc.want)
+		}
+	}
+}

@@ -18,22 +18,26 @@ func init() {
 			}
 			return New(env.Config, devs, infos, log.With("part", "mqtt"), NewMetrics(env.Metrics))
 		},
-		Validate: validateDevice,
+		Validate:       validateDevice,
+		Options:        func() any { return new(Options) },
+		Exclusive:      map[string]string{"mqtt": misplacedBlock},
+		ValidateConfig: ValidateConfig,
 	})
 }
 
 // validateDevice checks an MQTT device's profile without connecting.
 func validateDevice(cfg *config.Config, dev config.Device, path string) []config.Problem {
+	ps := validateOptions(cfg, dev, path)
 	if dev.Profile == "" {
-		return []config.Problem{cfg.Problemf(path+".profile", "required: an MQTT profile under %s, such as mqtt-elevator-gbt24476",
-			cfg.Resolve(cfg.Gateway.ProfilesDir))}
+		return append(ps, cfg.Problemf(path+".profile", "required: an MQTT profile under %s, such as mqtt-elevator-gbt24476",
+			cfg.Resolve(cfg.Gateway.ProfilesDir)))
 	}
-	p, err := LoadProfile(ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile))
+	p, err := loader.Load(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile)
 	if err != nil {
-		return []config.Problem{cfg.Problemf(path+".profile", "%v", err)}
+		return append(ps, cfg.Problemf(path+".profile", "%v", err))
 	}
 	if p.Family != "" && p.Family != dev.Family {
-		return []config.Problem{cfg.Problemf(path+".family", "profile %s is for family %s, not %s", p.Name, p.Family, dev.Family)}
+		return append(ps, cfg.Problemf(path+".family", "profile %s is for family %s, not %s", p.Name, p.Family, dev.Family))
 	}
 	// Devices are checked one by one; what is wrong between them (two devices
 	// on one topic) is checked once, with the first MQTT device.
@@ -43,12 +47,12 @@ func validateDevice(cfg *config.Config, dev config.Device, path string) []config
 		}
 		if d.ID == dev.ID && fmt.Sprintf("devices[%d]", i) == path {
 			if _, err := DeviceFilters(cfg); err != nil {
-				return []config.Problem{cfg.Problemf("devices", "%v", err)}
+				return append(ps, cfg.Problemf("devices", "%v", err))
 			}
 		}
 		break
 	}
-	return nil
+	return ps
 }
 
 // DeviceFilters returns the topic filters the configured MQTT devices publish

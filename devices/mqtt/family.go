@@ -1,77 +1,34 @@
 package mqtt
 
 import (
-	"time"
-
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/devices/access"
-	"github.com/estatehq/estate/devices/elevator"
 	"github.com/estatehq/estate/internal/config"
 )
 
-// behaviour is a device family's logic over what its devices publish: timers
-// and state machines that turn points and codes into events.
-type behaviour interface {
-	observe(now time.Time, values []devices.Value, signals []signal) []devices.Event
-	tick(now time.Time) []devices.Event
-}
-
-// newBehaviour returns the logic of a device's family, or nil when its codes
-// are passed on as events as they come.
-func newBehaviour(dev config.Device, p *Profile) behaviour {
-	switch dev.Family {
-	case "elevator":
-		after := p.EntrapmentAfter
-		if dev.MQTT != nil && dev.MQTT.EntrapmentAfter > 0 {
-			after = dev.MQTT.EntrapmentAfter
-		}
-		return elevatorBehaviour{elevator.NewMonitor(after)}
-	case "access":
-		held := p.HeldOpenAfter
-		if dev.MQTT != nil && dev.MQTT.HeldOpenAfter > 0 {
-			held = dev.MQTT.HeldOpenAfter
-		}
-		return accessBehaviour{access.NewController(access.Limits{HeldOpenAfter: held,
-			BurstCount: p.InvalidCardBurst, BurstWindow: p.InvalidCardWindow})}
+// newBehaviour returns the logic of a device's family (registered by
+// devices/elevator and devices/access, the same for every transport), or nil
+// when its codes are passed on as events as they come. Its options come from
+// the profile, then the device's mqtt block (entrapment_after,
+// held_open_after), then the family's own keys of the device.
+func newBehaviour(dev config.Device, p *Profile) (devices.Behaviour, error) {
+	profile := devices.Layer(map[string]any{
+		"entrapment_after":    p.EntrapmentAfter,
+		"held_open_after":     p.HeldOpenAfter,
+		"invalid_card_burst":  p.InvalidCardBurst,
+		"invalid_card_window": p.InvalidCardWindow,
+	})
+	var block map[string]any
+	if o := devices.OptionsOf[Options](dev).MQTT; o != nil {
+		block = map[string]any{"entrapment_after": o.EntrapmentAfter, "held_open_after": o.HeldOpenAfter}
 	}
-	return nil
+	return devices.NewBehaviour(dev, profile, devices.Layer(block))
 }
 
-type elevatorBehaviour struct{ m *elevator.Monitor }
-
-func (b elevatorBehaviour) observe(now time.Time, values []devices.Value, signals []signal) []devices.Event {
-	var faults []elevator.Fault
-	var other []devices.Event
-	for _, s := range signals {
-		switch s.kind {
-		case "fault", "unknown":
-			faults = append(faults, elevator.Fault{Code: s.code, Text: s.text, Table: s.table})
-		case "fault_clear":
-			faults = append(faults, elevator.Fault{Code: s.code, Table: s.table, Clear: true})
-		default:
-			other = append(other, passOn(now, s))
-		}
+// signals turns the codes of one message into the families' signals.
+func signals(in []signal) []devices.Signal {
+	out := make([]devices.Signal, len(in))
+	for i, s := range in {
+		out[i] = devices.Signal{Kind: s.kind, Source: s.source, Code: s.code, Text: s.text, Table: s.table}
 	}
-	return append(other, b.m.Observe(now, values, faults)...)
-}
-
-func (b elevatorBehaviour) tick(now time.Time) []devices.Event { return b.m.Tick(now) }
-
-type accessBehaviour struct{ c *access.Controller }
-
-func (b accessBehaviour) observe(now time.Time, values []devices.Value, signals []signal) []devices.Event {
-	var sigs []access.Signal
-	for _, s := range signals {
-		sigs = append(sigs, access.Signal{Type: s.kind, Source: s.source, Code: s.code, Text: s.text})
-	}
-	return b.c.Observe(now, values, sigs)
-}
-
-func (b accessBehaviour) tick(now time.Time) []devices.Event { return b.c.Tick(now) }
-
-// passOn is a code turned into an event as it is, for families without logic
-// of their own.
-func passOn(now time.Time, s signal) devices.Event {
-	return devices.Event{Time: now, Type: s.kind, Source: s.source, Active: true, Text: s.text,
-		Attrs: map[string]string{"code": s.code, "table": s.table}}
+	return out
 }

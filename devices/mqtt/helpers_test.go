@@ -36,7 +36,7 @@ mqtt:
 devices:
 %s
 `, profiles, indent(mqttYAML), indent(devicesYAML))
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "site.yaml"), []byte(text))
+	cfg, err := config.ParseWith(filepath.Join(t.TempDir(), "site.yaml"), []byte(text), devices.Validate)
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, text)
 	}

@@ -111,12 +111,16 @@ var (
 	formats    = []string{FormatJSON, FormatText}
 )
 
-// LoadProfile reads a profile and the code tables it names.
-func LoadProfile(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("mqtt profile %s: %w", path, err)
-	}
+// loader reads the profiles named by devices, each file once.
+var loader = devices.NewProfileLoader("mqtt profile", parseFile)
+
+// LoadProfile reads a profile and the code tables it names (parsed once
+// while the profile is unchanged).
+func LoadProfile(path string) (*Profile, error) { return loader.LoadFile(path) }
+
+// parseFile decodes a profile file's text and loads the code tables it names,
+// which live beside it.
+func parseFile(path string, data []byte) (*Profile, error) {
 	p, err := ParseProfile(path, data)
 	if err != nil {
 		return nil, err
@@ -129,7 +133,7 @@ func LoadProfile(path string) (*Profile, error) {
 }
 
 // ProfilePath is where a named profile lives in a profiles folder.
-func ProfilePath(dir, name string) string { return filepath.Join(dir, name+".yaml") }
+func ProfilePath(dir, name string) string { return devices.ProfilePath(dir, name) }
 
 // ParseProfile decodes and checks profile text (without loading code tables).
 func ParseProfile(name string, data []byte) (*Profile, error) {

@@ -93,10 +93,11 @@ func linkFlags(fs *flag.FlagSet, l *SimLink, device, profile string) (finish fun
 // configureLink connects a configured simulator to the configured broker, as
 // one of the embedded broker's device users when there is one.
 func configureLink(cfg *config.Config, dev config.Device) SimLink {
+	m := brokerOf(cfg)
 	l := SimLink{Device: dev.ID, Profile: ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile),
-		Broker: cfg.MQTT.Broker, ClientID: "sim-" + cfg.Site.ID + "-" + dev.ID,
-		Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, Site: cfg.Site.ID, TopicID: dev.ID, Every: time.Second}
-	if e := cfg.MQTT.Embedded; e != nil {
+		Broker: m.Broker, ClientID: "sim-" + cfg.Site.ID + "-" + dev.ID,
+		Username: m.Username, Password: m.Password, Site: cfg.Site.ID, TopicID: TopicID(dev), Every: time.Second}
+	if e := m.Embedded; e != nil {
 		for _, u := range e.Users {
 			if u.Role == "device" {
 				l.Username, l.Password = u.Username, u.Password
@@ -104,10 +105,17 @@ func configureLink(cfg *config.Config, dev config.Device) SimLink {
 			}
 		}
 	}
-	if dev.MQTT != nil && dev.MQTT.TopicID != "" {
-		l.TopicID = dev.MQTT.TopicID
-	}
 	return l
+}
+
+// brokerOf is the configuration's mqtt section; a section that does not
+// decode (reported by the section's own checks) reads as empty.
+func brokerOf(cfg *config.Config) *Settings {
+	m, err := SettingsOf(cfg)
+	if err != nil {
+		return &Settings{}
+	}
+	return m
 }
 
 // dial connects the simulated device to its broker.
@@ -183,7 +191,7 @@ func validateMQTTSim(cfg *config.Config, d *config.Device, script []devices.Scri
 			ps = append(ps, cfg.Problemf(p, "at and for must not be negative"))
 		}
 	}
-	if cfg.MQTT.Broker == "" {
+	if brokerOf(cfg).Broker == "" {
 		ps = append(ps, cfg.Problemf(path, "an MQTT simulator needs the mqtt section's broker"))
 	}
 	return ps

@@ -12,14 +12,17 @@ import (
 // id, on the configured broker, as the embedded broker's device user if
 // there is one.
 func TestConfigureLink(t *testing.T) {
-	base := func() *config.Config {
-		return &config.Config{File: "/etc/estate/site.yaml", Site: config.Site{ID: "north"},
-			Gateway: config.Gateway{ProfilesDir: "profiles"},
-			MQTT:    config.MQTT{Broker: "tcp://broker:1883", Username: "gw", Password: "gw-pass"}}
+	const section = "{broker: \"tcp://broker:1883\", username: gw, password: gw-pass"
+	build := func(text string) *config.Config {
+		cfg := &config.Config{File: "/etc/estate/site.yaml", Site: config.Site{ID: "north"},
+			Gateway: config.Gateway{ProfilesDir: "profiles"}}
+		if err := cfg.SetSection(Section, text); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
 	}
-	withEmbedded := base()
-	withEmbedded.MQTT.Embedded = &config.EmbeddedBroker{Users: []config.BrokerUser{
-		{Username: "gw", Password: "gw-pass", Role: "gateway"}, {Username: "devs", Password: "devs-pass", Role: "device"}}}
+	base := func() *config.Config { return build(section + "}") }
+	withEmbedded := build(section + ", embedded: {users: [{username: gw, password: gw-pass, role: gateway}, {username: devs, password: devs-pass, role: device}]}}")
 	for _, tc := range []struct {
 		name string
 		cfg  *config.Config
@@ -30,7 +33,7 @@ func TestConfigureLink(t *testing.T) {
 			SimLink{Device: "lift-1", Profile: filepath.Join("/etc/estate/profiles", "mqtt-elevator.yaml"), Broker: "tcp://broker:1883",
 				ClientID: "sim-north-lift-1", Username: "gw", Password: "gw-pass", Site: "north", TopicID: "lift-1", Every: time.Second}},
 		{"the embedded broker's device user, a topic id", withEmbedded,
-			config.Device{ID: "door-1", Profile: "mqtt-access", MQTT: &config.DeviceMQTT{TopicID: "405419896"}},
+			config.Device{ID: "door-1", Profile: "mqtt-access", ProtocolOptions: &Options{MQTT: &DeviceOptions{TopicID: "405419896"}}},
 			SimLink{Device: "door-1", Profile: filepath.Join("/etc/estate/profiles", "mqtt-access.yaml"), Broker: "tcp://broker:1883",
 				ClientID: "sim-north-door-1", Username: "devs", Password: "devs-pass", Site: "north", TopicID: "405419896", Every: time.Second}},
 	} {

@@ -4,7 +4,9 @@
 // JSON paths or plain text mapped to points, event codes named through code
 // tables); received messages go through an ordered, bounded queue to one
 // decoding goroutine, which also runs presence (status topics, last wills,
-// birth/death, silence) and the family logic of elevators and doors.
+// birth/death, silence) and the family logic of elevators and doors. The
+// package owns its configuration: the top-level mqtt: section and each
+// device's mqtt block (options.go).
 package mqtt
 
 import (
@@ -74,7 +76,7 @@ type device struct {
 	profile  *Profile
 	topicID  string
 	presence presence
-	family   behaviour
+	family   devices.Behaviour
 	limiter  *rate.Limiter
 	received prometheus.Counter
 	online   prometheus.Gauge
@@ -92,7 +94,7 @@ type inbound struct {
 
 // Streamer serves every MQTT device of a configuration.
 type Streamer struct {
-	cfg     config.MQTT
+	cfg     Settings
 	log     *slog.Logger
 	devs    []*device
 	routes  []*route
@@ -125,9 +127,12 @@ func New(cfg *config.Config, devs []config.Device, infos []*devices.Info, log *s
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	m := cfg.MQTT
+	m, err := SettingsOf(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Streamer{
-		cfg:         m,
+		cfg:         *m,
 		log:         log,
 		filters:     map[string]byte{},
 		bad:         newBadInput(log, metrics.bad),
@@ -154,24 +159,28 @@ func New(cfg *config.Config, devs []config.Device, infos []*devices.Info, log *s
 		p, ok := profiles[dc.Profile]
 		if !ok {
 			var err error
-			p, err = LoadProfile(ProfilePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dc.Profile))
+			p, err = loader.Load(cfg.Resolve(cfg.Gateway.ProfilesDir), dc.Profile)
 			if err != nil {
 				return nil, fmt.Errorf("device %s: %w", dc.ID, err)
 			}
 			profiles[dc.Profile] = p
 		}
+		family, err := newBehaviour(dc, p)
+		if err != nil {
+			return nil, fmt.Errorf("device %s: %w", dc.ID, err)
+		}
 		d := &device{cfg: dc, info: infos[i], profile: p, topicID: dc.ID,
 			limiter:  rate.NewLimiter(rate.Limit(m.DeviceRate), m.DeviceBurst),
 			received: metrics.messages.WithLabelValues(dc.ID),
 			online:   metrics.online.WithLabelValues(dc.ID),
-			family:   newBehaviour(dc, p)}
+			family:   family}
 		silence := p.Silence
-		if dc.MQTT != nil {
-			if dc.MQTT.TopicID != "" {
-				d.topicID = dc.MQTT.TopicID
+		if o := devices.OptionsOf[Options](dc).MQTT; o != nil {
+			if o.TopicID != "" {
+				d.topicID = o.TopicID
 			}
-			if dc.MQTT.Silence > 0 {
-				silence = dc.MQTT.Silence
+			if o.Silence > 0 {
+				silence = o.Silence
 			}
 		}
 		d.presence = newPresence(silence, now)
@@ -367,10 +376,10 @@ func (s *Streamer) process(in inbound, sink devices.Sink) {
 	}
 	var events []devices.Event
 	if d.family != nil {
-		events = d.family.observe(in.at, s.dec.values, s.dec.signals)
+		events = d.family.Observe(in.at, s.dec.values, signals(s.dec.signals))
 	} else {
-		for _, sg := range s.dec.signals {
-			events = append(events, passOn(in.at, sg))
+		for _, sg := range signals(s.dec.signals) {
+			events = append(events, devices.PassOn(in.at, sg))
 		}
 	}
 	for _, e := range events {
@@ -419,7 +428,7 @@ func (s *Streamer) tick(now time.Time, sink devices.Sink) {
 		if d.family == nil {
 			continue
 		}
-		for _, e := range d.family.tick(now) {
+		for _, e := range d.family.Tick(now) {
 			e.Device = d.info
 			sink.Event(e)
 		}
@@ -603,7 +612,7 @@ func (s *Streamer) disconnect(c paho.Client) {
 	s.log.Info("mqtt disconnected", "broker", s.cfg.Broker)
 }
 
-func tlsConfig(cfg *config.Config, t *config.TLS) (*tls.Config, error) {
+func tlsConfig(cfg *config.Config, t *TLS) (*tls.Config, error) {
 	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // the operator's choice, off by default
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(cfg.Resolve(t.CAFile))

@@ -11,14 +11,18 @@ import (
 // startEmbeddedBroker runs the demo's MQTT broker when the configuration asks
 // for one (mqtt.embedded); the returned function stops it.
 func startEmbeddedBroker(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
-	if cfg.MQTT.Embedded == nil {
+	m, err := mqtt.SettingsOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if m.Embedded == nil {
 		return func() {}, nil
 	}
 	filters, err := mqtt.DeviceFilters(cfg)
 	if err != nil {
 		return nil, err
 	}
-	b, err := broker.Start(*cfg.MQTT.Embedded, filters, log.With("part", "broker"))
+	b, err := broker.Start(*m.Embedded, filters, log.With("part", "broker"))
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func TestSilentMeterGoesOfflineAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := modbus.NewSimulator(profile, dev.Address)
+	sim := modbus.NewSimulator(profile, modbus.DeviceOf(dev).Address)
 	if err := sim.Set("balance", 50); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestSilentMeterGoesOfflineAndBack(t *testing.T) {
 		t.Errorf("offline health: %+v", d)
 	}
 
-	restarted := modbus.NewSimulator(profile, dev.Address)
+	restarted := modbus.NewSimulator(profile, modbus.DeviceOf(dev).Address)
 	_ = restarted.Set("balance", 50)
 	if err := restarted.Start(); err != nil {
 		t.Fatal(err)

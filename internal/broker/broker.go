@@ -15,7 +15,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"github.com/estatehq/estate/internal/config"
+	devmqtt "github.com/estatehq/estate/devices/mqtt"
 )
 
 // Broker is a running embedded broker.
@@ -28,7 +28,7 @@ type Broker struct {
 // Ledger is the authentication and authorisation of the configured users:
 // gateway users may do anything; device users may publish and subscribe only
 // on deviceFilters (the topics of the site's device profiles).
-func Ledger(users []config.BrokerUser, deviceFilters []string) *auth.Ledger {
+func Ledger(users []devmqtt.BrokerUser, deviceFilters []string) *auth.Ledger {
 	l := &auth.Ledger{Users: auth.Users{}}
 	allowed := auth.Filters{}
 	for _, f := range deviceFilters {
@@ -48,7 +48,7 @@ func Ledger(users []config.BrokerUser, deviceFilters []string) *auth.Ledger {
 }
 
 // Start listens on the configured loopback address and serves until Close.
-func Start(cfg config.EmbeddedBroker, deviceFilters []string, log *slog.Logger) (*Broker, error) {
+func Start(cfg devmqtt.EmbeddedBroker, deviceFilters []string, log *slog.Logger) (*Broker, error) {
 	if len(cfg.Users) == 0 {
 		return nil, errors.New("embedded broker: no users: every client must authenticate")
 	}

@@ -8,13 +8,13 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/devices/mqtt"
 	"github.com/estatehq/estate/internal/testenv"
 )
 
 func start(t *testing.T) *Broker {
 	t.Helper()
-	cfg := config.EmbeddedBroker{Listen: testenv.FreeAddr(t), Users: []config.BrokerUser{
+	cfg := mqtt.EmbeddedBroker{Listen: testenv.FreeAddr(t), Users: []mqtt.BrokerUser{
 		{Username: "gw", Password: "gateway-secret", Role: "gateway"},
 		{Username: "lift", Password: "device-secret", Role: "device"},
 	}}

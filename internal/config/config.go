@@ -3,6 +3,12 @@
 // Everything is checked before anything starts: unknown keys are errors, and
 // every problem is reported as "file:line: field: what is wrong" so that
 // `estate check` and a refused start-up print the same messages.
+//
+// The package knows no protocol: a device keeps its YAML node, from which its
+// protocol's package decodes its own options, and a top-level section that
+// another package owns (mqtt:) is kept as written; both are read with
+// DecodeStrict, which checks and locates them like the built-in parts
+// (node.go). Load's extra validators (devices.Validate) do that.
 package config
 
 import (
@@ -10,8 +16,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/estatehq/estate/devices/serial"
 )
 
 // Config is one site's configuration: the gateway half, the desk half, or both
@@ -24,11 +28,14 @@ type Config struct {
 	Devices    []Device    `yaml:"devices"`
 	Rules      []Rule      `yaml:"rules"`
 	Simulators []Simulator `yaml:"simulators"`
-	MQTT       MQTT        `yaml:"mqtt"`
 
 	// Topology and Maintenance feed the alarm engine's outage inference and suppression.
 	Topology    Topology            `yaml:"topology"`
 	Maintenance []MaintenanceWindow `yaml:"maintenance"`
+
+	// Extra holds the top-level sections that other packages own, as written
+	// (devices/mqtt owns mqtt:, the broker); see Section.
+	Extra map[string]yaml.Node `yaml:",inline"`
 
 	// File is the path the configuration was read from; relative paths inside it
 	// (profiles, databases) are resolved against its folder.
@@ -41,6 +48,8 @@ type Config struct {
 	secretsExpanded bool
 	// positions maps a field path ("devices[0].address") to its line in File.
 	positions map[string]int
+	// claimed are the sections of Extra that their owners asked for.
+	claimed map[string]bool
 }
 
 // Site identifies the estate this configuration describes.
@@ -71,14 +80,17 @@ type Gateway struct {
 	StateDir string `yaml:"state_dir"`
 }
 
-// Device is one polled device: what it is, where it is, how to reach it.
+// Device is one configured device: what it is, where it is, and how often it
+// is read. These are the keys every device has; how a device is reached (a
+// Modbus address and slave id, a serial line, an MQTT topic) is its
+// protocol's business: the protocol's package decodes its own options from
+// Node (see DecodeStrict and devices.Protocol.Options). The YAML stays one
+// flat mapping per device.
 type Device struct {
 	ID       string `yaml:"id"`
 	Family   string `yaml:"family"`
 	Protocol string `yaml:"protocol"`
 	Profile  string `yaml:"profile"`
-	Address  string `yaml:"address"`
-	SlaveID  int    `yaml:"slave_id"`
 	Building string `yaml:"building"`
 	Floor    string `yaml:"floor"`
 	Unit     string `yaml:"unit"`
@@ -88,29 +100,17 @@ type Device struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// Timeout bounds one request to the device.
 	Timeout time.Duration `yaml:"timeout"`
-	// Serial is the line of an RS-485/RS-232 device; devices that name the same
-	// port share one bus and are polled one transaction at a time.
-	Serial *Serial `yaml:"serial"`
-	// MQTT addresses a device of protocol mqtt (see mqtt.go).
-	MQTT *DeviceMQTT `yaml:"mqtt"`
-	// DLT645 switches on what may change a DL/T 645 meter (see dlt645.go).
-	DLT645 *DeviceDLT645 `yaml:"dlt645"`
-	// PollGroups sets the interval of each poll group of the device's profile
-	// (fast, normal, slow). Unset groups poll at poll_interval, slow at ten
-	// poll intervals; groups with equal intervals are read together.
-	PollGroups map[string]time.Duration `yaml:"poll_groups"`
-	// MaxGap overrides the profile's gap bridging: how many unused registers a
-	// merged read may span between two points (0: only adjacent points).
-	MaxGap *int `yaml:"max_gap"`
-	// Retries is how often a failed request is repeated while the device is
-	// answering (default 1; a device that stopped answering is not retried).
-	Retries *int `yaml:"retries"`
-	// Writes enables writing the points its profile marks writable (off by default).
-	Writes bool `yaml:"writes"`
-}
 
-// Serial line settings, owned by the serial stack (devices/serial).
-type Serial = serial.Config
+	// Node is the device's mapping as written in the file, protocol keys and
+	// all; nil for a device built in code.
+	Node *yaml.Node `yaml:"-"`
+	// ProtocolOptions are the device's options as its protocol decoded them
+	// from Node when the configuration was validated (devices.Validate), or as
+	// code set them (a *modbus.Options, …); nil means the protocol's defaults.
+	ProtocolOptions any `yaml:"-"`
+	// typeErrors are the decoder's messages about the common keys, reported by Parse.
+	typeErrors []string
+}
 
 // Simulator is a simulated device that the demo serves on loopback: its kind
 // and the device it plays. Each kind decodes its own options (a prepaid

@@ -38,7 +38,7 @@ func TestValidConfigLoadsWithDefaults(t *testing.T) {
 		t.Fatalf("valid config refused: %v", err)
 	}
 	d := cfg.Devices[0]
-	if d.PollInterval.String() != "1s" || d.Timeout.String() != "1s" || d.SlaveID != 1 {
+	if d.PollInterval.String() != "1s" || d.Timeout.String() != "1s" || d.Node == nil {
 		t.Errorf("device defaults: %+v", d)
 	}
 	if cfg.InfluxDB.BatchSize != 1000 || cfg.Gateway.OfflineAfter != 3 || cfg.Rules[0].Severity != "warning" {
@@ -50,12 +50,6 @@ func TestValidConfigLoadsWithDefaults(t *testing.T) {
 }
 
 // Each case edits the valid config and expects one problem at a line and field.
-func TestDefaultTimeoutByProtocol(t *testing.T) {
-	if defaultTimeout("dlt645").String() != "500ms" || defaultTimeout("modbus_tcp").String() != "1s" {
-		t.Errorf("default timeouts: dlt645 %s, modbus_tcp %s", defaultTimeout("dlt645"), defaultTimeout("modbus_tcp"))
-	}
-}
-
 func TestProblemsNameFileLineAndField(t *testing.T) {
 	cases := []struct {
 		name, old, new string
@@ -70,7 +64,8 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		{"bad ticket kind", "ticket: top_up", "ticket: topup", `rules[0].ticket: "topup" is not a ticket kind`},
 		{"duplicate device", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n  - id: m1\n    family: meter\n    protocol: modbus_tcp\n", `site.yaml:20: devices[1].id: "m1" is used by another device`},
 		{"missing site id", "  id: sunrise\n", "  name: x\n", "site.id: required"},
-		{"dlt645 options on a modbus device", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    dlt645: {time_sync: true}\n", "site.yaml:20: devices[0].dlt645: only for devices of protocol dlt645"},
+		{"bad common key of a device", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    tags: soon\n", "site.yaml:20: cannot unmarshal"},
+		{"unknown section", "rules:\n", "colour: red\nrules:\n", "site.yaml:20: colour: unknown key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,13 +54,25 @@ func (ps Problems) Error() string {
 type Validator func(*Config) []Problem
 
 // Load reads, decodes and validates a configuration file. Extra validators run
-// after the built-in checks. The returned error, if any, is a Problems list.
+// after the built-in checks (devices.Validate checks every device's protocol
+// options and claims the sections protocols own). The returned error, if any,
+// is a Problems list.
 func Load(path string, extra ...Validator) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Problems{{File: path, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}}
 	}
-	cfg, err := Parse(path, data)
+	return ParseWith(path, data, extra...)
+}
+
+// Parse decodes and validates configuration text; path is used in messages and
+// to resolve relative paths. Only the built-in parts are checked: a section
+// that another package owns (mqtt:) is unknown here; see ParseWith.
+func Parse(path string, data []byte) (*Config, error) { return ParseWith(path, data) }
+
+// ParseWith is Parse followed by extra validators, as Load runs them on a file.
+func ParseWith(path string, data []byte, extra ...Validator) (*Config, error) {
+	cfg, err := parse(path, data)
 	var problems Problems
 	if err != nil {
 		if !errors.As(err, &problems) || !cfg.decoded {
@@ -71,6 +83,7 @@ func Load(path string, extra ...Validator) (*Config, error) {
 	for _, v := range extra {
 		problems = append(problems, v(cfg)...)
 	}
+	problems = append(problems, cfg.unclaimedSections()...)
 	if len(problems) > 0 {
 		sortProblems(problems)
 		return cfg, problems
@@ -78,9 +91,7 @@ func Load(path string, extra ...Validator) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse decodes and validates configuration text; path is used in messages and
-// to resolve relative paths.
-func Parse(path string, data []byte) (*Config, error) {
+func parse(path string, data []byte) (*Config, error) {
 	cfg := &Config{File: path, positions: map[string]int{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -101,6 +112,11 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		for _, msg := range te.Errors {
 			problems = append(problems, cfg.locateField(typeErrorProblem(path, msg)))
+		}
+	}
+	for _, d := range cfg.Devices {
+		for _, msg := range d.typeErrors {
+			problems = append(problems, typeErrorProblem(path, msg))
 		}
 	}
 	cfg.decoded = true
@@ -202,22 +218,11 @@ func (c *Config) Resolve(p string) string {
 	return filepath.Join(filepath.Dir(c.File), p)
 }
 
-// defaultTimeout is how long one request to a device may take unless its
-// configuration says otherwise: DL/T 645 meters answer within 500 ms by the
-// standard's timing, so a silent one should not hold its bus for longer.
-func defaultTimeout(protocol string) time.Duration {
-	if protocol == "dlt645" {
-		return 500 * time.Millisecond
-	}
-	return time.Second
-}
-
 // ApplyDefaults fills in the defaults of every unset option, as Load does; for
 // configurations built in code (tests, benchmarks).
 func (c *Config) ApplyDefaults() { c.applyDefaults() }
 
 func (c *Config) applyDefaults() {
-	c.applyMQTTDefaults()
 	c.Desk.ApplyDefaults()
 	if c.Gateway.OfflineAfter == 0 {
 		c.Gateway.OfflineAfter = 3
@@ -238,10 +243,9 @@ func (c *Config) applyDefaults() {
 			d.PollInterval = time.Second
 		}
 		if d.Timeout == 0 {
-			d.Timeout = defaultTimeout(d.Protocol)
-		}
-		if d.SlaveID == 0 {
-			d.SlaveID = 1
+			// A protocol may default otherwise (DL/T 645: 500 ms); devices.Validate
+			// applies its default to the devices whose file sets none.
+			d.Timeout = time.Second
 		}
 	}
 	for i := range c.Rules {

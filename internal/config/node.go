@@ -5,131 +5,175 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
-// unknownKeyMsg is what an unknown key is told, wherever it is.
-const unknownKeyMsg = "unknown key (check its spelling and the documented options in configs/)"
+// This file is how parts of a configuration that other packages own are read:
+// a device's protocol options (a Modbus address, a serial line, an mqtt
+// block) and top-level sections (the MQTT broker). The configuration keeps
+// their YAML as written; the owning package decodes it with DecodeStrict, so
+// that its keys are checked and located exactly like the built-in ones.
 
-// DecodeStrict decodes a mapping node of this configuration (a part whose
-// shape another package owns: a simulator's options, a device family's) into
-// the struct into points to, as strictly as the file itself is decoded: a key
-// the struct does not have is an unknown key, a value of the wrong type a type
-// error, each reported as a Problem with the file, the line and the field's
-// path under path ("simulators[2].initial_balance"), in the words the rest of
-// the file gets. Keys in skip belong to the caller (such as kind and device)
-// and are neither decoded nor reported. A string field tagged `config:"secret"`
-// may be written "${NAME}" and is read from the environment, as the secrets of
-// the file are. A nil node decodes nothing.
+// deviceFields is the part of a device every protocol shares; Device's
+// UnmarshalYAML decodes into it and keeps the node for the rest.
+type deviceFields struct {
+	ID           string        `yaml:"id"`
+	Family       string        `yaml:"family"`
+	Protocol     string        `yaml:"protocol"`
+	Profile      string        `yaml:"profile"`
+	Building     string        `yaml:"building"`
+	Floor        string        `yaml:"floor"`
+	Unit         string        `yaml:"unit"`
+	Tags         []string      `yaml:"tags"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+	Timeout      time.Duration `yaml:"timeout"`
+}
+
+// UnmarshalYAML decodes the keys every device has and keeps the mapping for
+// the device's protocol (and family), which decode their own keys from it.
+// Type errors are kept for Parse to report rather than returned: returning
+// them would drop the device from the list and shift the index of every
+// device after it in the messages.
+func (d *Device) UnmarshalYAML(n *yaml.Node) error {
+	var f deviceFields
+	err := n.Decode(&f)
+	*d = Device{ID: f.ID, Family: f.Family, Protocol: f.Protocol, Profile: f.Profile,
+		Building: f.Building, Floor: f.Floor, Unit: f.Unit, Tags: f.Tags,
+		PollInterval: f.PollInterval, Timeout: f.Timeout, Node: n}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		d.typeErrors = te.Errors
+		return nil
+	}
+	return err
+}
+
+// DeviceKeys are the keys every device has, whatever its protocol.
+func DeviceKeys() []string { return Keys(deviceFields{}) }
+
+// Keys lists the YAML keys of a struct (or pointer to one), with those of
+// inline structs.
+func Keys(v any) []string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var keys []string
+	for name := range structKeys(t) {
+		if name != "" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// HasKey reports whether a mapping node has a key.
+func HasKey(n *yaml.Node, key string) bool {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// DecodeStrict decodes a node of this configuration (a device's mapping, a
+// section) into a struct the way Parse decodes the built-in parts: an unknown
+// key is a problem (except the keys in skip, which belong to someone else:
+// the keys every device has), a value of the wrong type is a problem, and a
+// string field tagged `secret:"env"` may be "${NAME}", taken from the
+// environment. Problems are located like every other ("file:line:
+// devices[3].serial.baud: …"); path is the node's own path ("devices[3]",
+// "mqtt"). A nil node decodes nothing.
 func (c *Config) DecodeStrict(node *yaml.Node, path string, into any, skip ...string) []Problem {
 	if node == nil {
 		return nil
 	}
-	for node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
-		node = node.Content[0]
+	var ps []Problem
+	skipped := map[string]bool{}
+	for _, k := range skip {
+		skipped[k] = true
 	}
-	t := reflect.TypeOf(into)
-	if t == nil || t.Kind() != reflect.Pointer {
-		return []Problem{c.Problemf(path, "cannot decode into %T (a pointer is needed)", into)}
-	}
-	// The walk drops what it reports and writes secrets in: it works on a copy,
-	// so that the caller's node stays as the file has it.
-	n := copyNode(node)
-	if n.Kind == yaml.MappingNode && len(skip) > 0 {
-		n.Content = dropKeys(n.Content, func(k *yaml.Node) bool { return slices.Contains(skip, k.Value) })
-	}
-	ps := c.checkNode(n, t.Elem(), path)
-	if err := n.Decode(into); err != nil {
+	checkKeys(node, reflect.TypeOf(into), path, skipped, func(field string) {
+		ps = append(ps, c.Problemf(field, "%s", unknownKeyMsg))
+	})
+	if err := node.Decode(into); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return append(ps, newProblem(c.File, n.Line, path, "%v", err))
+			return append(ps, c.Problemf(path, "%v", err))
 		}
 		for _, msg := range te.Errors {
-			ps = append(ps, c.locateField(typeErrorProblem(c.File, msg)))
+			ps = append(ps, typeErrorProblem(c.File, msg))
 		}
 	}
-	sortProblems(ps)
-	return ps
+	return append(ps, c.expandSecretFields(reflect.ValueOf(into), path)...)
 }
 
-// checkNode reports the unknown keys under n, a value for type t at path, and
-// removes them; it expands the secrets of fields tagged config:"secret".
-// Type mismatches are left to the decoder, which words them as the file's.
-func (c *Config) checkNode(n *yaml.Node, t reflect.Type, path string) []Problem {
+// unknownKeyMsg is what an unknown key is told, wherever it is.
+const unknownKeyMsg = "unknown key (check its spelling and the documented options in configs/)"
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// checkKeys reports the keys under n that t has no field for.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, skip map[string]bool, unknown func(path string)) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if n.Kind == yaml.AliasNode || decodesItself(t) {
-		return nil
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return // decodes itself
 	}
-	var ps []Problem
 	switch {
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
-		fields, open := yamlFields(t)
-		n.Content = dropKeys(n.Content, func(k *yaml.Node) bool {
-			if _, ok := fields[k.Value]; ok || open || isMerge(k) {
-				return false
-			}
-			ps = append(ps, Problem{File: c.File, Line: k.Line, Field: joinPath(path, k.Value), Msg: unknownKeyMsg})
-			return true
-		})
+		fields := structKeys(t)
+		_, anyKey := fields[""] // an inline map takes every key
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, val := n.Content[i].Value, n.Content[i+1]
-			f, ok := fields[key]
-			if !ok {
-				continue // an inline map's key
+			key := n.Content[i].Value
+			if skip[key] || key == "<<" { // a merge key: the decoder resolves it
+				continue
 			}
-			child := joinPath(path, key)
-			if f.secret && val.Kind == yaml.ScalarNode {
-				if p, bad := c.expandNode(val, child); bad {
-					ps = append(ps, p)
-				}
+			child := key
+			if path != "" {
+				child = path + "." + key
 			}
-			ps = append(ps, c.checkNode(val, f.typ, child)...)
-		}
-	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
-		for i, item := range n.Content {
-			ps = append(ps, c.checkNode(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+			ft, ok := fields[key]
+			switch {
+			case ok:
+				checkKeys(n.Content[i+1], ft, child, nil, unknown)
+			case !anyKey:
+				unknown(child)
+			}
 		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			ps = append(ps, c.checkNode(n.Content[i+1], t.Elem(), joinPath(path, n.Content[i].Value))...)
+			checkKeys(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value, nil, unknown)
+		}
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
+		for i, item := range n.Content {
+			checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), nil, unknown)
 		}
 	}
-	return ps
 }
 
-// expandNode reads a "${NAME}" secret from the environment into the node.
-func (c *Config) expandNode(n *yaml.Node, path string) (Problem, bool) {
-	m := envRef.FindStringSubmatch(n.Value)
-	if m == nil {
-		return Problem{}, false
-	}
-	val, ok := os.LookupEnv(m[1])
-	if !ok || val == "" {
-		return c.Problemf(path, "environment variable %s is not set (export it, or write the secret here)", m[1]), true
-	}
-	// A quoted scalar keeps the value a string whatever it reads like.
-	n.Value, n.Tag, n.Style = val, "!!str", yaml.DoubleQuotedStyle
-	return Problem{}, false
-}
-
-type yamlField struct {
-	typ    reflect.Type
-	secret bool
-}
-
-// yamlFields lists the keys a struct decodes, as yaml.v3 names them (the tag's
-// name, else the field's name in lower case; inline structs' keys included);
-// open is true when an inline map takes any other key.
-func yamlFields(t reflect.Type) (fields map[string]yamlField, open bool) {
-	fields = map[string]yamlField{}
+// structKeys maps the YAML keys of a struct's fields to their types, the way
+// yaml.v3 names them (the tag, else the lower-cased field name), with inline
+// structs' keys; an inline map is the key "".
+func structKeys(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() && !f.Anonymous { // yaml.v3 inlines unexported embedded structs too
+		if !f.IsExported() && !f.Anonymous {
 			continue
 		}
 		tag := f.Tag.Get("yaml")
@@ -137,74 +181,124 @@ func yamlFields(t reflect.Type) (fields map[string]yamlField, open bool) {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		if slices.Contains(strings.Split(opts, ","), "inline") {
+		if strings.Contains(","+opts+",", ",inline,") {
 			ft := f.Type
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Map {
-				open = true
+				out[""] = ft
 				continue
 			}
-			inner, innerOpen := yamlFields(ft)
-			for k, v := range inner {
-				fields[k] = v
+			for k, v := range structKeys(ft) {
+				out[k] = v
 			}
-			open = open || innerOpen
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		fields[name] = yamlField{typ: f.Type, secret: f.Tag.Get("config") == "secret"}
-	}
-	return fields, open
-}
-
-var (
-	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
-	nodeType        = reflect.TypeFor[yaml.Node]()
-)
-
-// decodesItself tells whether values of t read their own YAML (a
-// yaml.Unmarshaler, a yaml.Node): their keys are theirs to check.
-func decodesItself(t reflect.Type) bool {
-	return t == nodeType || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)
-}
-
-// isMerge tells a merge key ("<<: *defaults"), whose keys the decoder merges
-// in: they are left unchecked, not reported as one unknown key.
-func isMerge(k *yaml.Node) bool {
-	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "" || k.Tag == "!!merge")
-}
-
-// dropKeys removes the key/value pairs of a mapping's content whose key drop
-// says so.
-func dropKeys(content []*yaml.Node, drop func(key *yaml.Node) bool) []*yaml.Node {
-	out := content[:0:0]
-	for i := 0; i+1 < len(content); i += 2 {
-		if !drop(content[i]) {
-			out = append(out, content[i], content[i+1])
-		}
+		out[name] = f.Type
 	}
 	return out
 }
 
-// copyNode copies a node deeply (an alias keeps pointing at its anchor).
-func copyNode(n *yaml.Node) *yaml.Node {
-	c := *n
-	if n.Content != nil {
-		c.Content = make([]*yaml.Node, len(n.Content))
-		for i, child := range n.Content {
-			c.Content[i] = copyNode(child)
+// expandSecretFields replaces "${NAME}" in the string fields tagged
+// `secret:"env"` under v by the environment's value (see expandSecrets).
+func (c *Config) expandSecretFields(v reflect.Value, path string) []Problem {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
 		}
+		v = v.Elem()
 	}
-	return &c
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	var ps []Problem
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		child := path
+		if !strings.Contains(","+opts+",", ",inline,") {
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			child = path + "." + name
+		}
+		fv := v.Field(i)
+		if f.Tag.Get("secret") == "env" && fv.Kind() == reflect.String {
+			s := fv.String()
+			if p, ok := c.expandSecret(child, &s); ok {
+				fv.SetString(s)
+			} else {
+				ps = append(ps, p)
+			}
+			continue
+		}
+		ps = append(ps, c.expandSecretFields(fv, child)...)
+	}
+	return ps
 }
 
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
+// expandSecret expands one "${NAME}" value; ok is false (with the problem)
+// when the variable is not set.
+func (c *Config) expandSecret(path string, v *string) (Problem, bool) {
+	m := envRef.FindStringSubmatch(*v)
+	if m == nil {
+		return Problem{}, true
 	}
-	return path + "." + key
+	val, ok := os.LookupEnv(m[1])
+	if !ok || val == "" {
+		return c.Problemf(path, "environment variable %s is not set (export it, or write the secret here)", m[1]), false
+	}
+	*v = val
+	return Problem{}, true
+}
+
+// Section returns a top-level section that another package owns (the mqtt
+// broker section belongs to devices/mqtt), as written, or nil when the file
+// has none. Asking for a section claims it: a top-level key that nobody
+// claims by the end of Load is reported as unknown.
+func (c *Config) Section(name string) *yaml.Node {
+	if c.claimed == nil {
+		c.claimed = map[string]bool{}
+	}
+	c.claimed[name] = true
+	n, ok := c.Extra[name]
+	if !ok {
+		return nil
+	}
+	return &n
+}
+
+// SetSection gives a configuration built in code a section that another
+// package owns, as YAML text.
+func (c *Config) SetSection(name, text string) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		return fmt.Errorf("section %s: %w", name, err)
+	}
+	if c.Extra == nil {
+		c.Extra = map[string]yaml.Node{}
+	}
+	if len(doc.Content) > 0 {
+		c.Extra[name] = *doc.Content[0]
+	}
+	return nil
+}
+
+// unclaimedSections reports the top-level keys that no package claimed.
+func (c *Config) unclaimedSections() []Problem {
+	var ps []Problem
+	for name := range c.Extra {
+		if !c.claimed[name] {
+			ps = append(ps, c.Problemf(name, "%s", unknownKeyMsg))
+		}
+	}
+	return ps
 }

@@ -38,7 +38,6 @@ func (c *Config) validate() []Problem {
 	} else if len(c.Rules) > 0 {
 		ps = append(ps, c.validateRules()...) // a rule set on its own (configs/rules/)
 	}
-	ps = append(ps, c.validateMQTT()...)
 	return ps
 }
 
@@ -84,9 +83,6 @@ func (c *Config) validateGateway() []Problem {
 			add(p+".family", "%q is not a device family; use one of %s", d.Family, strings.Join(Families, ", "))
 		}
 		families[d.Family] = true
-		if d.DLT645 != nil && d.Protocol != "dlt645" {
-			add(p+".dlt645", "only for devices of protocol dlt645")
-		}
 		if d.Protocol == "" {
 			add(p+".protocol", "required, such as modbus_tcp")
 		}
@@ -95,9 +91,6 @@ func (c *Config) validateGateway() []Problem {
 		}
 		if d.Timeout <= 0 || d.Timeout > d.PollInterval*10 {
 			add(p+".timeout", "must be positive and at most ten poll intervals, got %s", d.Timeout)
-		}
-		if d.SlaveID < 0 || d.SlaveID > 247 {
-			add(p+".slave_id", "must be between 1 and 247, got %d", d.SlaveID)
 		}
 	}
 

@@ -16,7 +16,7 @@ import (
 	"github.com/tarm/serial"
 	"golang.org/x/sys/unix"
 
-	"github.com/estatehq/estate/internal/config"
+	estateserial "github.com/estatehq/estate/devices/serial"
 )
 
 // Settings are a line's parameters with the defaults of the protocol applied.
@@ -30,7 +30,7 @@ type Settings struct {
 
 // Resolve fills what a device's serial section leaves out with the protocol's
 // defaults (DL/T 645: 2400 baud 8E1).
-func Resolve(s *config.Serial, defBaud int, defParity byte) Settings {
+func Resolve(s *estateserial.Config, defBaud int, defParity byte) Settings {
 	out := Settings{Baud: defBaud, DataBits: 8, Parity: defParity, StopBits: 1}
 	if s == nil {
 		return out

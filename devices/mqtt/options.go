@@ -1,4 +1,4 @@
-package config
+package mqtt
 
 import (
 	"fmt"
@@ -8,11 +8,19 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/internal/config"
 )
 
-// MQTT is the gateway's connection to an MQTT broker, shared by every device of
-// protocol mqtt, and (in the demo) the broker Estate embeds.
-type MQTT struct {
+// Section is the top-level key of the broker settings in a configuration.
+const Section = "mqtt"
+
+// Settings are the configuration's mqtt: section: the gateway's connection to
+// an MQTT broker, shared by every device of protocol mqtt, and (in the demo)
+// the broker Estate embeds. The section is this package's: internal/config
+// keeps it as written, ValidateConfig checks it and SettingsOf reads it.
+type Settings struct {
 	// Broker is tcp://host:port, ssl://host:port (TLS), ws:// or wss://.
 	Broker   string `yaml:"broker"`
 	ClientID string `yaml:"client_id"` // default estate-<gateway.id>
@@ -72,27 +80,49 @@ type BrokerUser struct {
 	Role     string `yaml:"role"` // gateway or device
 }
 
-// DeviceMQTT is how one MQTT device is addressed and watched.
-type DeviceMQTT struct {
+// Options are an MQTT device's own keys, beside the ones every device has:
+// its mqtt: block.
+type Options struct {
+	MQTT *DeviceOptions `yaml:"mqtt"`
+}
+
+// DeviceOptions is how one MQTT device is addressed and watched.
+type DeviceOptions struct {
 	// TopicID is the device's name in its topics ({device}); default its id.
 	TopicID string `yaml:"topic_id"`
 	// Silence is how long the device may publish nothing before it is offline,
 	// unless a retained status says it is online. Default the profile's.
 	Silence time.Duration `yaml:"silence"`
 	// EntrapmentAfter (elevators) is how long a car may hold a passenger stopped
-	// with doors shut, or its alarm button pressed, before an entrapment is raised.
+	// with doors shut, or its alarm button pressed, before an entrapment is
+	// raised. The elevator family's own key (entrapment_after beside the
+	// device's other keys) says the same for any transport; this spelling
+	// stays for the files that use it.
 	EntrapmentAfter time.Duration `yaml:"entrapment_after"`
-	// HeldOpenAfter (doors) is how long a door may stand open before it is held open.
+	// HeldOpenAfter (doors) is how long a door may stand open before it is
+	// held open; like EntrapmentAfter, the access family's key for any transport.
 	HeldOpenAfter time.Duration `yaml:"held_open_after"`
 }
 
 // Broker user roles.
 var BrokerRoles = []string{"gateway", "device"}
 
-func (c *Config) applyMQTTDefaults() {
-	m := &c.MQTT
-	if m.ClientID == "" && c.Gateway.ID != "" {
-		m.ClientID = "estate-" + c.Gateway.ID
+// SettingsOf returns a configuration's broker settings with their defaults
+// (validated by ValidateConfig when the configuration was loaded).
+func SettingsOf(cfg *config.Config) (*Settings, error) {
+	var m Settings
+	if n := cfg.Section(Section); n != nil {
+		if err := n.Decode(&m); err != nil {
+			return nil, fmt.Errorf("mqtt section: %w", err)
+		}
+	}
+	m.applyDefaults(cfg.Gateway.ID)
+	return &m, nil
+}
+
+func (m *Settings) applyDefaults(gatewayID string) {
+	if m.ClientID == "" && gatewayID != "" {
+		m.ClientID = "estate-" + gatewayID
 	}
 	if m.CleanSession == nil {
 		t := true
@@ -133,51 +163,59 @@ func setInt(i *int, def int) {
 }
 
 // UsesMQTT reports whether any device speaks MQTT.
-func (c *Config) UsesMQTT() bool {
-	for _, d := range c.Devices {
-		if d.Protocol == "mqtt" {
+func UsesMQTT(cfg *config.Config) bool {
+	for _, d := range cfg.Devices {
+		if d.Protocol == Protocol {
 			return true
 		}
 	}
 	return false
 }
 
-// validateMQTT checks the mqtt section (when present or needed) and the
-// mqtt blocks of devices.
-func (c *Config) validateMQTT() []Problem {
-	var ps []Problem
+// misplacedBlock is what a device of another protocol with an mqtt block is told.
+const misplacedBlock = "only devices of protocol mqtt take an mqtt block (this one is %q)"
+
+// validateOptions checks a device's mqtt block.
+func validateOptions(cfg *config.Config, dev config.Device, path string) []config.Problem {
+	o := devices.OptionsOf[Options](dev).MQTT
+	if o == nil {
+		return nil
+	}
+	var ps []config.Problem
+	add := func(path, format string, args ...any) { ps = append(ps, cfg.Problemf(path, format, args...)) }
+	p := path + ".mqtt"
+	if o.TopicID != "" && strings.ContainsAny(o.TopicID, "/+#") {
+		add(p+".topic_id", "%q must be one topic level without '/', '+' or '#'", o.TopicID)
+	}
+	if o.Silence < 0 {
+		add(p+".silence", "must not be negative")
+	}
+	if o.EntrapmentAfter != 0 && dev.Family != "elevator" {
+		add(p+".entrapment_after", "applies to elevators only")
+	}
+	if o.EntrapmentAfter < 0 {
+		add(p+".entrapment_after", "must not be negative")
+	}
+	if o.HeldOpenAfter != 0 && dev.Family != "access" {
+		add(p+".held_open_after", "applies to access control only")
+	}
+	if o.HeldOpenAfter < 0 {
+		add(p+".held_open_after", "must not be negative")
+	}
+	return ps
+}
+
+// ValidateConfig checks the mqtt section, when the file has one or a device
+// needs it, and claims it.
+func ValidateConfig(c *config.Config) []config.Problem {
+	n := c.Section(Section)
+	if n == nil && !UsesMQTT(c) {
+		return nil
+	}
+	var m Settings
+	ps := c.DecodeStrict(n, Section, &m)
+	m.applyDefaults(c.Gateway.ID)
 	add := func(path, format string, args ...any) { ps = append(ps, c.Problemf(path, format, args...)) }
-	for i, d := range c.Devices {
-		if d.MQTT == nil {
-			continue
-		}
-		p := fmt.Sprintf("devices[%d].mqtt", i)
-		if d.Protocol != "mqtt" {
-			add(p, "only devices of protocol mqtt take an mqtt block (this one is %q)", d.Protocol)
-		}
-		if d.MQTT.TopicID != "" && strings.ContainsAny(d.MQTT.TopicID, "/+#") {
-			add(p+".topic_id", "%q must be one topic level without '/', '+' or '#'", d.MQTT.TopicID)
-		}
-		if d.MQTT.Silence < 0 {
-			add(p+".silence", "must not be negative")
-		}
-		if d.MQTT.EntrapmentAfter != 0 && d.Family != "elevator" {
-			add(p+".entrapment_after", "applies to elevators only")
-		}
-		if d.MQTT.EntrapmentAfter < 0 {
-			add(p+".entrapment_after", "must not be negative")
-		}
-		if d.MQTT.HeldOpenAfter != 0 && d.Family != "access" {
-			add(p+".held_open_after", "applies to access control only")
-		}
-		if d.MQTT.HeldOpenAfter < 0 {
-			add(p+".held_open_after", "must not be negative")
-		}
-	}
-	if !c.has("mqtt") && !c.UsesMQTT() {
-		return ps
-	}
-	m := c.MQTT
 	if m.Broker == "" {
 		add("mqtt.broker", "required: the broker's URL, such as tcp://127.0.0.1:1883 or ssl://broker:8883")
 	} else if u, err := url.Parse(m.Broker); err != nil || u.Host == "" ||
@@ -245,8 +283,10 @@ func (c *Config) validateMQTT() []Problem {
 		}
 	}
 	if e := m.Embedded; e != nil {
-		if err := checkListen(e.Listen); err != nil {
-			add("mqtt.embedded.listen", "%v", err)
+		if e.Listen == "" {
+			add("mqtt.embedded.listen", "required: host:port to listen on, such as 127.0.0.1:8080")
+		} else if _, _, err := net.SplitHostPort(e.Listen); err != nil {
+			add("mqtt.embedded.listen", "%q is not host:port", e.Listen)
 		} else if host, _, _ := net.SplitHostPort(e.Listen); host != "127.0.0.1" && host != "localhost" && host != "::1" {
 			add("mqtt.embedded.listen", "the embedded broker is for the demo and listens on loopback only, not %q", host)
 		}
@@ -271,4 +311,12 @@ func (c *Config) validateMQTT() []Problem {
 		}
 	}
 	return ps
+}
+
+// TopicID is a device's name in its topics ({device}): its mqtt.topic_id, or its id.
+func TopicID(dev config.Device) string {
+	if o := devices.OptionsOf[Options](dev).MQTT; o != nil && o.TopicID != "" {
+		return o.TopicID
+	}
+	return dev.ID
 }
