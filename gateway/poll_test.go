@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -128,81 +127,108 @@ func healthGauge(reg prometheus.Gatherer, device, state string) prometheus.Colle
 	return g
 }
 
-// Four meters on one 9600-baud RTU line (the simulator takes the frames' wire
-// time) asked for more than the line can carry: the scheduler keeps the line
-// busy near its limit, one transaction at a time, fairly, and skips the rest.
-func TestRTUBusRunsNearWireLimit(t *testing.T) {
-	p, err := modbus.ParseProfile("t", []byte("name: t\npoints:\n  - {name: v, table: input, address: 0, type: float32}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const baud = 9600
-	slaves := map[byte]*modbus.Slave{}
-	for id := range byte(4) {
-		slaves[id+1] = modbus.NewSlave(p)
-	}
-	sim, err := modbus.NewRTUSimulator(slaves, baud)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	timing(t, func() error { return nearWireLimit(t, sim.Path(), p) })
-}
-
-func nearWireLimit(t *testing.T, path string, p *modbus.Profile) error {
-	const baud = 9600
-	s := scheduler.New(scheduler.Options{})
-	for id := 1; id <= 4; id++ {
-		dev := modbus.NewDevice(config.Device{ID: fmt.Sprint("m", id), Protocol: modbus.ProtocolRTU, PollInterval: 50 * time.Millisecond,
-			Timeout: 200 * time.Millisecond}, modbus.Options{SlaveID: id, Serial: &serial.Config{Port: path, Baud: baud}})
-		d := modbus.NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
-		defer d.Close()
-		bus, serial := d.Bus()
-		s.Add(scheduler.Job{Device: dev.ID, Name: dev.ID, Bus: bus, Serial: serial, Interval: dev.PollInterval,
-			Run: func(ctx context.Context) error { _, err := d.Poll(ctx); return err }})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+// Four meters on one 9600-baud RTU line, each polled every 50 ms: twice what
+// the line can carry. The scheduler keeps one transaction at a time on it,
+// none fails, turns that cannot be had are skipped (counted), and every meter
+// gets its fair share. How close the line comes to its wire limit is a speed,
+// measured by BenchmarkRTUBusWireLimit, not asserted here: a loaded machine
+// slows every turn without anything being wrong.
+func TestRTUBusSharedFairly(t *testing.T) {
+	p, sim := rtuBus(t)
+	s := rtuBusScheduler(t, sim.Path(), p)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
-	s.Run(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	// Wait until each meter has had a few turns and some turns were skipped.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st := s.Stats()
+		least := uint64(1 << 63)
+		for _, js := range st.Jobs {
+			least = min(least, js.Runs)
+		}
+		if len(st.Jobs) == 4 && least >= 5 && st.Skipped > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: %+v", st)
+		}
+	}
+	cancel()
+	<-done
 	st := s.Stats()
-	// A read of 2 registers: 8 request and 9 answer characters, plus the
-	// 3.5-character silence before the next request.
-	perTx := time.Duration(20.5 * float64(modbus.CharTime(baud)))
-	limit := time.Since(start).Seconds() / perTx.Seconds()
-	t.Logf("%d transactions in %v, wire limit %.0f (%.0f%%), %d skipped, %d errors", st.Runs, time.Since(start), limit,
-		100*float64(st.Runs)/limit, st.Skipped, st.Errors)
-	// The race detector slows every goroutine switch several times over.
-	want := 0.8
-	if raceEnabled {
-		want = 0.6
-	}
-	if float64(st.Runs) < want*limit || st.Errors > 0 {
-		return fmt.Errorf("the line carried %d transactions, %.0f%% of its limit, with %d errors", st.Runs, 100*float64(st.Runs)/limit, st.Errors)
-	}
-	if st.Skipped == 0 {
-		return errors.New("no turns skipped on an overloaded line")
+	if st.Errors > 0 {
+		t.Errorf("%d polls failed on a healthy line", st.Errors)
 	}
 	lo, hi := uint64(1<<63), uint64(0)
 	for _, js := range st.Jobs {
 		lo, hi = min(lo, js.Runs), max(hi, js.Runs)
 	}
 	if hi-lo > 2 {
-		return fmt.Errorf("unfair: %d to %d polls per meter", lo, hi)
+		t.Errorf("unfair: %d to %d polls per meter", lo, hi)
 	}
-	return nil
 }
 
-// timing runs a timing-sensitive check up to three times: a machine busy with
-// other tests can stall any one run, a scheduling bug fails all three.
-func timing(t *testing.T, check func() error) {
-	t.Helper()
-	var err error
-	for i := range 3 {
-		if err = check(); err == nil {
-			return
-		}
-		t.Logf("attempt %d: %v", i+1, err)
+// BenchmarkRTUBusWireLimit reports how much of a 9600-baud line's wire limit
+// the scheduler and the RTU driver use with four meters asking for more than
+// it carries (wire-%, 100 = every character time in use).
+func BenchmarkRTUBusWireLimit(b *testing.B) {
+	p, sim := rtuBus(b)
+	s := rtuBusScheduler(b, sim.Path(), p)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	b.ResetTimer()
+	start := time.Now()
+	go func() { defer close(done); s.Run(ctx) }()
+	for s.Stats().Runs < uint64(b.N) {
+		time.Sleep(5 * time.Millisecond) // between looks at the counters
 	}
-	t.Error(err)
+	cancel()
+	<-done
+	elapsed := time.Since(start)
+	b.StopTimer()
+	st := s.Stats()
+	// A read of 2 registers: 8 request and 9 answer characters, plus the
+	// 3.5-character silence before the next request.
+	perTx := time.Duration(20.5 * float64(modbus.CharTime(rtuBaud)))
+	limit := elapsed.Seconds() / perTx.Seconds()
+	b.ReportMetric(100*float64(st.Runs)/limit, "wire-%")
+	b.ReportMetric(float64(st.Errors), "errors")
+}
+
+const rtuBaud = 9600
+
+// rtuBus serves four meters of one float32 point on a simulated RTU line.
+func rtuBus(tb testing.TB) (*modbus.Profile, *modbus.RTUSimulator) {
+	tb.Helper()
+	p, err := modbus.ParseProfile("t", []byte("name: t\npoints:\n  - {name: v, table: input, address: 0, type: float32}\n"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slaves := map[byte]*modbus.Slave{}
+	for id := range byte(4) {
+		slaves[id+1] = modbus.NewSlave(p)
+	}
+	sim, err := modbus.NewRTUSimulator(slaves, rtuBaud)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { sim.Close() })
+	return p, sim
+}
+
+// rtuBusScheduler polls the four meters every 50 ms on one bus.
+func rtuBusScheduler(tb testing.TB, path string, p *modbus.Profile) *scheduler.Scheduler {
+	s := scheduler.New(scheduler.Options{})
+	for id := 1; id <= 4; id++ {
+		dev := modbus.NewDevice(config.Device{ID: fmt.Sprint("m", id), Protocol: modbus.ProtocolRTU, PollInterval: 50 * time.Millisecond,
+			Timeout: 200 * time.Millisecond}, modbus.Options{SlaveID: id, Serial: &serial.Config{Port: path, Baud: rtuBaud}})
+		d := modbus.NewDriver(dev, p, &devices.Info{Units: map[string]string{}})
+		tb.Cleanup(func() { d.Close() })
+		bus, serial := d.Bus()
+		s.Add(scheduler.Job{Device: dev.ID, Name: dev.ID, Bus: bus, Serial: serial, Interval: dev.PollInterval,
+			Run: func(ctx context.Context) error { _, err := d.Poll(ctx); return err }})
+	}
+	return s
 }
