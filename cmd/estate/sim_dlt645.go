@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/estatehq/estate/devices/dlt645"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 )
 
 func init() {
@@ -43,7 +43,7 @@ func simDLT645(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "estate sim dlt645: %v\n", err)
 		return 1
 	}
-	bus.Settings = serialline.Settings{Baud: *baud, DataBits: 8, Parity: 'E', StopBits: 1}
+	bus.Settings = serial.Settings{Baud: *baud, DataBits: 8, Parity: 'E', StopBits: 1}
 	for i := range *meters {
 		addr, err := dlt645.ParseAddress(strconv.FormatUint(*first+uint64(i), 10))
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -56,7 +56,7 @@ func BenchmarkScanAndDecodeValue(b *testing.B) {
 // %wire is limit / measured.
 func BenchmarkSweep60At2400(b *testing.B) {
 	const meters = 60
-	settings := serialline.Settings{Baud: 2400, DataBits: 8, Parity: 'E', StopBits: 1}
+	settings := serial.Settings{Baud: 2400, DataBits: 8, Parity: 'E', StopBits: 1}
 	bus, err := NewSimBus("")
 	if err != nil {
 		b.Fatal(err)
@@ -67,7 +67,7 @@ func BenchmarkSweep60At2400(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := &line{bus: NewBus(serialline.Settings{Port: bus.Path(), Baud: 2400, DataBits: 8, Parity: 'E', StopBits: 1})}
+	l := &line{bus: NewBus(serial.Settings{Port: bus.Path(), Baud: 2400, DataBits: 8, Parity: 'E', StopBits: 1})}
 	for i := range meters {
 		addr, _ := ParseAddress(fmt.Sprint(1000 + i))
 		bus.Add(&SimMeter{Addr: addr, Balance: 50})

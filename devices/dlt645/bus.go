@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 )
 
 var (
@@ -34,13 +33,13 @@ const maxFollowUps = 32
 // It is not safe for concurrent use; its owner (one sweep loop per line)
 // serialises the transactions.
 type Bus struct {
-	Settings serialline.Settings
+	Settings serial.Settings
 	// Preamble sends FE FE FE FE before each request to wake meters up.
 	Preamble bool
-	// open opens the line; serialline.Open unless a test replaces it.
-	open func(serialline.Settings) (serialline.Port, error)
+	// open opens the line; serial.Open unless a test replaces it.
+	open func(serial.Settings) (serial.Port, error)
 
-	port    serialline.Port
+	port    serial.Port
 	scanner Scanner
 	out     []byte
 	in      [256]byte
@@ -48,8 +47,8 @@ type Bus struct {
 
 // NewBus returns a bus on a line; the line is opened on first use and
 // reopened after a link error.
-func NewBus(s serialline.Settings) *Bus {
-	return &Bus{Settings: s, Preamble: true, open: serialline.Open}
+func NewBus(s serial.Settings) *Bus {
+	return &Bus{Settings: s, Preamble: true, open: serial.Open}
 }
 
 // Close closes the line.
@@ -119,7 +118,7 @@ func (b *Bus) Transact(ctx context.Context, req Frame, timeout time.Duration) (F
 		if n > 0 {
 			b.scanner.Write(b.in[:n])
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
+		if err != nil && !errors.Is(err, serial.ErrTimeout) {
 			b.linkFailed()
 			return Frame{}, fmt.Errorf("read from %s: %w", b.Settings.Port, err)
 		}

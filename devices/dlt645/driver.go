@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -54,10 +54,10 @@ func profileFor(cfg *config.Config, dev config.Device) (*Profile, error) {
 }
 
 // LineOf is the serial line a DL/T 645 device is on, with the protocol's defaults.
-func LineOf(dev config.Device) serialline.Settings { return lineOf(dev) }
+func LineOf(dev config.Device) serial.Settings { return lineOf(dev) }
 
-func lineOf(dev config.Device) serialline.Settings {
-	return serialline.Resolve(dev.Serial, DefaultBaud, DefaultParity)
+func lineOf(dev config.Device) serial.Settings {
+	return serial.Resolve(dev.Serial, DefaultBaud, DefaultParity)
 }
 
 func validate(cfg *config.Config, dev config.Device, path string) []config.Problem {

@@ -78,7 +78,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // The driver reads a bus of simulated prepaid meters through a real
-// pseudo-terminal with tarm/serial: balances run down and a relay trips, a
+// pseudo-terminal with devices/serial: balances run down and a relay trips, a
 // silent meter is reported unhealthy while its neighbours answer, an
 // identifier a meter lacks is asked once, and a meter that comes back with a
 // higher power-failure count yields the outage evidence.

@@ -302,7 +302,7 @@ func TestReceiverOverTCP(t *testing.T) {
 	<-done
 }
 
-// A CRT panel on a pseudo-terminal: GB 18030 lines through tarm/serial, the
+// A CRT panel on a pseudo-terminal: GB 18030 lines through devices/serial, the
 // unknown one kept raw.
 func TestCRTThroughPTY(t *testing.T) {
 	panel, err := NewCRTPanel("")

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -42,7 +42,7 @@ func init() {
 
 func serialProblems(cfg *config.Config, dev config.Device, path string) []config.Problem {
 	var ps []config.Problem
-	for f, msg := range serialline.Resolve(dev.Serial, defaultBaud, defaultParity).Check() {
+	for f, msg := range serial.Resolve(dev.Serial, defaultBaud, defaultParity).Check() {
 		ps = append(ps, cfg.Problemf(path+".serial."+f, "%s", msg))
 	}
 	return ps
@@ -156,9 +156,9 @@ func (s *Streamer) Run(ctx context.Context, sink devices.Sink) error {
 
 // runSerial opens the panel's line and reads it, reopening after a failure.
 func (p *panel) runSerial(ctx context.Context, sink devices.Sink, read func(context.Context, io.ReadWriter, devices.Sink) error) {
-	settings := serialline.Resolve(p.cfg.Serial, defaultBaud, defaultParity)
+	settings := serial.Resolve(p.cfg.Serial, defaultBaud, defaultParity)
 	for ctx.Err() == nil {
-		port, err := serialline.Open(settings)
+		port, err := serial.Open(settings)
 		if err == nil {
 			stop := context.AfterFunc(ctx, func() { _ = port.Close() })
 			err = read(ctx, port, sink)
@@ -239,8 +239,8 @@ func (p *panel) readFrames(ctx context.Context, rw io.ReadWriter, sink devices.S
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) && !isStream(rw) {
-				continue // a serial read that timed out with nothing
+			if errors.Is(err, serial.ErrTimeout) {
+				continue // a serial read that waited with nothing to read
 			}
 			return err
 		}
@@ -282,8 +282,8 @@ func (p *panel) readLines(ctx context.Context, rw io.ReadWriter, sink devices.Si
 			line = line[:0]
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			if errors.Is(err, io.EOF) {
-				continue // serial read timed out; a partial line stays buffered
+			if errors.Is(err, serial.ErrTimeout) {
+				continue // serial read waited with nothing; a partial line stays buffered
 			}
 			return err
 		}

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/estatehq/estate/devices/dlt645"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -43,7 +43,7 @@ func startDLT645Sim(ctx context.Context, cfg *config.Config, sc config.Simulator
 	}
 	// Replies are paced at the line's baud rate, so that a sweep takes as long
 	// as on a real bus.
-	bus.Settings = serialline.Resolve(dev.Serial, dlt645.DefaultBaud, dlt645.DefaultParity)
+	bus.Settings = serial.Resolve(dev.Serial, dlt645.DefaultBaud, dlt645.DefaultParity)
 	n := 0
 	for _, d := range cfg.Devices {
 		if d.Protocol != dlt645.Protocol || d.Serial == nil || d.Serial.Port != port {
