@@ -63,7 +63,7 @@ func dlt645Relay(args []string, stdout, stderr io.Writer) int {
 	if *trip {
 		cmd, what = dlt645.RelayTrip, "tripped"
 	}
-	bus := dlt645.NewBus(dlt645.LineOf(dev))
+	bus := dlt645.NewBus(dlt645.LineOf(dev), nil)
 	defer bus.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
