@@ -29,10 +29,7 @@ type Bus struct {
 	open func(serial.Settings) (serial.Port, error)
 	m    *metrics
 
-	port serial.Port
-	// settled: the last transaction ended with its reply, so nothing late
-	// can be on its way; otherwise the next one flushes the line first.
-	settled bool
+	port    serial.Port
 	scanner Scanner
 	out     []byte
 	in      [256]byte
@@ -56,7 +53,7 @@ func (b *Bus) Close() error {
 		return nil
 	}
 	err := b.port.Close()
-	b.port, b.settled = nil, false
+	b.port = nil
 	return err
 }
 
@@ -72,13 +69,7 @@ func (b *Bus) Transact(ctx context.Context, req Frame, timeout time.Duration) (F
 		}
 		b.port = p
 	}
-	if !b.settled {
-		// Drop what a late meter sent after the last timeout. Only then: a
-		// flush waits for the line to be quiet (serial.ReadWait), which on
-		// every request would cost the bus 5 % of its time at 2400 baud.
-		_ = b.port.Flush()
-	}
-	b.settled = false
+	_ = b.port.Flush() // drop what a late meter sent after the last timeout
 	b.scanner.Reset()
 	var err error
 	if b.out, err = AppendEncode(b.out[:0], req, b.Preamble); err != nil {
@@ -109,7 +100,6 @@ func (b *Bus) Transact(ctx context.Context, req Frame, timeout time.Duration) (F
 				} else {
 					b.m.transactions.WithLabelValues("ok").Inc()
 				}
-				b.settled = true
 				return f, nil
 			}
 		}

@@ -268,6 +268,9 @@ func (d *Driver) PollTimeout() time.Duration {
 // counts towards offline); an identifier it refuses reads as bad quality.
 func (d *Driver) Poll(ctx context.Context) (devices.Reading, error) {
 	l, m := d.line, d.m
+	if l == nil {
+		return devices.Reading{}, fmt.Errorf("meter %s: the driver is closed", m.cfg.ID)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	start := time.Now()
@@ -315,7 +318,8 @@ func (d *Driver) ControlRelay(ctx context.Context, cmd byte, until time.Time) er
 	return d.line.bus.ControlRelay(ctx, d.m.addr, password, operator, cmd, until, d.m.cfg.Timeout)
 }
 
-// Close takes the meter off its line; the last meter closes the port.
+// Close takes the meter off its line; the last meter closes the port. The
+// gateway closes drivers once their polls have stopped.
 func (d *Driver) Close() error {
 	if d.line == nil {
 		return nil

@@ -2,9 +2,9 @@
 // on an RS-485/RS-232 line (Modbus RTU, DL/T 645, fire panels): the YAML
 // section that describes a line (Config), its settings with a protocol's
 // defaults applied and checked (Resolve, Settings.Check), opening the line
-// (Open, on github.com/goburrow/serial, the library goburrow/modbus already
-// brings), and the pseudo-terminal pairs that simulators serve so that drivers
-// are tested through a real tty, byte for byte (OpenPTY).
+// (Open: termios through golang.org/x/sys/unix, the file in Go's poller), and
+// the pseudo-terminal pairs that simulators serve so that drivers are tested
+// through a real tty, byte for byte (OpenPTY).
 package serial
 
 import (

@@ -148,6 +148,18 @@ func TestPTYRoundTrip(t *testing.T) {
 	if _, err := p.Read(make([]byte, 64)); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("read after Flush: %v, want ErrTimeout", err)
 	}
+	// What was written just before a Flush is still sent (a broadcast that
+	// has no reply, then the next request's flush).
+	if _, err := p.Write([]byte("broadcast")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got = make([]byte, len("broadcast"))
+	if _, err := io.ReadFull(pty.Master, got); err != nil || string(got) != "broadcast" {
+		t.Fatalf("master read %q (%v) after a Flush, want the bytes written before it", got, err)
+	}
 
 	// Close while a reader waits: the reader stops with an error.
 	readErr := make(chan error, 1)
@@ -247,5 +259,53 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %v", timeout)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The terminal settings a line is opened with: the framing the settings ask
+// for, raw mode, the receiver on, modem lines ignored.
+func TestTermios(t *testing.T) {
+	const framing = unix.CSIZE | unix.PARENB | unix.PARODD | unix.CSTOPB
+	for _, tc := range []struct {
+		s      Settings
+		cflag  uint32
+		inpck  bool
+		speed  uint32
+		errMsg string
+	}{
+		{s: Settings{Baud: 2400, DataBits: 8, Parity: 'E', StopBits: 1}, cflag: unix.CS8 | unix.PARENB, inpck: true, speed: unix.B2400},
+		{s: Settings{Baud: 9600, DataBits: 8, Parity: 'N', StopBits: 1}, cflag: unix.CS8, speed: unix.B9600},
+		{s: Settings{Baud: 19200, DataBits: 7, Parity: 'O', StopBits: 2}, cflag: unix.CS7 | unix.PARENB | unix.PARODD | unix.CSTOPB, inpck: true, speed: unix.B19200},
+		{s: Settings{Baud: 115200, DataBits: 8, Parity: 'N', StopBits: 2}, cflag: unix.CS8 | unix.CSTOPB, speed: unix.B115200},
+		{s: Settings{Baud: 2401, DataBits: 8, Parity: 'N', StopBits: 1}, errMsg: "unsupported baud rate 2401"},
+		{s: Settings{Baud: 9600, DataBits: 6, Parity: 'N', StopBits: 1}, errMsg: "unsupported data bits 6"},
+		{s: Settings{Baud: 9600, DataBits: 8, Parity: 'M', StopBits: 1}, errMsg: `unsupported parity "M"`},
+		{s: Settings{Baud: 9600, DataBits: 8, Parity: 'N', StopBits: 3}, errMsg: "unsupported stop bits 3"},
+	} {
+		t.Run(tc.s.String(), func(t *testing.T) {
+			tm, err := termios(tc.s)
+			if tc.errMsg != "" {
+				if err == nil || err.Error() != tc.errMsg {
+					t.Fatalf("error %v, want %q", err, tc.errMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tm.Cflag & framing; got != tc.cflag {
+				t.Errorf("framing bits %#o, want %#o", got, tc.cflag)
+			}
+			if tm.Cflag&(unix.CREAD|unix.CLOCAL) != unix.CREAD|unix.CLOCAL || tm.Cflag&unix.CBAUD != tc.speed ||
+				tm.Ispeed != tc.speed || tm.Ospeed != tc.speed {
+				t.Errorf("cflag %#o ispeed %#o ospeed %#o, want the receiver on, modem lines ignored, speed %#o", tm.Cflag, tm.Ispeed, tm.Ospeed, tc.speed)
+			}
+			if got := tm.Iflag&unix.INPCK != 0; got != tc.inpck {
+				t.Errorf("input parity check %v, want %v", got, tc.inpck)
+			}
+			if tm.Lflag != 0 || tm.Oflag != 0 {
+				t.Errorf("lflag %#o oflag %#o, want raw mode", tm.Lflag, tm.Oflag)
+			}
+		})
 	}
 }
