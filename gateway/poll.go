@@ -30,12 +30,26 @@ type busDriver interface {
 	Bus() (key string, serialLine bool)
 }
 
+// pollTimer is a driver that bounds each of its transactions itself and says
+// how long a whole poll may take (devices/dlt645: one request per identifier,
+// more than a fixed multiple of one timeout at 2400 baud).
+type pollTimer interface {
+	PollTimeout() time.Duration
+}
+
+// eventSource is a polled driver whose polls also find events (devices/dlt645:
+// a meter back with its power-failure count up, an outage); the gateway takes
+// them after each poll.
+type eventSource interface {
+	TakeEvents() []devices.Event
+}
+
 // runPollers polls every device on its schedule until ctx ends.
 func (g *Gateway) runPollers(ctx context.Context) { g.newScheduler().Run(ctx) }
 
 // newScheduler makes one job per device and poll group, on the device's bus.
 func (g *Gateway) newScheduler() *scheduler.Scheduler {
-	s := scheduler.New(scheduler.Options{MaxConcurrent: MaxConcurrentPolls})
+	s := scheduler.New(scheduler.Options{MaxConcurrent: MaxConcurrentPolls, Metrics: g.reg})
 	for i := range g.devices.Polled {
 		d := &g.devices.Polled[i]
 		bus, serial := "device:"+d.Config.ID, false
@@ -58,10 +72,14 @@ func (g *Gateway) newScheduler() *scheduler.Scheduler {
 			}
 			continue
 		}
+		budget := d.Config.Timeout * time.Duration(4)
+		if pt, ok := d.Driver.(pollTimer); ok {
+			budget = pt.PollTimeout()
+		}
 		s.Add(scheduler.Job{Device: d.Config.ID, Name: d.Config.ID, Bus: bus, Serial: serial, Interval: d.Config.PollInterval,
 			Run: func(ctx context.Context) error {
 				return g.pollOnce(ctx, d, func(ctx context.Context) (devices.Reading, error) {
-					pollCtx, cancel := context.WithTimeout(ctx, d.Config.Timeout*time.Duration(4))
+					pollCtx, cancel := context.WithTimeout(ctx, budget)
 					defer cancel()
 					return d.Driver.Poll(pollCtx)
 				})
@@ -100,6 +118,11 @@ func (g *Gateway) pollOnce(ctx context.Context, d *devices.Polled, poll func(con
 		}
 	}
 	g.observePoll(d.Config.ID, err, good)
+	if es, ok := d.Driver.(eventSource); ok {
+		for _, e := range es.TakeEvents() {
+			g.handleEvent(e)
+		}
+	}
 	if result == "error" {
 		return err
 	}

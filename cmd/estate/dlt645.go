@@ -64,7 +64,7 @@ func dlt645Relay(args []string, stdout, stderr io.Writer) int {
 	if *trip {
 		cmd, what = dlt645.RelayTrip, "tripped"
 	}
-	bus := dlt645.NewBus(dlt645.LineOf(cdev))
+	bus := dlt645.NewBus(dlt645.LineOf(cdev), nil)
 	defer bus.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

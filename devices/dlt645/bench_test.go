@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -56,7 +56,7 @@ func BenchmarkScanAndDecodeValue(b *testing.B) {
 // %wire is limit / measured.
 func BenchmarkSweep60At2400(b *testing.B) {
 	const meters = 60
-	settings := serialline.Settings{Baud: 2400, DataBits: 8, Parity: 'E', StopBits: 1}
+	settings := serial.Settings{Baud: 2400, DataBits: 8, Parity: 'E', StopBits: 1}
 	bus, err := NewSimBus("")
 	if err != nil {
 		b.Fatal(err)
@@ -67,19 +67,25 @@ func BenchmarkSweep60At2400(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := &line{bus: NewBus(serialline.Settings{Port: bus.Path(), Baud: 2400, DataBits: 8, Parity: 'E', StopBits: 1})}
+	var ds []*Driver
 	for i := range meters {
 		addr, _ := ParseAddress(fmt.Sprint(1000 + i))
 		bus.Add(&SimMeter{Addr: addr, Balance: 50})
 		// A generous timeout: on a loaded machine a reply is sometimes late, and
 		// a timeout would cost the sweep its full length.
-		dev := config.Device{ID: fmt.Sprint("m", i), Timeout: 2 * time.Second, PollInterval: time.Second}
-		l.meters = append(l.meters, newMeter(DeviceOf(dev), devices.NewInfo("s", dev), addr, p))
+		cdev := config.Device{ID: fmt.Sprint("m", i), Timeout: 2 * time.Second, PollInterval: time.Second}
+		dev := Device{Device: cdev, Options: Options{Serial: &serial.Config{Port: bus.Path(), Baud: 2400, Parity: "E"}}}
+		m := newMeter(dev, devices.NewInfo("s", cdev), addr, p)
+		ds = append(ds, &Driver{line: attach(devices.Env{}, m), m: m})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = bus.Run(ctx) }()
-	defer l.bus.Close()
+	defer func() {
+		for _, d := range ds {
+			_ = d.Close()
+		}
+	}()
 
 	// Wire time of one read: FE×4 + 16-byte request, 20-byte reply, turnaround.
 	req, _ := AppendEncode(nil, ReadRequest(Address{}, 0x00900200), true)
@@ -91,14 +97,14 @@ func BenchmarkSweep60At2400(b *testing.B) {
 	var total time.Duration
 	for b.Loop() {
 		start := time.Now()
-		for _, m := range l.meters {
-			l.poll(ctx, m, sink)
+		for _, d := range ds {
+			_ = pollInto(ctx, d, sink)
 		}
 		total += time.Since(start)
 	}
-	for _, m := range l.meters {
-		if err := sink.health[m.cfg.ID]; err != nil {
-			b.Errorf("meter %s: %v", m.cfg.ID, err)
+	for _, d := range ds {
+		if err := sink.health[d.m.cfg.ID]; err != nil {
+			b.Errorf("meter %s: %v", d.m.cfg.ID, err)
 		}
 	}
 	sweep := total / time.Duration(b.N)

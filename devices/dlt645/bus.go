@@ -4,24 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/estatehq/estate/devices/dlt645/serialline"
-)
-
-var (
-	transactions = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_dlt645_transactions_total",
-		Help: "DL/T 645 request/reply exchanges, by result (ok, refused, timeout, link_error).",
-	}, []string{"result"})
-	strayFrames = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_dlt645_stray_frames_total",
-		Help: "Whole DL/T 645 frames received that did not answer the request (echo, wrong_address, wrong_function).",
-	}, []string{"kind"})
+	"github.com/estatehq/estate/devices/serial"
 )
 
 // ErrTimeout is a meter that did not answer in time.
@@ -31,25 +18,33 @@ var ErrTimeout = errors.New("dlt645: no answer")
 const maxFollowUps = 32
 
 // Bus is one serial line shared by many meters: one transaction at a time.
-// It is not safe for concurrent use; its owner (one sweep loop per line)
-// serialises the transactions.
+// It is not safe for concurrent use; its owner (the line shared by the
+// meters' drivers, whose polls the scheduler runs one at a time per port, or
+// a commissioning command) serialises the transactions.
 type Bus struct {
-	Settings serialline.Settings
+	Settings serial.Settings
 	// Preamble sends FE FE FE FE before each request to wake meters up.
 	Preamble bool
-	// open opens the line; serialline.Open unless a test replaces it.
-	open func(serialline.Settings) (serialline.Port, error)
+	// open opens the line; serial.Open unless a test replaces it.
+	open func(serial.Settings) (serial.Port, error)
+	m    *metrics
 
-	port    serialline.Port
+	port    serial.Port
 	scanner Scanner
 	out     []byte
 	in      [256]byte
 }
 
 // NewBus returns a bus on a line; the line is opened on first use and
-// reopened after a link error.
-func NewBus(s serialline.Settings) *Bus {
-	return &Bus{Settings: s, Preamble: true, open: serialline.Open}
+// reopened after a link error. Its metrics go to reg (nil: a private registry).
+func NewBus(s serial.Settings, reg prometheus.Registerer) *Bus {
+	return newBus(s, newMetrics(reg))
+}
+
+func newBus(s serial.Settings, m *metrics) *Bus {
+	b := &Bus{Settings: s, Preamble: true, open: serial.Open, m: m}
+	b.scanner.m = m
+	return b
 }
 
 // Close closes the line.
@@ -69,7 +64,7 @@ func (b *Bus) Transact(ctx context.Context, req Frame, timeout time.Duration) (F
 	if b.port == nil {
 		p, err := b.open(b.Settings)
 		if err != nil {
-			transactions.WithLabelValues("link_error").Inc()
+			b.m.transactions.WithLabelValues("link_error").Inc()
 			return Frame{}, err
 		}
 		b.port = p
@@ -94,16 +89,16 @@ func (b *Bus) Transact(ctx context.Context, req Frame, timeout time.Duration) (F
 			}
 			switch {
 			case !f.IsReply():
-				strayFrames.WithLabelValues("echo").Inc()
+				b.m.strayFrames.WithLabelValues("echo").Inc()
 			case f.Addr != req.Addr && !req.Addr.Matches(f.Addr):
-				strayFrames.WithLabelValues("wrong_address").Inc()
+				b.m.strayFrames.WithLabelValues("wrong_address").Inc()
 			case f.Func() != req.Func():
-				strayFrames.WithLabelValues("wrong_function").Inc()
+				b.m.strayFrames.WithLabelValues("wrong_function").Inc()
 			default:
 				if ReplyError(f) != nil {
-					transactions.WithLabelValues("refused").Inc()
+					b.m.transactions.WithLabelValues("refused").Inc()
 				} else {
-					transactions.WithLabelValues("ok").Inc()
+					b.m.transactions.WithLabelValues("ok").Inc()
 				}
 				return f, nil
 			}
@@ -112,14 +107,14 @@ func (b *Bus) Transact(ctx context.Context, req Frame, timeout time.Duration) (F
 			return Frame{}, err
 		}
 		if time.Now().After(deadline) {
-			transactions.WithLabelValues("timeout").Inc()
+			b.m.transactions.WithLabelValues("timeout").Inc()
 			return Frame{}, fmt.Errorf("%w from %s within %s", ErrTimeout, req.Addr, timeout)
 		}
 		n, err := b.port.Read(b.in[:])
 		if n > 0 {
 			b.scanner.Write(b.in[:n])
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
+		if err != nil && !errors.Is(err, serial.ErrTimeout) {
 			b.linkFailed()
 			return Frame{}, fmt.Errorf("read from %s: %w", b.Settings.Port, err)
 		}
@@ -127,7 +122,7 @@ func (b *Bus) Transact(ctx context.Context, req Frame, timeout time.Duration) (F
 }
 
 func (b *Bus) linkFailed() {
-	transactions.WithLabelValues("link_error").Inc()
+	b.m.transactions.WithLabelValues("link_error").Inc()
 	_ = b.Close()
 }
 

@@ -6,16 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-
 	"github.com/estatehq/estate/internal/config"
 )
-
-var timeBroadcasts = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "estate_dlt645_time_broadcasts_total",
-	Help: "Clock-setting broadcasts (0x08) sent on DL/T 645 lines, by result.",
-}, []string{"result"})
 
 // DefaultTimeSyncInterval is how often meters that allow it get their clocks set.
 const DefaultTimeSyncInterval = 24 * time.Hour
@@ -27,7 +19,7 @@ func (b *Bus) BroadcastTime(now time.Time) error {
 	if err != nil {
 		result = "error"
 	}
-	timeBroadcasts.WithLabelValues(result).Inc()
+	b.m.timeBroadcasts.WithLabelValues(result).Inc()
 	return err
 }
 

@@ -34,7 +34,7 @@ func TestRelayControlThroughPTY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus := NewBus(LineOf(dev))
+	bus := NewBus(LineOf(dev), nil)
 	defer bus.Close()
 	until := time.Now().Add(time.Hour)
 	if err := bus.ControlRelay(ctx, a, password, operator, RelayTrip, until, time.Second); err != nil {
@@ -81,14 +81,17 @@ func TestTimeSyncOnlyWhenEveryMeterAllows(t *testing.T) {
 		if allowSecond {
 			optionsOf(devs[1]).DLT645 = &Switches{TimeSync: true, TimeSyncInterval: time.Hour}
 		}
-		st, err := openStream(devices.Env{Config: cfg}, devs, infos)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ds := openDrivers(t, devices.Env{Config: cfg}, devs, infos)
 		runCtx, cancelRun := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { defer close(done); _ = st.Run(runCtx, &recordingSink{}) }()
-		return func() { cancelRun(); <-done }
+		go func() { defer close(done); runScheduled(runCtx, ds, &recordingSink{}) }()
+		return func() {
+			cancelRun()
+			<-done
+			for _, d := range ds {
+				_ = d.Close()
+			}
+		}
 	}
 	// A line where one meter does not allow it: several sweeps, no broadcast.
 	stop := start(false)

@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -39,14 +38,8 @@ const (
 	PointPowerFailuresNew = "power_failures_new"
 )
 
-var sweepSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
-	Name:    "estate_dlt645_sweep_seconds",
-	Help:    "Time one sweep of a DL/T 645 line takes (every meter read once).",
-	Buckets: prometheus.ExponentialBuckets(0.1, 2, 10),
-}, []string{"port"})
-
 func init() {
-	devices.Register(Protocol, devices.Protocol{OpenStream: openStream, Validate: validate,
+	devices.Register(Protocol, devices.Protocol{Open: open, Validate: validate,
 		Options:        func() any { return new(Options) },
 		Exclusive:      map[string]string{"dlt645": "only for devices of protocol dlt645"},
 		DefaultTimeout: DefaultTimeout})
@@ -57,10 +50,10 @@ func profileFor(cfg *config.Config, dev config.Device) (*Profile, error) {
 }
 
 // LineOf is the serial line a DL/T 645 device is on, with the protocol's defaults.
-func LineOf(dev config.Device) serialline.Settings { return lineOf(DeviceOf(dev)) }
+func LineOf(dev config.Device) serial.Settings { return lineOf(DeviceOf(dev)) }
 
-func lineOf(dev Device) serialline.Settings {
-	return serialline.Resolve(dev.Serial, DefaultBaud, DefaultParity)
+func lineOf(dev Device) serial.Settings {
+	return serial.Resolve(dev.Serial, DefaultBaud, DefaultParity)
 }
 
 func validate(cfg *config.Config, cdev config.Device, path string) []config.Problem {
@@ -129,63 +122,93 @@ type meter struct {
 	powerFailures    float64
 	hasPowerFailures bool
 	silent           bool
-	next             time.Time
 }
 
-// line is one serial port and the meters on it, swept by one goroutine.
+// line is one serial port and the meters on it. The meters' drivers share it:
+// the scheduler runs their polls one at a time (they have the same Bus key),
+// and mu keeps that true for anyone else on the line (relay commands).
 type line struct {
+	port string
+	log  *slog.Logger
+	m    *metrics
+	// loc is the site's time zone: meters keep local time.
+	loc *time.Location
+
+	mu     sync.Mutex
 	bus    *Bus
 	meters []*meter
-	log    *slog.Logger
+	refs   int
 	// timeSync: every meter on the line allows its clock to be set, every
 	// syncEvery; nextSync is when the next broadcast is due.
 	timeSync  bool
 	syncEvery time.Duration
 	nextSync  time.Time
-	// loc is the site's time zone: meters keep local time.
-	loc *time.Location
+	// busy is each meter's latest poll time; swept are the meters polled
+	// since the last sweep was observed.
+	busy  map[*meter]time.Duration
+	swept map[*meter]bool
 }
 
-// Streamer sweeps every DL/T 645 line: one goroutine per port, one
-// transaction at a time on it, every meter read when its poll interval is due.
-type Streamer struct {
-	lines []*line
+// The lines of this process by port: the meters on one port share one opened
+// line, however many devices name it.
+var (
+	linesMu sync.Mutex
+	lines   = map[string]*line{}
+)
+
+// attach puts a meter on the line of its port, opening the line (lazily:
+// the port itself is opened by the first transaction) for the first one.
+func attach(env devices.Env, m *meter) *line {
+	settings := lineOf(m.cfg)
+	linesMu.Lock()
+	defer linesMu.Unlock()
+	l, ok := lines[settings.Port]
+	if !ok {
+		log := env.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		mt := newMetrics(env.Metrics)
+		l = &line{port: settings.Port, log: log.With("part", "dlt645", "port", settings.Port), m: mt,
+			loc: siteLocation(env.Config), bus: newBus(settings, mt),
+			busy: map[*meter]time.Duration{}, swept: map[*meter]bool{}}
+		lines[settings.Port] = l
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refs++
+	l.meters = append(l.meters, m)
+	l.timeSync, l.syncEvery = lineTimeSync(l.meters)
+	return l
 }
 
-func openStream(env devices.Env, devs []config.Device, infos []*devices.Info) (devices.Streamer, error) {
-	byPort := map[string]*line{}
-	var s Streamer
-	for i, cdev := range devs {
-		dev := DeviceOf(cdev)
-		p, err := profileFor(env.Config, cdev)
-		if err != nil {
-			return nil, fmt.Errorf("device %s: %w", dev.ID, err)
-		}
-		addr, err := ParseAddress(dev.Address)
-		if err != nil {
-			return nil, fmt.Errorf("device %s: %w", dev.ID, err)
-		}
-		m := newMeter(dev, infos[i], addr, p)
-		settings := lineOf(dev)
-		l, ok := byPort[settings.Port]
-		if !ok {
-			l = &line{bus: NewBus(settings), log: slog.Default().With("part", "dlt645", "port", settings.Port)}
-			byPort[settings.Port] = l
-			s.lines = append(s.lines, l)
-		}
-		l.meters = append(l.meters, m)
+// detach takes a meter off its line and closes the line after the last.
+func (l *line) detach(m *meter) error {
+	linesMu.Lock()
+	defer linesMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.meters = slices.DeleteFunc(l.meters, func(x *meter) bool { return x == m })
+	delete(l.busy, m)
+	delete(l.swept, m)
+	l.timeSync, l.syncEvery = lineTimeSync(l.meters)
+	l.refs--
+	if l.refs > 0 {
+		return nil
 	}
-	loc := time.Local
-	if tz := env.Config.Site.Timezone; tz != "" {
-		if l, err := time.LoadLocation(tz); err == nil {
-			loc = l
+	if lines[l.port] == l {
+		delete(lines, l.port)
+	}
+	return l.bus.Close()
+}
+
+func siteLocation(cfg *config.Config) *time.Location {
+	if cfg != nil && cfg.Site.Timezone != "" {
+		if l, err := time.LoadLocation(cfg.Site.Timezone); err == nil {
+			return l
 		}
 	}
-	for _, l := range s.lines {
-		l.timeSync, l.syncEvery = lineTimeSync(l.meters)
-		l.loc = loc
-	}
-	return &s, nil
+	return time.Local
 }
 
 func newMeter(dev Device, info *devices.Info, addr Address, p *Profile) *meter {
@@ -200,51 +223,135 @@ func newMeter(dev Device, info *devices.Info, addr Address, p *Profile) *meter {
 	return m
 }
 
-// Run sweeps every line until ctx ends.
-func (s *Streamer) Run(ctx context.Context, sink devices.Sink) error {
-	done := make(chan struct{}, len(s.lines))
-	for _, l := range s.lines {
-		go func() { defer func() { done <- struct{}{} }(); l.run(ctx, sink) }()
-	}
-	for range s.lines {
-		<-done
-	}
-	return nil
-}
-
-// Requests is how many requests one sweep of a meter makes now.
+// Requests is how many requests one poll of a meter makes now.
 func (m *meter) Requests() int { return len(m.reads) }
 
-func (l *line) run(ctx context.Context, sink devices.Sink) {
-	defer l.bus.Close()
-	for ctx.Err() == nil {
-		start := time.Now()
-		next := start.Add(time.Hour)
-		if l.timeSync {
-			if !start.Before(l.nextSync) {
-				l.syncClocks(start)
-			}
-			next = minTime(next, l.nextSync)
-		}
-		for _, m := range l.meters {
-			if ctx.Err() != nil {
-				return
-			}
-			if !time.Now().Before(m.next) {
-				l.poll(ctx, m, sink)
-				m.next = time.Now().Add(m.cfg.PollInterval)
-			}
-			next = minTime(next, m.next)
-		}
-		sweepSeconds.WithLabelValues(l.bus.Settings.Port).Observe(time.Since(start).Seconds())
-		if d := time.Until(next); d > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(d):
-			}
-		}
+// Driver polls one meter on its line. The gateway's scheduler calls Poll on
+// the meter's interval, one poll at a time per line (Bus).
+type Driver struct {
+	line *line
+	m    *meter
+
+	// events found by the last polls (outage evidence), until taken.
+	evMu   sync.Mutex
+	events []devices.Event
+}
+
+func open(env devices.Env, cdev config.Device, info *devices.Info) (devices.Driver, error) {
+	dev := DeviceOf(cdev)
+	p, err := profileFor(env.Config, cdev)
+	if err != nil {
+		return nil, err
 	}
+	addr, err := ParseAddress(dev.Address)
+	if err != nil {
+		return nil, err
+	}
+	m := newMeter(dev, info, addr, p)
+	return &Driver{line: attach(env, m), m: m}, nil
+}
+
+// Bus is the key of the meter's line: the port, one transaction at a time.
+func (d *Driver) Bus() (string, bool) { return "dlt645:" + d.line.port, true }
+
+// Requests is how many requests one poll of the meter makes now.
+func (d *Driver) Requests() int {
+	d.line.mu.Lock()
+	defer d.line.mu.Unlock()
+	return d.m.Requests()
+}
+
+// PollTimeout bounds a whole poll: one transaction per planned read, each
+// with the meter's timeout and the longest frames' time on the wire, and a
+// follow-up or a clock broadcast to spare. Transactions time out on their own;
+// this only stops a poll that keeps going (a meter sending follow-ups).
+func (d *Driver) PollTimeout() time.Duration {
+	d.line.mu.Lock()
+	defer d.line.mu.Unlock()
+	perRead := d.m.cfg.Timeout + 2*(4+minFrame+MaxDataLen)*d.line.bus.Settings.ByteTime()
+	return time.Duration(len(d.m.reads)+2) * perRead
+}
+
+// Poll reads the meter: the clocks of the line first when a broadcast is due,
+// then the meter's identifiers. A meter that does not answer is an error (it
+// counts towards offline); an identifier it refuses reads as bad quality.
+func (d *Driver) Poll(ctx context.Context) (devices.Reading, error) {
+	l, m := d.line, d.m
+	if l == nil {
+		return devices.Reading{}, fmt.Errorf("meter %s: the driver is closed", m.cfg.ID)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	start := time.Now()
+	if l.timeSync && !start.Before(l.nextSync) {
+		l.syncClocks(start)
+	}
+	r, err := l.readMeter(ctx, m)
+	l.swept1(m, time.Since(start))
+	if ctx.Err() != nil {
+		// Shutting down or out of time: says nothing about the meter.
+		return r, fmt.Errorf("meter %s: poll interrupted: %w", m.cfg.ID, context.Cause(ctx))
+	}
+	if err != nil {
+		m.silent = true
+		return r, err
+	}
+	if e, ok := l.outageEvidence(m, &r); ok {
+		d.evMu.Lock()
+		d.events = append(d.events, e)
+		d.evMu.Unlock()
+	}
+	m.silent = false
+	return r, nil
+}
+
+// TakeEvents returns the events the polls found since the last call (a meter
+// that came back with its power-failure count up: an outage), oldest first.
+func (d *Driver) TakeEvents() []devices.Event {
+	d.evMu.Lock()
+	defer d.evMu.Unlock()
+	out := d.events
+	d.events = nil
+	return out
+}
+
+// ControlRelay sends a relay command to the meter on the shared line, between
+// polls (see Bus.ControlRelay); the device must allow relay control.
+func (d *Driver) ControlRelay(ctx context.Context, cmd byte, until time.Time) error {
+	password, operator, err := RelayCredentials(d.m.cfg.Config())
+	if err != nil {
+		return err
+	}
+	d.line.mu.Lock()
+	defer d.line.mu.Unlock()
+	return d.line.bus.ControlRelay(ctx, d.m.addr, password, operator, cmd, until, d.m.cfg.Timeout)
+}
+
+// Close takes the meter off its line; the last meter closes the port. The
+// gateway closes drivers once their polls have stopped.
+func (d *Driver) Close() error {
+	if d.line == nil {
+		return nil
+	}
+	err := d.line.detach(d.m)
+	d.line = nil
+	return err
+}
+
+// swept1 records one meter's poll time; once every meter of the line has
+// been polled, their latest times add up to one sweep of the line.
+func (l *line) swept1(m *meter, took time.Duration) {
+	l.busy[m] = took
+	l.swept[m] = true
+	if len(l.swept) < len(l.meters) {
+		return
+	}
+	var total time.Duration
+	for _, t := range l.busy {
+		total += t
+	}
+	l.m.sweepSeconds.WithLabelValues(l.port).Observe(total.Seconds())
+	clear(l.swept)
 }
 
 // syncClocks broadcasts the time to the line's meters (all of which allow it).
@@ -256,29 +363,6 @@ func (l *line) syncClocks(now time.Time) {
 	}
 	l.log.Info("meters' clocks set by broadcast", "meters", len(l.meters), "next", now.Add(l.syncEvery).Format(time.RFC3339))
 	l.nextSync = now.Add(l.syncEvery)
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-// poll reads one meter and reports its reading and health.
-func (l *line) poll(ctx context.Context, m *meter, sink devices.Sink) {
-	r, err := l.readMeter(ctx, m)
-	if ctx.Err() != nil {
-		return
-	}
-	sink.Health(m.cfg.ID, err)
-	if err != nil {
-		m.silent = true
-		return
-	}
-	l.outageEvidence(m, &r, sink)
-	m.silent = false
-	sink.Reading(r)
 }
 
 // readMeter makes the meter's reads. The first read that gets no answer ends
@@ -371,9 +455,9 @@ func blockElement(elems []DI, pt *Point, value []byte) ([]byte, bool) {
 }
 
 // outageEvidence adds power_failures_new to a reading of a meter with a
-// power-failure point, and reports a confirmed outage when the count rose
+// power-failure point, and returns a confirmed outage when the count rose
 // while the meter was silent.
-func (l *line) outageEvidence(m *meter, r *devices.Reading, sink devices.Sink) {
+func (l *line) outageEvidence(m *meter, r *devices.Reading) (devices.Event, bool) {
 	name := ""
 	for _, pt := range m.profile.Points {
 		if pt.di == 0x03110000 {
@@ -381,28 +465,30 @@ func (l *line) outageEvidence(m *meter, r *devices.Reading, sink devices.Sink) {
 		}
 	}
 	if name == "" {
-		return
+		return devices.Event{}, false
 	}
 	count, ok := r.Get(name)
 	if !ok {
-		return
+		return devices.Event{}, false
 	}
 	rise := 0.0
 	if m.hasPowerFailures && count > m.powerFailures {
 		rise = count - m.powerFailures
 	}
 	r.Values = append(r.Values, devices.Value{Point: PointPowerFailuresNew, Value: rise, Quality: devices.Good})
+	var e devices.Event
 	if rise > 0 {
 		text := fmt.Sprintf("power-failure count rose from %g to %g", m.powerFailures, count)
 		if m.silent {
 			text += " while the meter was silent: it lost power (an outage), not its link"
 		}
-		sink.Event(devices.Event{Device: m.info, Time: r.Time, Type: "power_restored", Source: "meter " + m.addr.String(),
+		e = devices.Event{Device: m.info, Time: r.Time, Type: "power_restored", Source: "meter " + m.addr.String(),
 			Active: false, Text: text, Attrs: map[string]string{
 				"power_failures_before": strconv.FormatFloat(m.powerFailures, 'f', 0, 64),
 				"power_failures":        strconv.FormatFloat(count, 'f', 0, 64),
 				"was_silent":            strconv.FormatBool(m.silent),
-			}})
+			}}
 	}
 	m.powerFailures, m.hasPowerFailures = count, true
+	return e, rise > 0
 }

@@ -6,8 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/devices/serial"
+	"github.com/estatehq/estate/gateway/scheduler"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -70,6 +75,60 @@ func testConfig(port string, addrs ...string) (*config.Config, []config.Device, 
 	return cfg, devs, infos
 }
 
+// openDrivers opens one driver per meter as the gateway does (the
+// protocol's Open), and closes them when the test ends.
+func openDrivers(t testing.TB, env devices.Env, devs []config.Device, infos []*devices.Info) []*Driver {
+	t.Helper()
+	var ds []*Driver
+	for i, dev := range devs {
+		d, err := open(env, dev, infos[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d.(*Driver))
+	}
+	t.Cleanup(func() {
+		for _, d := range ds {
+			_ = d.Close()
+		}
+	})
+	return ds
+}
+
+// pollInto polls once and reports to the sink what the gateway's pollOnce
+// would: health, the events found, the reading of a meter that answered.
+func pollInto(ctx context.Context, d *Driver, sink *recordingSink) error {
+	r, err := d.Poll(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	sink.Health(d.m.cfg.ID, err)
+	for _, e := range d.TakeEvents() {
+		sink.Event(e)
+	}
+	if err == nil {
+		sink.Reading(r)
+	}
+	return err
+}
+
+// runScheduled polls the meters on gateway/scheduler until ctx ends, one job
+// per meter on its line's bus, as the gateway does.
+func runScheduled(ctx context.Context, ds []*Driver, sink *recordingSink) {
+	s := scheduler.New(scheduler.Options{})
+	for _, d := range ds {
+		bus, serialLine := d.Bus()
+		s.Add(scheduler.Job{Device: d.m.cfg.ID, Name: d.m.cfg.ID, Bus: bus, Serial: serialLine, Interval: d.m.cfg.PollInterval,
+			Run: func(ctx context.Context) error {
+				pollCtx, cancel := context.WithTimeout(ctx, d.PollTimeout())
+				defer cancel()
+				return pollInto(pollCtx, d, sink)
+			}})
+	}
+	s.Run(ctx)
+}
+
+// eventually polls cond until it holds (or fails the test after 10 s).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -82,7 +141,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // The driver reads a bus of simulated prepaid meters through a real
-// pseudo-terminal with tarm/serial: balances run down and a relay trips, a
+// pseudo-terminal with devices/serial: balances run down and a relay trips, a
 // silent meter is reported unhealthy while its neighbours answer, an
 // identifier a meter lacks is asked once, and a meter that comes back with a
 // higher power-failure count yields the outage evidence.
@@ -109,13 +168,19 @@ func TestSweepThroughPTY(t *testing.T) {
 			t.Fatalf("device %d: %v", i, ps)
 		}
 	}
-	st, err := openStream(devices.Env{Config: cfg}, devs, infos)
-	if err != nil {
-		t.Fatal(err)
+	reg := prometheus.NewRegistry()
+	ds := openDrivers(t, devices.Env{Config: cfg, Metrics: reg}, devs, infos)
+	if ds[0].line != ds[1].line || ds[1].line != ds[2].line {
+		t.Fatal("meters on one port do not share its line")
+	}
+	for _, d := range ds {
+		if bus, serialLine := d.Bus(); bus != "dlt645:"+bus0(ds) || !serialLine {
+			t.Fatalf("Bus() = %q %v", bus, serialLine)
+		}
 	}
 	sink := &recordingSink{}
-	runDone := make(chan error, 1)
-	go func() { runDone <- st.Run(ctx, sink) }()
+	runDone := make(chan struct{})
+	go func() { defer close(runDone); runScheduled(ctx, ds, sink) }()
 
 	eventually(t, "meter 101 to trip", func() bool {
 		r, ok := sink.last("meter-000000000101")
@@ -184,19 +249,37 @@ func TestSweepThroughPTY(t *testing.T) {
 	if ev.Type != "power_restored" || ev.Attrs["power_failures"] != "4" || ev.Attrs["was_silent"] != "true" {
 		t.Errorf("event %+v", ev)
 	}
-	r, _ = sink.last("meter-000000000101")
-	if v, ok := r.Get(PointPowerFailuresNew); !ok || v != 1 {
-		t.Errorf("%s = %v %v", PointPowerFailuresNew, v, ok)
-	}
+	// The reading of that poll says the count rose by one (the event comes
+	// first, and the next polls say 0 again: look for it among them).
+	eventually(t, "the reading with "+PointPowerFailuresNew+" = 1", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, r := range sink.readings {
+			if v, ok := r.Get(PointPowerFailuresNew); ok && v == 1 && r.Device.ID == "meter-000000000101" {
+				return true
+			}
+		}
+		return false
+	})
 
 	cancel()
-	if err := <-runDone; err != nil {
-		t.Fatal(err)
-	}
+	<-runDone
 	if err := <-simDone; err != nil {
 		t.Fatal(err)
 	}
+	// The line's metrics are on the registry the gateway passed.
+	if n := testutil.CollectAndCount(ds[0].line.m.sweepSeconds); n != 1 {
+		t.Errorf("estate_dlt645_sweep_seconds: %d series, want one for the port", n)
+	}
+	if ok := testutil.ToFloat64(ds[0].line.m.transactions.WithLabelValues("ok")); ok < 10 {
+		t.Errorf("estate_dlt645_transactions_total{result=ok} = %v", ok)
+	}
+	if n, err := testutil.GatherAndCount(reg, "estate_dlt645_transactions_total", "estate_dlt645_sweep_seconds"); err != nil || n < 3 {
+		t.Errorf("DL/T 645 metrics on the injected registry: %d series, %v", n, err)
+	}
 }
+
+func bus0(ds []*Driver) string { return ds[0].line.port }
 
 // A block read that the meter does not support falls back to single reads,
 // and an unsupported identifier is asked once, not every poll.
@@ -212,18 +295,14 @@ func TestUnsupportedRemembered(t *testing.T) {
 	go func() { _ = bus.Run(ctx) }()
 	cfg, devs, infos := testConfig(bus.Path(), "1")
 	cfg.Devices[0].Profile = "dlt645-prepaid-single-phase"
-	st, err := openStream(devices.Env{Config: cfg}, devs, infos)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := st.(*Streamer).lines[0]
-	m := l.meters[0]
+	d := openDrivers(t, devices.Env{Config: cfg}, devs, infos)[0]
+	m := d.m
 	sink := &recordingSink{}
 	for range 3 {
-		l.poll(ctx, m, sink)
+		_ = pollInto(ctx, d, sink)
 	}
 	before := bus.Requests()
-	l.poll(ctx, m, sink)
+	_ = pollInto(ctx, d, sink)
 	perPoll := bus.Requests() - before
 	if perPoll != m.Requests()-1 {
 		t.Errorf("a poll made %d requests; the plan has %d reads of which 1 (frequency) is known unsupported", perPoll, m.Requests())
@@ -251,7 +330,7 @@ func TestFollowUpThroughPTY(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = bus.Run(ctx) }()
-	b := NewBus(lineOf(Device{Options: Options{Serial: &serial.Config{Port: bus.Path(), Baud: 9600}}}))
+	b := NewBus(lineOf(Device{Options: Options{Serial: &serial.Config{Port: bus.Path(), Baud: 9600}}}), nil)
 	defer b.Close()
 	v, err := b.Read(ctx, a, 0x0001FF00, time.Second)
 	if err != nil {
@@ -269,5 +348,113 @@ func TestFollowUpThroughPTY(t *testing.T) {
 	got, err := b.ReadAddress(ctx, time.Second)
 	if err != nil || got != a {
 		t.Fatalf("read address: %v %v", got, err)
+	}
+}
+
+// The meters of one port share one line, opened once; the last driver to
+// close closes the port and forgets the line.
+func TestLineSharedAndReleased(t *testing.T) {
+	sim, err := NewSimBus("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, _ := ParseAddress("1")
+	a2, _ := ParseAddress("2")
+	sim.Add(&SimMeter{Addr: a1, Balance: 30})
+	sim.Add(&SimMeter{Addr: a2, Balance: 30})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = sim.Run(ctx) }()
+	cfg, devs, infos := testConfig(sim.Path(), "1", "2")
+	var ds []*Driver
+	for i, dev := range devs {
+		d, err := open(devices.Env{Config: cfg}, dev, infos[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d.(*Driver))
+	}
+	l := ds[0].line
+	linesMu.Lock()
+	shared := lines[sim.Path()] == l && l.refs == 2 && ds[1].line == l
+	linesMu.Unlock()
+	if !shared {
+		t.Fatal("the two meters of one port do not share one line")
+	}
+	sink := &recordingSink{}
+	for _, d := range ds {
+		if err := pollInto(ctx, d, sink); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.bus.port == nil {
+		t.Fatal("the line is not open after polls")
+	}
+	if err := ds[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l.bus.port == nil {
+		t.Fatal("the first Close closed the line its neighbour still uses")
+	}
+	if err := pollInto(ctx, ds[1], sink); err != nil {
+		t.Fatalf("the remaining meter: %v", err)
+	}
+	if err := ds[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	linesMu.Lock()
+	_, still := lines[sim.Path()]
+	linesMu.Unlock()
+	if still || l.bus.port != nil {
+		t.Fatal("the last Close left the line open")
+	}
+	if err := ds[1].Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+}
+
+// A sweep is the line's busy time to read every meter once: observed when
+// the last meter of a round is polled, as the sum of each meter's latest poll.
+func TestSweepIsEveryMeterOnce(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mt := newMetrics(reg)
+	a, b := &meter{}, &meter{}
+	l := &line{port: "/dev/ttyS9", m: mt, meters: []*meter{a, b}, busy: map[*meter]time.Duration{}, swept: map[*meter]bool{}}
+	obs := func() (uint64, float64) {
+		h := &dto.Metric{}
+		if err := mt.sweepSeconds.WithLabelValues("/dev/ttyS9").(prometheus.Histogram).Write(h); err != nil {
+			t.Fatal(err)
+		}
+		return h.GetHistogram().GetSampleCount(), h.GetHistogram().GetSampleSum()
+	}
+	l.swept1(a, 100*time.Millisecond)
+	l.swept1(a, 120*time.Millisecond) // polled again before b: its latest time counts
+	if n, _ := obs(); n != 0 {
+		t.Fatalf("a sweep observed before every meter was polled")
+	}
+	l.swept1(b, 200*time.Millisecond)
+	if n, sum := obs(); n != 1 || sum < 0.3199 || sum > 0.3201 {
+		t.Fatalf("sweeps %d, sum %v s; want one of 0.32 s", n, sum)
+	}
+	l.swept1(b, 210*time.Millisecond)
+	l.swept1(a, 100*time.Millisecond)
+	if n, sum := obs(); n != 2 || sum < 0.6299 || sum > 0.6301 {
+		t.Fatalf("sweeps %d, sum %v s; want a second of 0.31 s", n, sum)
+	}
+	// A second line (or gateway) on the same registry shares the collectors.
+	if newMetrics(reg).sweepSeconds != mt.sweepSeconds {
+		t.Fatal("metrics registered twice on one registry are not shared")
+	}
+}
+
+// A poll's budget covers every planned read at the meter's timeout: the
+// prepaid profile's dozen reads at 2400 baud outlast four timeouts.
+func TestPollTimeoutCoversEveryRead(t *testing.T) {
+	cfg, devs, infos := testConfig("/dev/null", "1")
+	optionsOf(devs[0]).Serial.Baud = 2400
+	devs[0].Timeout = 500 * time.Millisecond
+	d := openDrivers(t, devices.Env{Config: cfg}, devs, infos)[0]
+	if got, min := d.PollTimeout(), time.Duration(d.Requests())*devs[0].Timeout; got < min || got <= 4*devs[0].Timeout {
+		t.Fatalf("PollTimeout %v for %d reads of %v", got, d.Requests(), devs[0].Timeout)
 	}
 }

@@ -1,8 +1,10 @@
 // Package dlt645 reads household and feeder electricity meters that speak
 // DL/T 645-2007 on RS-485: the frame codec, the table of data identifiers
 // with their BCD formats, a bus that runs one transaction at a time on a
-// serial port, the stream driver that sweeps every meter of a bus, and a
-// simulated bus of prepaid meters on a pseudo-terminal pair.
+// serial port (devices/serial), the poll driver of each meter (the meters of
+// one port share its line; the gateway's scheduler runs their polls one at a
+// time per port), and a simulated bus of prepaid meters on a pseudo-terminal
+// pair.
 package dlt645
 
 import (

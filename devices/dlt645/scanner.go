@@ -3,20 +3,6 @@ package dlt645
 import (
 	"bytes"
 	"errors"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-)
-
-var (
-	frameErrors = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_dlt645_frame_errors_total",
-		Help: "DL/T 645 frames received that did not decode, by kind (checksum, framing, length).",
-	}, []string{"kind"})
-	discardedBytes = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "estate_dlt645_discarded_bytes_total",
-		Help: "Bytes skipped on DL/T 645 lines while re-synchronising on a start byte.",
-	})
 )
 
 // Scanner finds frames in a byte stream that may hold line noise, wake-up
@@ -27,6 +13,9 @@ type Scanner struct {
 	// Discarded counts bytes skipped; Errors counts broken frames by error.
 	Discarded int
 	Errors    map[error]int
+	// m, when set (a Bus's scanner), also counts into the metrics; a
+	// simulator's scanner counts only in the fields above.
+	m *metrics
 }
 
 // Write adds received bytes.
@@ -69,7 +58,9 @@ func (s *Scanner) discard(n int) {
 		}
 	}
 	s.Discarded += garbage
-	discardedBytes.Add(float64(garbage))
+	if s.m != nil {
+		s.m.discardedBytes.Add(float64(garbage))
+	}
 	s.buf = append(s.buf[:0], s.buf[n:]...)
 }
 
@@ -85,5 +76,7 @@ func (s *Scanner) countError(err error) {
 	case errors.Is(err, ErrLength):
 		kind = "length"
 	}
-	frameErrors.WithLabelValues(kind).Inc()
+	if s.m != nil {
+		s.m.frameErrors.WithLabelValues(kind).Inc()
+	}
 }

@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -35,7 +35,7 @@ type SimBusOptions struct {
 	Link string `yaml:"-"`
 	// Settings pace the replies at the line's baud rate, so that a sweep takes
 	// as long as on a real bus (Baud 0: answer at once).
-	Settings serialline.Settings `yaml:"-"`
+	Settings serial.Settings `yaml:"-"`
 	// Meters are the addresses of the meters on the bus.
 	Meters []string `yaml:"-"`
 	// Silent is how many meters (the last ones) never answer.
@@ -55,7 +55,7 @@ func simBusFlags(fs *flag.FlagSet, o *SimBusOptions) func() error {
 	fs.IntVar(&o.Silent, "silent", 0, "how many meters (the last ones) never answer")
 	baud := fs.Int("baud", 2400, "line speed the replies are paced at (0: answer at once)")
 	return func() error {
-		o.Settings = serialline.Settings{Baud: *baud, DataBits: 8, Parity: 'E', StopBits: 1}
+		o.Settings = serial.Settings{Baud: *baud, DataBits: 8, Parity: 'E', StopBits: 1}
 		for i := range *meters {
 			a := strconv.FormatUint(*first+uint64(i), 10)
 			if _, err := ParseAddress(a); err != nil {
@@ -77,7 +77,7 @@ func configureSimBus(cfg *config.Config, cdev config.Device, o *SimBusOptions) {
 		return // reported by validateSimBus
 	}
 	o.Link = dev.Serial.Port
-	o.Settings = serialline.Resolve(dev.Serial, DefaultBaud, DefaultParity)
+	o.Settings = serial.Resolve(dev.Serial, DefaultBaud, DefaultParity)
 	for _, cd := range cfg.Devices {
 		if cd.Protocol != Protocol {
 			continue

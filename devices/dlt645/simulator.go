@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 )
 
 // SimMeter is a simulated household prepaid meter: the household draws power,
@@ -143,9 +143,9 @@ func (m *SimMeter) value(di DI) (float64, bool) {
 // the wire at the line's baud rate and the meter's turnaround, so that a sweep
 // takes as long as on a real bus.
 type SimBus struct {
-	pty *serialline.PTY
+	pty *serial.PTY
 	// Settings give the wire time; a zero Baud answers at once.
-	Settings serialline.Settings
+	Settings serial.Settings
 	// Turnaround is the meter's delay before it answers (the standard allows
 	// 20 to 500 ms; 20 ms if zero when pacing).
 	Turnaround time.Duration
@@ -162,7 +162,7 @@ type SimBus struct {
 // NewSimBus opens a pseudo-terminal pair for a line of meters; link, when not
 // empty, is a path made to point at the line the driver opens.
 func NewSimBus(link string) (*SimBus, error) {
-	p, err := serialline.OpenPTY(link)
+	p, err := serial.OpenPTY(link)
 	if err != nil {
 		return nil, err
 	}

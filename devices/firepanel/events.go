@@ -1,6 +1,7 @@
 package firepanel
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/estatehq/estate/devices"
 )
@@ -25,26 +25,58 @@ const (
 	EventBackupPowerFault = "backup_power_fault"
 )
 
-var (
-	frameErrors = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_firepanel_frame_errors_total",
-		Help: "GB/T 26875.3 frames that did not decode, by kind.",
-	}, []string{"kind"})
-	discardedBytes = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_firepanel_discarded_bytes_total",
-		Help: "Bytes skipped while re-synchronising, by protocol.",
-	}, []string{"protocol"})
-	unknownLines = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_firepanel_unknown_lines_total",
-		Help: "CRT/printer lines that matched no template (kept raw as unknown_line events), by device.",
-	}, []string{"device"})
-	panelEvents = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_firepanel_events_total",
-		Help: "Fire panel events reported, by type.",
-	}, []string{"type"})
-)
+// metrics are the fire panels' receivers', registered on the registry the
+// gateway passes (devices.Env.Metrics).
+type metrics struct {
+	frameErrors    *prometheus.CounterVec
+	discardedBytes *prometheus.CounterVec
+	unknownLines   *prometheus.CounterVec
+	panelEvents    *prometheus.CounterVec
+}
 
-func countFrameError(err error) {
+// newMetrics registers the metrics on reg; nil means a private registry that
+// nobody serves. The streamers of both protocols (GB/T 26875.3 and CRT) share
+// the collectors of one registry: registering again finds the first ones.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	return &metrics{
+		frameErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_firepanel_frame_errors_total",
+			Help: "GB/T 26875.3 frames that did not decode, by kind.",
+		}, []string{"kind"})),
+		discardedBytes: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_firepanel_discarded_bytes_total",
+			Help: "Bytes skipped while re-synchronising, by protocol.",
+		}, []string{"protocol"})),
+		unknownLines: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_firepanel_unknown_lines_total",
+			Help: "CRT/printer lines that matched no template (kept raw as unknown_line events), by device.",
+		}, []string{"device"})),
+		panelEvents: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_firepanel_events_total",
+			Help: "Fire panel events reported, by type.",
+		}, []string{"type"})),
+	}
+}
+
+// register registers c on reg, or returns the collector already registered
+// under its name.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
+}
+
+func (m *metrics) countFrameError(err error) {
 	kind := "framing"
 	switch err {
 	case ErrChecksum:
@@ -54,7 +86,7 @@ func countFrameError(err error) {
 	case ErrTime:
 		kind = "time"
 	}
-	frameErrors.WithLabelValues(kind).Inc()
+	m.frameErrors.WithLabelValues(kind).Inc()
 }
 
 // panelState remembers a panel's active conditions so that a status that

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/estatehq/estate/devices"
@@ -303,7 +305,7 @@ func TestReceiverOverTCP(t *testing.T) {
 	<-done
 }
 
-// A CRT panel on a pseudo-terminal: GB 18030 lines through tarm/serial, the
+// A CRT panel on a pseudo-terminal: GB 18030 lines through devices/serial, the
 // unknown one kept raw.
 func TestCRTThroughPTY(t *testing.T) {
 	panel, err := NewCRTPanel("")
@@ -321,16 +323,32 @@ func TestCRTThroughPTY(t *testing.T) {
 	if ps := validateCRT(cfg, dev, "devices[0]"); len(ps) > 0 {
 		t.Fatal(ps)
 	}
-	st, err := openCRT(devices.Env{Config: cfg}, []config.Device{dev}, []*devices.Info{devices.NewInfo("s", dev)})
+	reg := prometheus.NewRegistry()
+	st, err := openCRT(devices.Env{Config: cfg, Metrics: reg}, []config.Device{dev}, []*devices.Info{devices.NewInfo("s", dev)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	opened := make(chan string, 1)
+	st.(*Streamer).ready = func(_, port string) {
+		select {
+		case opened <- port:
+		default:
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sink := &recordingSink{}
 	done := make(chan error, 1)
 	go func() { done <- st.Run(ctx, sink) }()
-	time.Sleep(150 * time.Millisecond) // the driver opens the line before the panel prints
+	// The panel prints once the driver has the line open.
+	select {
+	case port := <-opened:
+		if port != panel.Path() {
+			t.Fatalf("the driver opened %s, the panel is on %s", port, panel.Path())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the driver did not open the panel's line")
+	}
 	go func() { _ = panel.Run(ctx) }()
 	want := []string{
 		"fire_alarm:true:loop 1 address 23",
@@ -343,6 +361,16 @@ func TestCRTThroughPTY(t *testing.T) {
 	waitFor(t, "events", func() bool { return len(sink.summary()) >= len(want) })
 	if got := sink.summary(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("events\n got %v\nwant %v", got, want)
+	}
+	// The counts are on the registry the gateway passed, not on a global one.
+	if n, err := testutil.GatherAndCount(reg, "estate_firepanel_unknown_lines_total", "estate_firepanel_events_total"); err != nil || n < 2 {
+		t.Errorf("fire panel metrics on the injected registry: %d series, %v", n, err)
+	}
+	if got := testutil.ToFloat64(st.(*Streamer).panels[0].m.unknownLines.WithLabelValues("fp-crt")); got != 1 {
+		t.Errorf("estate_firepanel_unknown_lines_total{device=fp-crt} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(st.(*Streamer).panels[0].m.panelEvents.WithLabelValues(EventFireAlarm)); got != 2 {
+		t.Errorf("estate_firepanel_events_total{type=fire_alarm} = %v, want 2 (raised and cleared)", got)
 	}
 	sink.mu.Lock()
 	last := sink.events[len(sink.events)-1]

@@ -153,6 +153,9 @@ type Scanner struct {
 	buf       []byte
 	Discarded int
 	Errors    map[error]int
+	// m, when set (a receiver's scanner), also counts into the metrics; a
+	// simulator's scanner counts only in the fields above.
+	m *metrics
 }
 
 // Write adds received bytes.
@@ -191,7 +194,9 @@ func (s *Scanner) Next() (Frame, bool) {
 				key = u
 			}
 			s.Errors[key]++
-			countFrameError(key)
+			if s.m != nil {
+				s.m.countFrameError(key)
+			}
 			s.discard(1)
 		}
 	}
@@ -202,6 +207,8 @@ func (s *Scanner) discard(n int) {
 		return
 	}
 	s.Discarded += n
-	discardedBytes.WithLabelValues("gbt26875").Add(float64(n))
+	if s.m != nil {
+		s.m.discardedBytes.WithLabelValues("gbt26875").Add(float64(n))
+	}
 	s.buf = append(s.buf[:0], s.buf[n:]...)
 }

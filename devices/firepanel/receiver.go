@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -43,7 +43,7 @@ func init() {
 
 func serialProblems(cfg *config.Config, dev Device, path string) []config.Problem {
 	var ps []config.Problem
-	for f, msg := range serialline.Resolve(dev.Serial, defaultBaud, defaultParity).Check() {
+	for f, msg := range serial.Resolve(dev.Serial, defaultBaud, defaultParity).Check() {
 		ps = append(ps, cfg.Problemf(path+".serial."+f, "%s", msg))
 	}
 	return ps
@@ -102,21 +102,28 @@ type panel struct {
 	loc   *time.Location
 	// crt is set for CRT panels.
 	crt *LineParser
+	m   *metrics
 }
 
 // Streamer receives every fire panel of one protocol.
 type Streamer struct {
 	panels []*panel
-	// Ready, when set, is told each TCP listener's address once it listens.
+	// ready, when set, is told each TCP listener's address once it listens,
+	// and each serial line's port once it is open.
 	ready func(device, addr string)
 }
 
 func newPanels(env devices.Env, devs []config.Device, infos []*devices.Info) []*panel {
 	loc := siteLocation(env.Config)
+	log := env.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	m := newMetrics(env.Metrics)
 	ps := make([]*panel, len(devs))
 	for i, d := range devs {
-		ps[i] = &panel{cfg: DeviceOf(d), info: infos[i], state: newPanelState(), loc: loc,
-			log: slog.Default().With("part", "firepanel", "device", d.ID)}
+		ps[i] = &panel{cfg: DeviceOf(d), info: infos[i], state: newPanelState(), loc: loc, m: m,
+			log: log.With("part", "firepanel", "device", d.ID)}
 	}
 	return ps
 }
@@ -145,9 +152,9 @@ func (s *Streamer) Run(ctx context.Context, sink devices.Sink) error {
 		wg.Go(func() {
 			switch {
 			case p.crt != nil:
-				p.runSerial(ctx, sink, p.readLines)
+				p.runSerial(ctx, sink, s.ready, p.readLines)
 			case p.cfg.Serial != nil:
-				p.runSerial(ctx, sink, p.readFrames)
+				p.runSerial(ctx, sink, s.ready, p.readFrames)
 			default:
 				p.listen(ctx, sink, s.ready)
 			}
@@ -158,11 +165,14 @@ func (s *Streamer) Run(ctx context.Context, sink devices.Sink) error {
 }
 
 // runSerial opens the panel's line and reads it, reopening after a failure.
-func (p *panel) runSerial(ctx context.Context, sink devices.Sink, read func(context.Context, io.ReadWriter, devices.Sink) error) {
-	settings := serialline.Resolve(p.cfg.Serial, defaultBaud, defaultParity)
+func (p *panel) runSerial(ctx context.Context, sink devices.Sink, ready func(string, string), read func(context.Context, io.ReadWriter, devices.Sink) error) {
+	settings := serial.Resolve(p.cfg.Serial, defaultBaud, defaultParity)
 	for ctx.Err() == nil {
-		port, err := serialline.Open(settings)
+		port, err := serial.Open(settings)
 		if err == nil {
+			if ready != nil {
+				ready(p.cfg.ID, settings.Port)
+			}
 			stop := context.AfterFunc(ctx, func() { _ = port.Close() })
 			err = read(ctx, port, sink)
 			stop()
@@ -219,7 +229,7 @@ func (p *panel) listen(ctx context.Context, sink devices.Sink, ready func(string
 // readFrames reads GB/T 26875.3 frames, confirms each one that asks for it
 // and reports its records as events.
 func (p *panel) readFrames(ctx context.Context, rw io.ReadWriter, sink devices.Sink) error {
-	sc := Scanner{Loc: p.loc}
+	sc := Scanner{Loc: p.loc, m: p.m}
 	buf := make([]byte, 2048)
 	out := make([]byte, 0, 64)
 	for {
@@ -242,8 +252,8 @@ func (p *panel) readFrames(ctx context.Context, rw io.ReadWriter, sink devices.S
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) && !isStream(rw) {
-				continue // a serial read that timed out with nothing
+			if errors.Is(err, serial.ErrTimeout) {
+				continue // a serial read that waited with nothing to read
 			}
 			return err
 		}
@@ -266,7 +276,7 @@ func (p *panel) handleFrame(f Frame, sink devices.Sink) {
 	}
 	for _, r := range recs {
 		for _, e := range eventsFromRecord(p.state, p.info, r) {
-			panelEvents.WithLabelValues(e.Type).Inc()
+			p.m.panelEvents.WithLabelValues(e.Type).Inc()
 			sink.Event(e)
 		}
 	}
@@ -285,8 +295,8 @@ func (p *panel) readLines(ctx context.Context, rw io.ReadWriter, sink devices.Si
 			line = line[:0]
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			if errors.Is(err, io.EOF) {
-				continue // serial read timed out; a partial line stays buffered
+			if errors.Is(err, serial.ErrTimeout) {
+				continue // serial read waited with nothing; a partial line stays buffered
 			}
 			return err
 		}
@@ -305,11 +315,11 @@ func (p *panel) emitLine(raw []byte, sink devices.Sink) {
 		return // a line of blanks (full-width spaces included) says nothing
 	}
 	if e.Type == EventUnknownLine {
-		unknownLines.WithLabelValues(p.cfg.ID).Inc()
+		p.m.unknownLines.WithLabelValues(p.cfg.ID).Inc()
 		p.log.Warn("panel line matched no template; kept raw", "template", p.crt.tmpl.Name, "line", e.Text)
 	}
 	for _, out := range p.state.apply(e) {
-		panelEvents.WithLabelValues(out.Type).Inc()
+		p.m.panelEvents.WithLabelValues(out.Type).Inc()
 		sink.Event(out)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
-	"github.com/estatehq/estate/devices/dlt645/serialline"
+	"github.com/estatehq/estate/devices/serial"
 )
 
 // ScriptStep is one thing a simulated panel reports, some time after the
@@ -86,7 +86,7 @@ func (u *UITD) Serve(ctx context.Context, rw io.ReadWriter) error {
 					}
 				}
 			}
-			if err != nil && !(errors.Is(err, io.EOF) && !isStream(rw)) {
+			if err != nil && !errors.Is(err, serial.ErrTimeout) && !(errors.Is(err, io.EOF) && !isStream(rw)) {
 				readErr <- err
 				return
 			}
@@ -193,7 +193,7 @@ func (u *UITD) DialAndServe(ctx context.Context, addr string) error {
 // CRTPanel simulates a panel printing its events on a serial line (a
 // pseudo-terminal), in GB 18030 with CR LF line ends.
 type CRTPanel struct {
-	pty    *serialline.PTY
+	pty    *serial.PTY
 	Script []ScriptStep
 	// TimeLayout formats the %s of each line (the panel's clock).
 	TimeLayout string
@@ -204,7 +204,7 @@ type CRTPanel struct {
 
 // NewCRTPanel opens the line; link, when not empty, is a stable path to it.
 func NewCRTPanel(link string) (*CRTPanel, error) {
-	p, err := serialline.OpenPTY(link)
+	p, err := serial.OpenPTY(link)
 	if err != nil {
 		return nil, err
 	}

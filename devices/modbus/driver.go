@@ -20,10 +20,9 @@ import (
 	"time"
 
 	gbmodbus "github.com/goburrow/modbus"
-	"github.com/goburrow/serial"
 
 	"github.com/estatehq/estate/devices"
-	estateserial "github.com/estatehq/estate/devices/serial"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -128,9 +127,9 @@ func connect(dev Device) (bus string, serialLine bool, l *link, client gbmodbus.
 	switch dev.Protocol {
 	case ProtocolRTU:
 		s := lineSettings(dev.Serial)
-		bus, serialLine = "rtu:"+s.Address, true
+		bus, serialLine = "rtu:"+s.Port, true
 		l = acquireLink(bus, func() *link {
-			return &link{framing: framingRTU, open: openSerial(s), gap: frameGap(s.BaudRate)}
+			return &link{framing: framingRTU, open: openSerial(s), gap: frameGap(s.Baud)}
 		})
 		h := gbmodbus.NewRTUClientHandler("")
 		h.SlaveId = byte(dev.SlaveID)
@@ -157,26 +156,15 @@ func connect(dev Device) (bus string, serialLine bool, l *link, client gbmodbus.
 	return bus, serialLine, l, gbmodbus.NewClient2(packager, &devTransport{l: l, timeout: dev.Timeout})
 }
 
-// lineSettings turns a device's serial section into goburrow/serial's settings.
-func lineSettings(s *estateserial.Config) serial.Config {
-	if s == nil {
-		s = &estateserial.Config{}
-	}
-	c := serial.Config{Address: s.Port, BaudRate: s.Baud, DataBits: s.DataBits, StopBits: s.StopBits,
-		Parity: strings.ToUpper(s.Parity)}
-	if c.BaudRate == 0 {
-		c.BaudRate = 9600
-	}
-	if c.DataBits == 0 {
-		c.DataBits = 8
-	}
-	if c.StopBits == 0 {
-		c.StopBits = 1
-	}
-	if c.Parity == "" {
-		c.Parity = "N"
-	}
-	return c
+// Line defaults of Modbus RTU devices: 9600 baud 8N1 (what most meters ship with).
+const (
+	DefaultBaud   = 9600
+	DefaultParity = 'N'
+)
+
+// lineSettings is a device's serial section with Modbus RTU's defaults.
+func lineSettings(s *serial.Config) serial.Settings {
+	return serial.Resolve(s, DefaultBaud, DefaultParity)
 }
 
 // GroupInterval is the poll interval of a group on a device.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/goburrow/serial"
+	"github.com/estatehq/estate/devices/serial"
 )
 
 // framing is how requests travel on a link.
@@ -23,9 +23,6 @@ const (
 	mbapHeader   = 7
 	rtuMaxFrame  = 256
 	mbapMaxFrame = 260
-	// serialPoll is how long one read of a serial port waits before the link
-	// checks its own deadline again.
-	serialPoll = 10 * time.Millisecond
 )
 
 // link is one physical connection that requests travel on: a TCP connection
@@ -122,12 +119,10 @@ func dialTCP(addr string) func(time.Duration) (io.ReadWriteCloser, error) {
 	}
 }
 
-func openSerial(cfg serial.Config) func(time.Duration) (io.ReadWriteCloser, error) {
-	return func(time.Duration) (io.ReadWriteCloser, error) {
-		c := cfg
-		c.Timeout = serialPoll
-		return serial.Open(&c)
-	}
+// openSerial opens an RTU line; its reads wait at most serial.ReadWait, so
+// that the link checks its own deadline that often.
+func openSerial(s serial.Settings) func(time.Duration) (io.ReadWriteCloser, error) {
+	return func(time.Duration) (io.ReadWriteCloser, error) { return serial.Open(s) }
 }
 
 // devTransport is one device's view of a shared link: its own timeout. It
@@ -210,8 +205,9 @@ func (l *link) drain() {
 	}
 }
 
-// readSome reads what arrives before deadline (serial ports poll their own
-// timeout); it returns 0 and a timeout error when nothing did.
+// readSome reads what arrives before deadline (serial ports return
+// serial.ErrTimeout after each short wait); it returns 0 and a timeout error
+// when nothing did.
 func (l *link) readSome(b []byte, deadline time.Time) (int, error) {
 	d, hasDeadline := l.conn.(interface{ SetReadDeadline(time.Time) error })
 	if hasDeadline {

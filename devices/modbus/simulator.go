@@ -3,6 +3,8 @@ package modbus
 import (
 	"fmt"
 	"sync"
+
+	"github.com/estatehq/estate/devices/serial"
 )
 
 // Simulator serves one simulated Modbus TCP device whose registers are laid
@@ -60,7 +62,7 @@ func (s *Simulator) Stop() error {
 // RTUSimulator serves simulated slaves on one RTU line: a pseudo-terminal
 // whose other side (Path) a client opens as a serial port.
 type RTUSimulator struct {
-	pty  *PTY
+	pty  *serial.PTY
 	srv  *Server
 	done chan struct{}
 }
@@ -68,7 +70,7 @@ type RTUSimulator struct {
 // NewRTUSimulator opens a pseudo-terminal pair and serves the slaves on it,
 // taking the wire time of baud (0: none) for every frame.
 func NewRTUSimulator(slaves map[byte]*Slave, baud int) (*RTUSimulator, error) {
-	p, err := OpenPTY()
+	p, err := serial.OpenPTY("")
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +83,7 @@ func NewRTUSimulator(slaves map[byte]*Slave, baud int) (*RTUSimulator, error) {
 }
 
 // Path is the serial port a client opens (/dev/pts/N).
-func (s *RTUSimulator) Path() string { return s.pty.SlavePath }
+func (s *RTUSimulator) Path() string { return s.pty.Path() }
 
 // Close stops serving and closes the pseudo-terminal.
 func (s *RTUSimulator) Close() error {

@@ -12,29 +12,62 @@
 // polls keep failing is polled less often (exponential backoff up to
 // MaxBackoff), so that a dead device costs its bus one timeout now and then,
 // not one per interval. How late each poll starts (jitter) is measured.
+//
+// Time is the time package's (time.Now, timers), so tests run the scheduler
+// in a testing/synctest bubble, where it is virtual and exact.
 package scheduler
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-var (
-	overruns = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_poll_skipped_total", Help: "Poll turns skipped because the previous poll or the bus ran past them, by device."},
-		[]string{"device"})
-	startDelay = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name: "estate_poll_start_delay_seconds", Help: "How late polls start against their schedule (jitter).",
-		Buckets: []float64{.0001, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1}})
-	busBusy = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "estate_bus_busy_seconds_total", Help: "Time each bus spent in polls."}, []string{"bus"})
-)
+// metrics are the scheduler's, on the registry of Options.Metrics.
+type metrics struct {
+	overruns   *prometheus.CounterVec
+	startDelay prometheus.Histogram
+	busBusy    *prometheus.CounterVec
+}
+
+// newMetrics registers the scheduler's metrics on reg (nil: a private
+// registry). A gateway makes a scheduler each time it runs, so a second
+// scheduler on one registry shares the collectors of the first.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	return &metrics{
+		overruns: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_poll_skipped_total", Help: "Poll turns skipped because the previous poll or the bus ran past them, by device."},
+			[]string{"device"})),
+		startDelay: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "estate_poll_start_delay_seconds", Help: "How late polls start against their schedule (jitter).",
+			Buckets: []float64{.0001, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1}})),
+		busBusy: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_bus_busy_seconds_total", Help: "Time each bus spent in polls."}, []string{"bus"})),
+	}
+}
+
+// register registers c on reg, or returns the collector already registered
+// under its name.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
+}
 
 // Job is one poll that repeats.
 type Job struct {
@@ -61,11 +94,15 @@ type Options struct {
 	BackoffAfter int
 	// MaxBackoff caps the interval of a failing device. Default 1 minute.
 	MaxBackoff time.Duration
+	// Metrics is where the scheduler registers its metrics; nil means a
+	// private registry that nobody serves.
+	Metrics prometheus.Registerer
 }
 
 // Scheduler runs jobs until its context ends.
 type Scheduler struct {
 	opts  Options
+	m     *metrics
 	sem   chan struct{}
 	buses map[string]*bus
 	order []string
@@ -92,7 +129,7 @@ func New(opts Options) *Scheduler {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = time.Minute
 	}
-	return &Scheduler{opts: opts, sem: make(chan struct{}, opts.MaxConcurrent), buses: map[string]*bus{},
+	return &Scheduler{opts: opts, m: newMetrics(opts.Metrics), sem: make(chan struct{}, opts.MaxConcurrent), buses: map[string]*bus{},
 		failures: map[string]int{}, stats: map[string]*jobStats{}, jitter: make([]time.Duration, 0, jitterRing)}
 }
 
@@ -200,7 +237,7 @@ func (s *Scheduler) runBus(ctx context.Context, b *bus) {
 			s.mu.Lock()
 			e.stats.skipped += uint64(missed)
 			s.mu.Unlock()
-			overruns.WithLabelValues(e.job.Device).Add(float64(missed))
+			s.m.overruns.WithLabelValues(e.job.Device).Add(float64(missed))
 		}
 		delay := now.Sub(e.due)
 		s.recordJitter(delay)
@@ -209,7 +246,7 @@ func (s *Scheduler) runBus(ctx context.Context, b *bus) {
 		if !b.serial {
 			<-s.sem
 		}
-		busBusy.WithLabelValues(b.name).Add(end.Sub(now).Seconds())
+		s.m.busBusy.WithLabelValues(b.name).Add(end.Sub(now).Seconds())
 		e.lastRun = now
 		step := s.afterRun(e, err)
 		e.due = e.due.Add(step)
@@ -252,7 +289,7 @@ func backoff(iv time.Duration, failures, after int, limit time.Duration) time.Du
 }
 
 func (s *Scheduler) recordJitter(d time.Duration) {
-	startDelay.Observe(d.Seconds())
+	s.m.startDelay.Observe(d.Seconds())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.jitter) < jitterRing {

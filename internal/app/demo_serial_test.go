@@ -20,7 +20,7 @@ import (
 )
 
 // The serial demo end to end: DL/T 645 prepaid meters on a simulated bus
-// (through a pseudo-terminal and tarm/serial) become top-up tickets, and the
+// (through a pseudo-terminal and devices/serial) become top-up tickets, and the
 // simulated fire panels' alarms (GB/T 26875.3 over TCP, CRT lines on a
 // pseudo-terminal) reach InfluxDB as events.
 func TestDemoSerialEndToEnd(t *testing.T) {
