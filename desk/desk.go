@@ -88,11 +88,11 @@ func WithLocation(loc func(site string) *time.Location) Option {
 	return func(s *Server) { s.location = loc }
 }
 
-// MetricsHandler serves reg, and the default registry's Go and process
-// collectors, in Prometheus' text format.
+// MetricsHandler serves reg in Prometheus' text format. Nothing is taken from
+// the default registry: every part registers on the registry it is given
+// (app.NewRegistry adds the Go runtime's and the process's collectors).
 func MetricsHandler(reg *prometheus.Registry) http.Handler {
-	g := prometheus.Gatherers{reg, prometheus.DefaultGatherer}
-	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // WithRegistry registers the desk's metrics on reg and serves reg at /metrics

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/estatehq/estate/desk"
 	"github.com/estatehq/estate/desk/history"
@@ -33,7 +34,9 @@ func LoadConfig(path string) (*config.Config, error) {
 // NewRegistry is the one metrics registry of a process: every part registers
 // on it and /metrics serves it, with Go's and the process's own collectors.
 func NewRegistry() *prometheus.Registry {
-	return prometheus.NewRegistry()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // RunDesk serves the desk until ctx ends. ready, if not nil, receives nil once

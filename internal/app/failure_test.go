@@ -18,6 +18,7 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/estatehq/estate/devices/modbus"
 	"github.com/estatehq/estate/gateway"
@@ -158,6 +159,18 @@ func TestInfluxDBOutageKeepsTicketingAndRecovers(t *testing.T) {
 	})
 	if n := logs.count("InfluxDB write failing"); n != 1 {
 		t.Errorf("outage logged %d times, want once", n)
+	}
+	// The one registry carries the runtime's metrics too, and nothing is left
+	// on the default registry that /metrics no longer serves.
+	if scrape(t, cfg, "go_goroutines") == 0 || scrape(t, cfg, "estate_gateway_polls_total") == 0 {
+		t.Error("/metrics lacks the Go runtime's or the gateway's metrics")
+	}
+	if mfs, err := prometheus.DefaultGatherer.Gather(); err == nil {
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "estate_") {
+				t.Errorf("%s is registered on the default registry, which nothing serves", mf.GetName())
+			}
+		}
 	}
 
 	// InfluxDB "comes back" on the address the gateway writes to.
