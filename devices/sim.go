@@ -6,14 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"reflect"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/internal/config"
 )
@@ -138,7 +134,7 @@ func RegisterSimulator[O any](name string, k SimulatorKind[O]) {
 	sk := &simKind{
 		SimulatorInfo: SimulatorInfo{Name: name, Summary: k.Summary, Usage: k.Usage,
 			Aliases: slices.Clone(k.Aliases), Configurable: k.Configure != nil},
-		keys: yamlKeys(reflect.TypeFor[O]()),
+		keys: keySet(config.Keys(new(O))),
 	}
 	start := func(o *O) func(context.Context, SimEnv) (func() error, error) {
 		return func(ctx context.Context, env SimEnv) (func() error, error) { return k.Start(ctx, env, o) }
@@ -264,7 +260,7 @@ func ConfiguredSimulators(cfg *config.Config, log *slog.Logger) ([]Sim, []config
 		for _, key := range legacySimulatorKeys {
 			if !k.keys[key] {
 				skip = append(skip, key)
-				if hasKey(s.Node, key) {
+				if config.HasKey(s.Node, key) {
 					warn(path+"."+key, "simulator option ignored: this kind does not use it", "kind", k.Name)
 				}
 			}
@@ -297,48 +293,6 @@ func configurableSimulators() []string {
 	return names
 }
 
-func hasKey(n *yaml.Node, key string) bool {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return false
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return true
-		}
-	}
-	return false
-}
-
-// yamlKeys are the keys a struct's yaml fields decode (inline structs included).
-func yamlKeys(t reflect.Type) map[string]bool {
-	keys := map[string]bool{}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return keys
-	}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		if !f.IsExported() && !f.Anonymous || tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if strings.Contains(opts, "inline") {
-			for k := range yamlKeys(f.Type) {
-				keys[k] = true
-			}
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		keys[name] = true
-	}
-	return keys
-}
-
 // ScriptStep is one scripted happening of a simulated device: at this long
 // after start, do this (entrapment, fault, forced, held, tamper, …).
 type ScriptStep struct {
@@ -346,4 +300,12 @@ type ScriptStep struct {
 	Do string        `yaml:"do"`
 	// For is how long the condition lasts (0: the simulator's default).
 	For time.Duration `yaml:"for"`
+}
+
+func keySet(keys []string) map[string]bool {
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
+	}
+	return set
 }

@@ -1,7 +1,6 @@
 package firepanel
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/internal/promreg"
 )
 
 // Event types in Estate's vocabulary.
@@ -42,38 +42,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg = prometheus.NewRegistry()
 	}
 	return &metrics{
-		frameErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		frameErrors: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_firepanel_frame_errors_total",
 			Help: "GB/T 26875.3 frames that did not decode, by kind.",
 		}, []string{"kind"})),
-		discardedBytes: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		discardedBytes: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_firepanel_discarded_bytes_total",
 			Help: "Bytes skipped while re-synchronising, by protocol.",
 		}, []string{"protocol"})),
-		unknownLines: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		unknownLines: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_firepanel_unknown_lines_total",
 			Help: "CRT/printer lines that matched no template (kept raw as unknown_line events), by device.",
 		}, []string{"device"})),
-		panelEvents: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		panelEvents: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_firepanel_events_total",
 			Help: "Fire panel events reported, by type.",
 		}, []string{"type"})),
 	}
-}
-
-// register registers c on reg, or returns the collector already registered
-// under its name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }
 
 func (m *metrics) countFrameError(err error) {

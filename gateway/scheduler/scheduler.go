@@ -19,13 +19,14 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/estatehq/estate/internal/promreg"
 )
 
 // metrics are the scheduler's, on the registry of Options.Metrics.
@@ -43,30 +44,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg = prometheus.NewRegistry()
 	}
 	return &metrics{
-		overruns: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		overruns: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_poll_skipped_total", Help: "Poll turns skipped because the previous poll or the bus ran past them, by device."},
 			[]string{"device"})),
-		startDelay: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		startDelay: promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "estate_poll_start_delay_seconds", Help: "How late polls start against their schedule (jitter).",
 			Buckets: []float64{.0001, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1}})),
-		busBusy: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		busBusy: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "estate_bus_busy_seconds_total", Help: "Time each bus spent in polls."}, []string{"bus"})),
 	}
-}
-
-// register registers c on reg, or returns the collector already registered
-// under its name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }
 
 // Job is one poll that repeats.
