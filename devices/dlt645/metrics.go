@@ -1,7 +1,6 @@
 package dlt645
 
 import (
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/estatehq/estate/internal/promreg"
