@@ -304,7 +304,7 @@ func OpenAll(env Env) (*Opened, error) {
 // runs the protocol's checks, and the protocols' checks of the sections they
 // own.
 func Validate(cfg *config.Config) []config.Problem {
-	var ps []config.Problem
+	ps := validateFamilyNames(cfg)
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		path := fmt.Sprintf("devices[%d]", i)

@@ -3,6 +3,7 @@ package devices
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,9 +51,39 @@ type Family struct {
 	New func(opts any) Behaviour
 }
 
-var families = map[string]Family{}
+var (
+	families = map[string]Family{}
+	// declared are the family names devices and rules may use: the ones a
+	// package declares (meters, fire panels) and the ones with logic.
+	declared = map[string]bool{}
+)
 
-// RegisterFamily makes a family's logic available to every transport.
+// DeclareFamily makes family names valid in device and rule configurations
+// (family: meter). The package that serves devices of a family declares it,
+// so a new family is added in its own folder; declaring a name twice (Modbus
+// and DL/T 645 both read meters) is fine.
+func DeclareFamily(names ...string) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for _, n := range names {
+		declared[n] = true
+	}
+}
+
+// FamilyNames lists the declared families, sorted.
+func FamilyNames() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(declared))
+	for n := range declared {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// RegisterFamily makes a family's logic available to every transport, and
+// declares its name.
 func RegisterFamily(name string, f Family) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
@@ -60,6 +91,28 @@ func RegisterFamily(name string, f Family) {
 		panic("devices: family registered twice: " + name)
 	}
 	families[name] = f
+	declared[name] = true
+}
+
+// validateFamilyNames reports devices and rules that name a family nobody
+// declared.
+func validateFamilyNames(cfg *config.Config) []config.Problem {
+	known := FamilyNames()
+	var ps []config.Problem
+	bad := func(path, name string) {
+		ps = append(ps, cfg.Problemf(path, "%q is not a device family; use one of %s", name, strings.Join(known, ", ")))
+	}
+	for i, d := range cfg.Devices {
+		if !slices.Contains(known, d.Family) {
+			bad(fmt.Sprintf("devices[%d].family", i), d.Family)
+		}
+	}
+	for i, r := range cfg.Rules {
+		if r.Family != "" && !slices.Contains(known, r.Family) {
+			bad(fmt.Sprintf("rules[%d].family", i), r.Family)
+		}
+	}
+	return ps
 }
 
 func lookupFamily(name string) (Family, bool) {

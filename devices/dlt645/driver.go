@@ -39,6 +39,7 @@ const (
 )
 
 func init() {
+	devices.DeclareFamily("meter")
 	devices.Register(Protocol, devices.Protocol{Open: open, Validate: validate,
 		Options:        func() any { return new(Options) },
 		Exclusive:      map[string]string{"dlt645": "only for devices of protocol dlt645"},

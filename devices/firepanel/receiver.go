@@ -36,6 +36,7 @@ const (
 )
 
 func init() {
+	devices.DeclareFamily("fire")
 	options := func() any { return new(Options) }
 	devices.Register(ProtocolGBT26875, devices.Protocol{OpenStream: openGBT, Validate: validateGBT, Options: options})
 	devices.Register(ProtocolCRT, devices.Protocol{OpenStream: openCRT, Validate: validateCRT, Options: options})

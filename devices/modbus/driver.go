@@ -34,6 +34,9 @@ const (
 )
 
 func init() {
+	// Modbus serves meters and the power side's contacts and analyzers (and
+	// any family whose profile maps its registers, an elevator's say).
+	devices.DeclareFamily("meter", "power")
 	for _, name := range []string{ProtocolTCP, ProtocolRTU, ProtocolRTUOverTCP} {
 		devices.Register(name, devices.Protocol{Open: open, Validate: validate,
 			Options: func() any { return new(Options) }})

@@ -20,7 +20,10 @@ influxdb: {url: "http://127.0.0.1:9", bucket: test/autogen}
 // another protocol that carries an mqtt block.
 const plainProtocol = "test_plain"
 
-func init() { devices.Register(plainProtocol, devices.Protocol{}) }
+func init() {
+	devices.Register(plainProtocol, devices.Protocol{})
+	devices.DeclareFamily("meter") // the meters of the tests, whose package is not linked here
+}
 
 // parse loads configuration text as `estate check` does.
 func parse(text string) (*config.Config, error) {

@@ -56,7 +56,6 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		want           string
 	}{
 		{"unknown key", "  id: gw-1\n", "  id: gw-1\n  colour: red\n", "site.yaml:5: gateway.colour: unknown key"},
-		{"bad family", "family: meter\n    protocol", "family: metre\n    protocol", `site.yaml:17: devices[0].family: "metre" is not a device family`},
 		{"bad url", "url: http://127.0.0.1:8086", "url: 127.0.0.1:8086", "site.yaml:8: influxdb.url:"},
 		{"wrong type", "below: 10", "below: ten", "site.yaml:24: cannot unmarshal"},
 		{"bad duration", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    poll_interval: soon\n", "site.yaml:20:"},

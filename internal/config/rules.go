@@ -153,9 +153,6 @@ func (c *Config) validateRules() []Problem {
 			add(p+".name", "%q is used by another rule", r.Name)
 		}
 		names[r.Name] = true
-		if r.Family != "" && !slices.Contains(Families, r.Family) {
-			add(p+".family", "%q is not a device family; use one of %s", r.Family, strings.Join(Families, ", "))
-		}
 		for j, id := range r.Devices {
 			if _, ok := c.DeviceByID(id); !ok && len(c.Devices) > 0 {
 				add(fmt.Sprintf("%s.devices[%d]", p, j), "no device has id %q", id)

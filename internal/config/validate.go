@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 )
 
 // Known values of enumerated fields; the lists are what the messages offer.
 var (
-	Families    = []string{"meter", "power", "elevator", "fire", "access"}
 	TicketKinds = []string{"emergency", "repair", "top_up", "none"}
 	Severities  = []string{"info", "warning", "critical"}
 )
@@ -79,9 +76,6 @@ func (c *Config) validateGateway() []Problem {
 			add(p+".id", "%q is used by another device", d.ID)
 		}
 		ids[d.ID] = true
-		if !slices.Contains(Families, d.Family) {
-			add(p+".family", "%q is not a device family; use one of %s", d.Family, strings.Join(Families, ", "))
-		}
 		families[d.Family] = true
 		if d.Protocol == "" {
 			add(p+".protocol", "required, such as modbus_tcp")
