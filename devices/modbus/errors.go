@@ -42,14 +42,25 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) ErrorKind() string { return e.Kind }
 
 // Answered tells failures where the device did answer (so it is not offline):
-// exceptions, checksum and framing errors, another slave's answer.
+// exceptions, checksum and framing errors, another slave's answer. Exceptions
+// 10 and 11 are the exception: a serial gateway (RS-485 to Ethernet, how most
+// household meters are wired) sends them for the meter behind it that did not
+// answer, so the meter is as silent as one that timed out.
 func (e *Error) Answered() bool {
-	switch e.Kind {
-	case KindTimeout, KindConnection:
+	switch {
+	case e.Kind == KindTimeout, e.Kind == KindConnection:
+		return false
+	case e.Exception == ExceptionGatewayPathUnavailable, e.Exception == ExceptionGatewayTargetNoResponse:
 		return false
 	}
 	return true
 }
+
+// Exceptions a Modbus gateway answers for the device behind it.
+const (
+	ExceptionGatewayPathUnavailable  = 10
+	ExceptionGatewayTargetNoResponse = 11
+)
 
 func newError(kind string, format string, args ...any) *Error {
 	return &Error{Kind: kind, Err: fmt.Errorf(format, args...)}

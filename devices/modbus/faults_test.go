@@ -3,6 +3,7 @@ package modbus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -221,5 +222,42 @@ points:
 	}
 	if took := time.Since(start); took < 80*time.Millisecond || d.Requests() != 3 {
 		t.Errorf("3 requests with a 40 ms minimum delay took %v", took)
+	}
+}
+
+// A serial gateway answers exception 10 or 11 for a meter behind it that did
+// not answer: the poll fails as a silent device's does (offline, outage
+// evidence), not as a degraded one's, and the exception names the kind.
+func TestGatewayExceptionsMeanSilence(t *testing.T) {
+	for _, tc := range []struct {
+		code byte
+		kind string
+	}{
+		{ExceptionGatewayPathUnavailable, "exception_gateway_path_unavailable"},
+		{ExceptionGatewayTargetNoResponse, "exception_gateway_target_no_response"},
+		{4, ""}, // a device failure is an answer: degraded, not silent
+	} {
+		for _, transport := range []string{"tcp", "rtu-over-tcp"} {
+			t.Run(fmt.Sprintf("%s/%d", transport, tc.code), func(t *testing.T) {
+				rig := newRig(t, transport, 0)
+				every := map[uint16]byte{}
+				for a := range uint16(1024) {
+					every[a] = tc.code
+				}
+				rig.slave.SetFaults(Faults{Exceptions: every})
+				_, err := rig.driver.Poll(context.Background())
+				var e *Error
+				if tc.kind == "" {
+					var pe PointErrors
+					if !errors.As(err, &pe) {
+						t.Fatalf("exception %d: want point errors (answered), got %v", tc.code, err)
+					}
+					return
+				}
+				if !errors.As(err, &e) || e.Answered() || e.Kind != tc.kind {
+					t.Fatalf("exception %d: got %v (%T), want an unanswered %s", tc.code, err, err, tc.kind)
+				}
+			})
+		}
 	}
 }
