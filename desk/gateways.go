@@ -66,7 +66,8 @@ func (s *Server) heartbeat(c echo.Context) error {
 	// heartbeat naming another's gateway would replace its devices' health.
 	err := s.store.SaveGatewayStatus(c.Request().Context(), st, p.identity(), s.now())
 	if errors.Is(err, store.ErrConflict) {
-		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not report for gateway %s", p.Name, st.Gateway),
+		// The id is not echoed: the answer tells nothing of the other gateway.
+		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not report for this gateway id", p.Name),
 			"a gateway id is reported by one gateway token only; give each gateway its own id")
 	}
 	if err != nil {

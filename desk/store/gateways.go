@@ -13,7 +13,7 @@ import (
 // belongs to the site and token that first reported it: a heartbeat naming
 // a gateway id of another site, or one another token reports, changes
 // nothing and is ErrConflict. token identifies the reporting token; a row
-// saved before tokens were recorded (token '') is claimed by the next
+// saved before tokens were recorded (token ”) is claimed by the next
 // heartbeat of its site.
 func (s *Store) SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, token string, received time.Time) error {
 	data, err := json.Marshal(st)
