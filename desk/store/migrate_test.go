@@ -127,6 +127,12 @@ func TestSiteIsolationMigrationUpgrades(t *testing.T) {
 			if err := st.SaveGatewayStatus(ctx, hb, "token:gw-b2@site-b", t0); !errors.Is(err, ErrConflict) {
 				t.Errorf("claimed gateway row taken by another token: %v", err)
 			}
+			if err := st.SaveGatewayStatus(ctx, hb, "token:gw-b2@site-b", t0.Add(GatewayClaimLapse+time.Minute)); err != nil {
+				t.Errorf("a gateway id silent for a day, reported by another token of its site: %v", err)
+			}
+			if err := st.SaveGatewayStatus(ctx, wire.GatewayStatus{Gateway: "gw-b-1", Site: "site-a"}, "token:gw-a@site-a", t0.Add(3*GatewayClaimLapse)); !errors.Is(err, ErrConflict) {
+				t.Errorf("a silent gateway id moved to another site: %v", err)
+			}
 		})
 	}
 }
