@@ -26,8 +26,9 @@ import (
 )
 
 // The two-site isolation suite (issue 20): a desk serving site-a and site-b,
-// attacked with site A's gateway token and a site-A-bound account of every
-// role, through every route and every way of naming an object. Nothing of
+// attacked with site A's gateway token, a site-A-bound token of every staff
+// role and a site-A staff account's console session, through every route
+// and every way of naming an object. Nothing of
 // site B may be seen (no secret of it in any answer) or changed (its
 // tickets, trails, comments, reminders, household and gateway status are
 // byte for byte the same after the attack).
@@ -332,10 +333,18 @@ func TestSiteIsolation(t *testing.T) {
 				continue
 			}
 			for _, c := range cs {
-				for _, role := range isoRoles {
-					t.Run(route+"/"+c.name+"/"+role, func(t *testing.T) {
-						code, body := d.isoCall(t, r.Method, c, isoTokens[role])
+				// Every role's site-A token, and a site-A staff account's console session.
+				for _, caller := range append(slices.Clone(isoRoles), "session") {
+					t.Run(route+"/"+c.name+"/"+caller, func(t *testing.T) {
+						role, token := caller, isoTokens[caller]
+						if caller == "session" {
+							role, token = RoleAssistant, d.login(t)
+						}
+						code, body := d.isoCall(t, r.Method, c, token)
 						want := c.want
+						if caller == "session" && route == "POST /api/v1/logout" {
+							want = []int{204} // a session, not a token: it ends
+						}
 						if roles, ok := allowed[route]; ok && !slices.Contains(roles, role) {
 							want = []int{403}
 						}
@@ -356,6 +365,16 @@ func TestSiteIsolation(t *testing.T) {
 			t.Errorf("site B changed:\nbefore %s\nafter  %s", before, after)
 		}
 	})
+}
+
+// login opens a console session of amy, the site-A assistant.
+func (d *isoDesk) login(t *testing.T) string {
+	t.Helper()
+	code, body := d.call(t, "POST", "/api/v1/login", "", `{"name":"amy","password":"correct horse"}`)
+	if code != 200 {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	return decodeInto[struct{ Token string }](t, body).Token
 }
 
 func (d *isoDesk) isoCall(t *testing.T, method string, c isoCase, token string) (int, string) {
@@ -443,6 +462,37 @@ func TestIssue20Attacks(t *testing.T) {
 			code, body = d.call(t, "POST", "/api/v1/alarm-actions", isoRoot, `{"idempotency_key":"`+fireBKey+`","alarm_key":"`+fireB+`","action":"note","note":"root note","at":"2026-11-24T02:00:00Z"}`)
 			report("an all-sites admin with site B's key (another caller)", code, body)
 			if r := decodeInto[wire.AlarmActionResult](t, body); code != 200 || r.Replayed || r.Ticket.ID != d.fireB {
+				t.Errorf("%d %s", code, body)
+			}
+		})
+
+		t.Run("Idempotency-Key header across callers", func(t *testing.T) {
+			post := func(token, body string) (int, string, string) {
+				req := httptest.NewRequest("POST", "/api/v1/tickets", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Idempotency-Key", "shared-key")
+				rec := httptest.NewRecorder()
+				d.h.ServeHTTP(rec, req)
+				return rec.Code, rec.Body.String(), rec.Header().Get("Idempotent-Replayed")
+			}
+			code, body, _ := post(isoGatewayB, `{"kind":"request","title":"`+secretTitle+` lift","site":"site-b"}`)
+			if code != 201 {
+				t.Fatalf("site B: %d %s", code, body)
+			}
+			code, body, replayed := post(gwA, `{"kind":"request","title":"`+secretTitle+` lift","site":"site-b"}`)
+			report("site A replays site B's Idempotency-Key and body on POST /tickets", code, body)
+			if code != 403 || replayed != "" || len(leaks(body)) > 0 {
+				t.Errorf("%d %s (replayed %q)", code, body, replayed)
+			}
+			code, body, replayed = post(gwA, `{"kind":"request","title":"lift A","site":"site-a"}`)
+			report("site A uses site B's Idempotency-Key for its own ticket", code, body)
+			if code != 201 || replayed != "" || len(leaks(body)) > 0 {
+				t.Errorf("%d %s (replayed %q)", code, body, replayed)
+			}
+			code, body, _ = post(gwA, `{"kind":"request","title":"lift A again","site":"site-a"}`)
+			report("site A's key again with another body", code, body)
+			if code != 422 {
 				t.Errorf("%d %s", code, body)
 			}
 		})
@@ -609,10 +659,6 @@ func TestEventStreamIsolation(t *testing.T) {
 		}
 	}
 
-	login := func() string {
-		_, body := d.call(t, "POST", "/api/v1/login", "", `{"name":"amy","password":"correct horse"}`)
-		return decodeInto[struct{ Token string }](t, body).Token
-	}
 	ends := func(what string, r *bufio.Reader) {
 		done := make(chan error, 1)
 		go func() {
@@ -626,7 +672,7 @@ func TestEventStreamIsolation(t *testing.T) {
 			t.Errorf("stream still open %s after %s", 3*eventPoll, what)
 		}
 	}
-	session := login()
+	session := d.login(t)
 	resp, r := stream(session)
 	defer resp.Body.Close()
 	if code, body := d.call(t, "POST", "/api/v1/logout", session, ""); code != 204 {
@@ -634,7 +680,7 @@ func TestEventStreamIsolation(t *testing.T) {
 	}
 	ends("logout", r)
 
-	session = login()
+	session = d.login(t)
 	resp2, r2 := stream(session)
 	defer resp2.Body.Close()
 	d.clock.Advance(2 * time.Hour)
