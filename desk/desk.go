@@ -4,6 +4,11 @@
 // escalates, and announced to consoles (Server-Sent Events) and to group
 // chats (notification outbox). Every call under /api/v1 is authenticated by
 // a bearer token (API token or console session) and authorised by its role.
+// Sites are walls: a caller bound to a site reaches its site's objects only,
+// however it names them (ticket id, alarm key, idempotency key, household,
+// gateway id, search, event stream), gateways get no resident's details,
+// and the event stream ends with its session (docs/desk-api.md; proved by
+// isolation_test.go).
 //
 // The handlers are in a file per noun: tickets.go, households.go,
 // gateways.go (heartbeats, devices, their alarms and history), alarms.go (the

@@ -3,8 +3,11 @@
 // database/sql serves both SQLite (modernc.org/sqlite, pure Go, WAL: the
 // default) and PostgreSQL (pgx, for sites that run several desks); the schema
 // is migrated from files embedded per dialect. The unique partial indexes are
-// what guarantee at most one open ticket per alarm and one open top-up
-// reminder per household, whatever the callers retry.
+// what guarantee at most one open ticket per alarm of a site and one open
+// top-up reminder per household, whatever the callers retry. Every lookup by
+// a key (alarm key, idempotency key, gateway id, household) is scoped by the
+// site, and idempotency keys by the caller too: sites are walls here as in
+// the API.
 package store
 
 import (
