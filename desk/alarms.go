@@ -1,6 +1,9 @@
 package desk
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,17 +36,37 @@ func (s *Server) applyAlarmAction(c echo.Context) error {
 	if err := a.Validate(); err != nil {
 		return apiError(http.StatusUnprocessableEntity, err.Error(), "")
 	}
-	// Alarm keys start with the site: a gateway acts on its own site's alarms only.
-	if p.Site != "" && (!strings.HasPrefix(a.AlarmKey, p.Site+"/") || a.Ticket != nil && a.Ticket.Site != p.Site) {
+	// Alarm keys start with the site: a site-bound caller acts on its own
+	// site's alarms only, and an opened ticket is on its key's site.
+	site, _, _ := strings.Cut(a.AlarmKey, "/")
+	if !p.SiteAllowed(site) || a.Ticket != nil && !p.SiteAllowed(a.Ticket.Site) {
 		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not act on alarms of another site", p.Name),
 			"a gateway token acts on its own site's alarms only")
 	}
-	res, err := s.store.ApplyAlarmAction(c.Request().Context(), a, p.Name, s.now())
-	if errors.Is(err, store.ErrNotFound) {
-		return apiError(http.StatusNotFound, fmt.Sprintf("alarm %s has no ticket", a.AlarmKey), "open it first")
+	if a.Ticket != nil && a.Ticket.Site != site {
+		return fieldError("ticket.site", fmt.Sprintf("%q is not the site of alarm_key %q (alarm keys are <site>/<rule>/<device>)", a.Ticket.Site, a.AlarmKey))
 	}
+	// The request's fingerprint, from the action as decoded (whitespace and
+	// field order do not make another request).
+	canon, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("alarm action: %w", err)
+	}
+	sum := sha256.Sum256(canon)
+	by := store.Caller{Name: p.Name, Key: p.identity(), Site: site, Request: hex.EncodeToString(sum[:])}
+	res, err := s.store.ApplyAlarmAction(c.Request().Context(), a, by, s.now())
+	switch {
+	case errors.Is(err, store.ErrKeyReused):
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, apiErr{Error: "idempotency_key: already used for a different alarm action",
+			Field: "idempotency_key", Hint: "use a new key for each new action"})
+	case errors.Is(err, store.ErrNotFound):
+		return apiError(http.StatusNotFound, fmt.Sprintf("alarm %s has no ticket", a.AlarmKey), "open it first")
+	case err != nil:
+		return fmt.Errorf("alarm action: %w", err)
+	}
+	res.Ticket = p.ticketView(res.Ticket)
+	if res.Created || !res.Replayed {
+		s.hub.publish()
 	}
 	if res.Created {
 		s.metrics.ticketsCreated.WithLabelValues(string(res.Ticket.Kind), res.Ticket.Source).Inc()

@@ -42,6 +42,31 @@ type Principal struct {
 // SiteAllowed reports whether the caller may see or touch a site's tickets.
 func (p Principal) SiteAllowed(site string) bool { return p.Site == "" || p.Site == site }
 
+// identity names the caller for what is kept per caller (idempotency keys,
+// the token a gateway id belongs to): whether it is an API token or a staff
+// account, its name and its site, so that no two callers share one.
+func (p Principal) identity() string {
+	kind, site := "token", p.Site
+	if p.session != "" {
+		kind = "staff"
+	}
+	if site == "" {
+		site = "*"
+	}
+	return kind + ":" + p.Name + "@" + site
+}
+
+// SeesContacts reports whether the caller is given residents' names and
+// phones: the front desk and managers call residents; engineers and the
+// control room work from the ticket, and gateways get nothing personal.
+func (p Principal) SeesContacts() bool {
+	switch p.Role {
+	case RoleAdmin, RoleManager, RoleAssistant:
+		return true
+	}
+	return false
+}
+
 // authenticator knows API tokens (by the SHA-256 of each secret, so that the
 // secrets are not kept in memory past configuration loading), staff accounts
 // and their sessions, and limits failed logins.

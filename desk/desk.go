@@ -4,6 +4,11 @@
 // escalates, and announced to consoles (Server-Sent Events) and to group
 // chats (notification outbox). Every call under /api/v1 is authenticated by
 // a bearer token (API token or console session) and authorised by its role.
+// Sites are walls: a caller bound to a site reaches its site's objects only,
+// however it names them (ticket id, alarm key, idempotency key, household,
+// gateway id, search, event stream), gateways get no resident's details,
+// and the event stream ends with its session (docs/desk-api.md; proved by
+// isolation_test.go).
 //
 // The handlers are in a file per noun: tickets.go, households.go,
 // gateways.go (heartbeats, devices, their alarms and history), alarms.go (the
@@ -48,7 +53,7 @@ type Store interface {
 	CreateTicket(ctx context.Context, n wire.NewTicket, by string, now time.Time) (wire.Ticket, bool, error)
 	GetTicket(ctx context.Context, id int64) (wire.Ticket, error)
 	ListTickets(ctx context.Context, f store.Filter) ([]wire.Ticket, error)
-	SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, received time.Time) error
+	SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, token string, received time.Time) error
 	GatewayStatuses(ctx context.Context, site string) ([]store.GatewayHeard, error)
 	Transition(ctx context.Context, id int64, c ticket.Change, actor string, now time.Time) (wire.Ticket, error)
 	Audit(ctx context.Context, id int64) ([]ticket.AuditEntry, error)
@@ -68,11 +73,12 @@ type Store interface {
 	CreateSession(ctx context.Context, tokenHash, staff string, now, expires time.Time) error
 	SessionStaff(ctx context.Context, tokenHash string, now time.Time) (string, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
-	IdempotentResponse(ctx context.Context, principal, key string) (store.SavedResponse, error)
-	SaveIdempotentResponse(ctx context.Context, principal, key string, r store.SavedResponse, now time.Time) error
+	ClaimIdempotencyKey(ctx context.Context, principal, key, request string, now time.Time) (store.SavedResponse, bool, error)
+	SaveIdempotentResponse(ctx context.Context, principal, key string, r store.SavedResponse) error
+	ReleaseIdempotencyKey(ctx context.Context, principal, key string) error
 	MonthlyReport(ctx context.Context, site string, from, to time.Time) (store.Report, error)
 	Prune(ctx context.Context, now time.Time) (int64, error)
-	ApplyAlarmAction(ctx context.Context, a wire.AlarmAction, by string, now time.Time) (wire.AlarmActionResult, error)
+	ApplyAlarmAction(ctx context.Context, a wire.AlarmAction, by store.Caller, now time.Time) (wire.AlarmActionResult, error)
 	ListNotes(ctx context.Context, id int64) ([]ticket.Note, error)
 	Ping(ctx context.Context) error
 }

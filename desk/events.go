@@ -1,6 +1,9 @@
 package desk
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -8,6 +11,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/estatehq/estate/desk/store"
 )
 
 // hub wakes event streams when this process has written an event; events
@@ -41,6 +46,10 @@ const (
 // events streams ticket changes as Server-Sent Events. Each event's id is
 // its row id: a console that reconnects with Last-Event-ID (or ?after=)
 // receives everything it missed; without one, only what happens from now on.
+// A site-bound caller gets its site's events only, history included; callers
+// that do not call residents get tickets without residents' names and
+// phones; the session is checked on every wake-up, poll and keep-alive, so
+// the stream ends within one poll of a logout or an expiry.
 func (s *Server) events(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
@@ -86,8 +95,18 @@ func (s *Server) events(c echo.Context) error {
 			s.log.Error("event stream: read events", "err", err, "request_id", requestID(c))
 			return nil // the console reconnects with Last-Event-ID
 		}
+		if !s.auth.stillValid(ctx, p) {
+			return nil // logged out, expired or removed: the stream ends with the session
+		}
 		for _, e := range evs {
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, e.Data); err != nil {
+			if !p.SiteAllowed(e.Site) {
+				continue // Events is asked for the caller's site; a second wall
+			}
+			data := e.Data
+			if !p.SeesContacts() {
+				data = withoutContacts(data)
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, data); err != nil {
 				return nil
 			}
 			after = e.ID
@@ -110,4 +129,42 @@ func (s *Server) events(c echo.Context) error {
 			w.Flush()
 		}
 	}
+}
+
+// personal are the ticket fields that reach a resident.
+var personal = []string{"reporter", "phone", "contact"}
+
+// withoutContacts drops a ticket event's personal fields. An event whose
+// data is not an object is dropped whole rather than passed on unread.
+func withoutContacts(data json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return json.RawMessage(`{}`)
+	}
+	for _, f := range personal {
+		delete(m, f)
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return out
+}
+
+// stillValid reports whether a streaming caller may go on: API tokens are
+// valid for the process's life; a session until logout or expiry, and only
+// while its account is still configured.
+func (a *authenticator) stillValid(ctx context.Context, p Principal) bool {
+	if p.session == "" {
+		return true
+	}
+	name, err := a.store.SessionStaff(ctx, p.session, a.now())
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+			return true // a store hiccup is not a logout; the read of events reports it
+		}
+		return false
+	}
+	_, known := a.staff[name]
+	return known && name == p.Name
 }

@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -61,7 +62,15 @@ func (s *Server) heartbeat(c echo.Context) error {
 	if !p.SiteAllowed(st.Site) {
 		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not report for site %s", p.Name, st.Site), "")
 	}
-	if err := s.store.SaveGatewayStatus(c.Request().Context(), st, s.now()); err != nil {
+	// A gateway id belongs to the site and token that first reported it: a
+	// heartbeat naming another's gateway would replace its devices' health.
+	err := s.store.SaveGatewayStatus(c.Request().Context(), st, p.identity(), s.now())
+	if errors.Is(err, store.ErrConflict) {
+		// The id is not echoed: the answer tells nothing of the other gateway.
+		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not report for this gateway id", p.Name),
+			"a gateway id is reported by one gateway token only; give each gateway its own id")
+	}
+	if err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -37,12 +37,20 @@ func (s *Server) createTicket(c echo.Context) error {
 		return apiError(http.StatusForbidden, fmt.Sprintf("%s may not open tickets for site %s", p.Name, n.Site),
 			"a gateway token opens tickets for its own site only")
 	}
+	// An alarm key names its site: a ticket may hold only a key of its own
+	// site, so that no caller finds, raises or squats another site's alarm.
+	if n.AlarmKey != "" && !strings.HasPrefix(n.AlarmKey, n.Site+"/") {
+		return fieldError("alarm_key", fmt.Sprintf("must start with the ticket's site %q and a slash (alarm keys are <site>/<rule>/<device>)", n.Site))
+	}
 	t, created, err := s.store.CreateTicket(c.Request().Context(), n, p.Name, s.now())
 	if err != nil {
 		return err
 	}
+	t = p.ticketView(t)
 	if !created {
-		// Same alarm (or same household's reminder) already open: idempotent answer, not an error.
+		// Same alarm (or same household's reminder) already open on the
+		// site: idempotent answer, not an error.
+		s.hub.publish() // its priority may have been raised
 		return c.JSON(http.StatusOK, t)
 	}
 	s.hub.publish()
@@ -151,6 +159,9 @@ func (s *Server) listTickets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	for i := range ts {
+		ts[i] = p.ticketView(ts[i])
+	}
 	page := ticketPage{Tickets: ts}
 	if len(ts) == f.Limit {
 		page.NextCursor = encodeCursor(f.Oldest, ts[len(ts)-1].ID)
@@ -177,7 +188,18 @@ func (s *Server) getTicket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, t)
+	return c.JSON(http.StatusOK, principal(c).ticketView(t))
+}
+
+// ticketView is a ticket as the caller may see it: a gateway gets no
+// resident's name, phone or way of contact (it opens top-up reminders that
+// the desk completes from the households register, and must not read the
+// register back through their answers).
+func (p Principal) ticketView(t wire.Ticket) wire.Ticket {
+	if p.Role == RoleGateway {
+		t.Reporter, t.Phone, t.Contact = "", "", ""
+	}
+	return t
 }
 
 // ticketAction applies one lifecycle action: POST /tickets/{id}/actions with

@@ -9,17 +9,34 @@ import (
 	"github.com/estatehq/estate/internal/wire"
 )
 
-// SaveGatewayStatus replaces a gateway's last heartbeat.
-func (s *Store) SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, received time.Time) error {
+// GatewayClaimLapse is how long a gateway id must have been silent before
+// another token of the same site may report it (a replaced gateway, a
+// renamed token). A gateway id never moves to another site.
+const GatewayClaimLapse = 24 * time.Hour
+
+// SaveGatewayStatus replaces a gateway's last heartbeat. A gateway id
+// belongs to the site and token that first reported it: a heartbeat naming
+// a gateway id of another site, or one another token reports (unless it has
+// been silent for GatewayClaimLapse), changes nothing and is ErrConflict.
+// token identifies the reporting token; a row saved before tokens were
+// recorded (an empty token) is claimed by the next heartbeat of its site.
+func (s *Store) SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, token string, received time.Time) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("save gateway status: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO gateway_status (gateway, site, received_at, status) VALUES (?, ?, ?, ?)
-		ON CONFLICT (gateway) DO UPDATE SET site = excluded.site, received_at = excluded.received_at, status = excluded.status`),
-		st.Gateway, st.Site, received.UnixNano(), string(data))
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO gateway_status (gateway, site, token, received_at, status) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (gateway) DO UPDATE SET token = excluded.token, received_at = excluded.received_at, status = excluded.status
+		WHERE gateway_status.site = excluded.site
+		AND (gateway_status.token = '' OR gateway_status.token = excluded.token OR gateway_status.received_at < ?)`),
+		st.Gateway, st.Site, token, received.UnixNano(), string(data), received.Add(-GatewayClaimLapse).UnixNano())
 	if err != nil {
 		return fmt.Errorf("save gateway status of %s: %w", st.Gateway, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("save gateway status of %s: %w", st.Gateway, err)
+	} else if n == 0 {
+		return fmt.Errorf("%w: gateway %s is reported by another token or site", ErrConflict, st.Gateway)
 	}
 	return nil
 }

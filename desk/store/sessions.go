@@ -42,24 +42,75 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 // so that a retry of the same request gets the same answer.
 type SavedResponse struct {
 	Request string // method, path and SHA-256 of the body
-	Status  int
+	Status  int    // 0 while the first request with the key is being answered
 	Body    string
 }
 
-// IdempotentResponse returns the answer saved for a principal's key, or ErrNotFound.
-func (s *Store) IdempotentResponse(ctx context.Context, principal, key string) (SavedResponse, error) {
-	var r SavedResponse
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT request, status, body FROM idempotency_keys WHERE principal = ? AND key = ?`),
-		principal, key).Scan(&r.Request, &r.Status, &r.Body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, ErrNotFound
+// ErrInProgress is an idempotency key whose first request is still being answered.
+var ErrInProgress = errors.New("idempotency key in use by a request still being answered")
+
+// claimAbandoned is how long a claim may stay unanswered before another
+// request may take the key over (the desk that claimed it died meanwhile).
+const claimAbandoned = 5 * time.Minute
+
+// ClaimIdempotencyKey claims a caller's key for a request before the request
+// is acted on, so that of many parallel requests with one key exactly one
+// acts: it returns claimed true to that one. The others get the saved answer
+// (claimed false; the caller compares saved.Request with its own) or, while
+// the first is still being answered, ErrInProgress. principal identifies the
+// caller (token or account, and its site): the same key of another caller is
+// another key.
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, principal, key, request string, now time.Time) (saved SavedResponse, claimed bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.txExec(ctx, tx, `INSERT INTO idempotency_keys (principal, key, request, status, body, created_at)
+			VALUES (?, ?, ?, 0, '', ?) ON CONFLICT DO NOTHING`, principal, key, request, nanos(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			claimed = true
+			return nil
+		}
+		var created int64
+		if err := s.txQueryRow(ctx, tx, `SELECT request, status, body, created_at FROM idempotency_keys WHERE principal = ? AND key = ?`+s.forUpdate(),
+			principal, key).Scan(&saved.Request, &saved.Status, &saved.Body, &created); err != nil {
+			return err
+		}
+		if saved.Status != 0 {
+			return nil
+		}
+		if now.Sub(time.Unix(0, created)) < claimAbandoned {
+			return ErrInProgress
+		}
+		if _, err := s.txExec(ctx, tx, `UPDATE idempotency_keys SET request = ?, created_at = ? WHERE principal = ? AND key = ?`,
+			request, nanos(now), principal, key); err != nil {
+			return err
+		}
+		saved, claimed = SavedResponse{}, true
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrInProgress) {
+		err = fmt.Errorf("idempotency key: %w", err)
 	}
-	return r, err
+	return saved, claimed, err
 }
 
-// SaveIdempotentResponse keeps an answer; the first answer saved for a key wins.
-func (s *Store) SaveIdempotentResponse(ctx context.Context, principal, key string, r SavedResponse, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO idempotency_keys (principal, key, request, status, body, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), principal, key, r.Request, r.Status, r.Body, nanos(now))
-	return err
+// SaveIdempotentResponse keeps the answer of a claimed key.
+func (s *Store) SaveIdempotentResponse(ctx context.Context, principal, key string, r SavedResponse) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE idempotency_keys SET status = ?, body = ? WHERE principal = ? AND key = ? AND status = 0`),
+		r.Status, r.Body, principal, key); err != nil {
+		return fmt.Errorf("idempotency key: %w", err)
+	}
+	return nil
+}
+
+// ReleaseIdempotencyKey gives a claimed key up unanswered (the request
+// failed in a way that may be retried for real).
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, principal, key string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM idempotency_keys WHERE principal = ? AND key = ? AND status = 0`), principal, key); err != nil {
+		return fmt.Errorf("idempotency key: %w", err)
+	}
+	return nil
 }

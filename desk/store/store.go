@@ -3,8 +3,11 @@
 // database/sql serves both SQLite (modernc.org/sqlite, pure Go, WAL: the
 // default) and PostgreSQL (pgx, for sites that run several desks); the schema
 // is migrated from files embedded per dialect. The unique partial indexes are
-// what guarantee at most one open ticket per alarm and one open top-up
-// reminder per household, whatever the callers retry.
+// what guarantee at most one open ticket per alarm of a site and one open
+// top-up reminder per household, whatever the callers retry. Every lookup by
+// a key (alarm key, idempotency key, gateway id, household) is scoped by the
+// site, and idempotency keys by the caller too: sites are walls here as in
+// the API.
 package store
 
 import (
@@ -14,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -94,6 +98,12 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 // Open opens the desk database: dialect "sqlite" with a file path, or
 // "postgres" with a postgres:// URL, and migrates it to the current schema.
 func Open(ctx context.Context, dialect, dsn string, policy Policy) (*Store, error) {
+	return open(ctx, dialect, dsn, policy, math.MaxInt)
+}
+
+// open is Open with the migrations applied up to version upTo only (tests
+// of upgrades build a database as an older desk left it).
+func open(ctx context.Context, dialect, dsn string, policy Policy, upTo int) (*Store, error) {
 	var db *sql.DB
 	var err error
 	switch dialect {
@@ -125,7 +135,7 @@ func Open(ctx context.Context, dialect, dsn string, policy Policy) (*Store, erro
 		return nil, fmt.Errorf("desk store: %w", err)
 	}
 	s := &Store{db: db, dialect: dialect, policy: policy, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -178,9 +188,9 @@ func (s *Store) forUpdate() string {
 	return ""
 }
 
-// migrate applies the embedded migrations of the dialect that are not yet
-// recorded in schema_migrations, each in its own transaction.
-func (s *Store) migrate(ctx context.Context) error {
+// migrate applies the embedded migrations of the dialect up to version upTo
+// that are not yet recorded in schema_migrations, each in its own transaction.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("desk store: migrations table: %w", err)
 	}
@@ -195,6 +205,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		version, err := strconv.Atoi(num)
 		if !ok || err != nil {
 			return fmt.Errorf("desk store: migration %s: name must start with a number and _", e.Name())
+		}
+		if version > upTo {
+			break
 		}
 		body, err := migrations.ReadFile(dir + "/" + e.Name())
 		if err != nil {

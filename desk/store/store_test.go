@@ -498,3 +498,36 @@ func TestSplitStatements(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// An idempotency key is claimed before its request acts: while the first
+// request is answered the key is in progress; a claim left unanswered (its
+// desk died) is taken over after a while; an answered key returns its
+// answer; keys are per principal.
+func TestIdempotencyKeyClaims(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b backend) {
+		st := b.open(t, Policy{})
+		ctx := context.Background()
+		if _, claimed, err := st.ClaimIdempotencyKey(ctx, "token:a@s1", "k", "req-1", t0); err != nil || !claimed {
+			t.Fatalf("first claim: %v %v", claimed, err)
+		}
+		if _, _, err := st.ClaimIdempotencyKey(ctx, "token:a@s1", "k", "req-1", t0.Add(time.Second)); !errors.Is(err, ErrInProgress) {
+			t.Fatalf("second claim while the first is answered: %v", err)
+		}
+		if _, claimed, err := st.ClaimIdempotencyKey(ctx, "token:b@s2", "k", "req-1", t0); err != nil || !claimed {
+			t.Fatalf("another principal's key: %v %v", claimed, err)
+		}
+		if _, claimed, err := st.ClaimIdempotencyKey(ctx, "token:a@s1", "k", "req-2", t0.Add(6*time.Minute)); err != nil || !claimed {
+			t.Fatalf("abandoned claim taken over: %v %v", claimed, err)
+		}
+		if err := st.SaveIdempotentResponse(ctx, "token:a@s1", "k", SavedResponse{Request: "req-2", Status: 201, Body: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ReleaseIdempotencyKey(ctx, "token:a@s1", "k"); err != nil {
+			t.Fatal(err)
+		}
+		saved, claimed, err := st.ClaimIdempotencyKey(ctx, "token:a@s1", "k", "req-2", t0.Add(time.Hour))
+		if err != nil || claimed || saved.Status != 201 || saved.Request != "req-2" {
+			t.Fatalf("answered key: %+v %v %v", saved, claimed, err)
+		}
+	})
+}

@@ -49,6 +49,20 @@ func (s *Store) CreateTicket(ctx context.Context, n wire.NewTicket, by string, n
 	var t wire.Ticket
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, created, err = s.createTicketTx(ctx, tx, n, by, now)
+		return err
+	})
+	if err != nil {
+		return wire.Ticket{}, false, fmt.Errorf("create ticket: %w", err)
+	}
+	return t, created, nil
+}
+
+// createTicketTx is CreateTicket inside the caller's transaction (an alarm
+// action claims its idempotency key and opens its ticket in one).
+func (s *Store) createTicketTx(ctx context.Context, tx *sql.Tx, n wire.NewTicket, by string, now time.Time) (t wire.Ticket, created bool, err error) {
+	err = func() error {
 		if err := s.completeFromHousehold(ctx, tx, &n); err != nil {
 			return err
 		}
@@ -73,10 +87,10 @@ func (s *Store) CreateTicket(ctx context.Context, n wire.NewTicket, by string, n
 			n.Kind, n.Category, priorityOf(n), wire.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
 			n.Device, n.AlarmKey, source, n.Reporter, n.Phone, n.Contact, rp, rv, ru, ra, by, nullTime(n.AppointmentAt),
 			nanos(now), nanos(now))
-		var err error
 		t, err = scanTicket(row)
 		if errors.Is(err, ErrNotFound) {
-			// The insert hit a uniqueness index: return the ticket that holds it.
+			// The insert hit a uniqueness index: return the ticket that holds
+			// it, always of the same site (both indexes include the site).
 			if t, err = s.findHolder(ctx, tx, n); err != nil {
 				return err
 			}
@@ -108,11 +122,8 @@ func (s *Store) CreateTicket(ctx context.Context, n wire.NewTicket, by string, n
 			return err
 		}
 		return s.notify(ctx, tx, now, t, "created", ticket.NotifiedAtCreation(t.Kind))
-	})
-	if err != nil {
-		return wire.Ticket{}, false, fmt.Errorf("create ticket: %w", err)
-	}
-	return t, created, nil
+	}()
+	return t, created, err
 }
 
 // priorityOf is the request's priority, or its kind's default.
@@ -125,7 +136,7 @@ func priorityOf(n wire.NewTicket) string {
 
 func (s *Store) findHolder(ctx context.Context, tx *sql.Tx, n wire.NewTicket) (wire.Ticket, error) {
 	if n.AlarmKey != "" {
-		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE alarm_key = ? AND ` + openForKey), n.AlarmKey))
+		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE site = ? AND alarm_key = ? AND ` + openForKey), n.Site, n.AlarmKey))
 		if !errors.Is(err, ErrNotFound) {
 			return t, err
 		}
@@ -290,6 +301,21 @@ func escapeLike(s string) string {
 func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor string, now time.Time) (wire.Ticket, error) {
 	var out wire.Ticket
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.transitionTx(ctx, tx, id, c, actor, now)
+		return err
+	})
+	if err != nil {
+		return wire.Ticket{}, err
+	}
+	out.Deadlines, err = s.deadlinesOf(ctx, s.db, id)
+	return out, err
+}
+
+// transitionTx is Transition inside the caller's transaction; the answer
+// carries no deadlines.
+func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id int64, c ticket.Change, actor string, now time.Time) (out wire.Ticket, err error) {
+	err = func() error {
 		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?` + s.forUpdate()), id))
 		if err != nil {
 			return fmt.Errorf("ticket %d: %w", id, err)
@@ -390,11 +416,7 @@ func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor
 			return s.notify(ctx, tx, now, out, "dispatched", []ticket.Level{ticket.LevelAssignee})
 		}
 		return nil
-	})
-	if err != nil {
-		return wire.Ticket{}, err
-	}
-	out.Deadlines, err = s.deadlinesOf(ctx, s.db, id)
+	}()
 	return out, err
 }
 

@@ -95,7 +95,8 @@ func (h *harness) deliver(trs []Transition) {
 			if err := a.Validate(); err != nil {
 				h.t.Fatalf("invalid action %+v: %v", a, err)
 			}
-			_, err := h.desk.ApplyAlarmAction(context.Background(), a, "gw", tr.At)
+			site, _, _ := strings.Cut(a.AlarmKey, "/")
+			_, err := h.desk.ApplyAlarmAction(context.Background(), a, store.Caller{Name: "gw", Key: "token:gw@" + site, Site: site, Request: a.IdempotencyKey}, tr.At)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				// The desk refuses it for good (the clearing of an alarm whose

@@ -364,7 +364,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		a := tab(t, b)
 		login(t, a, base, "assistant")
 		// A second household in the red, as the gateway would report it.
-		key := "demo-estate:meter-2-202:prepaid_low_balance"
+		key := "demo-estate/prepaid_low_balance/meter-2-202" // alarm keys are <site>/<rule>/<device>
 		postJSON(t, base, "/api/v1/alarm-actions", fmt.Sprintf(`{"idempotency_key":"test-open-202","alarm_key":%q,"action":"open","at":%q,
 			"ticket":{"kind":"top_up","title":"2-202 余额不足","site":"demo-estate","building":"2","unit":"2-202","device":"meter-2-202","alarm_key":%q,"source":"device_alarm","reading":{"point":"balance","value":3.5,"at":%q}}}`,
 			key, time.Now().Format(time.RFC3339Nano), key, time.Now().Format(time.RFC3339Nano)), http.StatusCreated)
