@@ -33,6 +33,9 @@ func (s *Server) applyAlarmAction(c echo.Context) error {
 	if err := a.Validate(); err != nil {
 		return apiError(http.StatusUnprocessableEntity, err.Error(), "")
 	}
+	if err := checkAlarmAction(a, s.now()); err != nil {
+		return err
+	}
 	// Alarm keys start with the site: a gateway acts on its own site's alarms only.
 	if p.Site != "" && (!strings.HasPrefix(a.AlarmKey, p.Site+"/") || a.Ticket != nil && a.Ticket.Site != p.Site) {
 		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not act on alarms of another site", p.Name),

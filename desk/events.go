@@ -63,8 +63,15 @@ func (s *Server) events(c echo.Context) error {
 		after = last
 	}
 	w := c.Response()
+	// The server's read and write timeouts bound ordinary calls; a stream
+	// lives for hours. Where the writer cannot lift them (tests' recorders)
+	// there are none to lift.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
-	w.Header().Set(echo.HeaderCacheControl, "no-cache")
+	// The events carry residents' names and phones: nothing keeps a copy.
+	w.Header().Set(echo.HeaderCacheControl, "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, "retry: 3000\n\n")

@@ -357,8 +357,9 @@ func (s *Store) Transition(ctx context.Context, id int64, c ticket.Change, actor
 			return err
 		}
 		if c.Action == ticket.Dispatch && c.AppointmentAt != nil && c.AppointmentAt.After(now) {
-			// On site at the agreed time rather than within the usual limit.
-			if err := s.reschedule(ctx, tx, id, wire.StepOnSite, *c.AppointmentAt); err != nil {
+			// On site at the agreed time rather than within the usual limit
+			// (for an emergency, only if that is sooner).
+			if err := s.reschedule(ctx, tx, id, wire.StepOnSite, *c.AppointmentAt, t.Kind == wire.Emergency); err != nil {
 				return err
 			}
 		}
