@@ -21,7 +21,7 @@ import (
 //     address alone cannot get there: its own limits stop it first.
 //
 // Every table is bounded (maxLimiterKeys) and forgets a key LoginWindow after
-// its last failure. The limits are per process: with several desks an attacker
+// its last failure; a full table forgets keys at random (evict). The limits are per process: with several desks an attacker
 // gets the attempts of each.
 type loginLimiter struct {
 	mu       sync.Mutex
@@ -37,8 +37,7 @@ type loginLimiter struct {
 // from it: an office behind one NAT has several people who mistype.
 const addressFactor = 4
 
-// maxLimiterKeys bounds each table; beyond it the entries whose last failure is
-// oldest are forgotten first.
+// maxLimiterKeys bounds each table (about 1 MB each when full).
 const maxLimiterKeys = 10_000
 
 func newLoginLimiter(max int, window time.Duration) *loginLimiter {
@@ -89,22 +88,21 @@ func (t *failureTable) add(key string, now time.Time, window time.Duration) {
 	f.last = now
 }
 
-// evict forgets the expired keys, and if none was, the one whose last
-// failure is oldest (a linear scan, only when the table is full).
+// evict forgets the expired keys and, if that leaves the table more than 7/8
+// full, keys at random (Go's map order) down to 7/8: a table full of live
+// keys is under a spray from many addresses, and dropping an eighth at once
+// keeps the cost of an insert constant on average instead of a scan each.
 func (t *failureTable) evict(now time.Time, window time.Duration) {
-	var oldest string
-	var oldestAt time.Time
 	for k, f := range t.keys {
 		if now.Sub(f.last) >= window {
 			delete(t.keys, k)
-			continue
-		}
-		if oldest == "" || f.last.Before(oldestAt) {
-			oldest, oldestAt = k, f.last
 		}
 	}
-	if len(t.keys) >= t.max {
-		delete(t.keys, oldest)
+	for k := range t.keys {
+		if len(t.keys) <= t.max*7/8 {
+			break
+		}
+		delete(t.keys, k)
 	}
 }
 
