@@ -404,9 +404,13 @@ type lockedLog struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedLog) Len() int                    { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Len() }
-func (l *lockedLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedLog) Len() int       { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Len() }
+func (l *lockedLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // A refusal takes as long whatever the name: an unknown name is compared
 // against a dummy hash of the highest configured cost.
