@@ -56,10 +56,14 @@ type authenticator struct {
 	limiter *loginLimiter
 	// dummy is compared against for unknown names (constant-time refusal).
 	dummy []byte
+	// compare is bcrypt.CompareHashAndPassword (tests of the limits count
+	// comparisons instead of waiting for them).
+	compare func(hash, password []byte) error
 }
 
 func newAuthenticator(cfg deskconfig.Config, st Store, now func() time.Time) *authenticator {
-	a := &authenticator{tokens: map[[32]byte]Principal{}, staff: map[string]deskconfig.Staff{}, store: st, now: now, ttl: cfg.SessionTTL}
+	a := &authenticator{tokens: map[[32]byte]Principal{}, staff: map[string]deskconfig.Staff{}, store: st, now: now, ttl: cfg.SessionTTL,
+		compare: bcrypt.CompareHashAndPassword}
 	if a.ttl == 0 {
 		a.ttl = 12 * time.Hour
 	}
@@ -157,21 +161,25 @@ func principal(c echo.Context) Principal {
 
 // dummyHash is what an unknown name's password is compared against, so that
 // refusing an unknown name takes as long as refusing a known one. It has the
-// highest cost among the configured hashes (one is computed at start-up only
-// when that is above the precomputed cost-10 hash).
+// highest cost among the configured hashes: precomputed for the usual costs,
+// computed once at start-up for a higher one.
 func dummyHash(cost int) []byte {
-	if cost <= bcrypt.DefaultCost {
-		return []byte(dummyHash10)
+	if h, ok := dummyHashes[max(cost, bcrypt.DefaultCost)]; ok {
+		return []byte(h)
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), cost)
 	if err != nil {
-		return []byte(dummyHash10)
+		return []byte(dummyHashes[bcrypt.DefaultCost])
 	}
 	return h
 }
 
-// dummyHash10 is a bcrypt hash of cost 10 of a phrase nobody uses as a password.
-const dummyHash10 = "$2a$10$LSyQHFE7OWbG2nRnx9FK8ux7AqjIThFPo9krD.hzQYkcVQ/qG.b76"
+// dummyHashes are bcrypt hashes, by cost, of a phrase nobody uses as a password.
+var dummyHashes = map[int]string{
+	10: "$2a$10$LSyQHFE7OWbG2nRnx9FK8ux7AqjIThFPo9krD.hzQYkcVQ/qG.b76",
+	11: "$2a$11$tE1e146Fo2ZCTwoVJ943yOvV2Z17d3UeB75N90AT23Y3ee7lp2mva",
+	12: "$2a$12$PiPo/i8DjrVesmXy6a52p.D9wwc8qFPMY5nTu6H6JK6k6vO5jm4SO",
+}
 
 // Bounds of a login request: names are identifiers (desk.staff[].name);
 // bcrypt reads 72 bytes of a password, more is refused as wrong.
@@ -213,7 +221,7 @@ func (s *Server) login(c echo.Context) error {
 		hash = []byte(staff.PasswordHash)
 	}
 	// The comparison runs whatever the name, so that the answer takes as long.
-	err := bcrypt.CompareHashAndPassword(hash, []byte(req.Password))
+	err := a.compare(hash, []byte(req.Password))
 	if err != nil || !known || len(req.Password) > maxPasswordBytes {
 		a.limiter.fail(req.Name, addr, a.now())
 		s.metrics.logins.WithLabelValues("bad_password").Inc()

@@ -55,6 +55,9 @@ type failures struct {
 type failureTable struct {
 	max  int
 	keys map[string]*failures
+	// swept is when expired keys were last dropped: once per window, so that
+	// a table that never fills does not keep them for ever.
+	swept time.Time
 }
 
 func newFailureTable(max int) *failureTable {
@@ -73,6 +76,9 @@ func (t *failureTable) get(key string, now time.Time, window time.Duration) *fai
 
 // add counts a failure; a count older than window starts again.
 func (t *failureTable) add(key string, now time.Time, window time.Duration) {
+	if now.Sub(t.swept) >= window {
+		t.sweep(now, window)
+	}
 	f := t.get(key, now, window)
 	if f == nil {
 		if len(t.keys) >= t.max {
@@ -93,17 +99,23 @@ func (t *failureTable) add(key string, now time.Time, window time.Duration) {
 // keys is under a spray from many addresses, and dropping an eighth at once
 // keeps the cost of an insert constant on average instead of a scan each.
 func (t *failureTable) evict(now time.Time, window time.Duration) {
-	for k, f := range t.keys {
-		if now.Sub(f.last) >= window {
-			delete(t.keys, k)
-		}
-	}
+	t.sweep(now, window)
 	for k := range t.keys {
 		if len(t.keys) <= t.max*7/8 {
 			break
 		}
 		delete(t.keys, k)
 	}
+}
+
+// sweep drops the keys whose last failure is a window old.
+func (t *failureTable) sweep(now time.Time, window time.Duration) {
+	for k, f := range t.keys {
+		if now.Sub(f.last) >= window {
+			delete(t.keys, k)
+		}
+	}
+	t.swept = now
 }
 
 func (t *failureTable) len() int { return len(t.keys) }
