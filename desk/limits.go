@@ -65,9 +65,35 @@ func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			// A client that stops sending (ReadTimeout) or goes away.
 			return apiError(http.StatusBadRequest, "cannot read the body", err.Error())
 		}
+		if hasNULEscape(body) {
+			return apiError(http.StatusBadRequest, "the body holds a NUL character (\\u0000) in a string", "no name, note or id has one")
+		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.ContentLength = int64(len(body))
 		return next(c)
+	}
+}
+
+// hasNULEscape reports whether a JSON text holds the escape \u0000, the only
+// way a NUL gets into a JSON string (a raw NUL byte is not JSON). The store
+// cannot keep one (PostgreSQL refuses it in text). An escape is a backslash
+// preceded by an even number of backslashes: in "\\u0000" the text is a
+// backslash and "u0000", not a NUL.
+func hasNULEscape(body []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(body[i:], []byte(`u0000`))
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		n := 0
+		for k := at - 1; k >= 0 && body[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = at + 1
 	}
 }
 
