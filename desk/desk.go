@@ -10,6 +10,9 @@
 // gateways' alarm actions), reports.go, auth.go (tokens, logins, sessions),
 // events.go (the event stream), notify.go (the notification outbox and the
 // escalation loop); routes.go lists every route with the roles it allows.
+// limits.go bounds what a request may cost (body size per route, string
+// lengths, times, NULs) and sets the security headers; limiter.go limits
+// failed logins per name and address, per address and per account.
 // config.go checks the desk: section (Validate). Beside it: desk/store (the
 // database), desk/ticket (the lifecycle and deadlines, pure), desk/history
 // (InfluxDB read back) and desk/deskconfig (the section's types). What
