@@ -36,6 +36,9 @@ func (s *Server) applyAlarmAction(c echo.Context) error {
 	if err := a.Validate(); err != nil {
 		return apiError(http.StatusUnprocessableEntity, err.Error(), "")
 	}
+	if err := checkAlarmAction(a, s.now()); err != nil {
+		return err
+	}
 	// Alarm keys start with the site: a site-bound caller acts on its own
 	// site's alarms only, and an opened ticket is on its key's site.
 	site, _, _ := strings.Cut(a.AlarmKey, "/")

@@ -1,15 +1,17 @@
 package desk
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -77,24 +79,59 @@ type authenticator struct {
 	now     func() time.Time
 	ttl     time.Duration
 	limiter *loginLimiter
+	// dummy is compared against for unknown names (constant-time refusal).
+	dummy []byte
+	// compare is bcrypt.CompareHashAndPassword (tests of the limits count
+	// comparisons instead of waiting for them).
+	compare func(hash, password []byte) error
 }
 
 func newAuthenticator(cfg deskconfig.Config, st Store, now func() time.Time) *authenticator {
 	a := &authenticator{tokens: map[[32]byte]Principal{}, staff: map[string]deskconfig.Staff{}, store: st, now: now, ttl: cfg.SessionTTL,
-		limiter: &loginLimiter{max: cfg.LoginAttempts, window: cfg.LoginWindow, failures: map[string][]time.Time{}}}
+		compare: bcrypt.CompareHashAndPassword}
 	if a.ttl == 0 {
 		a.ttl = 12 * time.Hour
 	}
-	if a.limiter.max == 0 {
-		a.limiter.max, a.limiter.window = 5, 15*time.Minute
+	attempts, window := cfg.LoginAttempts, cfg.LoginWindow
+	if attempts == 0 {
+		attempts, window = 5, 15*time.Minute
 	}
+	a.limiter = newLoginLimiter(attempts, window)
 	for _, c := range cfg.Tokens {
 		a.tokens[sha256.Sum256([]byte(c.Token))] = Principal{Name: c.Name, Role: c.Role, Site: c.Site}
 	}
+	cost := bcrypt.DefaultCost
 	for _, s := range cfg.Staff {
 		a.staff[s.Name] = s
+		if c, err := bcrypt.Cost([]byte(s.PasswordHash)); err == nil && c > cost {
+			cost = c
+		}
 	}
+	a.dummy = dummyHash(cost)
 	return a
+}
+
+// fingerprint identifies a password hash without revealing it: a session
+// records it at login and ends when the configured hash no longer matches
+// (a new password, or the account removed).
+func fingerprint(passwordHash string) string {
+	sum := sha256.Sum256([]byte("estate session\x00" + passwordHash))
+	return hex.EncodeToString(sum[:16])
+}
+
+// session returns the principal of a live console session by the SHA-256 of
+// its token: the session must exist and not be expired, and its user must
+// still be configured with the password hash it logged in with.
+func (a *authenticator) session(ctx context.Context, tokenHash string) (Principal, error) {
+	sess, err := a.store.Session(ctx, tokenHash, a.now())
+	if err != nil {
+		return Principal{}, err
+	}
+	s, known := a.staff[sess.Staff]
+	if !known || subtle.ConstantTimeCompare([]byte(fingerprint(s.PasswordHash)), []byte(sess.Fingerprint)) != 1 {
+		return Principal{}, store.ErrNotFound
+	}
+	return Principal{Name: s.Name, Role: s.Role, Site: s.Site, session: tokenHash}, nil
 }
 
 const principalKey = "estate.principal"
@@ -115,17 +152,15 @@ func (a *authenticator) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(principalKey, p)
 			return next(c)
 		}
-		hash := hex.EncodeToString(sum[:])
-		name, err := a.store.SessionStaff(c.Request().Context(), hash, a.now())
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		s, known := a.staff[name]
-		if err != nil || !known {
+		p, err := a.session(c.Request().Context(), hex.EncodeToString(sum[:]))
+		if errors.Is(err, store.ErrNotFound) {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="estate", error="invalid_token"`)
 			return apiError(http.StatusUnauthorized, "unknown or expired token", "check the token against the desk configuration, or log in again")
 		}
-		c.Set(principalKey, Principal{Name: s.Name, Role: s.Role, Site: s.Site, session: hash})
+		if err != nil {
+			return err
+		}
+		c.Set(principalKey, p)
 		return next(c)
 	}
 }
@@ -149,9 +184,35 @@ func principal(c echo.Context) Principal {
 	return p
 }
 
-// dummyHash is compared against when the login name is unknown, so that the
-// answer takes as long as for a known name with a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+// dummyHash is what an unknown name's password is compared against, so that
+// refusing an unknown name takes as long as refusing a known one. It has the
+// highest cost among the configured hashes: precomputed for the usual costs,
+// computed once at start-up for a higher one.
+func dummyHash(cost int) []byte {
+	if h, ok := dummyHashes[max(cost, bcrypt.DefaultCost)]; ok {
+		return []byte(h)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), cost)
+	if err != nil {
+		return []byte(dummyHashes[bcrypt.DefaultCost])
+	}
+	return h
+}
+
+// dummyHashes are bcrypt hashes, by cost, of a phrase nobody uses as a password.
+var dummyHashes = map[int]string{
+	10: "$2a$10$LSyQHFE7OWbG2nRnx9FK8ux7AqjIThFPo9krD.hzQYkcVQ/qG.b76",
+	11: "$2a$11$tE1e146Fo2ZCTwoVJ943yOvV2Z17d3UeB75N90AT23Y3ee7lp2mva",
+	12: "$2a$12$PiPo/i8DjrVesmXy6a52p.D9wwc8qFPMY5nTu6H6JK6k6vO5jm4SO",
+}
+
+// Bounds of a login request: names are identifiers (desk.staff[].name);
+// bcrypt reads 72 bytes of a password, more is refused as wrong.
+const (
+	maxLoginName     = 64
+	maxPasswordBytes = 72
+	logNameBytes     = 64
+)
 
 type loginRequest struct {
 	Name     string `json:"name"`
@@ -163,22 +224,33 @@ func (s *Server) login(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
+	// An over-long name is no one's: refused before it costs a bcrypt
+	// comparison, a limiter entry or a log line of its size.
+	if len(req.Name) > maxLoginName {
+		return fieldError("name", fmt.Sprintf("longer than %d bytes", maxLoginName))
+	}
+	if len(req.Password) > 1024 {
+		return fieldError("password", "longer than 1024 bytes")
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	a := s.auth
-	key := req.Name + "|" + c.RealIP()
-	if wait := a.limiter.blocked(key, a.now()); wait > 0 {
+	addr := c.RealIP()
+	if wait := a.limiter.blocked(req.Name, addr, a.now()); wait > 0 {
 		s.metrics.logins.WithLabelValues("rate_limited").Inc()
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		return apiError(http.StatusTooManyRequests, "too many failed logins", "wait before trying again")
 	}
 	staff, known := a.staff[req.Name]
-	hash := dummyHash
+	hash := a.dummy
 	if known {
 		hash = []byte(staff.PasswordHash)
 	}
-	if err := bcrypt.CompareHashAndPassword(hash, []byte(req.Password)); err != nil || !known || len(req.Password) > 72 {
-		a.limiter.fail(key, a.now())
+	// The comparison runs whatever the name, so that the answer takes as long.
+	err := a.compare(hash, []byte(req.Password))
+	if err != nil || !known || len(req.Password) > maxPasswordBytes {
+		a.limiter.fail(req.Name, addr, a.now())
 		s.metrics.logins.WithLabelValues("bad_password").Inc()
-		s.log.Warn("login refused", "name", req.Name, "addr", c.RealIP(), "request_id", requestID(c))
+		s.log.Warn("login refused", "name", clip(req.Name, logNameBytes), "addr", addr, "request_id", requestID(c))
 		return apiError(http.StatusUnauthorized, "wrong name or password", "")
 	}
 	raw := make([]byte, 32)
@@ -189,10 +261,11 @@ func (s *Server) login(c echo.Context) error {
 	sum := sha256.Sum256([]byte(token))
 	now := a.now()
 	expires := now.Add(a.ttl)
-	if err := s.store.CreateSession(c.Request().Context(), hex.EncodeToString(sum[:]), staff.Name, now, expires); err != nil {
+	sess := store.Session{Staff: staff.Name, Fingerprint: fingerprint(staff.PasswordHash)}
+	if err := s.store.CreateSession(c.Request().Context(), hex.EncodeToString(sum[:]), sess, now, expires); err != nil {
 		return err
 	}
-	a.limiter.reset(key)
+	a.limiter.succeed(req.Name, addr)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.Info("login", "name", staff.Name, "role", staff.Role, "request_id", requestID(c))
 	return c.JSON(http.StatusOK, map[string]any{"token": token, "expires_at": expires, "name": staff.Name, "role": staff.Role,
@@ -217,56 +290,4 @@ func (s *Server) me(c echo.Context) error {
 		out["display_name"], out["team"] = st.DisplayName, st.Team
 	}
 	return c.JSON(http.StatusOK, out)
-}
-
-// loginLimiter allows max failed logins per key (name and address) within a
-// sliding window. It is per process: with several desks an attacker gets at
-// most max attempts per desk per window.
-type loginLimiter struct {
-	mu       sync.Mutex
-	max      int
-	window   time.Duration
-	failures map[string][]time.Time
-}
-
-func (l *loginLimiter) recent(key string, now time.Time) []time.Time {
-	kept := l.failures[key][:0]
-	for _, at := range l.failures[key] {
-		if now.Sub(at) < l.window {
-			kept = append(kept, at)
-		}
-	}
-	if len(kept) == 0 {
-		delete(l.failures, key)
-		return nil
-	}
-	l.failures[key] = kept
-	return kept
-}
-
-// blocked returns how long the key must wait, zero when it may try.
-func (l *loginLimiter) blocked(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	recent := l.recent(key, now)
-	if len(recent) < l.max {
-		return 0
-	}
-	return l.window - now.Sub(recent[0])
-}
-
-func (l *loginLimiter) fail(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.failures) > 100_000 {
-		// Bounded memory under a spray of names: forget everything rather than grow.
-		l.failures = map[string][]time.Time{}
-	}
-	l.failures[key] = append(l.recent(key, now), now)
-}
-
-func (l *loginLimiter) reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.failures, key)
 }

@@ -2,11 +2,14 @@ package desk
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/ticket"
@@ -123,6 +126,9 @@ func Validate(c *config.Config) []config.Problem {
 		}
 		if !bcryptHash.MatchString(s.PasswordHash) {
 			add(p+".password_hash", "must be a bcrypt hash such as $2a$10$… (make one with: htpasswd -nbBC 10 '' 'the password' | cut -d: -f2)")
+		} else if cost, err := bcrypt.Cost([]byte(s.PasswordHash)); err != nil || cost < deskconfig.MinBcryptCost {
+			add(p+".password_hash", "bcrypt cost %d is too low: at least %d is required, so that a leaked file's hashes are slow to guess (make one with: htpasswd -nbBC %d '' 'the password' | cut -d: -f2)",
+				cost, deskconfig.MinBcryptCost, deskconfig.MinBcryptCost)
 		}
 	}
 	for i, s := range d.Sites {
@@ -207,6 +213,19 @@ func Validate(c *config.Config) []config.Problem {
 	}
 	if d.LoginWindow < time.Second {
 		add("desk.login_window", "must be at least 1s, got %s", d.LoginWindow)
+	}
+	for i, cidr := range d.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			add(fmt.Sprintf("desk.trusted_proxies[%d]", i), "%q is not a CIDR such as 127.0.0.1/32 or 10.0.0.0/8 (the proxies whose X-Forwarded-For is believed)", cidr)
+		}
+	}
+	for _, t := range []struct {
+		name string
+		v    time.Duration
+	}{{"read_timeout", d.ReadTimeout}, {"write_timeout", d.WriteTimeout}, {"idle_timeout", d.IdleTimeout}} {
+		if t.v < time.Second {
+			add("desk."+t.name, "must be at least 1s, got %s", t.v)
+		}
 	}
 	return ps
 }

@@ -89,6 +89,12 @@ func TestDeskProblems(t *testing.T) {
 		{"levels: [manager]", "levels: [boss]", `desk.channels[0].levels[0]: "boss" is not an escalation level`},
 		{"levels: [manager]", "levels: [manager], secret: s", "desk.channels[0].secret: only dingtalk robots sign"},
 		{"tokens:", "escalation_interval: 10ms\n  tokens:", "desk.escalation_interval: must be at least 1s"},
+		{"password_hash: $2a$10$", "password_hash: $2a$04$", "desk.staff[0].password_hash: bcrypt cost 4 is too low: at least 10 is required"},
+		{"password_hash: $2a$10$", "password_hash: $2a$09$", "desk.staff[0].password_hash: bcrypt cost 9 is too low"},
+		{"tokens:", "trusted_proxies: [127.0.0.1/32, 10.0.0.1]\n  tokens:", `desk.trusted_proxies[1]: "10.0.0.1" is not a CIDR`},
+		{"tokens:", "read_timeout: 10ms\n  tokens:", "desk.read_timeout: must be at least 1s"},
+		{"tokens:", "write_timeout: 10ms\n  tokens:", "desk.write_timeout: must be at least 1s"},
+		{"tokens:", "idle_timeout: 10ms\n  tokens:", "desk.idle_timeout: must be at least 1s"},
 	}
 	for _, tc := range cases {
 		text := strings.Replace(deskConfig, tc.old, tc.new, 1)

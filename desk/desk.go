@@ -15,6 +15,9 @@
 // gateways' alarm actions), reports.go, auth.go (tokens, logins, sessions),
 // events.go (the event stream), notify.go (the notification outbox and the
 // escalation loop); routes.go lists every route with the roles it allows.
+// limits.go bounds what a request may cost (body size per route, string
+// lengths, times, NULs) and sets the security headers; limiter.go limits
+// failed logins per name and address, per address and per account.
 // config.go checks the desk: section (Validate). Beside it: desk/store (the
 // database), desk/ticket (the lifecycle and deadlines, pure), desk/history
 // (InfluxDB read back) and desk/deskconfig (the section's types). What
@@ -70,8 +73,8 @@ type Store interface {
 	ClaimNotifications(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.Notification, error)
 	MarkSent(ctx context.Context, id int64, now time.Time) error
 	MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time) error
-	CreateSession(ctx context.Context, tokenHash, staff string, now, expires time.Time) error
-	SessionStaff(ctx context.Context, tokenHash string, now time.Time) (string, error)
+	CreateSession(ctx context.Context, tokenHash string, sess store.Session, now, expires time.Time) error
+	Session(ctx context.Context, tokenHash string, now time.Time) (store.Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	ClaimIdempotencyKey(ctx context.Context, principal, key, request string, now time.Time) (store.SavedResponse, bool, error)
 	SaveIdempotentResponse(ctx context.Context, principal, key string, r store.SavedResponse) error
@@ -130,6 +133,7 @@ type Server struct {
 
 // New builds the desk on a store with the configured tokens, staff and channels.
 func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Server {
+	cfg.ApplyDefaults() // a desk built in a test from a bare Config has every bound too
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, store: st, cfg: cfg, log: log, now: time.Now, hub: newHub(),
@@ -146,10 +150,13 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 	}
 	s.auth = newAuthenticator(cfg, st, func() time.Time { return s.now() })
 	e.HTTPErrorHandler = s.handleError
-	// The peer's address, never X-Forwarded-For: a client must not choose
-	// the address that the login rate limit counts.
-	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(middleware.RequestID(), s.logRequests)
+	// The peer's address, or X-Forwarded-For as far as it was written by
+	// trusted proxies only: a client must not choose the address that the
+	// login limits count.
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	// Headers first, so that every answer has them (errors included); the
+	// body is bounded before anyone (authentication included) reads it.
+	e.Use(middleware.RequestID(), s.logRequests, securityHeaders, cleanParams, limitBody)
 
 	e.GET("/healthz", s.health)
 	e.GET("/metrics", echo.WrapHandler(MetricsHandler(s.reg)))
@@ -190,7 +197,12 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	wg.Go(func() { s.runNotifier(ctx) })
 	defer wg.Wait()
 
-	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	// Every phase of a connection is bounded, so that slow clients (a body
+	// sent a byte a minute to /login) cannot hold connections open. The event
+	// stream lifts its own read and write deadlines (events.go).
+	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	s.log.Info("desk listening", "addr", ln.Addr().String())
@@ -287,9 +299,6 @@ func (s *Server) health(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
-
-// maxBody bounds a request body; larger ones are refused before decoding.
-const maxBody = 256 << 10
 
 // decode reads a JSON body strictly: unknown fields, wrong types, trailing
 // data and over-long bodies are 400s that name the field.

@@ -59,6 +59,9 @@ func (s *Server) heartbeat(c echo.Context) error {
 	if st.Gateway == "" || st.Site == "" {
 		return apiError(http.StatusUnprocessableEntity, "gateway and site are required", "")
 	}
+	if err := checkHeartbeat(st); err != nil {
+		return err
+	}
 	if !p.SiteAllowed(st.Site) {
 		return apiError(http.StatusForbidden, fmt.Sprintf("token %s may not report for site %s", p.Name, st.Site), "")
 	}

@@ -111,6 +111,9 @@ func (s *Server) addReminder(c echo.Context) error {
 	}
 	at := s.now()
 	if b.At != nil {
+		if err := checkTime("at", *b.At); err != nil {
+			return err
+		}
 		if b.At.After(at.Add(time.Minute)) {
 			return fieldError("at", "is in the future")
 		}

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
@@ -44,6 +42,13 @@ var roleTokens = map[string]string{
 	RoleControlRoom: "control-token-0123456789", RoleAssistant: assistantToken, RoleGateway: gatewayToken,
 }
 
+// testPasswordHash is "correct horse" at cost 10, the lowest the desk's
+// configuration accepts; precomputed, as hashing it takes ~50 ms per test.
+const testPasswordHash = "$2a$10$7hAtyrMnqowkEa9GnKRjCurixAS7SOJM85Ln9.pZfT0sNfdnozdU."
+
+// otherPasswordHash is "another horse" at cost 10.
+const otherPasswordHash = "$2a$10$GyCy5c/CAZT/op7wRJfM7ueknQMRhH8D3n70ndxrcKFMEwz2M4BMy"
+
 type testDesk struct {
 	srv   *Server
 	h     http.Handler
@@ -53,10 +58,7 @@ type testDesk struct {
 
 func newDesk(t testing.TB, mutate func(*deskconfig.Config)) *testDesk {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hash := testPasswordHash
 	cfg := &config.Config{Site: config.Site{ID: "site-a", Timezone: "Asia/Shanghai"}, Desk: deskconfig.Config{
 		Listen: "127.0.0.1:0", Driver: "sqlite", SessionTTL: time.Hour, LoginAttempts: 3, LoginWindow: 10 * time.Minute,
 		Tokens: []deskconfig.Token{
@@ -67,7 +69,7 @@ func newDesk(t testing.TB, mutate func(*deskconfig.Config)) *testDesk {
 			{Name: "front", Token: assistantToken, Role: RoleAssistant},
 			{Name: "gw-a", Token: gatewayToken, Role: RoleGateway, Site: "site-a"},
 		},
-		Staff: []deskconfig.Staff{{Name: "xiao", DisplayName: "小王", Role: RoleAssistant, Team: "customer_service", PasswordHash: string(hash)}},
+		Staff: []deskconfig.Staff{{Name: "xiao", DisplayName: "小王", Role: RoleAssistant, Team: "customer_service", PasswordHash: hash}},
 	}}
 	if mutate != nil {
 		mutate(&cfg.Desk)

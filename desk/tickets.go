@@ -33,6 +33,9 @@ func (s *Server) createTicket(c echo.Context) error {
 	if err := n.Validate(); err != nil {
 		return apiError(http.StatusUnprocessableEntity, err.Error(), "")
 	}
+	if err := checkAppointment("appointment_at", n.AppointmentAt, s.now()); err != nil {
+		return err
+	}
 	if !p.SiteAllowed(n.Site) {
 		return apiError(http.StatusForbidden, fmt.Sprintf("%s may not open tickets for site %s", p.Name, n.Site),
 			"a gateway token opens tickets for its own site only")
@@ -213,6 +216,12 @@ func (s *Server) ticketAction(c echo.Context) error {
 	var ch ticket.Change
 	if err := decode(c, &ch); err != nil {
 		return err
+	}
+	if err := checkAppointment("appointment_at", ch.AppointmentAt, s.now()); err != nil {
+		return err
+	}
+	if len(ch.Assignee) > 100 {
+		return fieldError("assignee", "longer than 100 bytes")
 	}
 	p := principal(c)
 	out, err := s.store.Transition(c.Request().Context(), t.ID, ch, p.Name, s.now())

@@ -32,9 +32,23 @@ type Config struct {
 	EscalationInterval time.Duration `yaml:"escalation_interval"`
 	// SessionTTL is how long a console login lasts (default 12h).
 	SessionTTL time.Duration `yaml:"session_ttl"`
-	// LoginAttempts failed logins per name and address are allowed per LoginWindow (default 5 per 15m).
+	// LoginAttempts failed logins per name and address are allowed per
+	// LoginWindow (default 5 per 15m); an address may fail four times as often
+	// over all names, and an account failing more often from all addresses
+	// together waits a delay that doubles with each failure (up to LoginWindow).
 	LoginAttempts int           `yaml:"login_attempts"`
 	LoginWindow   time.Duration `yaml:"login_window"`
+	// TrustedProxies are the addresses (CIDRs, such as 127.0.0.1/32 for a TLS
+	// proxy on the same host) whose X-Forwarded-For is believed. Empty: the
+	// header is ignored and the peer's address is the caller's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ReadTimeout bounds reading a whole request, body included (default 30s);
+	// WriteTimeout bounds a handler's answer (default 60s; the event stream
+	// is exempt); IdleTimeout bounds a kept-alive connection between requests
+	// (default 2m).
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	IdleTimeout  time.Duration `yaml:"idle_timeout"`
 }
 
 // Token is one API credential and the role it grants.
@@ -89,6 +103,10 @@ type Channel struct {
 	Levels []string `yaml:"levels"`
 }
 
+// MinBcryptCost is the lowest bcrypt cost accepted for a staff password hash:
+// below it a stolen configuration's hashes are cheap to guess.
+const MinBcryptCost = 10
+
 // MinTokenSize is the shortest API token the desk accepts (a gateway's
 // desk_token is held to it too).
 const MinTokenSize = 16
@@ -109,6 +127,15 @@ func (d *Config) ApplyDefaults() {
 	}
 	if d.LoginWindow == 0 {
 		d.LoginWindow = 15 * time.Minute
+	}
+	if d.ReadTimeout == 0 {
+		d.ReadTimeout = 30 * time.Second
+	}
+	if d.WriteTimeout == 0 {
+		d.WriteTimeout = time.Minute
+	}
+	if d.IdleTimeout == 0 {
+		d.IdleTimeout = 2 * time.Minute
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 
 // addDeadlines records the due times of a ticket's steps that want (per the
 // policy for its site and kind), counted from start. An agreed appointment
-// replaces the on-site limit.
+// replaces the on-site limit, except that an emergency's is never moved later:
+// whoever books the visit, someone must be there within the limit.
 func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t wire.Ticket, start time.Time, want func(wire.Step) bool) error {
 	limits := s.policy.deadlines(t.Site, t.Kind)
 	loc := s.policy.location(t.Site)
@@ -25,7 +26,8 @@ func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t wire.Ticket, sta
 			continue
 		}
 		due := limit.Due(start, loc)
-		if step == wire.StepOnSite && t.AppointmentAt != nil && t.AppointmentAt.After(start) {
+		if step == wire.StepOnSite && t.AppointmentAt != nil && t.AppointmentAt.After(start) &&
+			(t.Kind != wire.Emergency || t.AppointmentAt.Before(due)) {
 			due = *t.AppointmentAt
 		}
 		if _, err := s.txExec(ctx, tx, (`INSERT INTO ticket_deadlines (ticket_id, step, due_at, state) VALUES (?, ?, ?, ?)`),
@@ -55,10 +57,16 @@ func (s *Store) meetSteps(ctx context.Context, tx *sql.Tx, id int64, steps []wir
 	return nil
 }
 
-// reschedule moves a pending step's due time (an appointment agreed at dispatch).
-func (s *Store) reschedule(ctx context.Context, tx *sql.Tx, id int64, step wire.Step, due time.Time) error {
-	_, err := s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET due_at = ? WHERE ticket_id = ? AND step = ? AND state = ?`),
-		nanos(due), id, step, wire.DeadlinePending)
+// reschedule moves a pending step's due time (an appointment agreed at
+// dispatch); with earlierOnly (emergencies) it never moves it later.
+func (s *Store) reschedule(ctx context.Context, tx *sql.Tx, id int64, step wire.Step, due time.Time, earlierOnly bool) error {
+	query := `UPDATE ticket_deadlines SET due_at = ? WHERE ticket_id = ? AND step = ? AND state = ?`
+	args := []any{nanos(due), id, step, wire.DeadlinePending}
+	if earlierOnly {
+		query += ` AND due_at > ?`
+		args = append(args, nanos(due))
+	}
+	_, err := s.txExec(ctx, tx, query, args...)
 	return err
 }
 

@@ -8,15 +8,23 @@ import (
 	"time"
 )
 
+// Session is a live console login.
+type Session struct {
+	Staff string
+	// Fingerprint identifies the staff member's password hash at login
+	// (desk/auth.go): a session whose user's hash has changed since ends.
+	Fingerprint string
+}
+
 // CreateSession records a console login by the SHA-256 of its token: the
 // token itself is never stored.
-func (s *Store) CreateSession(ctx context.Context, tokenHash, staff string, now, expires time.Time) error {
+func (s *Store) CreateSession(ctx context.Context, tokenHash string, sess Session, now, expires time.Time) error {
 	// Expired sessions are swept on each login, which bounds the table.
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE expires_at <= ?`), nanos(now)); err != nil {
 		return fmt.Errorf("sessions: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (token_sha256, staff, created_at, expires_at) VALUES (?, ?, ?, ?)`),
-		tokenHash, staff, nanos(now), nanos(expires)); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (token_sha256, staff, fingerprint, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+		tokenHash, sess.Staff, sess.Fingerprint, nanos(now), nanos(expires)); err != nil {
 		return fmt.Errorf("sessions: %w", err)
 	}
 	return nil
@@ -24,12 +32,22 @@ func (s *Store) CreateSession(ctx context.Context, tokenHash, staff string, now,
 
 // SessionStaff returns who holds a live session, or ErrNotFound.
 func (s *Store) SessionStaff(ctx context.Context, tokenHash string, now time.Time) (string, error) {
-	var staff string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT staff FROM sessions WHERE token_sha256 = ? AND expires_at > ?`), tokenHash, nanos(now)).Scan(&staff)
+	sess, err := s.Session(ctx, tokenHash, now)
+	return sess.Staff, err
+}
+
+// Session returns a live session, or ErrNotFound.
+func (s *Store) Session(ctx context.Context, tokenHash string, now time.Time) (Session, error) {
+	var sess Session
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT staff, fingerprint FROM sessions WHERE token_sha256 = ? AND expires_at > ?`),
+		tokenHash, nanos(now)).Scan(&sess.Staff, &sess.Fingerprint)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
+		return Session{}, ErrNotFound
 	}
-	return staff, err
+	if err != nil {
+		return Session{}, fmt.Errorf("sessions: %w", err)
+	}
+	return sess, nil
 }
 
 // DeleteSession ends a session (logout).

@@ -383,8 +383,9 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id int64, c ticket
 			return err
 		}
 		if c.Action == ticket.Dispatch && c.AppointmentAt != nil && c.AppointmentAt.After(now) {
-			// On site at the agreed time rather than within the usual limit.
-			if err := s.reschedule(ctx, tx, id, wire.StepOnSite, *c.AppointmentAt); err != nil {
+			// On site at the agreed time rather than within the usual limit
+			// (for an emergency, only if that is sooner).
+			if err := s.reschedule(ctx, tx, id, wire.StepOnSite, *c.AppointmentAt, t.Kind == wire.Emergency); err != nil {
 				return err
 			}
 		}

@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -58,6 +60,7 @@ func browser(t *testing.T) context.Context {
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
+	watchCSP(t, ctx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(func() {
 		cancelTimeout()
@@ -82,10 +85,33 @@ func tab(t *testing.T, b context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b)
 	t.Cleanup(cancel)
+	watchCSP(t, ctx)
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return ctx
+}
+
+// watchCSP fails the test when the page of ctx breaks the desk's Content
+// Security Policy: the console must work with its own bundle only.
+func watchCSP(t *testing.T, ctx context.Context) {
+	t.Helper()
+	var mu sync.Mutex
+	var refused []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*cdplog.EventEntryAdded); ok && strings.Contains(e.Entry.Text, "Content Security Policy") {
+			mu.Lock()
+			refused = append(refused, e.Entry.Text)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range refused {
+			t.Errorf("the console broke the Content Security Policy: %s", r)
+		}
+	})
 }
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -515,11 +541,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		screenshot(t, m, "reports-zh")
 		// The download goes through an object URL; the page's anchor click is
-		// observed to read what the browser would save.
+		// observed to read what the browser would save. The blob is read as
+		// it is handed to createObjectURL: fetching the blob: URL would be a
+		// connection the desk's Content Security Policy (connect-src 'self')
+		// refuses, as it should.
 		var csv struct{ Name, Text string }
 		wait(t, m, 10*time.Second, "CSV download",
-			chromedp.Evaluate(`window.dl = null; HTMLAnchorElement.prototype.click = function () {
-				fetch(this.href).then(r => r.text()).then(text => { window.dl = {name: this.download, text}; });
+			chromedp.Evaluate(`window.dl = null; const blobs = {}; const create = URL.createObjectURL;
+			URL.createObjectURL = function (b) { const u = create.call(URL, b); blobs[u] = b; return u; };
+			HTMLAnchorElement.prototype.click = function () {
+				blobs[this.href].text().then(text => { window.dl = {name: this.download, text}; });
 			}; true`, nil),
 			chromedp.Click("#rep-csv", chromedp.ByID),
 			chromedp.Poll(`window.dl`, &csv, chromedp.WithPollingTimeout(8*time.Second)))
