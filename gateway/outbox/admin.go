@@ -24,7 +24,7 @@ type Entry struct {
 	Action    string
 	Enqueued  time.Time
 	Attempts  int // every try, outages included
-	Refusals  int // the desk's retryable refusals (towards the attempt limit)
+	Refusals  int // failures that count towards the attempt limit (see Outbox)
 	NextTry   time.Time
 	Dead      time.Time // when it moved to the dead letter; zero: not dead
 	LastError string

@@ -24,7 +24,7 @@ import (
 // accept), and every key it applied, with how often.
 type fakeDesk struct {
 	mu      sync.Mutex
-	refuse  map[string]int // idempotency key → status
+	refuse  map[string]int // idempotency key → status; -1 hangs up without answering
 	all     int            // status for every key (0: per key)
 	tries   map[string]int
 	applied map[string]int
@@ -45,6 +45,13 @@ func newFakeDesk(t *testing.T) (*fakeDesk, *httptest.Server) {
 		code := d.refuse[a.IdempotencyKey]
 		if d.all != 0 {
 			code = d.all
+		}
+		if code == -1 {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
 		}
 		if code != 0 {
 			w.WriteHeader(code)
@@ -247,4 +254,41 @@ func seqOf(t *testing.T, db *sql.DB, key string) int64 {
 		t.Fatal(err)
 	}
 	return seq
+}
+
+// An action on which the desk dies (it hangs up without answering) while it
+// accepts the others: the others are delivered, the action counts a failure
+// each time the desk accepted something since its previous one, and ends in
+// the dead letter; it never holds the others back.
+func TestActionTheDeskHangsUpOnGoesToTheDeadLetter(t *testing.T) {
+	desk, srv := newFakeDesk(t)
+	poisoned := openAction("s1/r/poison", 0)
+	desk.refuse[poisoned.IdempotencyKey] = -1
+	ob, _ := fastOutbox(t, srv.URL, nil)
+	if err := ob.Add(poisoned); err != nil {
+		t.Fatal(err)
+	}
+	runOutbox(t, ob)
+	// Other alarms keep firing while the poisoned action is retried.
+	var added []string
+	waitFor(t, "the action the desk hangs up on in the dead letter", 30*time.Second, func() bool {
+		a := openAction("s1/r/other"+strconv.Itoa(len(added)), len(added))
+		if err := ob.Add(a); err != nil {
+			t.Fatal(err)
+		}
+		added = append(added, a.IdempotencyKey)
+		time.Sleep(30 * time.Millisecond)
+		return ob.Dead() == 1
+	})
+	waitFor(t, "every other action delivered", 20*time.Second, func() bool { return ob.Pending() == 0 })
+	desk.mu.Lock()
+	defer desk.mu.Unlock()
+	for _, k := range added {
+		if desk.applied[k] != 1 {
+			t.Errorf("%s applied %d times, want once", k, desk.applied[k])
+		}
+	}
+	if desk.tries[poisoned.IdempotencyKey] <= 3 {
+		t.Errorf("tried %d times: dead-lettered before MaxAttempts counted failures", desk.tries[poisoned.IdempotencyKey])
+	}
 }

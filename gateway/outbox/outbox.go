@@ -10,15 +10,17 @@
 // behind a circuit breaker with backoff while the desk is down.
 //
 // One action that the desk keeps refusing with a retryable error (a 5xx
-// answer about that request) must not hold back the others: it is retried
+// answer about that request, or no answer while the desk accepts other
+// actions in between) must not hold back the others: it is retried
 // with its own backoff while later actions of other alarms go ahead (later
 // actions of the same alarm wait behind it, to keep the alarm's order), and
 // after MaxAttempts refusals, once the desk has accepted some other action
 // since its first refusal, it moves to the dead letter (the dead column of
 // the state file), where `estate outbox list --dead` shows it and `estate
 // outbox retry` sends it back (List, Retry). Outages (no answer, 502, 503,
-// 504, 401, 403, 429) say nothing about the action and never count: the
-// outbox holds actions across an outage of any length, as it always did.
+// 504, 401, 403, 429, while nothing else is accepted either) say nothing about
+// the action and never count: the outbox holds actions across an outage of
+// any length, as it always did.
 package outbox
 
 import (
@@ -346,7 +348,20 @@ func (o *Outbox) Run(ctx context.Context, onDelivered Delivered) {
 			o.refused(seq, a, err)
 		default:
 			o.m.failures.Inc()
-			_, _ = o.db.Exec(`UPDATE actions SET last_error = ? WHERE seq = ?`, err.Error(), seq)
+			if o.othersWentSinceLastFailure(seq) {
+				// No answer (or a proxy's 502–504) for this action twice,
+				// while the desk accepted another in between: the desk
+				// fails on this action (it crashes or hangs on it), not for
+				// everyone. It is a refusal like a 5xx.
+				o.refused(seq, a, err)
+			} else {
+				// An outage as far as anyone can tell. The action steps
+				// aside for a moment (the breaker's next trial takes another,
+				// so that an action the desk dies on cannot hold the rest
+				// back) and nothing counts towards the attempt limit.
+				_, _ = o.db.Exec(`UPDATE actions SET last_error = ?, last_failed = ?, next_try = ? WHERE seq = ?`,
+					err.Error(), o.now().UnixNano(), o.now().Add(o.retryBase).UnixNano(), seq)
+			}
 			d := b.failure(o.now())
 			if b.state == open {
 				o.m.breakerOpen.Set(1)
@@ -362,10 +377,22 @@ func (o *Outbox) Run(ctx context.Context, onDelivered Delivered) {
 	}
 }
 
+// othersWentSinceLastFailure reports whether the desk accepted another action
+// since this one last failed.
+func (o *Outbox) othersWentSinceLastFailure(seq int64) bool {
+	var last sql.NullInt64
+	if err := o.db.QueryRow(`SELECT last_failed FROM actions WHERE seq = ?`, seq).Scan(&last); err != nil || !last.Valid {
+		return false
+	}
+	return o.lastDelivered.UnixNano() > last.Int64
+}
+
 // refusal reports whether err is the desk's retryable answer about this
 // request (a 5xx), as opposed to an outage (no answer; 502, 503 and 504,
 // which a proxy gives for a desk that is down; 401, 403 and 429, which refuse
-// the gateway, not the action). Only refusals count towards MaxAttempts.
+// the gateway, not the action). A refusal counts towards MaxAttempts at once;
+// any other retryable failure only once the desk has accepted another action
+// since this one's previous failure (othersWentSinceLastFailure).
 func refusal(err error) bool {
 	var sc interface{ HTTPStatus() int }
 	if !errors.As(err, &sc) {
@@ -382,8 +409,9 @@ func (o *Outbox) refused(seq int64, a wire.AlarmAction, cause error) {
 	now := o.now()
 	var strikes int
 	var first int64
-	err := o.db.QueryRow(`UPDATE actions SET strikes = strikes + 1, first_strike = coalesce(first_strike, ?), last_error = ?
-		WHERE seq = ? RETURNING strikes, first_strike`, now.UnixNano(), cause.Error(), seq).Scan(&strikes, &first)
+	err := o.db.QueryRow(`UPDATE actions SET strikes = strikes + 1, first_strike = coalesce(first_strike, ?), last_error = ?,
+		last_failed = ? WHERE seq = ? RETURNING strikes, first_strike`, now.UnixNano(), cause.Error(), now.UnixNano(), seq).
+		Scan(&strikes, &first)
 	if err != nil {
 		o.log.Error("outbox: record a refusal", "seq", seq, "err", err)
 		return

@@ -55,12 +55,15 @@ var Upgrades = []string{
 	// say nothing about the action); next_try is when it may be sent again
 	// (unix ns; 0 = now); first_strike is the first refusal; dead is when it
 	// moved to the dead letter (NULL: not dead), where it waits for
-	// `estate outbox retry`; last_error is the last failure, for the operator.
+	// `estate outbox retry`; last_failed and last_error are the last failure
+	// (whether the desk accepted others since tells an action the desk fails
+	// on from an outage), last_error also for the operator.
 	`ALTER TABLE actions ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE actions ADD COLUMN next_try INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE actions ADD COLUMN first_strike INTEGER;
 ALTER TABLE actions ADD COLUMN dead INTEGER;
 ALTER TABLE actions ADD COLUMN last_error TEXT;
+ALTER TABLE actions ADD COLUMN last_failed INTEGER;
 CREATE INDEX IF NOT EXISTS actions_open_by_alarm ON actions(alarm_key, seq) WHERE done IS NULL;
 CREATE INDEX IF NOT EXISTS actions_dead ON actions(seq) WHERE dead IS NOT NULL AND done IS NULL;`,
 }
