@@ -204,34 +204,76 @@ func signDingTalk(raw, secret string, now time.Time) string {
 var eventWords = map[string]string{"created": "新工单 new ticket", "dispatched": "已派工 dispatched"}
 
 // markdown is the message for group robots: WeCom and DingTalk read the same
-// subset (headings, quotes, bold, lists).
+// subset (headings, quotes, bold, lists, links, <@user> mentions). Every text
+// that a resident, a staff member or a device supplied (the ticket's title,
+// its place, its assignee, its device) goes through mdText, so that a title
+// cannot add a link, a mention, a heading or a fake line to the message.
 func markdown(n store.Notification) string {
 	t := n.Ticket
 	what := eventWords[n.Event]
 	if step, ok := strings.CutPrefix(n.Event, "deadline_missed:"); ok {
-		what = "超时升级 deadline missed: " + step
+		what = "超时升级 deadline missed: " + mdText(step)
 	}
 	if what == "" {
-		what = n.Event
+		what = mdText(n.Event)
 	}
 	levels := make([]string, len(n.Levels))
 	for i, l := range n.Levels {
-		levels[i] = string(l)
+		levels[i] = mdText(string(l))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s\n", n.Title)
+	fmt.Fprintf(&b, "### %s\n", mdTitle(n))
 	fmt.Fprintf(&b, "> **%s** → %s\n\n", what, strings.Join(levels, ", "))
 	where := strings.Join(slices.DeleteFunc([]string{t.Site, t.Building, t.Unit}, func(s string) bool { return s == "" }), " / ")
-	fmt.Fprintf(&b, "- 位置 where: %s\n", where)
-	fmt.Fprintf(&b, "- 状态 status: %s", t.Status)
+	fmt.Fprintf(&b, "- 位置 where: %s\n", mdText(where))
+	fmt.Fprintf(&b, "- 状态 status: %s", mdText(string(t.Status)))
 	if t.Assignee != "" || t.Team != "" {
-		fmt.Fprintf(&b, " (%s)", strings.TrimSpace(t.Assignee+" "+t.Team))
+		fmt.Fprintf(&b, " (%s)", mdText(strings.TrimSpace(t.Assignee+" "+t.Team)))
 	}
 	fmt.Fprintf(&b, "\n- 工单 ticket: #%d, %s\n", t.ID, t.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	if t.Device != "" {
-		fmt.Fprintf(&b, "- 设备 device: %s\n", t.Device)
+		fmt.Fprintf(&b, "- 设备 device: %s\n", mdText(t.Device))
 	}
 	return b.String()
+}
+
+// mdTitle is the heading: the store's "[P1 emergency] " prefix (the desk's own
+// words, kept as they are) and the ticket's title, which anyone may have typed.
+func mdTitle(n store.Notification) string {
+	// Priority and kind are the desk's enumerations, never free text.
+	prefix := fmt.Sprintf("[%s %s] ", n.Ticket.Priority, n.Ticket.Kind)
+	if rest, ok := strings.CutPrefix(n.Title, prefix); ok && plainWord(n.Ticket.Priority) && plainWord(string(n.Ticket.Kind)) {
+		return prefix + mdText(rest)
+	}
+	return mdText(n.Title)
+}
+
+// plainWord reports whether s is a non-empty word of letters, digits, "_" and "-".
+func plainWord(s string) bool {
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == ""
+}
+
+// mdSafe maps every character that means something to the robots' markdown to
+// a full-width look-alike. Backslash escapes are not used: neither robot
+// documents them, and a renderer that ignores them would show the markup
+// anyway; a look-alike is inert in any renderer and still reads the same.
+var mdSafe = strings.NewReplacer(
+	"\\", "＼", "`", "｀", "*", "＊", "_", "＿", "~", "～", "#", "＃",
+	"[", "［", "]", "］", "(", "（", ")", "）", "<", "＜", ">", "＞",
+	"@", "＠", "&", "＆",
+	"\r\n", " ", "\n", " ", "\r", " ", "\t", " ",
+	"\u2028", " ", "\u2029", " ",
+	// Bare addresses are linked by both renderers.
+	"://", "：//", "www.", "www．",
+)
+
+// mdText makes user- or device-supplied text inert in group-robot markdown:
+// no markup, no links or mentions, one line (a newline would let the text
+// start a heading, a quote or a list item of its own). A leading "-", "+" or
+// digit is harmless once the text can no longer begin a line.
+func mdText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return mdSafe.Replace(s)
 }
 
 // runScheduler looks for missed deadlines every escalation interval until ctx ends.

@@ -130,7 +130,8 @@ func (g *Gateway) openAlarms(desk *deskclient.Client, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ob := outbox.New(db, outbox.Options{Sender: desk, Log: log.With("part", "outbox"), Metrics: outbox.NewMetrics(g.reg)})
+	ob := outbox.New(db, outbox.Options{Sender: desk, Log: log.With("part", "outbox"), Metrics: outbox.NewMetrics(g.reg),
+		MaxAttempts: g.cfg.Gateway.OutboxMaxAttempts})
 	eng, err := alarm.NewEngine(alarm.Options{Config: g.cfg, Store: alarm.NewSQLiteStore(db), Log: log.With("part", "alarm"),
 		Location: g.loc, Metrics: alarm.NewMetrics(g.reg)})
 	if err != nil {

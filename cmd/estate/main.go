@@ -4,6 +4,7 @@
 //	estate gateway --config site.yaml           poll devices, write telemetry, raise tickets on a desk
 //	estate desk    --config desk.yaml           serve the service-desk API
 //	estate check   CONFIG                       validate a configuration without starting anything
+//	estate outbox  list|retry --config F        the alarm actions waiting for the desk, and its dead letter
 //
 // Each command lives in its own file and registers itself in init.
 package main

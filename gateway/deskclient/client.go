@@ -35,6 +35,10 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return fmt.Sprintf("desk answered %d: %s", e.Code, e.Msg) }
 
+// HTTPStatus is the desk's status code (the outbox tells refusals of one
+// action from outages by it).
+func (e *StatusError) HTTPStatus() int { return e.Code }
+
 // Permanent reports whether retrying the same request cannot succeed: the desk
 // refused its content. Auth failures are not permanent: an operator fixes the
 // token and the outbox then delivers.

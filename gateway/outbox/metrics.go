@@ -9,8 +9,8 @@ import (
 // Metrics are the outbox's Prometheus metrics (docs/metrics.md), on the
 // registry the gateway serves rather than in package globals.
 type Metrics struct {
-	delivered, rejected, failures prometheus.Counter
-	pending, breakerOpen          prometheus.Gauge
+	delivered, rejected, failures, deadLettered prometheus.Counter
+	pending, breakerOpen, dead                  prometheus.Gauge
 }
 
 // NewMetrics registers the outbox's metrics on reg; nil registers them on a
@@ -31,5 +31,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "estate_outbox_breaker_open", Help: "1 while the circuit breaker holds delivery back."})),
 		failures: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "estate_outbox_send_failures_total", Help: "Deliveries that failed and will be retried."})),
+		deadLettered: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_outbox_dead_lettered_total", Help: "Alarm actions moved to the dead letter after the desk refused them outbox_max_attempts times."})),
+		dead: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "estate_outbox_dead", Help: "Alarm actions in the dead letter, waiting for estate outbox retry."})),
 	}
 }

@@ -197,3 +197,55 @@ func TestMigrateFailureLeavesOldFilesInCharge(t *testing.T) {
 		t.Errorf("old outbox moved by a failed migration: %v", err)
 	}
 }
+
+// A state file written before the outbox's dead letter (Schema alone,
+// user_version 0) opens with the new columns, its actions pending as they
+// were, and a second open changes nothing.
+func TestUpgradeExistingStateFile(t *testing.T) {
+	path := Path(t.TempDir(), "gw")
+	oldFile(t, path, "_pragma=synchronous(FULL)", Schema,
+		`INSERT INTO actions (idem, alarm_key, body, enqueued, attempts) VALUES ('b@1/open', 'b', '{}', 2, 7)`,
+		`INSERT INTO actions (idem, alarm_key, body, enqueued, attempts, done, outcome) VALUES ('a@1/open', 'a', '{}', 1, 1, 5, 'delivered')`)
+	for range 2 {
+		db, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := Version(context.Background(), db)
+		if err != nil || v != len(Upgrades) {
+			t.Fatalf("version %d, want %d (%v)", v, len(Upgrades), err)
+		}
+		var attempts, strikes, nextTry int
+		var dead sql.NullInt64
+		if err := db.QueryRow(`SELECT attempts, strikes, next_try, dead FROM actions WHERE idem = 'b@1/open'`).
+			Scan(&attempts, &strikes, &nextTry, &dead); err != nil {
+			t.Fatal(err)
+		}
+		if attempts != 7 || strikes != 0 || nextTry != 0 || dead.Valid {
+			t.Errorf("upgraded action: attempts %d strikes %d next_try %d dead %v", attempts, strikes, nextTry, dead)
+		}
+		db.Close()
+	}
+}
+
+// Two processes opening an old file at once (the gateway and `estate
+// outbox list`): both open it, the upgrade is applied once.
+func TestUpgradeConcurrentOpens(t *testing.T) {
+	path := Path(t.TempDir(), "gw")
+	oldFile(t, path, "_pragma=synchronous(FULL)", Schema)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := Open(path)
+			if err == nil {
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -9,9 +9,14 @@
 // Before this file existed the two tables lived in alarms-<id>.db and
 // outbox-<id>.db, kept consistent by write order; OpenGateway moves their rows
 // into the new file once, and renames them aside (.migrated).
+//
+// Schema is the file as first released; later changes are Upgrades, applied
+// in order when a file is opened and recorded in PRAGMA user_version, so that
+// a state file written by any earlier version opens with every column.
 package statedb
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -41,6 +46,73 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE INDEX IF NOT EXISTS actions_pending ON actions(seq) WHERE done IS NULL;
 `
 
+// Upgrades are the schema changes since Schema, in order; upgrade i brings a
+// file to user_version i+1. Append only: a released upgrade is never edited,
+// because files out there already carry it.
+var Upgrades = []string{
+	// 1: the outbox's attempt limit and dead letter (gateway/outbox). strikes
+	// counts the desk's retryable refusals of this action (not outages: those
+	// say nothing about the action); next_try is when it may be sent again
+	// (unix ns; 0 = now); first_strike is the first refusal; dead is when it
+	// moved to the dead letter (NULL: not dead), where it waits for
+	// `estate outbox retry`; last_failed and last_error are the last failure
+	// (whether the desk accepted others since tells an action the desk fails
+	// on from an outage), last_error also for the operator.
+	`ALTER TABLE actions ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE actions ADD COLUMN next_try INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE actions ADD COLUMN first_strike INTEGER;
+ALTER TABLE actions ADD COLUMN dead INTEGER;
+ALTER TABLE actions ADD COLUMN last_error TEXT;
+ALTER TABLE actions ADD COLUMN last_failed INTEGER;
+CREATE INDEX IF NOT EXISTS actions_open_by_alarm ON actions(alarm_key, seq) WHERE done IS NULL;
+CREATE INDEX IF NOT EXISTS actions_dead ON actions(seq) WHERE dead IS NOT NULL AND done IS NULL;`,
+}
+
+// upgrade applies the Upgrades a file lacks, each in a transaction with its
+// user_version, so that a crash leaves a file at one version or the next. An
+// `estate outbox` command and the gateway may open the file at once: the
+// version is read inside the write transaction (busy_timeout waits for the
+// other), and a file already upgraded is left alone.
+func upgrade(ctx context.Context, db *sql.DB) error {
+	for {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		// A write first, so that the transaction holds the write lock before it reads the version.
+		if _, err := tx.ExecContext(ctx, `UPDATE alarms SET key = key WHERE 0`); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		var version int
+		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if version >= len(Upgrades) {
+			return tx.Rollback()
+		}
+		if _, err := tx.ExecContext(ctx, Upgrades[version]); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("upgrade to version %d: %w", version+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, version+1)); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+}
+
+// Version is the schema version a file opened by Open has (len(Upgrades)).
+func Version(ctx context.Context, db *sql.DB) (int, error) {
+	var v int
+	err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
+	return v, err
+}
+
 // Path is the state file of a gateway.
 func Path(dir, gatewayID string) string { return filepath.Join(dir, "state-"+gatewayID+".db") }
 
@@ -63,6 +135,10 @@ func Open(path string) (*sql.DB, error) {
 	// turns, and SQLite never answers "database is locked" to ourselves.
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(Schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if err := upgrade(context.Background(), db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}

@@ -65,7 +65,9 @@ func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *pro
 }
 
 // RunGateway polls the configured devices until ctx ends. When metrics_listen
-// is set, /metrics and /api/v1/alarms are served there.
+// is set, /metrics and /api/v1/alarms are served there: on loopback unless
+// metrics_listen names another host, and then only to requests that carry
+// gateway.metrics_token (config validation requires one).
 func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry, configure func(*gateway.Gateway)) error {
 	if reg == nil {
 		reg = NewRegistry()
@@ -78,11 +80,20 @@ func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *
 		configure(g)
 	}
 	var wg sync.WaitGroup
-	if addr := cfg.Gateway.MetricsListen; addr != "" {
+	if cfg.Gateway.MetricsListen != "" {
+		addr := cfg.Gateway.MetricsAddr()
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", desk.MetricsHandler(reg))
 		mux.Handle("/api/v1/alarms", g.AlarmsHandler())
-		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		var h http.Handler = mux
+		if cfg.Gateway.MetricsToken != "" {
+			h = RequireBearer(cfg.Gateway.MetricsToken, mux)
+		} else if !cfg.Gateway.MetricsLoopback() {
+			// Validation refuses this; a configuration built in code must not open it either.
+			return fmt.Errorf("gateway metrics: %s is not loopback and gateway.metrics_token is not set", addr)
+		}
+		srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("gateway metrics: listen on %s: %w", addr, err)

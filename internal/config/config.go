@@ -70,8 +70,22 @@ type Gateway struct {
 	DeskURL string `yaml:"desk_url"`
 	// DeskToken authenticates the gateway on the desk (role gateway).
 	DeskToken string `yaml:"desk_token"`
-	// MetricsListen serves /metrics when the gateway runs on its own; empty disables it.
+	// DeskInsecure allows an http:// desk_url on another host: the token and
+	// the residents' data then cross the network in clear, so it must be asked
+	// for (a lab, or a network the operator trusts). Loopback http needs no flag.
+	DeskInsecure bool `yaml:"desk_insecure"`
+	// MetricsListen serves /metrics and /api/v1/alarms when the gateway runs
+	// on its own; empty disables it. Without a host (":9273") it listens on
+	// loopback only (MetricsAddr).
 	MetricsListen string `yaml:"metrics_listen"`
+	// MetricsToken is the bearer token that every request to MetricsListen must
+	// carry; required when MetricsListen is not a loopback address (the alarm
+	// list names residents' units). May be "${ENV}".
+	MetricsToken string `yaml:"metrics_token"`
+	// OutboxMaxAttempts is how many times the desk may refuse one alarm action
+	// with a retryable error before the action moves to the dead letter
+	// (estate outbox list --dead, estate outbox retry); default 20.
+	OutboxMaxAttempts int `yaml:"outbox_max_attempts"`
 	// HeartbeatInterval is how often the gateway reports its devices' health
 	// to the desk.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`

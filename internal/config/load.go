@@ -236,6 +236,9 @@ func (c *Config) applyDefaults() {
 	if c.Gateway.ProfilesDir == "" {
 		c.Gateway.ProfilesDir = "profiles"
 	}
+	if c.Gateway.OutboxMaxAttempts == 0 {
+		c.Gateway.OutboxMaxAttempts = DefaultOutboxMaxAttempts
+	}
 	c.InfluxDB.applyDefaults(c.Gateway.StateDir)
 	for i := range c.Devices {
 		d := &c.Devices[i]

@@ -17,6 +17,7 @@ func (c *Config) expandSecrets() []Problem {
 		}
 	}
 	expand("gateway.desk_token", &c.Gateway.DeskToken)
+	expand("gateway.metrics_token", &c.Gateway.MetricsToken)
 	expand("influxdb.token", &c.InfluxDB.Token)
 	c.Desk.Secrets(expand)
 	return ps

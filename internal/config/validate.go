@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,8 @@ func (c *Config) validateGateway() []Problem {
 	}
 	if err := checkHTTPURL(c.Gateway.DeskURL); err != nil {
 		add("gateway.desk_url", "%v", err)
+	} else if u, _ := url.Parse(c.Gateway.DeskURL); u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) && !c.Gateway.DeskInsecure {
+		add("gateway.desk_url", "%q is a remote desk over plain http: the gateway's token and residents' data would cross the network in clear; use https://, or set gateway.desk_insecure: true on a network you trust", c.Gateway.DeskURL)
 	}
 	if len(c.Gateway.DeskToken) < minTokenSize {
 		add("gateway.desk_token", "required: the desk token of role gateway for this site (at least %d characters)", minTokenSize)
@@ -59,7 +62,16 @@ func (c *Config) validateGateway() []Problem {
 	if c.Gateway.MetricsListen != "" {
 		if err := checkListen(c.Gateway.MetricsListen); err != nil {
 			add("gateway.metrics_listen", "%v", err)
+		} else if !c.Gateway.MetricsLoopback() && c.Gateway.MetricsToken == "" {
+			// At the line of metrics_listen: that is what asks for the token.
+			ps = append(ps, newProblem(c.File, c.Line("gateway.metrics_listen"), "gateway.metrics_token", "required when gateway.metrics_listen (%s) is not a loopback address: a bearer token of at least %d characters that every request to /metrics and /api/v1/alarms must carry (may be ${ENV})", c.Gateway.MetricsListen, minTokenSize))
 		}
+	}
+	if c.Gateway.MetricsToken != "" && len(c.Gateway.MetricsToken) < minTokenSize {
+		add("gateway.metrics_token", "must be at least %d characters", minTokenSize)
+	}
+	if c.Gateway.OutboxMaxAttempts < 1 {
+		add("gateway.outbox_max_attempts", "must be at least 1, got %d", c.Gateway.OutboxMaxAttempts)
 	}
 	ps = append(ps, c.validateInfluxDB()...)
 
@@ -98,6 +110,37 @@ func (c *Config) validateGateway() []Problem {
 		}
 	}
 	return ps
+}
+
+// DefaultOutboxMaxAttempts is gateway.outbox_max_attempts when unset.
+const DefaultOutboxMaxAttempts = 20
+
+// IsLoopbackHost reports whether host (a name or an IP, without port) is this
+// machine only: "localhost" or a loopback address.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// MetricsAddr is the address the gateway's metrics listener binds: a
+// metrics_listen without a host (":9273") means loopback, not every interface,
+// because what it serves names residents' units.
+func (g Gateway) MetricsAddr() string {
+	host, port, err := net.SplitHostPort(g.MetricsListen)
+	if err != nil || host != "" {
+		return g.MetricsListen
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
+
+// MetricsLoopback reports whether the metrics listener is reachable from
+// this machine only (no token needed).
+func (g Gateway) MetricsLoopback() bool {
+	host, _, err := net.SplitHostPort(g.MetricsAddr())
+	return err == nil && IsLoopbackHost(host)
 }
 
 func isIdentifier(s string) bool {
