@@ -168,6 +168,12 @@ func startServe(ctx context.Context, env devices.SimEnv, o *ServeSimOptions) (wa
 	}
 
 	var slaves []*Slave
+	// serve gives a slave the script's values at time zero before its address
+	// is announced: whoever reads it after the banner reads the script.
+	serve := func(s *Slave) {
+		sc.Apply(s, 0)
+		slaves = append(slaves, s)
+	}
 	var closers []func() error
 	closeAll := func() {
 		for _, c := range closers {
@@ -187,7 +193,7 @@ func startServe(ctx context.Context, env devices.SimEnv, o *ServeSimOptions) (wa
 			return nil, err
 		}
 		closers = append(closers, sim.Close)
-		slaves = append(slaves, s)
+		serve(s)
 		where := sim.Path()
 		if o.Link != "" {
 			_ = os.Remove(o.Link)
@@ -207,7 +213,7 @@ func startServe(ctx context.Context, env devices.SimEnv, o *ServeSimOptions) (wa
 			return nil, err
 		}
 		closers = append(closers, ln.Close)
-		slaves = append(slaves, s)
+		serve(s)
 		env.Announce(fmt.Sprintf("%s: modbus rtu over tcp on %s, slave %d", p.Name, ln.Addr(), o.Slave),
 			"simulated modbus rtu over tcp serving", "profile", p.Name, "addr", ln.Addr(), "slave", o.Slave)
 	default:
@@ -226,7 +232,7 @@ func startServe(ctx context.Context, env devices.SimEnv, o *ServeSimOptions) (wa
 				return nil, err
 			}
 			closers = append(closers, sim.Stop)
-			slaves = append(slaves, sim.Slave)
+			serve(sim.Slave)
 			if i == 0 || i == o.Count-1 {
 				env.Announce(fmt.Sprintf("%s: modbus tcp on %s, any unit id", p.Name, sim.Addr()),
 					"simulated modbus tcp serving", "profile", p.Name, "addr", sim.Addr())
