@@ -81,6 +81,7 @@ func startPrepaid(ctx context.Context, env devices.SimEnv, o *PrepaidSimOptions)
 	}
 	sim := NewSimulator(p, o.Listen)
 	meter := &PrepaidMeter{Sim: sim, InitialBalance: o.InitialBalance, DrainPerSecond: o.DrainPerSecond}
+	meter.update(0, 0.6) // the starting values are there before the address is announced
 	if err := sim.Start(); err != nil {
 		return nil, err
 	}
