@@ -165,6 +165,35 @@ func wait(t *testing.T, ctx context.Context, limit time.Duration, what string, a
 	}
 }
 
+// clickUntil clicks sel in the page until shown is visible, each look and
+// click in one evaluation: rows and buttons that the console redraws from the
+// event stream (countdowns every second, lists after each change) may be
+// replaced between chromedp finding a node and clicking it, and a click on a
+// replaced node is lost. Nothing is clicked inside a section marked aria-busy.
+func clickUntil(t *testing.T, ctx context.Context, limit time.Duration, what, sel, shown string) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => {
+		const s = document.querySelector(%q);
+		if (s && s.offsetParent !== null) return true;
+		const el = document.querySelector(%q);
+		if (el && !el.closest('[aria-busy="true"]')) el.click();
+		return false; })()`, shown, sel)
+	deadline := time.Now().Add(limit)
+	for {
+		var done bool
+		if err := chromedp.Run(ctx, chromedp.Evaluate(js, &done)); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s not shown within %s", what, shown, limit)
+		}
+		time.Sleep(250 * time.Millisecond) // between a click and the next look
+	}
+}
+
 // textWhen waits until the text of the element sel includes every one of want
 // and returns it; ok is false when the time ran out, and text is then the last
 // one read. Each look reads and checks the text in one evaluation in the page,
@@ -310,16 +339,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		screenshot(t, first, "control-room-alert-zh")
 
 		acked := time.Now()
-		wait(t, first, 5*time.Second, "acknowledge from the row",
-			chromedp.Click(row+" button.ack", chromedp.ByQuery), chromedp.WaitVisible(row+".acked", chromedp.ByQuery))
+		clickUntil(t, first, 10*time.Second, "acknowledge from the row", row+" button.ack", row+".acked")
 		wait(t, second, 5*time.Second, "acknowledgement on the second session",
 			chromedp.WaitVisible(row+".acked:not(.flashing)", chromedp.ByQuery))
 		t.Logf("acknowledgement on the second session %s after the click", time.Since(acked).Round(time.Millisecond))
 		if status, ok := textWhen(t, second, 5*time.Second, row+" .status", "已确认"); !ok {
 			t.Errorf("second session's status cell = %q", status)
 		}
+		clickUntil(t, first, 10*time.Second, "open the row", row, "#dispatch-form")
 		wait(t, first, 10*time.Second, "dispatch to security and add a note",
-			chromedp.Click(row, chromedp.ByQuery), chromedp.WaitVisible("#dispatch-form", chromedp.ByID),
 			chromedp.SetValue(`#dispatch-form select[name="team"]`, "security", chromedp.ByQuery),
 			chromedp.Click(`#dispatch-form button[type="submit"]`, chromedp.ByQuery),
 			chromedp.SendKeys(`#note-form textarea`, "保安已赶往 3 号梯", chromedp.ByQuery),
@@ -499,11 +527,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		c := tab(t, b)
 		login(t, c, base, "control")
-		wait(t, c, 15*time.Second, "the suppressed alarms",
+		wait(t, c, 15*time.Second, "the control room",
 			chromedp.Navigate(base+"/#/control"),
-			chromedp.WaitVisible("#show-suppressed", chromedp.ByID),
-			chromedp.Click("#show-suppressed", chromedp.ByID),
-			chromedp.WaitVisible("#suppressed", chromedp.ByID))
+			chromedp.WaitVisible("#show-suppressed", chromedp.ByID))
+		clickUntil(t, c, 15*time.Second, "the suppressed alarms", "#show-suppressed", "#suppressed")
 		if rows, ok := textWhen(t, c, 10*time.Second, "#suppressed", "meter-2-1-201", "power outage on feeder b2", "设备无应答"); !ok {
 			t.Errorf("suppressed alarms on the console: %q", rows)
 		}
