@@ -110,7 +110,7 @@ func (h *harness) deliver(trs []Transition) {
 
 func (h *harness) health(id string, offline bool, at time.Time) {
 	h.t.Helper()
-	h.deliver(h.eng.ObserveHealth(id, offline, at))
+	h.deliver(h.eng.ObserveHealth(id, offline, "timeout", at))
 }
 
 func (h *harness) tick(now time.Time) {
