@@ -231,12 +231,14 @@ func (e *Engine) inferGroups(now time.Time) {
 			in[i] = groupMember{offline: d.known && d.isOffline, since: d.offlineSince,
 				explained: explained || d.ticketedOffline()}
 		}
+		// A bus or endpoint inside a silent gateway is not an incident of its
+		// own (and not back either: the gateway's incident stands for it).
 		silent := groupSilent(in, g.window, g.out) && (g.parent == nil || !g.parent.out)
 		switch {
 		case silent && !g.out:
 			g.evidence = e.groupEvidence(g)
 			e.log.Warn("every device of a "+g.scope+" silent", "group", g.id, "evidence", g.evidence)
-		case !silent && g.out:
+		case !silent && g.out && (g.parent == nil || !g.parent.out):
 			g.restoredAt = now
 			e.log.Info(g.scope+" answers again", "group", g.id)
 		}
