@@ -1,7 +1,9 @@
 package alarm
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +231,57 @@ func TestOneSilentMeterOfAnEndpoint(t *testing.T) {
 	if len(all) != 1 || all[0].Device != "10_0_0_5-03" ||
 		!strings.Contains(all[0].Description, "last error: exception 10 (gateway path unavailable)") {
 		t.Fatalf("tickets %+v", all)
+	}
+}
+
+// flakyStore fails the commits it is told to.
+type flakyStore struct {
+	Store
+	fail bool
+}
+
+func (f *flakyStore) Commit(b Batch) error {
+	if f.fail {
+		return errors.New("disk full")
+	}
+	return f.Store.Commit(b)
+}
+
+// A failed commit of a group's incident undoes it: the next call fires it,
+// once, with its desk action.
+func TestGroupIncidentRetriedAfterFailedCommit(t *testing.T) {
+	cfg, links := endpointConfig(t, "", endpoint{"10.0.0.5", "1", 3}, endpoint{"10.0.0.6", "1", 1})
+	st, err := OpenStore(filepath.Join(t.TempDir(), "alarms.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fs := &flakyStore{Store: st}
+	eng, err := NewEngine(Options{Config: cfg, Store: fs, Now: func() time.Time { return t0 }, Links: links})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"10_0_0_5-00", "10_0_0_5-01", "10_0_0_5-02"} {
+		eng.ObserveHealth(id, true, "timeout", t0)
+	}
+	eng.ObserveHealth("10_0_0_6-00", false, "", t0)
+	fs.fail = true
+	if trs := eng.Tick(t0.Add(time.Minute)); len(trs) != 0 {
+		t.Fatalf("transitions returned from a failed commit: %+v", trs)
+	}
+	fs.fail = false
+	trs := eng.Tick(t0.Add(time.Minute + time.Second))
+	var incidents, tickets int
+	for _, tr := range trs {
+		if tr.Rule.Name == "link_silent" && tr.State == StateFiring {
+			incidents++
+		}
+		tickets += len(Actions(tr, time.UTC))
+	}
+	if incidents != 1 || tickets != 1 {
+		t.Fatalf("after the retry: %d incidents, %d desk actions, want 1 and 1: %+v", incidents, tickets, trs)
+	}
+	if trs := eng.Tick(t0.Add(time.Minute + 2*time.Second)); len(trs) != 0 {
+		t.Fatalf("the incident fired again: %+v", trs)
 	}
 }
