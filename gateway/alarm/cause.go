@@ -107,6 +107,16 @@ func (c Cause) Metric() string {
 	return "outage"
 }
 
+// inferred reports whether the cause is inferred from the silence of other
+// devices (a feeder's outage, a silent group) rather than configured.
+func (c Cause) inferred() bool {
+	switch c.Kind {
+	case Outage, PowerBack, LinkSilent, LinkBack:
+		return true
+	}
+	return false
+}
+
 // Equal reports whether two causes are the same (times compared as instants).
 func (c Cause) Equal(o Cause) bool {
 	return c.Kind == o.Kind && c.Until.Equal(o.Until) && c.Reason == o.Reason && c.Feeder == o.Feeder &&

@@ -792,6 +792,9 @@ func (e *Engine) reviewSuppressed(now time.Time) {
 		if why.Equal(a.Suppressed) {
 			continue
 		}
+		if !why.Muted() && a.Suppressed.inferred() && e.unsettled(s.dev, now) {
+			continue // restored from the state file: wait until its cause can be judged again
+		}
 		e.touch(s)
 		a.Suppressed = why
 		if !why.Muted() && s.rule.cfg.Ticket != "none" {

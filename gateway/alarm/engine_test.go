@@ -46,6 +46,8 @@ type harness struct {
 	links map[string]Link
 	// lastErr is the error the health observations give a silent device.
 	lastErr string
+	// now is when the next start happens (the engine's clock at start); t0 if zero.
+	now time.Time
 }
 
 func newHarness(t testing.TB, text string) *harness {
@@ -86,7 +88,11 @@ func (h *harness) start() {
 	}
 	h.t.Cleanup(func() { st.Close() })
 	h.st = st
-	h.eng, err = NewEngine(Options{Config: h.cfg, Store: st, Now: func() time.Time { return t0 }, Links: h.links})
+	start := t0
+	if !h.now.IsZero() {
+		start = h.now
+	}
+	h.eng, err = NewEngine(Options{Config: h.cfg, Store: st, Now: func() time.Time { return start }, Links: h.links})
 	if err != nil {
 		h.t.Fatal(err)
 	}

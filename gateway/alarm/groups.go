@@ -243,6 +243,9 @@ func (e *Engine) inferGroups(now time.Time) {
 			e.log.Info(g.scope+" answers again", "group", g.id)
 		}
 		g.out = silent
+		if !g.out && g.slot != nil && g.slot.alarm != nil && e.unsettledGroup(g, now) {
+			continue // restored firing: its members have not all reported since the start
+		}
 		if g.slot != nil && (g.out || g.slot.alarm != nil) {
 			if g.out && (g.slot.alarm == nil || g.slot.alarm.Text != g.evidence) {
 				e.touch(g.slot)
@@ -259,6 +262,45 @@ func (e *Engine) inferGroups(now time.Time) {
 func (d *device) ticketedOffline() bool {
 	for _, s := range d.offline {
 		if a := s.alarm; a != nil && a.Phase == Firing && a.Ticketed {
+			return true
+		}
+	}
+	return false
+}
+
+// unsettled reports whether, shortly after the engine started (within
+// outage_grace), a device whose health decides an inferred suppression of
+// d's alarms has not reported yet: its feeder's or its group's silence
+// cannot be judged, so the suppression restored from the state file holds.
+// Otherwise a restart during an outage would ticket every alarm it muted, one
+// by one as their devices report, before the outage can be seen again.
+func (e *Engine) unsettled(d *device, now time.Time) bool {
+	if d == nil || now.Sub(e.started) >= e.cfg.Topology.OutageGrace {
+		return false
+	}
+	for _, f := range e.inhibitor.byDevice[d.cfg.ID] {
+		for _, m := range f.members {
+			if !m.known {
+				return true
+			}
+		}
+	}
+	for _, g := range e.groupMuter.byDevice[d.cfg.ID] {
+		if e.unsettledGroup(g, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// unsettledGroup reports whether, within outage_grace of the start, some
+// device of the group has not reported its health yet.
+func (e *Engine) unsettledGroup(g *group, now time.Time) bool {
+	if now.Sub(e.started) >= e.cfg.Topology.OutageGrace {
+		return false
+	}
+	for _, d := range g.members {
+		if !d.known {
 			return true
 		}
 	}

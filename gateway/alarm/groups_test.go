@@ -285,3 +285,33 @@ func TestGroupIncidentRetriedAfterFailedCommit(t *testing.T) {
 		t.Fatalf("the incident fired again: %+v", trs)
 	}
 }
+
+// A gateway restart while an endpoint is silent neither releases the muted
+// offline alarms as their devices report one by one, nor clears and reopens
+// the incident: it waits until every device of the group has reported.
+func TestRestartDuringEndpointSilence(t *testing.T) {
+	cfg, links := endpointConfig(t, "", endpoint{"10.0.0.5", "1", 25}, endpoint{"10.0.0.6", "1", 5})
+	h := newHarnessLinks(t, cfg, links)
+	silent := func(id string, s time.Duration) bool {
+		return strings.HasPrefix(id, "10_0_0_5-") && s >= 63*time.Second
+	}
+	h.run(0, 3*time.Minute, silent)
+	if n := len(h.tickets("")); n != 1 {
+		t.Fatalf("%d tickets before the restart, want the incident", n)
+	}
+	h.now = t0.Add(4 * time.Minute)
+	h.start()
+	h.run(4*time.Minute, 8*time.Minute, silent)
+	all := h.tickets("")
+	if len(all) != 1 {
+		t.Fatalf("after a restart: tickets %+v, want the incident only", all)
+	}
+	if notes, _ := h.desk.ListNotes(t.Context(), all[0].ID); len(notes) != 0 {
+		t.Errorf("the incident was cleared or raised again by the restart: %+v", notes)
+	}
+	for _, tr := range h.trs {
+		if tr.Late {
+			t.Fatalf("a muted alarm was released by the restart: %+v", tr)
+		}
+	}
+}
