@@ -192,7 +192,8 @@ type Engine struct {
 	m       *Metrics
 	started time.Time
 	// mute is asked when an alarm fires and while a muted one fires:
-	// maintenance windows first, then the inhibitor.
+	// maintenance windows first, then the inhibitor (feeders), then the
+	// groups (a silent gateway, bus or endpoint).
 	mute       Muter
 	inhibitor  *Inhibitor
 	groupMuter *groupMuter
