@@ -133,13 +133,28 @@ func (g *Gateway) openAlarms(desk *deskclient.Client, log *slog.Logger) error {
 	ob := outbox.New(db, outbox.Options{Sender: desk, Log: log.With("part", "outbox"), Metrics: outbox.NewMetrics(g.reg),
 		MaxAttempts: g.cfg.Gateway.OutboxMaxAttempts})
 	eng, err := alarm.NewEngine(alarm.Options{Config: g.cfg, Store: alarm.NewSQLiteStore(db), Log: log.With("part", "alarm"),
-		Location: g.loc, Metrics: alarm.NewMetrics(g.reg)})
+		Location: g.loc, Metrics: alarm.NewMetrics(g.reg), Links: g.links()})
 	if err != nil {
 		db.Close()
 		return err
 	}
 	g.outbox, g.state, g.alarms = ob, db, eng
 	return nil
+}
+
+// links says where each polled device is reached, for the engine's groups:
+// the line it shares with others (a serial bus, a TCP endpoint such as a
+// serial gateway with many unit ids), or its own when its driver shares none.
+func (g *Gateway) links() map[string]alarm.Link {
+	links := make(map[string]alarm.Link, len(g.devices.Polled))
+	for _, d := range g.devices.Polled {
+		l := alarm.Link{Key: "device:" + d.Config.ID} // as the scheduler keys it
+		if b, ok := d.Driver.(busDriver); ok {
+			l.Key, l.Serial = b.Bus()
+		}
+		links[d.Config.ID] = l
+	}
+	return links
 }
 
 func (g *Gateway) closeAlarms() { _ = g.state.Close() }

@@ -157,8 +157,13 @@ func (g *Gateway) observePoll(device string, err error, good []string) {
 	c := g.health.ObservePoll(device, err, now, good)
 	if c.State != health.Unknown {
 		// The alarm engine's offline rules and outage inference need every
-		// answer and every silence, not only the changes.
-		g.dispatch(g.alarms.ObserveHealth(device, c.State == health.Offline, now))
+		// answer and every silence, not only the changes. A silent device's
+		// error goes with it: its ticket says why it is silent.
+		offline, lastErr := c.State == health.Offline, ""
+		if offline && err != nil {
+			lastErr = err.Error() // what the health tracker keeps as LastError
+		}
+		g.dispatch(g.alarms.ObserveHealth(device, offline, lastErr, now))
 	}
 	switch c.State {
 	case health.Offline:

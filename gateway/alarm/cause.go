@@ -18,9 +18,15 @@ const (
 	// (alarms-<id>.db): only its text is known. The next review of suppressed
 	// alarms replaces it with the cause that holds then.
 	SavedText
+	// LinkSilent: every device of the alarm's gateway, bus or endpoint fell
+	// silent together; one incident stands for them (groups.go).
+	LinkSilent
+	// LinkBack: a device of that group answers again since less than
+	// outage_grace ago (groups.go).
+	LinkBack
 )
 
-var causeNames = [...]string{"", "maintenance", "outage", "power_back", "saved_text"}
+var causeNames = [...]string{"", "maintenance", "outage", "power_back", "saved_text", "link_silent", "link_back"}
 
 func (k CauseKind) String() string {
 	if int(k) < len(causeNames) {
@@ -58,6 +64,11 @@ type Cause struct {
 	Evidence   string        `json:"evidence,omitempty"`
 	RestoredAt time.Time     `json:"restored_at,omitzero"`
 	Grace      time.Duration `json:"grace,omitempty"`
+	// LinkSilent and LinkBack: the group (the gateway's id or the link's key)
+	// and its scope (gateway, bus, endpoint); Evidence, RestoredAt and Grace
+	// as for a feeder.
+	Group string `json:"group,omitempty"`
+	Scope string `json:"scope,omitempty"`
 	// Text is a SavedText cause's text.
 	Text string `json:"text,omitempty"`
 }
@@ -75,13 +86,20 @@ func (c Cause) String() string {
 	case PowerBack:
 		return fmt.Sprintf("power back on feeder %s since %s; re-evaluated after %s",
 			c.Feeder, c.RestoredAt.Format(time.RFC3339), c.Grace)
+	case LinkSilent:
+		return fmt.Sprintf("every device of %s %s silent: %s", c.Scope, c.Group, c.Evidence)
+	case LinkBack:
+		return fmt.Sprintf("%s %s answers again since %s; re-evaluated after %s",
+			c.Scope, c.Group, c.RestoredAt.Format(time.RFC3339), c.Grace)
 	case SavedText:
 		return c.Text
 	}
 	return ""
 }
 
-// Metric is the cause label of estate_alarm_suppressed_total: maintenance or outage.
+// Metric is the cause label of estate_alarm_suppressed_total: maintenance or
+// outage (a silent gateway, bus or endpoint counts as an outage: the label
+// set stays as documented).
 func (c Cause) Metric() string {
 	if c.Kind == Maintenance {
 		return "maintenance"
@@ -89,9 +107,20 @@ func (c Cause) Metric() string {
 	return "outage"
 }
 
+// inferred reports whether the cause is inferred from the silence of other
+// devices (a feeder's outage, a silent group) rather than configured.
+func (c Cause) inferred() bool {
+	switch c.Kind {
+	case Outage, PowerBack, LinkSilent, LinkBack:
+		return true
+	}
+	return false
+}
+
 // Equal reports whether two causes are the same (times compared as instants).
 func (c Cause) Equal(o Cause) bool {
 	return c.Kind == o.Kind && c.Until.Equal(o.Until) && c.Reason == o.Reason && c.Feeder == o.Feeder &&
+		c.Group == o.Group && c.Scope == o.Scope &&
 		c.Evidence == o.Evidence && c.RestoredAt.Equal(o.RestoredAt) && c.Grace == o.Grace && c.Text == o.Text
 }
 

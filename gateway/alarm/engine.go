@@ -8,6 +8,9 @@
 //   - engine.go: fingerprints, evaluation, and the one way results leave;
 //   - inhibit.go: outage inference from topology, and the Inhibitor that mutes
 //     the alarms of a feeder that is out;
+//   - groups.go: the devices that fall silent together when the gateway, a
+//     serial bus or a TCP endpoint fails: one incident for them, and the
+//     Muter of their offline alarms;
 //   - silence.go: maintenance windows (Silences) that mute what they cover;
 //   - cause.go: why an alarm is muted (Cause), typed, rendered to the text
 //     people read;
@@ -17,7 +20,7 @@
 //
 // The engine consumes muting through the Muter interface: it asks whether a
 // firing alarm is muted and records the Cause; it does not know windows or
-// feeders.
+// feeders or groups.
 //
 // Results leave one way. Each call (Evaluate, ObserveEvent, ObserveHealth,
 // Tick) applies its observations, then commits what changed in one store
@@ -100,6 +103,12 @@ type Transition struct {
 	Source  string
 	Text    string
 	Feeder  string
+	// Group is, for a silent gateway's, bus's or endpoint's incident, its id
+	// (the gateway's id or the link's key).
+	Group string
+	// LastError is, for an offline alarm, the device's last error as the
+	// gateway's health tracker has it ("timeout", "exception 11 (...)").
+	LastError string
 	// Suppressed, on a firing transition, says why it is recorded but not ticketed.
 	Suppressed Cause
 	// Ticket asks the desk to act: open a ticket when firing, note (or close a
@@ -164,6 +173,11 @@ type Options struct {
 	Location *time.Location
 	// Metrics are where the engine counts; nil: a private registry.
 	Metrics *Metrics
+	// Links are where the gateway reaches its polled devices, by device id
+	// (the drivers' Bus()): the devices of one serial bus or one TCP endpoint,
+	// and all of them, fall silent together when what they share fails. Nil:
+	// no groups (every silent device is its own offline alarm).
+	Links map[string]Link
 }
 
 // Engine evaluates every rule. Safe for concurrent use.
@@ -178,15 +192,18 @@ type Engine struct {
 	m       *Metrics
 	started time.Time
 	// mute is asked when an alarm fires and while a muted one fires:
-	// maintenance windows first, then the inhibitor.
-	mute      Muter
-	inhibitor *Inhibitor
+	// maintenance windows first, then the inhibitor (feeders), then the
+	// groups (a silent gateway, bus or endpoint).
+	mute       Muter
+	inhibitor  *Inhibitor
+	groupMuter *groupMuter
 
 	mu      sync.Mutex
 	devs    map[string]*device
 	slots   map[string]*slot // every fingerprint, by key
 	live    map[string]*slot // the slots whose alarm has state
 	feeders []*feeder
+	groups  []*group // the gateway's group first
 	// The current call's results: its transitions, and the state of every
 	// slot it changed as it was before (to commit, or to undo).
 	out     []Transition
@@ -215,6 +232,9 @@ type device struct {
 	known        bool // health was reported
 	isOffline    bool
 	offlineSince time.Time
+	// lastError is the device's last error while it is silent, for its
+	// offline alarm's ticket and its group's evidence.
+	lastError string
 }
 
 // slot is one fingerprint: a rule on a device (or a feeder, or an event source).
@@ -222,8 +242,9 @@ type slot struct {
 	rule   *rule
 	key    string
 	timing Timing
-	dev    *device // nil for outages
+	dev    *device // nil for outages and group incidents
 	feeder *feeder // outages only
+	group  *group  // group incidents only
 	alarm  *Alarm  // nil while the alarm has no state
 	// lastGood is when a no_data rule last saw its point.
 	lastGood time.Time
@@ -286,7 +307,10 @@ func NewEngine(o Options) (*Engine, error) {
 		e.addDevice(d, info)
 	}
 	e.buildTopology()
-	e.mute = Muters{Silences(cfg.Maintenance), e.inhibitor}
+	e.buildGroups(o.Links)
+	// Feeder inference keeps precedence over groups: a feeder's outage
+	// explains its devices' silence better than the line they share.
+	e.mute = Muters{Silences(cfg.Maintenance), e.inhibitor, e.groupMuter}
 	if e.store != nil {
 		saved, err := e.store.Load()
 		if err != nil {
@@ -468,6 +492,8 @@ func (e *Engine) alarmOf(s *slot) *Alarm {
 			s.alarm.Device = s.dev.cfg.ID
 		} else if s.feeder != nil {
 			s.alarm.Device = s.feeder.cfg.ID
+		} else if s.group != nil {
+			s.alarm.Device = s.group.id
 		}
 		e.live[s.key] = s
 	}
@@ -513,6 +539,8 @@ func (e *Engine) mutes(s *slot, now time.Time) Cause {
 		t.ID, t.Building = s.dev.cfg.ID, s.dev.cfg.Building
 	case s.feeder != nil:
 		t.ID, t.Building = s.feeder.cfg.ID, s.feeder.cfg.Building
+	case s.group != nil:
+		t.ID, t.Building = s.group.id, s.group.building()
 	}
 	c, _ := e.mute.Mutes(t, now)
 	return c
@@ -629,6 +657,12 @@ func (e *Engine) transition(s *slot, st State) *Transition {
 	switch {
 	case s.dev != nil:
 		tr.Device = s.dev.info
+		if s.rule.cfg.Type == config.RuleOffline && s.dev.isOffline {
+			tr.LastError = s.dev.lastError
+		}
+	case s.group != nil:
+		tr.Group = s.group.id
+		tr.Device = &devices.Info{ID: s.group.id, Site: e.site, Building: s.group.building(), Units: map[string]string{}}
 	case s.feeder != nil:
 		tr.Feeder = s.feeder.cfg.ID
 		tr.Device = &devices.Info{ID: s.feeder.cfg.ID, Site: e.site, Building: s.feeder.cfg.Building, Units: map[string]string{}}
@@ -677,13 +711,19 @@ func (e *Engine) ObserveEvent(ev devices.Event) []Transition {
 }
 
 // ObserveHealth records whether a device answers (from the driver via the
-// health tracker) and evaluates its offline rules and the outage inference.
-func (e *Engine) ObserveHealth(id string, offline bool, at time.Time) []Transition {
+// health tracker) and evaluates its offline rules, the outage inference and
+// the silence of its groups. lastErr is the device's last error while it is
+// offline (the health tracker's LastError): its offline alarm's ticket and
+// its group's evidence name it.
+func (e *Engine) ObserveHealth(id string, offline bool, lastErr string, at time.Time) []Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d, ok := e.devs[id]
 	if !ok {
 		return nil
+	}
+	if offline && lastErr != "" {
+		d.lastError = lastErr // not alarm state: what the next ticket says
 	}
 	if d.known && d.isOffline == offline {
 		return nil // nothing new: Tick advances the clocks
@@ -693,11 +733,14 @@ func (e *Engine) ObserveHealth(id string, offline bool, at time.Time) []Transiti
 		d.offlineSince = at
 	}
 	d.isOffline = offline
+	// Feeders and groups first: an offline alarm that fires in this call
+	// asks them whether its silence is explained.
+	e.inferOutages(at)
+	e.inferGroups(at)
 	for _, s := range d.offline {
 		e.m.evaluations.Inc()
 		e.observe(s, offline, at, 0)
 	}
-	e.inferOutages(at)
 	e.reviewSuppressed(at)
 	return e.flush()
 }
@@ -732,6 +775,7 @@ func (e *Engine) Tick(now time.Time) []Transition {
 		}
 	}
 	e.inferOutages(now)
+	e.inferGroups(now)
 	e.reviewSuppressed(now)
 	return e.flush()
 }
@@ -748,6 +792,9 @@ func (e *Engine) reviewSuppressed(now time.Time) {
 		why := e.mutes(s, now)
 		if why.Equal(a.Suppressed) {
 			continue
+		}
+		if !why.Muted() && a.Suppressed.inferred() && e.unsettled(s.dev, now) {
+			continue // restored from the state file: wait until its cause can be judged again
 		}
 		e.touch(s)
 		a.Suppressed = why

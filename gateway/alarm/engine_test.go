@@ -42,6 +42,12 @@ type harness struct {
 	trs   []Transition
 	infos map[string]*devices.Info
 	dir   string
+	// links are the engine's Options.Links (nil: no groups).
+	links map[string]Link
+	// lastErr is the error the health observations give a silent device.
+	lastErr string
+	// now is when the next start happens (the engine's clock at start); t0 if zero.
+	now time.Time
 }
 
 func newHarness(t testing.TB, text string) *harness {
@@ -51,7 +57,13 @@ func newHarness(t testing.TB, text string) *harness {
 
 func newHarnessConfig(t testing.TB, cfg *config.Config) *harness {
 	t.Helper()
-	h := &harness{t: t, cfg: cfg, infos: map[string]*devices.Info{}, dir: t.TempDir()}
+	return newHarnessLinks(t, cfg, nil)
+}
+
+// newHarnessLinks is a harness whose engine knows where its devices are reached.
+func newHarnessLinks(t testing.TB, cfg *config.Config, links map[string]Link) *harness {
+	t.Helper()
+	h := &harness{t: t, cfg: cfg, infos: map[string]*devices.Info{}, dir: t.TempDir(), links: links, lastErr: "timeout"}
 	var err error
 	h.desk, err = store.OpenSQLite(context.Background(), filepath.Join(h.dir, "desk.db"))
 	if err != nil {
@@ -76,7 +88,11 @@ func (h *harness) start() {
 	}
 	h.t.Cleanup(func() { st.Close() })
 	h.st = st
-	h.eng, err = NewEngine(Options{Config: h.cfg, Store: st, Now: func() time.Time { return t0 }})
+	start := t0
+	if !h.now.IsZero() {
+		start = h.now
+	}
+	h.eng, err = NewEngine(Options{Config: h.cfg, Store: st, Now: func() time.Time { return start }, Links: h.links})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -110,7 +126,7 @@ func (h *harness) deliver(trs []Transition) {
 
 func (h *harness) health(id string, offline bool, at time.Time) {
 	h.t.Helper()
-	h.deliver(h.eng.ObserveHealth(id, offline, at))
+	h.deliver(h.eng.ObserveHealth(id, offline, h.lastErr, at))
 }
 
 func (h *harness) tick(now time.Time) {

@@ -39,7 +39,7 @@ func FuzzRules(f *testing.F) {
 				{Point: "balance", Value: v}, {Point: "relay", Value: float64(i % 2)}, {Point: "energy", Value: v},
 				{Point: "voltage", Value: v}, {Point: "x", Value: v}}})
 			eng.ObserveEvent(devices.Event{Device: info, Time: at, Type: "fire_alarm", Source: "z", Active: i%2 == 0})
-			eng.ObserveHealth("m1", i%2 == 1, at)
+			eng.ObserveHealth("m1", i%2 == 1, "timeout", at)
 			for _, tr := range eng.Tick(at.Add(30 * time.Second)) {
 				Actions(tr, time.UTC)
 			}

@@ -92,6 +92,9 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 		if t.Late {
 			fmt.Fprintf(&desc, "(告警在抑制期间触发, 抑制结束后仍在 / raised while suppressed and still firing when the suppression ended)\n")
 		}
+		if t.LastError != "" {
+			fmt.Fprintf(&desc, "最后的错误 / last error: %s\n", truncate(t.LastError, 500))
+		}
 		fmt.Fprintf(&desc, "alarm %s, rule %s, severity %s", t.Key, t.Rule.Name, t.Rule.Severity)
 		n := &wire.NewTicket{
 			Kind:        wire.Kind(t.Rule.Ticket),
@@ -106,8 +109,8 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 			AlarmKey:    t.Key,
 			Source:      wire.SourceDeviceAlarm,
 		}
-		if t.Feeder != "" {
-			n.Device = ""
+		if t.Feeder != "" || t.Group != "" {
+			n.Device = "" // not a device: a feeder, or a silent gateway, bus or endpoint
 		}
 		if t.Point != "" {
 			n.Reading = &wire.Reading{Point: t.Point, Value: t.Value, Unit: d.Units[t.Point], At: t.At}

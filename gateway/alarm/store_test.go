@@ -135,7 +135,7 @@ maintenance:
 	}
 	// The device is still offline and the window still holds: the review
 	// replaces the saved text by the typed cause, with the same text; no ticket.
-	eng.ObserveHealth("m1", true, t0)
+	eng.ObserveHealth("m1", true, "timeout", t0)
 	if trs := eng.Tick(t0.Add(time.Second)); len(trs) != 0 {
 		t.Fatalf("transitions on review: %+v", trs)
 	}
