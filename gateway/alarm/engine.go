@@ -228,9 +228,12 @@ type device struct {
 	probes  []probe
 	bus     string
 
-	lastGood     time.Time
-	known        bool // health was reported
-	isOffline    bool
+	lastGood  time.Time
+	known     bool // health was reported
+	isOffline bool
+	// heardAt is when the gateway last reported the device's health (a poll
+	// answered or not): a silence is only evidence once it has been looked at.
+	heardAt      time.Time
 	offlineSince time.Time
 	// lastError is the device's last error while it is silent, for its
 	// offline alarm's ticket and its group's evidence.
@@ -725,6 +728,9 @@ func (e *Engine) ObserveHealth(id string, offline bool, lastErr string, at time.
 	if offline && lastErr != "" {
 		d.lastError = lastErr // not alarm state: what the next ticket says
 	}
+	if at.After(d.heardAt) {
+		d.heardAt = at
+	}
 	if d.known && d.isOffline == offline {
 		return nil // nothing new: Tick advances the clocks
 	}
@@ -795,6 +801,13 @@ func (e *Engine) reviewSuppressed(now time.Time) {
 		}
 		if !why.Muted() && a.Suppressed.inferred() && e.unsettled(s.dev, now) {
 			continue // restored from the state file: wait until its cause can be judged again
+		}
+		if !why.Muted() && s.dev != nil && !a.Suppressed.RestoredAt.IsZero() && s.dev.heardAt.Before(a.Suppressed.RestoredAt) {
+			// The power (or the link) came back, but the device has not been
+			// polled since: a poller backing off after the outage's failures
+			// may look again only after the grace. Its silence is not yet
+			// evidence of a fault of its own; its next poll decides.
+			continue
 		}
 		e.touch(s)
 		a.Suppressed = why

@@ -110,3 +110,30 @@ func TestIncomerAtZeroVolts(t *testing.T) {
 		t.Fatalf("%d zero-voltage repairs during the outage", n)
 	}
 }
+
+// After a feeder's outage the gateway's poller may back off a meter that failed
+// through it for longer than outage_grace: the meter is not heard from until
+// then. Its silence after the grace is no evidence of a fault of its own, so it
+// gets no repair; its next poll decides (here: it answers). A meter polled
+// during the grace and still silent gets its repair as before.
+func TestMeterNotPolledSincePowerBackGetsNoRepair(t *testing.T) {
+	h := newHarness(t, feederConfig())
+	cut, back := 60*time.Second, 5*time.Minute
+	const slow, dead = "m1-050", "m1-123"
+	grace := 2 * time.Minute
+	for s := time.Duration(0); s <= 10*time.Minute; s += time.Second {
+		now := t0.Add(s)
+		for i, d := range h.cfg.Devices {
+			if d.ID == slow && s >= back && s < back+grace+time.Minute {
+				continue // backed off: not polled from the power's return until well after the grace
+			}
+			silent := strings.HasPrefix(d.ID, "m1-") && s >= cut+3*time.Second && (s < back || d.ID == dead)
+			h.health(d.ID, silent, now.Add(time.Duration(i%100)*10*time.Millisecond))
+		}
+		h.tick(now.Add(999 * time.Millisecond))
+	}
+	rep := h.tickets(wire.Repair)
+	if len(rep) != 1 || rep[0].Device != dead {
+		t.Fatalf("repairs %+v, want one for %s only (%s was not polled until after the grace)", rep, dead, slow)
+	}
+}
