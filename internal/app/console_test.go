@@ -602,13 +602,24 @@ func TestConsoleInBrowser(t *testing.T) {
 				Bytes, Render float64
 				Requests      int
 			}
-			wait(t, p, 15*time.Second, pg.route,
+			// The bound is generous: with -race on two loaded cores a page's
+			// first load has taken over 15 s; the figures logged are the measure.
+			c, cancel := context.WithTimeout(p, 45*time.Second)
+			err := chromedp.Run(c,
 				chromedp.Navigate(base+"/?page="+pg.route+"#/"+pg.route),
 				chromedp.WaitVisible(pg.ready, chromedp.ByQuery),
 				chromedp.Poll(`performance.getEntriesByName("estate.first-render").length > 0`, nil),
 				chromedp.Evaluate(`(() => { const es = performance.getEntriesByType("navigation").concat(performance.getEntriesByType("resource"));
 					return {Bytes: es.reduce((n, e) => n + e.transferSize, 0), Requests: es.length,
 						Render: performance.getEntriesByName("estate.first-render")[0].startTime}; })()`, &m))
+			cancel()
+			if err != nil {
+				// Say what the page showed, so that a failure can be told from slowness.
+				var seen string
+				_ = chromedp.Run(p, chromedp.Evaluate(`location.href + " | marks " + performance.getEntriesByName("estate.first-render").length +
+					" | " + document.body.innerText.slice(0, 300)`, &seen))
+				t.Fatalf("%s: %v; the page: %s", pg.route, err, seen)
+			}
 			t.Logf("page %s: first load transfers %.0f bytes in %d requests (cache off), first render at %.0f ms", pg.route, m.Bytes, m.Requests, m.Render)
 		}
 	})
