@@ -62,17 +62,10 @@ func TestRelayControlThroughPTY(t *testing.T) {
 
 // The line sets the meters' clocks only when every meter on it allows it.
 func TestTimeSyncOnlyWhenEveryMeterAllows(t *testing.T) {
-	sim, err := NewSimBus("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := t.Context()
+	sim := serveMeters(t, ctx, "1", "2")
 	a1, _ := ParseAddress("1")
 	a2, _ := ParseAddress("2")
-	sim.Add(&SimMeter{Addr: a1, Balance: 30})
-	sim.Add(&SimMeter{Addr: a2, Balance: 30})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = sim.Run(ctx) }()
 
 	start := func(allowSecond bool) (stop func()) {
 		cfg, devs, infos := testConfig(sim.Path(), "1", "2")

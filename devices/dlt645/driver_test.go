@@ -354,17 +354,8 @@ func TestFollowUpThroughPTY(t *testing.T) {
 // The meters of one port share one line, opened once; the last driver to
 // close closes the port and forgets the line.
 func TestLineSharedAndReleased(t *testing.T) {
-	sim, err := NewSimBus("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a1, _ := ParseAddress("1")
-	a2, _ := ParseAddress("2")
-	sim.Add(&SimMeter{Addr: a1, Balance: 30})
-	sim.Add(&SimMeter{Addr: a2, Balance: 30})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = sim.Run(ctx) }()
+	ctx := t.Context()
+	sim := serveMeters(t, ctx, "1", "2")
 	cfg, devs, infos := testConfig(sim.Path(), "1", "2")
 	var ds []*Driver
 	for i, dev := range devs {
@@ -457,4 +448,23 @@ func TestPollTimeoutCoversEveryRead(t *testing.T) {
 	if got, min := d.PollTimeout(), time.Duration(d.Requests())*devs[0].Timeout; got < min || got <= 4*devs[0].Timeout {
 		t.Fatalf("PollTimeout %v for %d reads of %v", got, d.Requests(), devs[0].Timeout)
 	}
+}
+
+// serveMeters serves meters of 30 yuan at the given addresses on a simulated
+// bus until ctx ends.
+func serveMeters(t *testing.T, ctx context.Context, addrs ...string) *SimBus {
+	t.Helper()
+	sim, err := NewSimBus("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		addr, err := ParseAddress(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim.Add(&SimMeter{Addr: addr, Balance: 30})
+	}
+	go func() { _ = sim.Run(ctx) }()
+	return sim
 }
