@@ -16,6 +16,7 @@ package devices
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -134,6 +135,11 @@ type Sink interface {
 	// published, an error when it went silent or its link failed.
 	Health(device string, err error)
 }
+
+// ErrNotServed is what a driver's command (a stream driver's SyncClock, …)
+// returns for a device that is not one of its own, so that the gateway asks
+// the next driver.
+var ErrNotServed = errors.New("devices: not a device of this driver")
 
 // Streamer receives data that devices push (MQTT, fire panels on a serial
 // line) rather than answering polls. One Streamer serves every device of its

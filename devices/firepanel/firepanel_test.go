@@ -87,13 +87,17 @@ func TestDecodeErrors(t *testing.T) {
 		"truncated": {good[:len(good)-1], ErrTruncated},
 		"checksum":  {badSum, ErrChecksum},
 		"end":       {badEnd, ErrFraming},
-		"time":      {badTime, ErrTime},
 		"length":    {long, ErrLength},
 		"start":     {[]byte("#@abc"), ErrFraming},
 	} {
 		if _, _, err := Decode(c.in, time.UTC); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
+	}
+	// A time tag that is no date does not make the frame unusable.
+	f, _, err := Decode(badTime, time.UTC)
+	if err != nil || !errors.Is(f.TimeErr, ErrTime) || !f.Time.IsZero() || f.TimeTag[2] != 25 {
+		t.Fatalf("hour 25: %+v %v", f, err)
 	}
 }
 
@@ -137,7 +141,7 @@ func TestComponentRecordGB18030(t *testing.T) {
 		t.Fatal("two objects announced, none given")
 	}
 	if _, err := DecodeUnit([]byte{99, 0}, time.UTC); err == nil {
-		t.Fatal("unknown type")
+		t.Fatal("reserved type")
 	}
 }
 
@@ -145,8 +149,9 @@ func TestComponentRecordGB18030(t *testing.T) {
 // a clearing event, a repeated status is nothing new, a reset clears all.
 func TestPanelStateTable(t *testing.T) {
 	dev := &devices.Info{ID: "fp"}
+	// Bit 0 of a status word is 1 in normal operation (0: test state).
 	comp := func(addr uint32, status uint16) Record {
-		return Record{Type: TypeComponentStatus, SystemAddr: 1, ComponentAddr: addr, Status: status, Time: testTime}
+		return Record{Type: TypeComponentStatus, SystemAddr: 1, ComponentAddr: addr, Status: 1 | status, Time: testTime}
 	}
 	st := newPanelState()
 	steps := []struct {
@@ -164,7 +169,7 @@ func TestPanelStateTable(t *testing.T) {
 	}
 	for i, s := range steps {
 		var got []string
-		for _, e := range eventsFromRecord(st, dev, s.rec) {
+		for _, e := range eventsFromRecord(st, dev, s.rec, "") {
 			got = append(got, fmt.Sprintf("%s:%v:%s", e.Type, e.Active, e.Source))
 		}
 		if strings.Join(got, "|") != strings.Join(s.want, "|") {
@@ -411,7 +416,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		st := newPanelState()
 		if recs, err := DecodeUnit(in, time.UTC); err == nil {
 			for _, r := range recs {
-				eventsFromRecord(st, &devices.Info{}, r)
+				eventsFromRecord(st, &devices.Info{}, r, "note")
 			}
 		}
 		sc := Scanner{Loc: time.UTC}

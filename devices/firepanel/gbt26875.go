@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -37,7 +38,14 @@ const (
 type Frame struct {
 	Serial  uint16 // 业务流水号
 	Version [2]byte
-	Time    time.Time // 时间标签 (seconds)
+	// Time is the time tag (时间标签, seconds) read in the site's time zone;
+	// zero when the tag is not a date (TimeErr says why).
+	Time time.Time
+	// TimeTag is the tag as it came (秒 分 时 日 月 年). A frame whose clock was
+	// never set carries 00 00 00 00 00 00: it decodes, with TimeErr set, and is
+	// used with its time of receipt.
+	TimeTag [6]byte
+	TimeErr error
 	Source  [6]byte
 	Dest    [6]byte
 	Command byte
@@ -62,7 +70,7 @@ func AppendEncode(dst []byte, f Frame) ([]byte, error) {
 	start := len(dst)
 	dst = binary.LittleEndian.AppendUint16(dst, f.Serial)
 	dst = append(dst, f.Version[:]...)
-	dst = appendTime(dst, f.Time)
+	dst = appendTime(dst, f.Time, f.TimeTag)
 	dst = append(dst, f.Source[:]...)
 	dst = append(dst, f.Dest[:]...)
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(f.Data)))
@@ -75,21 +83,28 @@ func AppendEncode(dst []byte, f Frame) ([]byte, error) {
 	return append(dst, sum, endChar, endChar), nil
 }
 
-// appendTime writes a time tag: second, minute, hour, day, month, year-2000.
-func appendTime(dst []byte, t time.Time) []byte {
+// appendTime writes a time tag: second, minute, hour, day, month, year-2000
+// (binary, not BCD). A zero time writes raw, the tag as it came (all zeros
+// for a frame built without a time: a clock that was never set).
+func appendTime(dst []byte, t time.Time, raw [6]byte) []byte {
 	if t.IsZero() {
-		return append(dst, 0, 0, 0, 1, 1, 0)
+		return append(dst, raw[:]...)
 	}
 	return append(dst, byte(t.Second()), byte(t.Minute()), byte(t.Hour()), byte(t.Day()), byte(t.Month()), byte(t.Year()-2000))
 }
 
-// parseTime reads a time tag; the device's clock is taken as local time of loc.
+// parseTime reads a time tag; the device's clock is taken as local time of
+// loc. A tag that is no date (all zeros, hour 25, 30 February) is ErrTime.
 func parseTime(b []byte, loc *time.Location) (time.Time, error) {
 	s, mi, h, d, mo, y := int(b[0]), int(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5])
 	if s > 59 || mi > 59 || h > 23 || d < 1 || d > 31 || mo < 1 || mo > 12 || y > 99 {
 		return time.Time{}, fmt.Errorf("%w: % X", ErrTime, b)
 	}
-	return time.Date(2000+y, time.Month(mo), d, h, mi, s, 0, loc), nil
+	t := time.Date(2000+y, time.Month(mo), d, h, mi, s, 0, loc)
+	if t.Day() != d { // 31 April, 30 February: time.Date would roll it over
+		return time.Time{}, fmt.Errorf("%w: % X (day %d of month %d)", ErrTime, b, d, mo)
+	}
+	return t, nil
 }
 
 // Decode reads one frame from the start of buf. With ErrTruncated nothing is
@@ -123,13 +138,12 @@ func Decode(buf []byte, loc *time.Location) (Frame, int, error) {
 	if sum != buf[total-3] {
 		return f, 0, ErrChecksum
 	}
-	t, err := parseTime(buf[6:12], loc)
-	if err != nil {
-		return f, 0, err
-	}
 	f.Serial = binary.LittleEndian.Uint16(buf[2:4])
 	copy(f.Version[:], buf[4:6])
-	f.Time = t
+	copy(f.TimeTag[:], buf[6:12])
+	// A tag that is no date does not make the frame unusable: its records
+	// are kept, with their time of receipt (the receiver notes the problem).
+	f.Time, f.TimeErr = parseTime(buf[6:12], loc)
 	copy(f.Source[:], buf[12:18])
 	copy(f.Dest[:], buf[18:24])
 	f.Command = buf[26]
@@ -142,8 +156,46 @@ func Decode(buf []byte, loc *time.Location) (Frame, int, error) {
 
 // Confirm is the frame the receiving centre sends back for a frame that
 // needs it: same serial number, addresses swapped, command 3, no data.
-func Confirm(f Frame, now time.Time) Frame {
-	return Frame{Serial: f.Serial, Version: f.Version, Time: now, Source: f.Dest, Dest: f.Source, Command: CmdConfirm}
+func Confirm(f Frame, now time.Time) Frame { return Reply(f, CmdConfirm, now, nil) }
+
+// Deny is the 否认 (command 6) of a frame that arrived whole (its checksum
+// right) but cannot be used as sent.
+func Deny(f Frame, now time.Time) Frame { return Reply(f, CmdDeny, now, nil) }
+
+// Reply answers f with cmd (确认 3, 应答 5, 否认 6): the same serial number
+// and protocol version, the addresses swapped, the centre's time.
+func Reply(f Frame, cmd byte, now time.Time, data []byte) Frame {
+	return Frame{Serial: f.Serial, Version: f.Version, Time: now, Source: f.Dest, Dest: f.Source, Command: cmd, Data: data}
+}
+
+// TimeSync is the control command (命令 1) that sets a transmission
+// device's clock: an application data unit of type 90 (同步用户信息传输装置时钟)
+// with one object, the centre's time (秒 分 时 日 月 年, 6 bytes).
+func TimeSync(serial uint16, version [2]byte, centre, device [6]byte, now time.Time) Frame {
+	data := append([]byte{TypeTimeSync, 1}, appendTime(nil, now, [6]byte{})...)
+	return Frame{Serial: serial, Version: version, Time: now, Source: centre, Dest: device, Command: CmdControl, Data: data}
+}
+
+// CommandName is a command byte's name in the standard's words.
+func CommandName(c byte) string {
+	switch c {
+	case CmdControl:
+		return "控制命令 control"
+	case CmdSendData:
+		return "发送数据 send data"
+	case CmdConfirm:
+		return "确认 confirm"
+	case CmdRequest:
+		return "请求 request"
+	case CmdResponse:
+		return "应答 response"
+	case CmdDeny:
+		return "否认 deny"
+	}
+	if c >= 128 {
+		return fmt.Sprintf("user-defined command %d", c)
+	}
+	return fmt.Sprintf("reserved command %d", c)
 }
 
 // Scanner finds frames in a byte stream, re-synchronising on "@@" after noise
@@ -156,6 +208,8 @@ type Scanner struct {
 	// m, when set (a receiver's scanner), also counts into the metrics; a
 	// simulator's scanner counts only in the fields above.
 	m *metrics
+	// log, when set, is told of each broken frame with its bytes.
+	log *slog.Logger
 }
 
 // Write adds received bytes.
@@ -196,6 +250,18 @@ func (s *Scanner) Next() (Frame, bool) {
 			s.Errors[key]++
 			if s.m != nil {
 				s.m.countFrameError(key)
+			}
+			// Not answered: a frame that fails its checksum (or its framing)
+			// cannot be trusted for the serial number and the addresses an
+			// answer would repeat (a deny could name a frame the device
+			// never sent, or another device); the device resends it when no
+			// confirm comes (GB/T 26875.3 6.5, 重发机制).
+			if s.log != nil && key == ErrChecksum {
+				total := headerLen + int(binary.LittleEndian.Uint16(s.buf[24:26])) + 3
+				s.log.Warn("frame with a bad checksum skipped without an answer; the device resends it",
+					"bytes", fmt.Sprintf("% X", s.buf[:total]))
+			} else if s.log != nil {
+				s.log.Debug("broken frame skipped", "err", err)
 			}
 			s.discard(1)
 		}

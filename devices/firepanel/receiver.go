@@ -38,7 +38,8 @@ const (
 func init() {
 	devices.DeclareFamily("fire")
 	options := func() any { return new(Options) }
-	devices.Register(ProtocolGBT26875, devices.Protocol{OpenStream: openGBT, Validate: validateGBT, Options: options})
+	devices.Register(ProtocolGBT26875, devices.Protocol{OpenStream: openGBT, Validate: validateGBT, Options: options,
+		DefaultTimeout: DefaultTimeout})
 	devices.Register(ProtocolCRT, devices.Protocol{OpenStream: openCRT, Validate: validateCRT, Options: options})
 }
 
@@ -50,8 +51,20 @@ func serialProblems(cfg *config.Config, dev Device, path string) []config.Proble
 	return ps
 }
 
+// DefaultTimeout is how long the centre waits for a transmission device to
+// confirm a command it sent (a clock synchronisation): devices on GPRS or
+// dial-up answer in seconds, not milliseconds.
+const DefaultTimeout = 5 * time.Second
+
+// minTimeSyncInterval bounds time_sync_interval from below: setting a clock
+// every few seconds says nothing more and keeps the device's link busy.
+const minTimeSyncInterval = time.Minute
+
 func validateGBT(cfg *config.Config, cdev config.Device, path string) []config.Problem {
 	dev := DeviceOf(cdev)
+	if i := dev.TimeSyncInterval; i != 0 && i < minTimeSyncInterval {
+		return []config.Problem{cfg.Problemf(path+".time_sync_interval", "must be at least %s (or 0, the default, for no scheduled synchronisation), got %s", minTimeSyncInterval, i)}
+	}
 	switch {
 	case dev.Serial != nil && dev.Address != "":
 		return []config.Problem{cfg.Problemf(path+".address", "give serial (a line) or address (host:port to listen on), not both")}
@@ -69,6 +82,9 @@ func validateGBT(cfg *config.Config, cdev config.Device, path string) []config.P
 func validateCRT(cfg *config.Config, cdev config.Device, path string) []config.Problem {
 	dev := DeviceOf(cdev)
 	var ps []config.Problem
+	if dev.TimeSyncInterval != 0 {
+		ps = append(ps, cfg.Problemf(path+".time_sync_interval", "only for protocol %s: a CRT/printer port only prints", ProtocolGBT26875))
+	}
 	if dev.Serial == nil {
 		ps = append(ps, cfg.Problemf(path+".serial", "required: the panel's CRT/printer line"))
 	} else {
@@ -104,6 +120,13 @@ type panel struct {
 	// crt is set for CRT panels.
 	crt *LineParser
 	m   *metrics
+	// now is the centre's clock (time.Now; tests inject theirs): the time of
+	// receipt and the time a synchronisation sets.
+	now func() time.Time
+
+	mu     sync.Mutex
+	links  map[*link]bool // the transmission device's open connections (or line)
+	serial uint16         // the centre's own serial numbers (业务流水号)
 }
 
 // Streamer receives every fire panel of one protocol.
@@ -123,8 +146,8 @@ func newPanels(env devices.Env, devs []config.Device, infos []*devices.Info) []*
 	m := newMetrics(env.Metrics)
 	ps := make([]*panel, len(devs))
 	for i, d := range devs {
-		ps[i] = &panel{cfg: DeviceOf(d), info: infos[i], state: newPanelState(), loc: loc, m: m,
-			log: log.With("part", "firepanel", "device", d.ID)}
+		ps[i] = &panel{cfg: DeviceOf(d), info: infos[i], state: newPanelState(), loc: loc, m: m, now: time.Now,
+			links: map[*link]bool{}, log: log.With("part", "firepanel", "device", d.ID)}
 	}
 	return ps
 }
@@ -227,12 +250,22 @@ func (p *panel) listen(ctx context.Context, sink devices.Sink, ready func(string
 	}
 }
 
-// readFrames reads GB/T 26875.3 frames, confirms each one that asks for it
-// and reports its records as events.
+// readFrames reads GB/T 26875.3 frames from one link (a connection or the
+// line), answers each as the standard has the centre answer it (answer) and
+// reports its records as events. While it reads, the link can carry the
+// centre's own commands (a clock synchronisation, on schedule or on demand).
 func (p *panel) readFrames(ctx context.Context, rw io.ReadWriter, sink devices.Sink) error {
-	sc := Scanner{Loc: p.loc, m: p.m}
+	l := p.addLink(rw)
+	defer p.removeLink(l)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	linkCtx, stop := context.WithCancel(ctx)
+	defer stop() // before wg.Wait: stops the schedule of this link
+	if p.cfg.TimeSyncInterval > 0 {
+		wg.Go(func() { p.scheduleTimeSync(linkCtx, l) })
+	}
+	sc := Scanner{Loc: p.loc, m: p.m, log: p.log}
 	buf := make([]byte, 2048)
-	out := make([]byte, 0, 64)
 	for {
 		n, err := rw.Read(buf)
 		if n > 0 {
@@ -242,14 +275,9 @@ func (p *panel) readFrames(ctx context.Context, rw io.ReadWriter, sink devices.S
 				if !ok {
 					break
 				}
-				if f.Command == CmdSendData || f.Command == CmdRequest {
-					out, _ = AppendEncode(out[:0], Confirm(f, time.Now().In(p.loc)))
-					if _, err := rw.Write(out); err != nil {
-						return fmt.Errorf("confirm: %w", err)
-					}
+				if err := p.handleFrame(l, f, sink); err != nil {
+					return err
 				}
-				sink.Health(p.cfg.ID, nil)
-				p.handleFrame(f, sink)
 			}
 		}
 		if err != nil {
@@ -267,20 +295,179 @@ func (p *panel) readFrames(ctx context.Context, rw io.ReadWriter, sink devices.S
 // isStream tells a TCP connection (where EOF is the end) from a serial line.
 func isStream(rw io.ReadWriter) bool { _, ok := rw.(net.Conn); return ok }
 
-func (p *panel) handleFrame(f Frame, sink devices.Sink) {
-	if f.Command != CmdSendData || len(f.Data) == 0 {
-		return
+// handleFrame answers one whole frame and reports what it carried; the error
+// is the link's (the answer could not be written).
+func (p *panel) handleFrame(l *link, f Frame, sink devices.Sink) error {
+	now := p.now().In(p.loc)
+	if l.learn(f) {
+		p.log.Info("transmission device heard", "address", fmt.Sprintf("% X", f.Source[:]), "centre", fmt.Sprintf("% X", f.Dest[:]))
 	}
-	recs, err := DecodeUnit(f.Data, p.loc)
-	if err != nil {
-		p.log.Warn("transmission device data not decoded", "serial", f.Serial, "err", err)
+	switch f.Command {
+	case CmdConfirm, CmdDeny:
+		if !l.answered(f.Serial, f.Command) {
+			p.log.Debug("answer to nothing the centre sent", "command", CommandName(f.Command), "serial", f.Serial)
+		}
+		sink.Health(p.cfg.ID, nil)
+		return nil
+	}
+	reply, recs, problem := answer(f, p.loc)
+	if problem != nil {
+		p.log.Warn("transmission device frame", "serial", f.Serial, "command", CommandName(f.Command),
+			"answer", replyName(reply), "problem", problem, "data", fmt.Sprintf("% X", f.Data))
+	}
+	if reply != nil {
+		out, _ := AppendEncode(nil, Reply(f, reply.command, now, reply.data))
+		if err := l.write(out); err != nil {
+			return fmt.Errorf("answer %s: %w", CommandName(reply.command), err)
+		}
+		p.m.replies.WithLabelValues(replyLabel(reply.command)).Inc()
+	}
+	sink.Health(p.cfg.ID, nil)
+	clockBad := false
+	if note := timeProblem(f.Time, f.TimeTag, f.TimeErr, now); note != "" {
+		clockBad = true
+		p.m.badTimeTags.WithLabelValues(p.cfg.ID).Inc()
+		p.log.Warn("frame time tag unusable; records get their time of receipt unless their own tags are right", "serial", f.Serial, "problem", note)
 	}
 	for _, r := range recs {
-		for _, e := range eventsFromRecord(p.state, p.info, r) {
+		note := ""
+		if unitKinds[r.Type].tagged {
+			if note = timeProblem(r.Time, r.TimeTag, r.TimeErr, now); note != "" {
+				r.Time = now
+				clockBad = true
+				p.m.badTimeTags.WithLabelValues(p.cfg.ID).Inc()
+			}
+		} else {
+			r.Time = now // untagged objects (versions, clocks) happened when they came
+		}
+		if r.Type == TypeTimeSync {
+			p.log.Info("transmission device sent a clock synchronisation; the centre's clock is the host's and is not changed",
+				"clock", r.Clock, "err", r.TimeErr)
+			continue
+		}
+		for _, e := range eventsFromRecord(p.state, p.info, r, note) {
 			p.m.panelEvents.WithLabelValues(e.Type).Inc()
 			sink.Event(e)
 		}
 	}
+	if clockBad {
+		if p.cfg.TimeSyncInterval > 0 {
+			l.kickTimeSync()
+		} else {
+			p.log.Warn("the transmission device's clock is wrong: set time_sync_interval or run `estate firepanel time-sync`", "device", p.cfg.ID)
+		}
+	}
+	return nil
+}
+
+// Limits of a time tag beyond which the device's clock is not believed and
+// the time of receipt is used: ahead of the centre by more than a few
+// minutes, or behind by more than a week (a device may hold back what it
+// could not send while its link was down; a clock reset to 2000-01-01 is
+// years behind).
+const (
+	maxClockAhead  = 10 * time.Minute
+	maxClockBehind = 7 * 24 * time.Hour
+)
+
+// timeProblem says what is wrong with a time tag against the time of
+// receipt, in both languages, or "" when it can be believed.
+func timeProblem(t time.Time, tag [6]byte, tagErr error, now time.Time) string {
+	switch {
+	case tagErr != nil:
+		return fmt.Sprintf("时间标签无效(% X)，按接收时间记录 / time tag is not a date (% X): time of receipt used", tag[:], tag[:])
+	case t.Sub(now) > maxClockAhead || now.Sub(t) > maxClockBehind:
+		return fmt.Sprintf("设备时钟为 %s，按接收时间记录 / device clock reads %s: time of receipt used",
+			t.Format("2006-01-02 15:04:05"), t.Format("2006-01-02 15:04:05"))
+	}
+	return ""
+}
+
+// replyOf is the answer the centre sends to a frame.
+type replyOf struct {
+	command byte
+	data    []byte
+}
+
+func replyName(r *replyOf) string {
+	if r == nil {
+		return "none"
+	}
+	return CommandName(r.command)
+}
+
+func replyLabel(c byte) string {
+	switch c {
+	case CmdConfirm:
+		return "confirm"
+	case CmdResponse:
+		return "response"
+	}
+	return "deny"
+}
+
+// answer decides, as GB/T 26875.3-2011 has the centre do, how a frame that
+// arrived whole (delimiters, length and checksum right) is answered and
+// which records it carries:
+//
+//   - 发送数据 (2): 确认 (3), also when its time tag or an object's is no date
+//     (the records are kept with their time of receipt); 否认 (6) when its
+//     application data unit cannot be read (a reserved type flag, a type
+//     that does not go up, objects cut short), the objects decoded whole
+//     before the problem still reported;
+//   - 请求 (4): 应答 (5), not 确认; the centre holds none of the objects a
+//     device may read, so the 应答 carries no application data. A request
+//     that cannot be read is denied;
+//   - 控制命令 (1): 确认 for a clock synchronisation (type 90, decoded and
+//     logged: the centre's clock is the host's), 否认 for other commands (a
+//     centre cannot be initialised or inspected) and unreadable ones;
+//   - 应答 (5): its records, no answer (it is one);
+//   - reserved (0, 7–127) and user-defined (128–255) commands: 否认.
+//
+// Confirms and denies of the centre's own commands are taken before.
+func answer(f Frame, loc *time.Location) (*replyOf, []Record, error) {
+	confirm, deny := &replyOf{command: CmdConfirm}, &replyOf{command: CmdDeny}
+	switch f.Command {
+	case CmdSendData, CmdResponse:
+		if f.Command == CmdResponse {
+			confirm, deny = nil, nil
+		}
+		if len(f.Data) == 0 {
+			return confirm, nil, nil // nothing to use, nothing wrong (a link test)
+		}
+		if !isUpload(f.Data[0]) {
+			return deny, nil, fmt.Errorf("%w: %s does not go up in %s", ErrUnit, TypeName(f.Data[0]), CommandName(f.Command))
+		}
+		recs, err := DecodeUnit(f.Data, loc)
+		switch {
+		case err == nil:
+			return confirm, recs, nil
+		case errors.Is(err, ErrTrailing):
+			return confirm, recs, err
+		}
+		return deny, recs, err
+	case CmdRequest:
+		if len(f.Data) == 0 || !isRead(f.Data[0]) {
+			return deny, nil, fmt.Errorf("%w: a request must carry a read type (61–88)", ErrUnit)
+		}
+		if _, err := DecodeUnit(f.Data, loc); err != nil && !errors.Is(err, ErrTrailing) {
+			return deny, nil, err
+		}
+		return &replyOf{command: CmdResponse}, nil, nil
+	case CmdControl:
+		if len(f.Data) == 0 || !isControl(f.Data[0]) {
+			return deny, nil, fmt.Errorf("%w: a control command must carry type 89, 90 or 91", ErrUnit)
+		}
+		recs, err := DecodeUnit(f.Data, loc)
+		if err != nil && !errors.Is(err, ErrTrailing) {
+			return deny, nil, err
+		}
+		if f.Data[0] != TypeTimeSync {
+			return deny, nil, fmt.Errorf("%s is not for a centre", TypeName(f.Data[0]))
+		}
+		return confirm, recs, nil
+	}
+	return deny, nil, fmt.Errorf("%s is not answered otherwise", CommandName(f.Command))
 }
 
 // readLines reads CRT text lines and reports each as an event.

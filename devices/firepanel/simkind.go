@@ -20,7 +20,7 @@ import (
 func init() {
 	devices.RegisterSimulator("firepanel_gbt26875", devices.SimulatorKind[UITDSimOptions]{
 		Summary:   "a GB/T 26875.3 user-information transmission device, connecting to the gateway over TCP",
-		Usage:     "[--connect HOST:PORT] [--gap D]",
+		Usage:     "[--connect HOST:PORT] [--gap D] [--unset-clock]",
 		Flags:     uitdFlags,
 		Configure: configureUITD,
 		Validate:  validateFireSim[UITDSimOptions](ProtocolGBT26875),
@@ -50,6 +50,10 @@ type UITDSimOptions struct {
 	// Loc is the time zone of the device's clock: the site's, as a real one
 	// is set, so that the receiver reads its times right; local if nil.
 	Loc *time.Location `yaml:"-"`
+	// UnsetClock plays a device whose clock was never set: its frames carry
+	// the time tag 00 00 00 00 00 00 until the gateway synchronises it
+	// (time_sync_interval on the device, or `estate firepanel time-sync`).
+	UnsetClock bool `yaml:"unset_clock"`
 }
 
 // CRTSimOptions are a simulated CRT panel's.
@@ -67,6 +71,7 @@ func gapFlag(fs *flag.FlagSet, gap *time.Duration) {
 
 func uitdFlags(fs *flag.FlagSet, o *UITDSimOptions) func() error {
 	fs.StringVar(&o.Connect, "connect", "127.0.0.1:9030", "the gateway's listening address (the device's address)")
+	fs.BoolVar(&o.UnsetClock, "unset-clock", false, "a clock that was never set: time tags of zeros until the gateway synchronises it")
 	gapFlag(fs, &o.Gap)
 	return nil
 }
@@ -113,16 +118,22 @@ func validateFireSim[O any](protocol string) func(*config.Config, *config.Device
 }
 
 func startUITD(ctx context.Context, env devices.SimEnv, o *UITDSimOptions) (func() error, error) {
-	u := &UITD{Source: [6]byte{0x01}, Script: DemoScript(o.Gap), Repeat: true, Loc: o.Loc}
-	env.Announce(fmt.Sprintf("GB/T 26875.3 transmission device sending to %s every %s (alarm, fault, fault cleared, reset); Ctrl-C stops", o.Connect, o.Gap),
-		"simulated fire transmission device sending", "device", o.Device, "to", o.Connect)
+	u := &UITD{Source: [6]byte{0x01}, Script: DemoScript(o.Gap), Repeat: true, Loc: o.Loc, UnsetClock: o.UnsetClock}
+	clock := "its clock set"
+	if o.UnsetClock {
+		clock = "its clock never set (time tags of zeros until synchronised)"
+	}
+	env.Announce(fmt.Sprintf("GB/T 26875.3 transmission device sending to %s every %s (alarm, fault, fault cleared, reset), %s; Ctrl-C stops", o.Connect, o.Gap, clock),
+		"simulated fire transmission device sending", "device", o.Device, "to", o.Connect, "unset_clock", o.UnsetClock)
 	done := make(chan struct{})
 	// It dials again until ctx ends: the gateway may not listen yet.
 	go func() { defer close(done); _ = u.DialAndServe(ctx, o.Connect) }()
 	return func() error {
 		<-done
 		c, r := u.Counts()
-		env.Printf("confirmed %d frames, resent %d\n", c, r)
+		set, syncs := u.ClockSet()
+		env.Printf("confirmed %d frames, resent %d, denied %d; clock synchronised %d times (last to %s)\n",
+			c, r, u.Denies(), syncs, set.Format(time.DateTime))
 		return nil
 	}, nil
 }

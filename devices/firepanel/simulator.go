@@ -39,7 +39,9 @@ func DemoScript(gap time.Duration) []ScriptStep {
 }
 
 // UITD simulates a user-information transmission device: it sends each
-// record as a "send data" frame and resends it until the centre confirms.
+// record as a "send data" frame and resends it until the centre confirms
+// it; it sets its clock from the centre's clock synchronisation (type 90 in
+// a control command) and confirms that.
 type UITD struct {
 	Source, Dest [6]byte
 	Script       []ScriptStep
@@ -49,11 +51,20 @@ type UITD struct {
 	Repeat bool
 	// Loc is the time zone of the device's clock (the site's); local if nil.
 	Loc *time.Location
+	// UnsetClock plays a device whose clock was never set: its time tags
+	// are 00 00 00 00 00 00 until a clock synchronisation comes.
+	UnsetClock bool
 
 	mu       sync.Mutex
 	serial   uint16
 	confirms int
 	resends  int
+	denies   int
+	// clockSet is when the centre last set the clock (zero: never), offset
+	// the device clock's difference from the host's since.
+	clockSet time.Time
+	offset   time.Duration
+	syncs    int
 }
 
 // Counts returns how many frames were confirmed and resent.
@@ -63,11 +74,106 @@ func (u *UITD) Counts() (confirms, resends int) {
 	return u.confirms, u.resends
 }
 
+// Denies is how many of its frames the centre denied (否认).
+func (u *UITD) Denies() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.denies
+}
+
+// ClockSet returns the time the centre's last synchronisation carried (zero:
+// the clock was never set) and how many came.
+func (u *UITD) ClockSet() (time.Time, int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.clockSet, u.syncs
+}
+
+// clock is the device's time, or zero while it was never set.
+func (u *UITD) clock() time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.UnsetClock && u.clockSet.IsZero() {
+		return time.Time{}
+	}
+	now := time.Now().Add(u.offset)
+	if u.Loc != nil {
+		now = now.In(u.Loc)
+	}
+	return now
+}
+
+// fromCentre handles a frame of the centre: a confirm or deny of a frame it
+// sent (to answers), a clock synchronisation (set the clock, confirm);
+// anything else is denied.
+func (u *UITD) fromCentre(f Frame, send func([]byte) bool, answers chan<- Frame) {
+	switch f.Command {
+	case CmdConfirm, CmdDeny:
+		select {
+		case answers <- f:
+		default:
+		}
+		return
+	case CmdControl:
+		recs, err := DecodeUnit(f.Data, time.UTC)
+		if err == nil && len(recs) == 1 && recs[0].Type == TypeTimeSync && recs[0].TimeErr == nil {
+			// The centre's time is the site's wall clock: read it in the device's zone.
+			loc := u.Loc
+			if loc == nil {
+				loc = time.Local
+			}
+			c := recs[0].Clock
+			set := time.Date(c.Year(), c.Month(), c.Day(), c.Hour(), c.Minute(), c.Second(), 0, loc)
+			u.mu.Lock()
+			u.clockSet, u.offset = set, time.Until(set)
+			u.syncs++
+			u.mu.Unlock()
+			u.reply(send, f, CmdConfirm)
+			return
+		}
+	}
+	u.reply(send, f, CmdDeny)
+}
+
+func (u *UITD) reply(send func([]byte) bool, f Frame, cmd byte) {
+	wire, _ := AppendEncode(nil, Reply(f, cmd, u.clock(), nil))
+	send(wire)
+}
+
 // Serve plays the script on one link (a TCP connection or a line) until the
 // script ends (without Repeat), the link fails or ctx ends.
 func (u *UITD) Serve(ctx context.Context, rw io.ReadWriter) error {
-	confirmed := make(chan uint16, 16)
-	readErr := make(chan error, 1)
+	answers := make(chan Frame, 16)
+	readErr := make(chan error, 2)
+	// One writer: the reader hands its answers over and never waits for the
+	// link, so that neither side can block the other's reading.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	outq := make(chan []byte, 16)
+	send := func(b []byte) bool {
+		select {
+		case outq <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // before wg.Wait
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case b := <-outq:
+				if _, err := rw.Write(b); err != nil {
+					readErr <- fmt.Errorf("transmission device send: %w", err)
+					return
+				}
+			}
+		}
+	})
 	go func() {
 		sc := Scanner{Loc: time.Local}
 		buf := make([]byte, 512)
@@ -79,12 +185,7 @@ func (u *UITD) Serve(ctx context.Context, rw io.ReadWriter) error {
 				if !ok {
 					break
 				}
-				if f.Command == CmdConfirm {
-					select {
-					case confirmed <- f.Serial:
-					default:
-					}
-				}
+				u.fromCentre(f, send, answers)
 			}
 			if err != nil && !errors.Is(err, serial.ErrTimeout) && !(errors.Is(err, io.EOF) && !isStream(rw)) {
 				readErr <- err
@@ -109,10 +210,12 @@ func (u *UITD) Serve(ctx context.Context, rw io.ReadWriter) error {
 				return err
 			case <-time.After(step.After):
 			}
-			now := time.Now()
-			if u.Loc != nil {
-				now = now.In(u.Loc)
+			select {
+			case err := <-readErr:
+				return err
+			default:
 			}
+			now := u.clock() // zero while the clock was never set: tags of zeros
 			rec := step.Record
 			rec.Time = now
 			data, err := AppendUnit(nil, rec.Type, []Record{rec})
@@ -125,15 +228,15 @@ func (u *UITD) Serve(ctx context.Context, rw io.ReadWriter) error {
 			u.mu.Unlock()
 			wire, _ := AppendEncode(nil, f)
 			for attempt := 0; ; attempt++ {
-				if _, err := rw.Write(wire); err != nil {
-					return fmt.Errorf("transmission device send: %w", err)
+				if !send(wire) {
+					return nil
 				}
 				if attempt > 0 {
 					u.mu.Lock()
 					u.resends++
 					u.mu.Unlock()
 				}
-				if u.waitConfirm(ctx, confirmed, readErr, f.Serial, resend) {
+				if u.waitConfirm(ctx, answers, f.Serial, resend) {
 					break
 				}
 				if ctx.Err() != nil {
@@ -147,7 +250,9 @@ func (u *UITD) Serve(ctx context.Context, rw io.ReadWriter) error {
 	}
 }
 
-func (u *UITD) waitConfirm(ctx context.Context, confirmed <-chan uint16, readErr <-chan error, serial uint16, wait time.Duration) bool {
+// waitConfirm waits for the centre's answer to the frame serial: true once
+// confirmed; false when denied or when none came within wait (it resends).
+func (u *UITD) waitConfirm(ctx context.Context, answers <-chan Frame, serial uint16, wait time.Duration) bool {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -156,13 +261,18 @@ func (u *UITD) waitConfirm(ctx context.Context, confirmed <-chan uint16, readErr
 			return false
 		case <-timer.C:
 			return false
-		case s := <-confirmed:
-			if s == serial {
-				u.mu.Lock()
-				u.confirms++
-				u.mu.Unlock()
-				return true
+		case a := <-answers:
+			if a.Serial != serial {
+				continue
 			}
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			if a.Command == CmdDeny {
+				u.denies++
+				return false
+			}
+			u.confirms++
+			return true
 		}
 	}
 }
