@@ -401,6 +401,15 @@ func FuzzDecodeFrame(f *testing.F) {
 	comp, _ := AppendUnit(nil, TypeComponentStatus, []Record{{ComponentAddr: 7, Description: "感烟", Time: testTime}})
 	f.Add(comp)
 	f.Add([]byte("@@\x00"))
+	// The hand-built frames of gbt_frames_test.go: every command, the
+	// issue's frame of zeros, type 90 both ways, units cut short, reserved types.
+	for _, s := range []string{frameZeroTag, confirmZeroTag, frameRequest, responseRequest, frameControl90,
+		frameReservedType, frameCutShort, frameType24, frameType4, frameType21, frameType1, frameType25,
+		frameType26, frameType28, frameCommand7, frameTimeSync1, deviceConfirmsSync1, deviceDeniesSync2} {
+		b := hexBytes(f, s)
+		f.Add(b)
+		f.Add(b[headerLen : len(b)-3]) // the application data unit alone
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fr, n, err := Decode(in, time.UTC)
 		if err == nil {
@@ -410,6 +419,19 @@ func FuzzDecodeFrame(f *testing.F) {
 			out, err := AppendEncode(nil, fr)
 			if err != nil || !bytes.Equal(out, in[:n]) {
 				t.Fatalf("round trip\n in % X\nout % X %v", in[:n], out, err)
+			}
+			// Every whole frame is answered (or is itself an answer), never dropped.
+			reply, recs, problem := answer(fr, time.UTC)
+			answers := fr.Command == CmdResponse || fr.Command == CmdConfirm || fr.Command == CmdDeny
+			if reply == nil && !answers {
+				t.Fatalf("command %d left without an answer (%v)", fr.Command, problem)
+			}
+			if reply != nil && reply.command == CmdDeny && problem == nil {
+				t.Fatal("denied without saying why")
+			}
+			st := newPanelState()
+			for _, r := range recs {
+				eventsFromRecord(st, &devices.Info{}, r, timeProblem(r.Time, r.TimeTag, r.TimeErr, testTime))
 			}
 		}
 		_, _ = DecodeUnit(in, time.UTC)

@@ -91,8 +91,10 @@ func TypeName(t byte) string {
 }
 
 // Direction of a type flag: which command may carry it.
-func isUpload(t byte) bool  { return t >= 1 && t < firstReadType && unitKinds[t].name != "" }
-func isRead(t byte) bool    { return t >= firstReadType && t <= TypeReadUITDTime && unitKinds[t].name != "" }
+func isUpload(t byte) bool { return t >= 1 && t < firstReadType && unitKinds[t].name != "" }
+func isRead(t byte) bool {
+	return t >= firstReadType && t <= TypeReadUITDTime && unitKinds[t].name != ""
+}
 func isControl(t byte) bool { return t >= TypeInitialiseUITD && t <= TypeInspection }
 
 // Record is one information object of an application data unit.
