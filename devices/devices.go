@@ -141,6 +141,10 @@ type Sink interface {
 // the next driver.
 var ErrNotServed = errors.New("devices: not a device of this driver")
 
+// ErrNotConnected is a command to a device that has no link to the gateway
+// now (a transmission device that has not connected).
+var ErrNotConnected = errors.New("not connected")
+
 // Streamer receives data that devices push (MQTT, fire panels on a serial
 // line) rather than answering polls. One Streamer serves every device of its
 // protocol; it runs until ctx ends.

@@ -25,7 +25,7 @@ const minKickGap = time.Minute
 
 // Errors of a synchronisation.
 var (
-	ErrNotConnected = errors.New("the transmission device is not connected")
+	ErrNotConnected = fmt.Errorf("the transmission device is %w", devices.ErrNotConnected)
 	ErrDenied       = errors.New("the transmission device denied it (否认, command 6)")
 	ErrNoAnswer     = errors.New("no confirm from the transmission device")
 )

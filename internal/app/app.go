@@ -65,7 +65,7 @@ func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *pro
 }
 
 // RunGateway polls the configured devices until ctx ends. When metrics_listen
-// is set, /metrics and /api/v1/alarms are served there: on loopback unless
+// is set, /metrics, /api/v1/alarms and POST /api/v1/devices/{id}/time-sync are served there: on loopback unless
 // metrics_listen names another host, and then only to requests that carry
 // gateway.metrics_token (config validation requires one).
 func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry, configure func(*gateway.Gateway)) error {
@@ -85,6 +85,8 @@ func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", desk.MetricsHandler(reg))
 		mux.Handle("/api/v1/alarms", g.AlarmsHandler())
+		// `estate firepanel time-sync` reaches the transmission devices connected to this gateway here.
+		mux.Handle("POST /api/v1/devices/{id}/time-sync", g.TimeSyncHandler())
 		var h http.Handler = mux
 		if cfg.Gateway.MetricsToken != "" {
 			h = RequireBearer(cfg.Gateway.MetricsToken, mux)
