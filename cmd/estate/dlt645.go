@@ -14,8 +14,8 @@ import (
 var dlt645Commands = map[string]command{}
 
 func init() {
-	dlt645Commands["relay"] = command{"relay --config FILE --device ID --trip|--close [--hours N]",
-		"trip or allow closing a meter's relay (needs dlt645.relay_control and its password)", dlt645Relay}
+	dlt645Commands["relay"] = command{"relay --config FILE --device ID --trip|--close|--direct-close [--hours N]",
+		"trip, allow closing or close a meter's relay (needs dlt645.relay_control and its password)", dlt645Relay}
 	register("dlt645", command{"dlt645 relay …", "commands to DL/T 645 meters (see estate dlt645)",
 		func(a []string, o, e io.Writer) int { return subcommands("dlt645", dlt645Commands, a, o, e) }})
 }
@@ -29,13 +29,20 @@ func dlt645Relay(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "", "site configuration")
 	id := fs.String("device", "", "id of the meter")
 	trip := fs.Bool("trip", false, "open the relay (跳闸)")
-	allow := fs.Bool("close", false, "allow the relay to close (合闸允许)")
+	allow := fs.Bool("close", false, "allow the relay to close (合闸允许, 1BH: the customer closes it)")
+	direct := fs.Bool("direct-close", false, "close the relay at once (合闸直接, 1CH; only where the meter's profile has relay.allow_direct_close)")
 	hours := fs.Int("hours", 24, "how long the command holds, in hours")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *path == "" || *id == "" || *trip == *allow {
-		fmt.Fprintln(stderr, "usage: estate dlt645 relay --config FILE --device ID --trip|--close [--hours N]")
+	chosen := 0
+	for _, b := range []bool{*trip, *allow, *direct} {
+		if b {
+			chosen++
+		}
+	}
+	if *path == "" || *id == "" || chosen != 1 {
+		fmt.Fprintln(stderr, "usage: estate dlt645 relay --config FILE --device ID --trip|--close|--direct-close [--hours N]")
 		return 2
 	}
 	cfg, err := app.LoadConfig(*path)
@@ -50,7 +57,7 @@ func dlt645Relay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "estate dlt645 relay: no device %q in %s\n", *id, *path)
 		return 1
 	}
-	password, operator, err := dlt645.RelayCredentials(cdev)
+	relay, err := dlt645.RelayOf(cfg, cdev)
 	if err != nil {
 		fmt.Fprintf(stderr, "estate dlt645 relay: %v\n", err)
 		return 1
@@ -61,14 +68,21 @@ func dlt645Relay(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cmd, what := byte(dlt645.RelayAllowClose), "allowed to close"
-	if *trip {
+	switch {
+	case *trip:
 		cmd, what = dlt645.RelayTrip, "tripped"
+	case *direct:
+		cmd, what = dlt645.RelayDirectClose, "closed (direct close)"
+	}
+	if err := relay.Check(cmd, dev.ID, dev.Profile); err != nil {
+		fmt.Fprintf(stderr, "estate dlt645 relay: %v\n", err)
+		return 1
 	}
 	bus := dlt645.NewBus(dlt645.LineOf(cdev), nil)
 	defer bus.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := bus.ControlRelay(ctx, addr, password, operator, cmd, time.Now().Add(time.Duration(*hours)*time.Hour), dev.Timeout); err != nil {
+	if err := bus.ControlRelay(ctx, addr, relay.Password, relay.Operator, cmd, time.Now().Add(time.Duration(*hours)*time.Hour), dev.Timeout); err != nil {
 		fmt.Fprintf(stderr, "estate dlt645 relay: %v\n", err)
 		return 1
 	}

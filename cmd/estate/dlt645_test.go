@@ -18,7 +18,8 @@ func TestDLT645Relay(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr, _ := dlt645.ParseAddress("7")
-	meter := &dlt645.SimMeter{Addr: addr, Balance: 30, Password: [4]byte{0x02, 0x12, 0x34, 0x56}}
+	// "02123456" as DL/T 645-2007 sends it: PA 02, then P0 P1 P2 = 56 34 12.
+	meter := &dlt645.SimMeter{Addr: addr, Balance: 30, Password: [4]byte{0x02, 0x56, 0x34, 0x12}}
 	sim.Add(meter)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -60,5 +61,18 @@ devices:
 	}
 	if !meter.RelayOpen() || !strings.Contains(out.String(), "relay tripped") {
 		t.Fatalf("relay open %v; output %q", meter.RelayOpen(), out.String())
+	}
+	// Direct close is refused before anything is sent: the shipped profile does not allow it.
+	errOut.Reset()
+	if code := run([]string{"dlt645", "relay", "--config", allowed, "--device", "m7", "--direct-close"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "allow_direct_close") {
+		t.Fatalf("direct close: exit %d: %s", code, errOut.String())
+	}
+	if !meter.RelayOpen() {
+		t.Fatal("the relay closed")
+	}
+	errOut.Reset()
+	if code := run([]string{"dlt645", "relay", "--config", allowed, "--device", "m7", "--close"}, &out, &errOut); code != 0 || meter.RelayOpen() {
+		t.Fatalf("allow close: exit %d: %s", code, errOut.String())
 	}
 }

@@ -319,13 +319,16 @@ func (d *Driver) TakeEvents() []devices.Event {
 // ControlRelay sends a relay command to the meter on the shared line, between
 // polls (see Bus.ControlRelay); the device must allow relay control.
 func (d *Driver) ControlRelay(ctx context.Context, cmd byte, until time.Time) error {
-	password, operator, err := RelayCredentials(d.m.cfg.Config())
+	r, err := relayOf(d.m.cfg, d.m.profile)
 	if err != nil {
+		return err
+	}
+	if err := r.Check(cmd, d.m.cfg.ID, d.m.profile.Name); err != nil {
 		return err
 	}
 	d.line.mu.Lock()
 	defer d.line.mu.Unlock()
-	return d.line.bus.ControlRelay(ctx, d.m.addr, password, operator, cmd, until, d.m.cfg.Timeout)
+	return d.line.bus.ControlRelay(ctx, d.m.addr, r.Password, r.Operator, cmd, until, d.m.cfg.Timeout)
 }
 
 // Close takes the meter off its line; the last meter closes the port. The

@@ -30,12 +30,17 @@ type Switches struct {
 	// RelayControl lets `estate dlt645 relay` trip or close the meter's relay
 	// (control code 0x1C).
 	RelayControl bool `yaml:"relay_control"`
-	// Password is the meter's control password as its manual gives it: 8 hex
-	// digits, the level first (02 for the usual level), then P0 P1 P2.
+	// Password is the meter's control password as it is typed: 8 hex
+	// digits, the level first (02 for the usual level), then the password
+	// (123456 in "02123456"). How it goes on the wire is PasswordOrder's.
 	// May be ${NAME} to come from the environment.
 	Password string `yaml:"password" secret:"env"`
-	// Operator is the 8-hex-digit operator code recorded by the meter.
+	// Operator is the 8-hex-digit operator code recorded by the meter, as typed.
 	Operator string `yaml:"operator"`
+	// PasswordOrder overrides the profile's relay.password_order for this
+	// meter: standard (DL/T 645-2007: PA, then the password low byte first;
+	// the operator code low byte first) or as_typed.
+	PasswordOrder string `yaml:"password_order"`
 }
 
 // DefaultTimeout is how long one request may take unless the device says

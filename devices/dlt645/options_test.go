@@ -52,8 +52,9 @@ func TestControlPasswordFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	password, _, err := RelayCredentials(cfg.Devices[0])
-	if err != nil || password != [4]byte{0x02, 0x12, 0x34, 0x56} {
-		t.Errorf("password %x, %v", password, err)
+	cfg.File, cfg.Gateway.ProfilesDir = "../../configs/site.yaml", "profiles"
+	relay, err := RelayOf(cfg, cfg.Devices[0])
+	if err != nil || relay.Password != [4]byte{0x02, 0x56, 0x34, 0x12} { // PA, then P0 P1 P2 low first
+		t.Errorf("password % X, %v", relay.Password, err)
 	}
 }

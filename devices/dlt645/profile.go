@@ -13,7 +13,20 @@ import (
 type Profile struct {
 	devices.ProfileHeader `yaml:",inline"` // protocol: dlt645
 	Limits                Limits           `yaml:"limits"`
-	Points                []Point          `yaml:"points"`
+	// Relay is what the meter model's relay control (1CH) accepts.
+	Relay  RelaySettings `yaml:"relay"`
+	Points []Point       `yaml:"points"`
+}
+
+// RelaySettings are a meter model's relay control particulars.
+type RelaySettings struct {
+	// PasswordOrder is how the model expects the password and operator code
+	// on the wire: standard (DL/T 645-2007, the default) or as_typed
+	// (OrderStandard, OrderAsTyped). A device's dlt645.password_order wins.
+	PasswordOrder string `yaml:"password_order"`
+	// AllowDirectClose: the model accepts 1CH (合闸直接, close at once),
+	// besides 1AH (跳闸) and 1BH (合闸允许, the customer closes it).
+	AllowDirectClose bool `yaml:"allow_direct_close"`
 }
 
 // Limits are what the meter model allows per request.
@@ -74,6 +87,9 @@ func (p *Profile) normalise() error {
 	}
 	if len(p.Points) == 0 {
 		errs = append(errs, errors.New("points: at least one point is required"))
+	}
+	if o := p.Relay.PasswordOrder; o != "" && o != OrderStandard && o != OrderAsTyped {
+		errs = append(errs, fmt.Errorf("relay.password_order: %q: use %s (DL/T 645-2007, the default) or %s", o, OrderStandard, OrderAsTyped))
 	}
 	seen := map[string]bool{}
 	for i := range p.Points {

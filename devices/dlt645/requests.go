@@ -30,7 +30,8 @@ func BroadcastTimeRequest(t time.Time) Frame {
 // Relay commands of control code 0x1C (the N1 byte).
 const (
 	RelayTrip         = 0x1A // 跳闸
-	RelayAllowClose   = 0x1B // 合闸允许
+	RelayAllowClose   = 0x1B // 合闸允许: the customer closes it (a button, a card)
+	RelayDirectClose  = 0x1C // 合闸直接: closes at once (only where the profile allows it)
 	RelayAlarm        = 0x2A // 报警
 	RelayAlarmRelease = 0x2B // 报警解除
 	RelayKeepPower    = 0x3A // 保电
@@ -38,8 +39,10 @@ const (
 )
 
 // RelayControlRequest trips or releases a meter's relay: password (PA P0 P1
-// P2, as on the wire), operator code, the command and the time until which it
-// holds. Only sent when a device's configuration allows it.
+// P2) and operator code (C0 C1 C2 C3) as the data field carries them (see
+// WireCodes), the command (N1), N2 reserved, and the time until which it
+// holds (N3…N8, ss mm hh DD MM YY). Only sent when a device's configuration
+// allows it.
 func RelayControlRequest(addr Address, password, operator [4]byte, cmd byte, until time.Time) Frame {
 	b := func(v int) byte { return byte(v/10)<<4 | byte(v%10) }
 	d := make([]byte, 0, 16)

@@ -20,7 +20,7 @@ import (
 func init() {
 	devices.RegisterSimulator("dlt645_bus", devices.SimulatorKind[SimBusOptions]{
 		Summary:   "a bus of DL/T 645-2007 prepaid meters on a pseudo-terminal",
-		Usage:     "[--link PATH] [--meters N] [--first ADDR] [--balance Y] [--drain Y/s] [--silent N] [--baud B]",
+		Usage:     "[--link PATH] [--meters N] [--first ADDR] [--balance Y] [--drain Y/s] [--silent N] [--baud B] [--password HEX] [--allow-direct-close]",
 		Aliases:   []string{"dlt645"},
 		Flags:     simBusFlags,
 		Configure: configureSimBus,
@@ -44,6 +44,11 @@ type SimBusOptions struct {
 	InitialBalance float64 `yaml:"initial_balance"`
 	// DrainPerSecond is what each household spends (yuan per second).
 	DrainPerSecond float64 `yaml:"drain_per_second"`
+	// Relays are the meters' relay settings by address: the password they
+	// accept (as sent, in the order of the device's profile) and whether
+	// they accept direct close, from each device's dlt645: block and
+	// profile; the command line gives all meters the same.
+	Relays map[string]Relay `yaml:"-"`
 }
 
 func simBusFlags(fs *flag.FlagSet, o *SimBusOptions) func() error {
@@ -54,14 +59,26 @@ func simBusFlags(fs *flag.FlagSet, o *SimBusOptions) func() error {
 	fs.Float64Var(&o.DrainPerSecond, "drain", 0.2, "yuan spent per second by each household")
 	fs.IntVar(&o.Silent, "silent", 0, "how many meters (the last ones) never answer")
 	baud := fs.Int("baud", 2400, "line speed the replies are paced at (0: answer at once)")
+	password := fs.String("password", "", "relay control password as typed (8 hex digits, such as 02123456), sent in DL/T 645-2007's order; empty: 00000000")
+	direct := fs.Bool("allow-direct-close", false, "the meters accept direct close (1CH, 合闸直接)")
 	return func() error {
 		o.Settings = serial.Settings{Baud: *baud, DataBits: 8, Parity: 'E', StopBits: 1}
+		relay := Relay{AllowDirectClose: *direct}
+		if *password != "" {
+			pw, _, err := WireCodes(*password, "00000000", OrderStandard)
+			if err != nil {
+				return err
+			}
+			relay.Password = pw
+		}
+		o.Relays = map[string]Relay{}
 		for i := range *meters {
 			a := strconv.FormatUint(*first+uint64(i), 10)
 			if _, err := ParseAddress(a); err != nil {
 				return err
 			}
 			o.Meters = append(o.Meters, a)
+			o.Relays[a] = relay
 		}
 		return nil
 	}
@@ -78,12 +95,21 @@ func configureSimBus(cfg *config.Config, cdev config.Device, o *SimBusOptions) {
 	}
 	o.Link = dev.Serial.Port
 	o.Settings = serial.Resolve(dev.Serial, DefaultBaud, DefaultParity)
+	o.Relays = map[string]Relay{}
 	for _, cd := range cfg.Devices {
 		if cd.Protocol != Protocol {
 			continue
 		}
 		if d := DeviceOf(cd); d.Serial != nil && d.Serial.Port == o.Link {
 			o.Meters = append(o.Meters, d.Address)
+			// The meter accepts what its device is configured to send.
+			if p, err := profileFor(cfg, cd); err == nil {
+				r := Relay{AllowDirectClose: p.Relay.AllowDirectClose}
+				if rc, err := relayOf(d, p); err == nil {
+					r = rc
+				}
+				o.Relays[d.Address] = r
+			}
 		}
 	}
 }
@@ -111,8 +137,10 @@ func startSimBus(ctx context.Context, env devices.SimEnv, o *SimBusOptions) (fun
 		if err != nil {
 			return nil, err
 		}
+		relay := o.Relays[a]
 		meters = append(meters, &SimMeter{Addr: addr, Balance: o.InitialBalance, DrainPerSecond: o.DrainPerSecond,
-			Alarm1: 10, Alarm2: 5, OverdraftLimit: 5, EnergyKWh: 1200, Silent: i >= len(o.Meters)-o.Silent})
+			Alarm1: 10, Alarm2: 5, OverdraftLimit: 5, EnergyKWh: 1200, Silent: i >= len(o.Meters)-o.Silent,
+			Password: relay.Password, AllowDirectClose: relay.AllowDirectClose})
 	}
 	bus, err := NewSimBus(o.Link)
 	if err != nil {

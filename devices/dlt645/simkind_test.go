@@ -32,3 +32,28 @@ func TestConfigureSimBus(t *testing.T) {
 		t.Errorf("without a serial line: %+v", none)
 	}
 }
+
+// A configured bus's meters accept what their devices are configured to
+// send: the password in the order of the device's profile, direct close
+// where the profile allows it.
+func TestConfigureSimBusRelays(t *testing.T) {
+	line := &serial.Config{Port: "var/bus-a"}
+	cfg := &config.Config{File: "../../configs/site.yaml", Gateway: config.Gateway{ProfilesDir: "profiles"}}
+	for _, d := range []Device{
+		{Device: config.Device{ID: "m1", Protocol: Protocol, Profile: "dlt645-prepaid-single-phase"},
+			Options: Options{Address: "101", Serial: line, DLT645: &Switches{RelayControl: true, Password: "02123456", Operator: "00000001"}}},
+		{Device: config.Device{ID: "m2", Protocol: Protocol, Profile: "dlt645-prepaid-single-phase"},
+			Options: Options{Address: "102", Serial: line, DLT645: &Switches{RelayControl: true, Password: "02123456", Operator: "00000001", PasswordOrder: OrderAsTyped}}},
+		{Device: config.Device{ID: "m3", Protocol: Protocol, Profile: "dlt645-prepaid-single-phase"}, Options: Options{Address: "103", Serial: line}},
+	} {
+		cfg.Devices = append(cfg.Devices, d.Config())
+	}
+	var o SimBusOptions
+	configureSimBus(cfg, cfg.Devices[0], &o)
+	want := map[string][4]byte{"101": {0x02, 0x56, 0x34, 0x12}, "102": {0x02, 0x12, 0x34, 0x56}, "103": {}}
+	for a, pw := range want {
+		if r, ok := o.Relays[a]; !ok || r.Password != pw || r.AllowDirectClose {
+			t.Errorf("meter %s: %+v (present %v), want password % X", a, r, ok, pw)
+		}
+	}
+}

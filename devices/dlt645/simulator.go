@@ -29,8 +29,12 @@ type SimMeter struct {
 	Silent bool
 	// Unsupported identifiers get the error reply "no requested data".
 	Unsupported map[DI]bool
-	// Password is the control password (level, P0, P1, P2) relay commands need.
+	// Password is the control password relay commands need, as the data
+	// field carries it (PA P0 P1 P2: see WireCodes).
 	Password [4]byte
+	// AllowDirectClose: the meter accepts 1CH (合闸直接); without it the
+	// command is refused ("other error"), as by models that do not have it.
+	AllowDirectClose bool
 	// ClockSet is the time the last clock broadcast carried (zero: never set).
 	ClockSet time.Time
 
@@ -347,6 +351,16 @@ func (s *SimBus) answer(req Frame) []byte {
 		case RelayTrip:
 			m.relayOpen, m.remoteTrip = true, true
 		case RelayAllowClose:
+			// The simulated meter closes as soon as closing is allowed, like
+			// models that close on permission without a button press.
+			m.remoteTrip = false
+			if m.Balance > -m.OverdraftLimit {
+				m.relayOpen = false
+			}
+		case RelayDirectClose:
+			if !m.AllowDirectClose {
+				return s.refuse(m, req, ErrBitOther)
+			}
 			m.remoteTrip = false
 			if m.Balance > -m.OverdraftLimit {
 				m.relayOpen = false
