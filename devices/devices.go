@@ -136,6 +136,13 @@ type Sink interface {
 	Health(device string, err error)
 }
 
+// PointPowerFailuresNew is a point drivers add to a meter's reading when the
+// meter reports its power-failure count (DL/T 645 掉电总次数, 03 11 00 00):
+// how much the count rose since the meter's previous good reading. The
+// alarm engine keeps the rises as outage evidence for the meter's offline
+// ticket.
+const PointPowerFailuresNew = "power_failures_new"
+
 // ErrNotServed is what a driver's command (a stream driver's SyncClock, …)
 // returns for a device that is not one of its own, so that the gateway asks
 // the next driver.

@@ -35,7 +35,7 @@ const (
 	// PointPowerFailuresNew is how much the power-failure count (03 11 00 00)
 	// rose since the meter's previous good reading: above zero after a
 	// silence, the meter lost power, which was an outage, not a link fault.
-	PointPowerFailuresNew = "power_failures_new"
+	PointPowerFailuresNew = devices.PointPowerFailuresNew
 )
 
 func init() {

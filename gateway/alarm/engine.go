@@ -109,6 +109,11 @@ type Transition struct {
 	// LastError is, for an offline alarm, the device's last error as the
 	// gateway's health tracker has it ("timeout", "exception 11 (...)").
 	LastError string
+	// Evidence is, for an offline alarm of a meter that reports its
+	// power-failure count (DL/T 645 掉电总次数, 03 11 00 00), what the count
+	// says: how often the meter lost power lately (its supply, not its link,
+	// may be at fault) or that it did not (in both languages).
+	Evidence string
 	// Suppressed, on a firing transition, says why it is recorded but not ticketed.
 	Suppressed Cause
 	// Ticket asks the desk to act: open a ticket when firing, note (or close a
@@ -238,6 +243,8 @@ type device struct {
 	// lastError is the device's last error while it is silent, for its
 	// offline alarm's ticket and its group's evidence.
 	lastError string
+	// power is what the meter's power-failure count said (powerevidence.go).
+	power powerHistory
 }
 
 // slot is one fingerprint: a rule on a device (or a feeder, or an event source).
@@ -413,6 +420,9 @@ func (e *Engine) Evaluate(r devices.Reading) []Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d := e.deviceOf(r.Device)
+	if n, ok := r.Get(devices.PointPowerFailuresNew); ok {
+		d.power.observe(r.Time, n)
+	}
 	for _, v := range r.Values {
 		if v.Quality == devices.Good {
 			d.lastGood = r.Time
@@ -662,6 +672,7 @@ func (e *Engine) transition(s *slot, st State) *Transition {
 		tr.Device = s.dev.info
 		if s.rule.cfg.Type == config.RuleOffline && s.dev.isOffline {
 			tr.LastError = s.dev.lastError
+			tr.Evidence = s.dev.power.evidence(tr.At, e.loc)
 		}
 	case s.group != nil:
 		tr.Group = s.group.id

@@ -95,6 +95,9 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 		if t.LastError != "" {
 			fmt.Fprintf(&desc, "最后的错误 / last error: %s\n", truncate(t.LastError, 500))
 		}
+		if t.Evidence != "" {
+			fmt.Fprintf(&desc, "%s\n", t.Evidence)
+		}
 		fmt.Fprintf(&desc, "alarm %s, rule %s, severity %s", t.Key, t.Rule.Name, t.Rule.Severity)
 		n := &wire.NewTicket{
 			Kind:        wire.Kind(t.Rule.Ticket),
