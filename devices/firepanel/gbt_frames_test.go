@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -591,4 +592,25 @@ func TestSimulatedDeviceClockSetOverTCP(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// time_sync_interval is checked: at least a minute, and only for a
+// transmission device (a CRT port only prints).
+func TestTimeSyncIntervalValidated(t *testing.T) {
+	cfg := &config.Config{}
+	dev := Device{Device: config.Device{ID: "fp", Protocol: ProtocolGBT26875},
+		Options: Options{Address: "127.0.0.1:9030", TimeSyncInterval: time.Second}}.Config()
+	if ps := validateGBT(cfg, dev, "devices[0]"); len(ps) != 1 || !strings.Contains(ps[0].String(), "devices[0].time_sync_interval: must be at least 1m") {
+		t.Fatalf("%v", ps)
+	}
+	crt := Device{Device: config.Device{ID: "crt", Protocol: ProtocolCRT, Profile: "crt-loop-address"},
+		Options: Options{Serial: &serial.Config{Port: "/dev/null"}, TimeSyncInterval: time.Hour}}.Config()
+	ps := validateCRT(cfg, crt, "devices[1]")
+	found := false
+	for _, p := range ps {
+		found = found || strings.Contains(p.String(), "devices[1].time_sync_interval: only for protocol gbt26875")
+	}
+	if !found {
+		t.Fatalf("%v", ps)
+	}
 }
