@@ -130,13 +130,13 @@ func TestSimPrepaidMeterByEitherName(t *testing.T) {
 // estate sim firepanel --mode M, the fire panels' one name before, runs the kind firepanel_M.
 func TestSimFirePanelModes(t *testing.T) {
 	line, stderr, rest := serveSim(t, "firepanel", "--mode", "gbt26875", "--connect", "127.0.0.1:1", "--gap", "1s")
-	if line != "GB/T 26875.3 transmission device sending to 127.0.0.1:1 every 1s (alarm, fault, fault cleared, reset); Ctrl-C stops\n" {
+	if line != "GB/T 26875.3 transmission device sending to 127.0.0.1:1 every 1s (alarm, fault, fault cleared, reset), its clock set; Ctrl-C stops\n" {
 		t.Errorf("gbt26875: printed %q", line)
 	}
 	if !strings.Contains(stderr.String(), `use="estate sim firepanel_gbt26875"`) {
 		t.Errorf("gbt26875: no warning: %s", stderr.String())
 	}
-	if after := rest(); after != "confirmed 0 frames, resent 0\n" {
+	if after := rest(); after != "confirmed 0 frames, resent 0, denied 0; clock never synchronised\n" {
 		t.Errorf("gbt26875: printed at the end %q", after)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +78,9 @@ func relayConfig(t *testing.T, port, relayBlock string, sw *Switches) (*config.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Replace(string(shipped), "name: dlt645-prepaid-single-phase", "name: relay-test", 1) + relayBlock
+	// The shipped relay: block (standard order, no direct close) gives way to the test's.
+	text := strings.Replace(string(shipped), "name: dlt645-prepaid-single-phase", "name: relay-test", 1)
+	text = regexp.MustCompile(`(?m)^relay:\n(  .*\n)+`).ReplaceAllString(text, "") + relayBlock
 	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -132,8 +132,11 @@ func startUITD(ctx context.Context, env devices.SimEnv, o *UITDSimOptions) (func
 		<-done
 		c, r := u.Counts()
 		set, syncs := u.ClockSet()
-		env.Printf("confirmed %d frames, resent %d, denied %d; clock synchronised %d times (last to %s)\n",
-			c, r, u.Denies(), syncs, set.Format(time.DateTime))
+		clock := "clock never synchronised"
+		if syncs > 0 {
+			clock = fmt.Sprintf("clock synchronised %d times (last to %s)", syncs, set.Format(time.DateTime))
+		}
+		env.Printf("confirmed %d frames, resent %d, denied %d; %s\n", c, r, u.Denies(), clock)
 		return nil
 	}, nil
 }
