@@ -1,6 +1,7 @@
 package dlt645
 
 import (
+	"flag"
 	"slices"
 	"testing"
 
@@ -54,6 +55,24 @@ func TestConfigureSimBusRelays(t *testing.T) {
 	for a, pw := range want {
 		if r, ok := o.Relays[a]; !ok || r.Password != pw || r.AllowDirectClose {
 			t.Errorf("meter %s: %+v (present %v), want password % X", a, r, ok, pw)
+		}
+	}
+}
+
+// On the command line, --password (as typed) and --allow-direct-close apply to every meter.
+func TestSimBusFlagsRelay(t *testing.T) {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	var o SimBusOptions
+	done := simBusFlags(fs, &o)
+	if err := fs.Parse([]string{"--meters", "2", "--password", "02123456", "--allow-direct-close"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := done(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"101", "102"} {
+		if r := o.Relays[a]; r.Password != [4]byte{0x02, 0x56, 0x34, 0x12} || !r.AllowDirectClose {
+			t.Errorf("meter %s: %+v", a, r)
 		}
 	}
 }
