@@ -354,7 +354,7 @@ func (p *panel) handleFrame(l *link, f Frame, sink devices.Sink) error {
 		if p.cfg.TimeSyncInterval > 0 {
 			l.kickTimeSync()
 		} else {
-			p.log.Warn("the transmission device's clock is wrong: set time_sync_interval or run `estate firepanel time-sync`", "device", p.cfg.ID)
+			p.log.Warn("the transmission device's clock is wrong: set time_sync_interval or run `estate firepanel time-sync`")
 		}
 	}
 	return nil

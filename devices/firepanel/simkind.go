@@ -134,7 +134,7 @@ func startUITD(ctx context.Context, env devices.SimEnv, o *UITDSimOptions) (func
 		set, syncs := u.ClockSet()
 		clock := "clock never synchronised"
 		if syncs > 0 {
-			clock = fmt.Sprintf("clock synchronised %d times (last to %s)", syncs, set.Format(time.DateTime))
+			clock = fmt.Sprintf("clock synchronised %d time(s), last to %s", syncs, set.Format(time.DateTime))
 		}
 		env.Printf("confirmed %d frames, resent %d, denied %d; %s\n", c, r, u.Denies(), clock)
 		return nil

@@ -192,7 +192,7 @@ func (p *panel) syncNow(ctx context.Context) (time.Time, error) {
 	}
 	p.mu.Unlock()
 	if len(links) == 0 {
-		return time.Time{}, fmt.Errorf("device %s: %w (it connects to %s; nothing came yet)", p.cfg.ID, ErrNotConnected, p.where())
+		return time.Time{}, fmt.Errorf("device %s: %w (%s; nothing came from it yet)", p.cfg.ID, ErrNotConnected, p.where())
 	}
 	var sent time.Time
 	var errs []error
@@ -213,9 +213,9 @@ func (p *panel) syncNow(ctx context.Context) (time.Time, error) {
 
 func (p *panel) where() string {
 	if p.cfg.Serial != nil {
-		return "the line " + p.cfg.Serial.Port
+		return "its line is " + p.cfg.Serial.Port
 	}
-	return p.cfg.Address
+	return "the gateway listens for it on " + p.cfg.Address
 }
 
 // scheduleTimeSync sets the clock on one link once the device was heard on
