@@ -63,3 +63,23 @@ devices:
 		t.Fatalf("fire emergency %+v", em)
 	}
 }
+
+// A fire alarm whose device clock was never set arrives (devices/firepanel)
+// with its time of receipt and the problem in its text: the shipped rule's
+// {text} carries the note onto the emergency ticket.
+func TestShippedFireAlarmTicketNotesTheTimeProblem(t *testing.T) {
+	shipped, err := config.Load("../../configs/rules/default.yaml")
+	if err != nil {
+		t.Fatalf("shipped rules: %v", err)
+	}
+	cfg := loadConfig(t, "devices:\n  - {id: fp1, family: fire, protocol: gbt26875, building: \"2\", address: \"127.0.0.1:9030\"}\n")
+	cfg.Rules = shipped.Rules
+	h := newHarnessConfig(t, cfg)
+	note := "时间标签无效(00 00 00 00 00 00)，按接收时间记录 / time tag is not a date (00 00 00 00 00 00): time of receipt used"
+	h.event(devices.Event{Device: h.infos["fp1"], Time: t0, Type: "fire_alarm", Source: "system 1 component 1023", Active: true,
+		Text: "3层东走廊 (" + note + ")", Attrs: map[string]string{"time_problem": note}})
+	em := h.tickets(wire.Emergency)
+	if len(em) != 1 || !strings.Contains(em[0].Description, note) || !strings.Contains(em[0].Description, "3层东走廊") {
+		t.Fatalf("fire emergency %+v", em)
+	}
+}
