@@ -104,3 +104,10 @@ func validateSwitches(cfg *config.Config, dev Device, path string) []config.Prob
 	}
 	return ps
 }
+
+// Config is the device as the configuration holds it, its options included.
+func (d Device) Config() config.Device {
+	c, o := d.Device, d.Options
+	c.ProtocolOptions = &o
+	return c
+}
