@@ -209,3 +209,12 @@ func (p *Profile) reads() []DI {
 	}
 	return out
 }
+
+// ProfilePath is where a named profile lives in a profiles folder.
+func ProfilePath(dir, name string) string { return devices.ProfilePath(dir, name) }
+
+// Type is T of the meter's frames.
+func (p *Profile) Type() byte { return p.meterType }
+
+// Order is how the meter wants its identifiers on the wire.
+func (p *Profile) Order() Order { return p.order }
