@@ -29,6 +29,7 @@ func TestDeviceKeysAcrossProtocols(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, add, want string }{
 		{"dlt645 options on a modbus device", "    dlt645: {time_sync: true}\n", "site.yaml:11: devices[0].dlt645: only for devices of protocol dlt645"},
+		{"cjt188 options on a modbus device", "    cjt188: {valve_control: true}\n", "site.yaml:11: devices[0].cjt188: only for devices of protocol cjt188"},
 		{"mqtt block on a modbus device", "    mqtt: {topic_id: x}\n", `site.yaml:11: devices[0].mqtt: only devices of protocol mqtt take an mqtt block (this one is "modbus_tcp")`},
 		{"unknown key", "    colour: red\n", "site.yaml:11: devices[0].colour: unknown key"},
 		{"elevator key on a meter", "    entrapment_after: 5s\n", "site.yaml:11: devices[0].entrapment_after: applies to elevators only"},

@@ -166,14 +166,12 @@ func TestValveControl(t *testing.T) {
 	if err := openDriver(t, testEnv(locked), locked).Valve(ctx, ValveClose); err == nil {
 		t.Fatal("valve closed on a device that does not allow it")
 	}
-	lines = map[string]*line{} // each driver on a line of its own in this test
 
 	wrong := testDevice(sim.Path(), "7", &Switches{ValveControl: true, Password: "1235"})
 	var refused *ErrorReply
 	if err := openDriver(t, testEnv(wrong), wrong).Valve(ctx, ValveClose); !errors.As(err, &refused) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	lines = map[string]*line{}
 	dev := testDevice(sim.Path(), "7", &Switches{ValveControl: true, Password: "1234"})
 	d := openDriver(t, testEnv(dev), dev)
 	if err := d.Valve(ctx, ValveClose); err != nil {
