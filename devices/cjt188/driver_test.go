@@ -8,8 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/devices/serial"
+	"github.com/estatehq/estate/gateway/scheduler"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -58,10 +62,17 @@ func openDriver(t testing.TB, env devices.Env, dev config.Device) *Driver {
 // serveMeters starts a simulated bus with the meters until the test ends.
 func serveMeters(t *testing.T, meters ...*SimMeter) *SimBus {
 	t.Helper()
+	return serveMetersAt(t, serial.Settings{}, meters...)
+}
+
+// serveMetersAt is serveMeters with replies paced at the line's settings.
+func serveMetersAt(t *testing.T, line serial.Settings, meters ...*SimMeter) *SimBus {
+	t.Helper()
 	sim, err := NewSimBus("")
 	if err != nil {
 		t.Fatal(err)
 	}
+	sim.Settings = line
 	for _, m := range meters {
 		sim.Add(m)
 	}
@@ -327,5 +338,76 @@ func TestDerivedFlow(t *testing.T) {
 	at = at.Add(time.Minute)
 	if _, ok := reading(1).Get(PointFlow); ok {
 		t.Error("a flow across a register reset")
+	}
+}
+
+// Three meters of one port polled by gateway/scheduler as the gateway polls
+// them: one line, one transaction at a time (the bus key), every meter read
+// on its interval with no timeout from two requests on the wire at once.
+func TestScheduledMetersShareTheLine(t *testing.T) {
+	ms := []*SimMeter{{Addr: addr(t, "101"), Balance: 30, Flow: 0.6}, {Addr: addr(t, "102"), Balance: 30}, {Addr: addr(t, "103"), Balance: 30}}
+	// Paced replies: two requests on the wire at once would collide.
+	sim := serveMetersAt(t, serial.Settings{Baud: 9600, DataBits: 8, Parity: 'E', StopBits: 1}, ms...)
+	reg := prometheus.NewRegistry()
+	var ds []*Driver
+	var devs []config.Device
+	for _, a := range []string{"101", "102", "103"} {
+		devs = append(devs, testDevice(sim.Path(), a, nil))
+	}
+	env := testEnv(devs...)
+	env.Metrics = reg
+	for _, d := range devs {
+		ds = append(ds, openDriver(t, env, d))
+	}
+	if ds[0].line != ds[1].line || ds[1].line != ds[2].line {
+		t.Fatal("meters on one port do not share its line")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := scheduler.New(scheduler.Options{})
+	var mu sync.Mutex
+	polls, fails := map[string]int{}, 0
+	for _, d := range ds {
+		bus, serialLine := d.Bus()
+		s.Add(scheduler.Job{Device: d.m.cfg.ID, Name: d.m.cfg.ID, Bus: bus, Serial: serialLine, Interval: d.m.cfg.PollInterval,
+			Run: func(ctx context.Context) error {
+				pctx, cancel := context.WithTimeout(ctx, d.PollTimeout())
+				defer cancel()
+				_, err := d.Poll(pctx)
+				mu.Lock()
+				defer mu.Unlock()
+				if ctx.Err() == nil {
+					polls[d.m.cfg.ID]++
+					if err != nil {
+						fails++
+					}
+				}
+				return err
+			}})
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		enough := polls["water-101"] >= 5 && polls["water-102"] >= 5 && polls["water-103"] >= 5
+		mu.Unlock()
+		if enough {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("polls %v", polls)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if fails > 0 {
+		t.Errorf("%d polls failed on a shared line: %v", fails, polls)
+	}
+	if n := testutil.ToFloat64(ds[0].line.m.transactions.WithLabelValues("ok")); n < 30 {
+		t.Errorf("%v transactions ok, want two per poll", n)
+	}
+	if got := testutil.CollectAndCount(reg, "estate_cjt188_sweep_seconds"); got != 1 {
+		t.Errorf("sweep histogram series: %d", got)
 	}
 }
