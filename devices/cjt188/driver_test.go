@@ -411,3 +411,33 @@ func TestScheduledMetersShareTheLine(t *testing.T) {
 		t.Errorf("sweep histogram series: %d", got)
 	}
 }
+
+// A main meter with a flow watch: the polls' derived flow feeds the watch
+// (the readings' own times are its clock), and a burst after two steady
+// hours comes out of TakeEvents as a flow_jump event of the device.
+func TestMainMeterFlowJumpEvent(t *testing.T) {
+	p := mustProfile(t, prepaidProfile)
+	dev := DeviceOf(testDevice("x", "9", &Switches{FlowWatch: &FlowWatch{}}))
+	m := newMeter(dev, devices.NewInfo("s", dev.Config()), Address{9}, p, time.UTC)
+	d := &Driver{m: m}
+	at, vol := testTime, 1000.0
+	poll := func(flow float64) {
+		r := devices.Reading{Device: m.info, Time: at, Values: []devices.Value{{Point: "volume", Value: vol, Quality: devices.Good}}}
+		d.events = append(d.events, m.derive(&r)...)
+		at = at.Add(time.Minute)
+		vol += flow / 60
+	}
+	for range 150 {
+		poll(2) // 2 m³/h for two and a half hours
+	}
+	if es := d.TakeEvents(); len(es) != 0 {
+		t.Fatalf("events from a steady flow: %+v", es)
+	}
+	for range 7 {
+		poll(12) // a burst: after the 5-minute window the derived flow is 12 m³/h
+	}
+	es := d.TakeEvents()
+	if len(es) != 1 || es[0].Type != "flow_jump" || !es[0].Active || es[0].Device != m.info {
+		t.Fatalf("events %+v", es)
+	}
+}
