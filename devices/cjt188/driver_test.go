@@ -148,13 +148,13 @@ func TestPollPrepaidMetersOnOneLine(t *testing.T) {
 	if vol := value(t, r, "volume"); vol < 12.45 || vol > 12.47 {
 		t.Errorf("volume %v: 0.5 yuan at 4 yuan/m³ is 0.125 m³ on top of 12.34", vol)
 	}
-	sim.With(a.Addr, func(m *SimMeter) { m.TopUp(20) })
+	// The household stops drawing as it tops up, so the balance stays at 20.
+	sim.With(a.Addr, func(m *SimMeter) { m.Flow = 0; m.TopUp(20) })
 	sim.With(b.Addr, func(m *SimMeter) { m.ValveFault, m.BatteryLow = true, true })
 	r, _ = drvB.Poll(ctx)
 	if value(t, r, "valve") != ValveStateFault || value(t, r, "battery_low") != 1 {
 		t.Errorf("faults not in the status word: %+v", r.Values)
 	}
-	sim.With(a.Addr, func(m *SimMeter) { m.Flow = 0 })
 	r, _ = drvA.Poll(ctx)
 	if value(t, r, "valve") != ValveStateOpen || value(t, r, "balance") != 20 || value(t, r, "purchase_count") != 1 {
 		t.Errorf("after a top-up: %+v", r.Values)
@@ -238,7 +238,7 @@ func TestAddressesAndDiscovery(t *testing.T) {
 		t.Fatalf("read address of three meters: %v", err)
 	}
 	probes := 0
-	found, err := mb.Discover(ctx, 30*time.Millisecond, func(Address, int, error) { probes++ })
+	found, err := mb.Discover(ctx, 50*time.Millisecond, func(Address, int, error) { probes++ })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func TestConfiguredSimulatorServes(t *testing.T) {
 		Simulators: []config.Simulator{{Kind: "water_meter_bus", Device: dev.ID}}}
 	var o SimBusOptions
 	configureSimBus(cfg, dev, &o)
-	o.InitialBalance, o.Faults = 12, []SimFault{{At: 100 * time.Millisecond, Do: "battery_low", For: 200 * time.Millisecond}}
+	o.InitialBalance, o.Faults = 12, []SimFault{{At: 100 * time.Millisecond, Do: "battery_low", For: time.Second}}
 	if ps := validateSimBus(cfg, &dev, &o, "simulators[0]"); len(ps) > 0 {
 		t.Fatal(ps)
 	}
