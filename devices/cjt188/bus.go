@@ -95,8 +95,8 @@ func (b *Bus) read() error {
 	return nil
 }
 
-// nextSER is the serial number of the next request: it changes with every
-// request, so that a late reply to an earlier one is not taken for this one.
+// nextSER is the serial number of the next request, one more each time (the
+// meter echoes it; replies are not matched on it, as some meters answer 00).
 func (b *Bus) nextSER() byte {
 	b.ser++
 	return b.ser
