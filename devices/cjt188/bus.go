@@ -95,8 +95,10 @@ func (b *Bus) read() error {
 	return nil
 }
 
-// nextSER is the serial number of the next request, one more each time (the
-// meter echoes it; replies are not matched on it, as some meters answer 00).
+// nextSER is the serial number of the next request, one more each time. The
+// meter echoes it; replies are not matched on it (a late reply is dropped by
+// the flush before each request instead), so that a meter that does not echo
+// it still reads.
 func (b *Bus) nextSER() byte {
 	b.ser++
 	return b.ser
