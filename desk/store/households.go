@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/estatehq/estate/desk/ticket"
@@ -19,6 +20,9 @@ type Unit struct {
 	Floor     string     `json:"floor,omitempty"`
 	Residents []Resident `json:"residents"`
 	Meters    []string   `json:"meters"`
+	// MeterKinds is each meter's family as its gateway last reported it
+	// (meter: electricity, water), for the meters a heartbeat has named.
+	MeterKinds map[string]string `json:"meter_kinds,omitempty"`
 }
 
 // Resident is a person to contact about a unit.
@@ -101,7 +105,33 @@ func (s *Store) GetUnit(ctx context.Context, site, unit string) (Unit, error) {
 		}
 		u.Meters = append(u.Meters, m)
 	}
-	return u, rows.Err()
+	if err := rows.Err(); err != nil {
+		return u, err
+	}
+	return u, s.meterKinds(ctx, &u)
+}
+
+// meterKinds fills a unit's meter kinds from its site's last heartbeats,
+// which name every device of a gateway with its family.
+func (s *Store) meterKinds(ctx context.Context, u *Unit) error {
+	if len(u.Meters) == 0 {
+		return nil
+	}
+	gws, err := s.GatewayStatuses(ctx, u.Site)
+	if err != nil {
+		return fmt.Errorf("unit %s/%s: %w", u.Site, u.Unit, err)
+	}
+	for _, g := range gws {
+		for _, d := range g.Devices {
+			if d.Family != "" && slices.Contains(u.Meters, d.ID) {
+				if u.MeterKinds == nil {
+					u.MeterKinds = map[string]string{}
+				}
+				u.MeterKinds[d.ID] = d.Family
+			}
+		}
+	}
+	return nil
 }
 
 // Reminder is one top-up reminder given to a household.
@@ -176,11 +206,13 @@ func (s *Store) Reminders(ctx context.Context, ticketID int64) ([]Reminder, erro
 
 // TopUp is one line of the assistants' daily list: a household still red.
 type TopUp struct {
-	TicketID     int64     `json:"ticket_id"`
-	Site         string    `json:"site"`
-	Building     string    `json:"building,omitempty"`
-	Unit         string    `json:"unit,omitempty"`
-	Device       string    `json:"device,omitempty"`
+	TicketID int64  `json:"ticket_id"`
+	Site     string `json:"site"`
+	Building string `json:"building,omitempty"`
+	Unit     string `json:"unit,omitempty"`
+	Device   string `json:"device,omitempty"`
+	// Category is the kind of meter, its family: meter (electricity) or water.
+	Category     string    `json:"category,omitempty"`
 	Status       string    `json:"status"`
 	Balance      *float64  `json:"balance,omitempty"`
 	RedSince     time.Time `json:"red_since"`
@@ -195,7 +227,7 @@ type TopUp struct {
 // TopUps lists the open top-up reminders of a site (every site when empty),
 // the longest red first.
 func (s *Store) TopUps(ctx context.Context, site string, now time.Time) ([]TopUp, error) {
-	q := `SELECT t.id, t.site, t.building, t.unit, t.device, t.status, t.reading_value, t.created_at, t.reporter, t.phone, t.contact,
+	q := `SELECT t.id, t.site, t.building, t.unit, t.device, t.category, t.status, t.reading_value, t.created_at, t.reporter, t.phone, t.contact,
 		(SELECT COUNT(*) FROM reminders r WHERE r.ticket_id = t.id),
 		r.id, r.at, r.by_name, r.channel, r.answer
 		FROM tickets t
@@ -219,7 +251,7 @@ func (s *Store) TopUps(ctx context.Context, site string, now time.Time) ([]TopUp
 		var created int64
 		var rid, rat sql.NullInt64
 		var rby, rch, rans sql.NullString
-		if err := rows.Scan(&t.TicketID, &t.Site, &t.Building, &t.Unit, &t.Device, &t.Status, &balance, &created,
+		if err := rows.Scan(&t.TicketID, &t.Site, &t.Building, &t.Unit, &t.Device, &t.Category, &t.Status, &balance, &created,
 			&t.Resident, &t.Phone, &t.Contact, &t.Reminders, &rid, &rat, &rby, &rch, &rans); err != nil {
 			return nil, fmt.Errorf("top-up list: %w", err)
 		}

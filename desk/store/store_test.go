@@ -464,6 +464,47 @@ func TestTopUpReminders(t *testing.T) {
 	})
 }
 
+// A household's water and electricity meters each have their reminder: the
+// category (the meter's family) tells them apart, and the register names the
+// kind of each meter its gateway reported.
+func TestWaterAndElectricityReminders(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b backend) {
+		st := b.open(t, Policy{})
+		ctx := context.Background()
+		if err := st.PutUnit(ctx, Unit{Site: "s", Unit: "1-102", Building: "1", Meters: []string{"e102", "w102"}}); err != nil {
+			t.Fatal(err)
+		}
+		hb := wire.GatewayStatus{Gateway: "gw-s", Site: "s", Devices: []wire.Device{{ID: "e102", Family: "meter"}, {ID: "w102", Family: "water"}, {ID: "lift", Family: "elevator"}}}
+		if err := st.SaveGatewayStatus(ctx, hb, "token:gw", t0); err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.GetUnit(ctx, "s", "1-102")
+		if err != nil || len(u.MeterKinds) != 2 || u.MeterKinds["e102"] != "meter" || u.MeterKinds["w102"] != "water" {
+			t.Fatalf("register: %+v %v", u, err)
+		}
+		power := wire.NewTicket{Kind: wire.TopUp, Category: "meter", Title: "power low", Site: "s", Device: "e102", AlarmKey: "s/low/e102"}
+		water := wire.NewTicket{Kind: wire.TopUp, Category: "water", Title: "water low", Site: "s", Device: "w102", AlarmKey: "s/water_low/w102"}
+		p, created, err := st.CreateTicket(ctx, power, "gw", t0)
+		if err != nil || !created {
+			t.Fatalf("power reminder: %+v %v", p, err)
+		}
+		w, created, err := st.CreateTicket(ctx, water, "gw", t0)
+		if err != nil || !created || w.ID == p.ID || w.Category != "water" || w.Unit != "1-102" {
+			t.Fatalf("water reminder beside the power one: %+v created=%v %v", w, created, err)
+		}
+		// The urgent water reminder (valve closed for arrears) joins the water one.
+		urgent := water
+		urgent.AlarmKey, urgent.Priority = "s/water_arrears/w102", "P2"
+		if again, created, err := st.CreateTicket(ctx, urgent, "gw", t0); err != nil || created || again.ID != w.ID || again.Priority != "P2" {
+			t.Fatalf("urgent water reminder: %+v created=%v %v", again, created, err)
+		}
+		list, err := st.TopUps(ctx, "s", t0)
+		if err != nil || len(list) != 2 || list[0].Category != "meter" || list[1].Category != "water" {
+			t.Fatalf("daily list: %+v %v", list, err)
+		}
+	})
+}
+
 func TestEventsResumeAfterID(t *testing.T) {
 	forEachStore(t, func(t *testing.T, b backend) {
 		st := b.open(t, Policy{})

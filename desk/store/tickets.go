@@ -143,7 +143,7 @@ func (s *Store) findHolder(ctx context.Context, tx *sql.Tx, n wire.NewTicket) (w
 	}
 	if n.Kind == wire.TopUp && n.Unit != "" {
 		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets
-			WHERE site = ? AND unit = ? AND kind = 'top_up' AND status IN ('new', 'dispatched', 'on_site')`), n.Site, n.Unit))
+			WHERE site = ? AND unit = ? AND category = ? AND kind = 'top_up' AND status IN ('new', 'dispatched', 'on_site')`), n.Site, n.Unit, n.Category))
 		if !errors.Is(err, ErrNotFound) {
 			return t, err
 		}

@@ -5,6 +5,7 @@ package all
 
 import (
 	_ "github.com/estatehq/estate/devices/access"    // family access: doors forced, held open (any transport)
+	_ "github.com/estatehq/estate/devices/cjt188"    // CJ/T 188 water meters on M-Bus / RS-485
 	_ "github.com/estatehq/estate/devices/dlt645"    // DL/T 645-2007 meters on RS-485
 	_ "github.com/estatehq/estate/devices/elevator"  // family elevator: entrapments, faults (any transport)
 	_ "github.com/estatehq/estate/devices/firepanel" // fire panels: GB/T 26875.3, CRT lines

@@ -29,12 +29,13 @@ func TestDeviceKeysAcrossProtocols(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, add, want string }{
 		{"dlt645 options on a modbus device", "    dlt645: {time_sync: true}\n", "site.yaml:11: devices[0].dlt645: only for devices of protocol dlt645"},
+		{"cjt188 options on a modbus device", "    cjt188: {valve_control: true}\n", "site.yaml:11: devices[0].cjt188: only for devices of protocol cjt188"},
 		{"mqtt block on a modbus device", "    mqtt: {topic_id: x}\n", `site.yaml:11: devices[0].mqtt: only devices of protocol mqtt take an mqtt block (this one is "modbus_tcp")`},
 		{"unknown key", "    colour: red\n", "site.yaml:11: devices[0].colour: unknown key"},
 		{"elevator key on a meter", "    entrapment_after: 5s\n", "site.yaml:11: devices[0].entrapment_after: applies to elevators only"},
 		{"access key on a meter", "    held_open_after: 5s\n", "site.yaml:11: devices[0].held_open_after: applies to access control only"},
 		{"a family nobody declared", "  - {id: w1, family: metre, protocol: modbus_tcp, profile: demo-prepaid-meter, address: 127.0.0.1:502}\n",
-			`site.yaml:11: devices[1].family: "metre" is not a device family; use one of access, elevator, fire, meter, power`},
+			`site.yaml:11: devices[1].family: "metre" is not a device family; use one of access, elevator, fire, meter, power, water`},
 		{"a rule's family", "rules:\n  - {name: r1, family: lift, point: floor, above: 1}\n",
 			`site.yaml:12: rules[0].family: "lift" is not a device family`},
 	} {

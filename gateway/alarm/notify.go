@@ -115,6 +115,12 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 		if t.Feeder != "" || t.Group != "" {
 			n.Device = "" // not a device: a feeder, or a silent gateway, bus or endpoint
 		}
+		if n.Kind == wire.TopUp && n.Device != "" {
+			// The meter's family (meter: electricity, water) is the
+			// reminder's category: a household has one open reminder per
+			// kind of meter, and the assistants see which to top up.
+			n.Category = d.Family
+		}
 		if t.Point != "" {
 			n.Reading = &wire.Reading{Point: t.Point, Value: t.Value, Unit: d.Units[t.Point], At: t.At}
 		}

@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,85 @@ devices:
 	em := h.tickets(wire.Emergency)
 	if len(em) != 1 || !strings.Contains(em[0].Title, "火警") || !strings.Contains(em[0].Description, "FIRE ALARM building 1: loop 1 zone 3") {
 		t.Fatalf("fire emergency %+v", em)
+	}
+}
+
+// The shipped water rules on a household's prepaid water meter beside its
+// electricity meter: the water reminder stands apart from the power one,
+// turns urgent when the valve shuts for arrears and closes itself on a
+// top-up; a valve fault and a low battery are repairs; a main meter's flow
+// jump and night flow are engineering notices.
+func TestShippedWaterRules(t *testing.T) {
+	shipped, err := config.Load("../../configs/rules/default.yaml")
+	if err != nil {
+		t.Fatalf("shipped rules: %v", err)
+	}
+	cfg := loadConfig(t, `
+devices:
+  - {id: m102, family: meter, protocol: modbus_tcp, building: "1", unit: "1-102", tags: [prepaid]}
+  - {id: w102, family: water, protocol: modbus_tcp, building: "1", unit: "1-102"}
+  - {id: wmain, family: water, protocol: modbus_tcp, building: "1"}
+`)
+	cfg.Rules = shipped.Rules
+	h := newHarnessConfig(t, cfg)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	s := 0
+	water := func(balance, valve, battery float64) {
+		h.read("w102", at(s), "balance", balance, "valve", valve, "battery_low", battery)
+		s += 10
+	}
+	for range 5 {
+		h.read("m102", at(s), "balance", 8, "relay", 1, "voltage", 220, "energy_import", 1000)
+		water(7, 0, 0)
+	}
+	tops := h.tickets(wire.TopUp)
+	if len(tops) != 2 {
+		t.Fatalf("top-up reminders %+v, want one for power and one for water", tops)
+	}
+	var w wire.Ticket
+	for _, tk := range tops {
+		if tk.Category == "water" {
+			w = tk
+		}
+	}
+	if w.ID == 0 || !strings.Contains(w.Title, "水表") {
+		t.Fatalf("water reminder %+v", w)
+	}
+	water(0, 1, 0) // the valve shuts for arrears: urgent, on the same reminder
+	if got := h.tickets(wire.TopUp); len(got) != 2 {
+		t.Fatalf("arrears opened another reminder: %+v", got)
+	}
+	if got, _ := h.desk.GetTicket(context.Background(), w.ID); got.Priority != "P2" {
+		t.Errorf("arrears left the water reminder at %s", got.Priority)
+	}
+	water(30, 0, 0) // topped up
+	if got, _ := h.desk.GetTicket(context.Background(), w.ID); got.Status != wire.Closed {
+		t.Errorf("water reminder %s after the top-up", got.Status)
+	}
+	for range 8 {
+		water(30, 3, 1) // a valve fault for 80 s; a low battery is not yet 10 minutes old
+	}
+	for range 60 {
+		water(30, 0, 1)
+	}
+	repairs := map[string]bool{}
+	for _, tk := range h.tickets(wire.Repair) {
+		repairs[tk.Title] = true
+	}
+	if len(repairs) != 2 || !repairs["1栋 1-102 水表阀门故障"] || !repairs["1栋 1-102 水表电池欠压, 请更换电池"] {
+		t.Fatalf("repairs %v", repairs)
+	}
+
+	h.event(devices.Event{Device: h.infos["wmain"], Time: at(s), Type: "flow_jump", Source: "meter 1", Active: true, Text: "flow 9.00 m³/h against 2.00 m³/h usual in the last 2h0m0s"})
+	h.event(devices.Event{Device: h.infos["wmain"], Time: at(s), Type: "night_flow", Source: "meter 1", Active: true, Text: "water ran all night"})
+	notices := 0
+	for _, tk := range h.tickets(wire.Repair) {
+		if tk.Priority == "P3" && strings.Contains(tk.Title, "总水表") {
+			notices++
+		}
+	}
+	if notices != 2 {
+		t.Errorf("%d engineering notices for the main meter, want 2", notices)
 	}
 }
 

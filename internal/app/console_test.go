@@ -246,7 +246,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	influxURL, bucket := testenv.InfluxDB(t)
 	cfg := demoConfig(t, influxURL, bucket,
 		"initial_balance: 22", "initial_balance: 11",
-		"drain_per_second: 0.5", "drain_per_second: 1")
+		"drain_per_second: 0.5", "drain_per_second: 1",
+		// The water meter is red from its first reading, so that its reminder
+		// is on the lists before the pages are looked at (counted rows).
+		"initial_balance: 16", "initial_balance: 9.5")
 	cfg.Gateway.HeartbeatInterval = time.Second
 	base := "http://" + cfg.Desk.Listen
 	ctx, cancel := context.WithCancel(context.Background())
@@ -270,6 +273,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no top-up ticket within 30 s")
 	}
+	waitFor(t, 30*time.Second, "the water meter's reminder", func() bool { return len(listTickets(t, cfg, "water-1-1-102")) > 0 })
 
 	b := browser(t)
 

@@ -65,7 +65,9 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	// that it stays low for many polls within the test.
 	cfg := demoConfig(t, influxURL, bucket,
 		"initial_balance: 22", "initial_balance: 12",
-		"drain_per_second: 0.5", "drain_per_second: 1")
+		"drain_per_second: 0.5", "drain_per_second: 1",
+		// The water meter too: just above 10 yuan, crossing it within seconds.
+		"initial_balance: 16", "initial_balance: 10.5")
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,14 +104,25 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	polls := func() uint64 { d, _ := g.Health().Get("meter-1-1-101"); return d.Polls }
 	afterTicket := polls()
 	waitFor(t, 60*time.Second, "25 more polls of the low balance", func() bool { return polls() >= afterTicket+25 })
-	tickets := listTickets(t, cfg)
+	// The water meter on CJ/T 188 over its pseudo-terminal goes red too: its
+	// own reminder, beside the electricity one.
+	var water []wire.Ticket
+	waitFor(t, 60*time.Second, "the water meter's top-up reminder", func() bool {
+		water = listTickets(t, cfg, "water-1-1-102")
+		return len(water) > 0
+	})
+	tickets := listTickets(t, cfg, "meter-1-1-101")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v", err)
 	}
 
+	if len(water) != 1 || water[0].Kind != wire.TopUp || water[0].Category != "water" || water[0].Unit != "1-102" ||
+		water[0].Reading == nil || water[0].Reading.Point != "balance" || water[0].Reading.Value >= 10 || !strings.Contains(water[0].Title, "水表") {
+		t.Errorf("water reminder: %+v", water)
+	}
 	if len(tickets) != 1 {
-		t.Fatalf("want exactly one ticket, got %d: %+v", len(tickets), tickets)
+		t.Fatalf("want exactly one electricity ticket, got %d: %+v", len(tickets), tickets)
 	}
 	tk := tickets[0]
 	if tk.Kind != wire.TopUp || tk.Device != "meter-1-1-101" || tk.Building != "1" || tk.Unit != "1-101" ||
@@ -124,8 +137,16 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 		t.Errorf("title %q does not name the unit", tk.Title)
 	}
 	mu.Lock()
-	if len(delivered) != 1 {
-		t.Errorf("gateway delivered %d ticket requests, want 1", len(delivered))
+	// One request for the power reminder; the water meter's are its own
+	// (its reminder, and the urgent one once its valve shuts).
+	power := 0
+	for _, d := range delivered {
+		if d.Device == "meter-1-1-101" {
+			power++
+		}
+	}
+	if power != 1 {
+		t.Errorf("gateway delivered %d ticket requests for the power meter, want 1", power)
 	}
 	mu.Unlock()
 
@@ -167,9 +188,9 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	}
 }
 
-func listTickets(t *testing.T, cfg *config.Config) []wire.Ticket {
+func listTickets(t *testing.T, cfg *config.Config, device string) []wire.Ticket {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Desk.Listen+"/api/v1/tickets?device=meter-1-1-101", nil)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Desk.Listen+"/api/v1/tickets?device="+device, nil)
 	req.Header.Set("Authorization", "Bearer demo-admin-token-not-for-production")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -92,6 +92,8 @@ export interface TopUp {
   building?: string;
   unit?: string;
   device?: string;
+  /** the meter's family: meter (electricity) or water */
+  category?: string;
   status: string;
   balance?: number;
   red_since: string;

@@ -74,7 +74,8 @@ async function redMeters(box: HTMLElement) {
           const msg = h("span", { class: "msg error" });
           const last = tp.last_reminder;
           return h("tr", { "data-ticket": tp.ticket_id },
-            h("td", {}, location(tp), tp.device ? h("small", { class: "muted" }, " " + tp.device) : null),
+            h("td", {}, location(tp), tp.category ? h("span", { class: "meter-kind", "data-kind": tp.category }, " " + t("meterKind." + tp.category)) : null,
+              tp.device ? h("small", { class: "muted" }, " " + tp.device) : null),
             h("td", {}, tp.resident || "—"),
             h("td", {}, tp.phone ? h("a", { href: "tel:" + tp.phone }, tp.phone) : "—"),
             h("td", { class: "num red" }, tp.balance !== undefined && tp.balance !== null ? reading(tp.balance) : ""),
