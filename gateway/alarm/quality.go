@@ -37,6 +37,10 @@ func Imbalance(vals []float64) (pct, mean float64, ok bool) {
 	return dev / mean * 100, mean, true
 }
 
+// pctEpsilon absorbs rounding in percentages computed from limits given
+// in volts.
+const pctEpsilon = 1e-9
+
 // Deviation is v's deviation from nominal in percent: −8 is 8 % under.
 func Deviation(v, nominal float64) float64 { return (v - nominal) / nominal * 100 }
 
@@ -102,7 +106,9 @@ func (r *rule) judge(rd *devices.Reading, firing bool, unit func(string) string)
 			if worst < 0 || s > score {
 				worst, score = i, s
 			}
-			if d < 0 && c.BelowPct != nil && -d > *c.BelowPct || d > 0 && c.AbovePct != nil && d > *c.AbovePct {
+			// At the limit is within it: 235.4 V is +7 % of 220 V, whatever
+			// the last bit of the float says.
+			if d < 0 && c.BelowPct != nil && -d > *c.BelowPct+pctEpsilon || d > 0 && c.AbovePct != nil && d > *c.AbovePct+pctEpsilon {
 				m.active = true
 			}
 		}

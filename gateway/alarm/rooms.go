@@ -193,9 +193,6 @@ func (e *Engine) observeRoom(s *slot, o RoomObservation) {
 	if change != NoChange {
 		e.changed(s, change, o.At)
 	}
-	if change == ResolvedNow || change == PendingDropped {
-		a.Sensors = nil
-	}
 }
 
 func wetCount(ss []RoomSensor) int {
@@ -215,7 +212,7 @@ func (e *Engine) roomEvidence(ss []RoomSensor) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d 个传感器检测到水 / %d of %d sensors detect water: ", wetCount(ss), wetCount(ss), len(ss))
+	fmt.Fprintf(&b, "%d/%d 个传感器检测到水 / %d of %d sensors detect water: ", wetCount(ss), len(ss), wetCount(ss), len(ss))
 	for i, s := range ss {
 		if i == maxEvidenceDevices {
 			fmt.Fprintf(&b, "; and %d more", len(ss)-i)

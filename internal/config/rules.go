@@ -276,7 +276,7 @@ func (c *Config) validateRuleType(p string, r Rule) []Problem {
 		add(p+".category", "longer than 64 bytes")
 	}
 	if len(r.Points) > 0 && !slices.Contains([]string{RuleThreshold, RuleDeviation, RuleImbalance, RuleState, RuleRising}, r.Type) {
-		add(p+".points", "a %s rule judges no points", r.Type)
+		add(p+".points", "%s %s rule judges no points", article(r.Type), r.Type)
 	}
 	switch r.Type {
 	case RuleThreshold:
@@ -384,4 +384,12 @@ func unknownPlaceholder(tmpl string) string {
 		}
 		tmpl = tmpl[i+j+1:]
 	}
+}
+
+// article is "a" or "an" before a word.
+func article(w string) string {
+	if w != "" && strings.ContainsRune("aeiou", rune(w[0])) {
+		return "an"
+	}
+	return "a"
 }
