@@ -40,7 +40,7 @@ func TestDecideRoom(t *testing.T) {
 			{wet("a", 25), RoomNone, Firing, "a b"}, // listed already: no new note
 			{dry("a", 30), RoomLeft, Firing, "b"},
 			{dry("b", 40), RoomClearing, Firing, ""},
-			{tick(100), RoomNone, Firing, ""}, // keep_for not yet
+			{tick(100), RoomNone, Firing, ""},      // keep_for not yet
 			{wet("b", 120), RoomNone, Firing, "b"}, // water again while clearing: the same incident
 			{dry("b", 130), RoomClearing, Firing, ""},
 			{tick(250), RoomResolved, Inactive, ""},
