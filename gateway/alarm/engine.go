@@ -55,6 +55,8 @@ type State string
 const (
 	StateFiring   State = "firing"
 	StateResolved State = "resolved"
+	// StateJoined: another sensor joined a room's firing incident (a note on its ticket).
+	StateJoined State = "joined"
 )
 
 // Key is the fingerprint of a rule on a device: site/rule/device.
@@ -82,6 +84,10 @@ type Alarm struct {
 	Baseline *float64 `json:"baseline,omitempty"`
 	// LastEvent is when an event alarm's event last arrived (for clear_after).
 	LastEvent time.Time `json:"last_event,omitzero"`
+	// Room is where an alarm of a rule grouped by source is, and Sensors
+	// are the sensors of its episode (rooms.go).
+	Room    *RoomRef     `json:"room,omitempty"`
+	Sensors []RoomSensor `json:"sensors,omitempty"`
 }
 
 // Episode identifies one firing of an alarm: the desk actions of an episode
@@ -106,6 +112,10 @@ type Transition struct {
 	// Group is, for a silent gateway's, bus's or endpoint's incident, its id
 	// (the gateway's id or the link's key).
 	Group string
+	// Room is, for the alarm of a rule grouped by source, the room; Joined,
+	// on a joined transition, the sensor that joined.
+	Room   *RoomRef
+	Joined string
 	// LastError is, for an offline alarm, the device's last error as the
 	// gateway's health tracker has it ("timeout", "exception 11 (...)").
 	LastError string
@@ -252,10 +262,11 @@ type slot struct {
 	rule   *rule
 	key    string
 	timing Timing
-	dev    *device // nil for outages and group incidents
-	feeder *feeder // outages only
-	group  *group  // group incidents only
-	alarm  *Alarm  // nil while the alarm has no state
+	dev    *device  // nil for outages and group incidents
+	feeder *feeder  // outages only
+	group  *group   // group incidents only
+	room   *RoomRef // rules grouped by source only
+	alarm  *Alarm   // nil while the alarm has no state
 	// lastGood is when a no_data rule last saw its point.
 	lastGood time.Time
 	// hint is where the point was in the device's last reading: drivers send
@@ -356,7 +367,7 @@ func (e *Engine) addDevice(d config.Device, info *devices.Info) *device {
 		}
 		s := &slot{rule: r, key: Key(e.site, r.cfg.Name, d.ID), timing: r.timing, dev: dv}
 		switch r.cfg.Type {
-		case config.RuleThreshold, config.RuleState, config.RuleRising:
+		case config.RuleThreshold, config.RuleState, config.RuleRising, config.RuleDeviation, config.RuleImbalance:
 			dv.reading = append(dv.reading, s)
 		case config.RuleOffline:
 			dv.offline = append(dv.offline, s)
@@ -390,6 +401,12 @@ func (e *Engine) deviceOf(info *devices.Info) *device {
 // or device is gone from the configuration.
 func (e *Engine) restore(a *Alarm) {
 	s, ok := e.slots[a.Key]
+	if !ok && a.Room != nil {
+		s, ok = e.restoreRoom(a)
+		if ok {
+			e.slots[a.Key] = s
+		}
+	}
 	if !ok && a.Source != "" {
 		if d, found := e.devs[a.Device]; found {
 			for _, r := range d.events {
@@ -454,6 +471,10 @@ func (e *Engine) hasPoint(s *slot, r *devices.Reading) bool {
 }
 
 func (e *Engine) evalReading(s *slot, r *devices.Reading) {
+	if s.rule.multi() {
+		e.evalMulti(s, r)
+		return
+	}
 	c := s.rule.cfg
 	v, ok := s.get(r)
 	if !ok {
@@ -507,6 +528,9 @@ func (e *Engine) alarmOf(s *slot) *Alarm {
 			s.alarm.Device = s.feeder.cfg.ID
 		} else if s.group != nil {
 			s.alarm.Device = s.group.id
+		} else if s.room != nil {
+			ref := *s.room
+			s.alarm.Device, s.alarm.Source, s.alarm.Room = s.room.Name, s.room.Name, &ref
 		}
 		e.live[s.key] = s
 	}
@@ -530,6 +554,13 @@ func (e *Engine) observe(s *slot, active bool, now time.Time, value float64) {
 	}
 	e.touch(s)
 	a.Lifecycle = next
+	e.changed(s, change, now)
+}
+
+// changed records what a lifecycle change of a slot's alarm means: a firing
+// transition (muted or ticketed) or a resolved one.
+func (e *Engine) changed(s *slot, change Change, now time.Time) {
+	a := s.alarm
 	switch change {
 	case FiredNow:
 		a.Suppressed = e.mutes(s, now)
@@ -554,6 +585,8 @@ func (e *Engine) mutes(s *slot, now time.Time) Cause {
 		t.ID, t.Building = s.feeder.cfg.ID, s.feeder.cfg.Building
 	case s.group != nil:
 		t.ID, t.Building = s.group.id, s.group.building()
+	case s.room != nil:
+		t.ID, t.Building = firstSensorDevice(s.alarm), s.room.Building
 	}
 	c, _ := e.mute.Mutes(t, now)
 	return c
@@ -581,8 +614,8 @@ func (e *Engine) settle(s *slot, now time.Time) {
 	}
 	s.alarm = nil
 	delete(e.live, s.key)
-	if s.dev != nil && a.Source != "" {
-		delete(e.slots, s.key) // event sources come and go
+	if s.dev != nil && a.Source != "" || s.room != nil {
+		delete(e.slots, s.key) // event sources and rooms come and go
 	}
 }
 
@@ -680,6 +713,14 @@ func (e *Engine) transition(s *slot, st State) *Transition {
 	case s.feeder != nil:
 		tr.Feeder = s.feeder.cfg.ID
 		tr.Device = &devices.Info{ID: s.feeder.cfg.ID, Site: e.site, Building: s.feeder.cfg.Building, Units: map[string]string{}}
+	case s.room != nil:
+		ref := *s.room
+		tr.Room = &ref
+		tr.Device = &devices.Info{ID: firstSensorDevice(a), Site: e.site, Building: s.room.Building,
+			Floor: s.room.Floor, Unit: s.room.Name, Units: map[string]string{}}
+		if tr.Device.ID == "" {
+			tr.Device.ID = s.room.Name
+		}
 	}
 	return tr
 }
@@ -693,6 +734,8 @@ func (e *Engine) ObserveEvent(ev devices.Event) []Transition {
 		e.m.evaluations.Inc()
 		c := r.cfg
 		switch {
+		case c.GroupBy == config.GroupBySource && (ev.Type == c.Event || c.ClearEvent != "" && ev.Type == c.ClearEvent):
+			e.roomEvent(r, d, ev)
 		case ev.Type == c.Event:
 			key := Key(e.site, c.Name, d.cfg.ID)
 			if ev.Source != "" {
@@ -784,6 +827,10 @@ func (e *Engine) Tick(now time.Time) []Transition {
 	}
 	for _, s := range e.live {
 		a := s.alarm
+		if s.room != nil {
+			e.tickRoom(s, now)
+			continue
+		}
 		if s.rule.cfg.Type != config.RuleEvent || a == nil || a.Phase != Firing {
 			continue
 		}

@@ -20,6 +20,11 @@ func FuzzRules(f *testing.F) {
 		"rules: [{name: r, type: no_data, no_data_for: 1m}, {name: o, type: offline}]",
 		"rules: [{name: r, type: outage}]\ntopology: {feeders: [{id: f, devices: [m1], incomer: {device: m1, point: voltage, below: 5}}]}",
 		"rules: [{name: r, point: x, above: 1, title: \"{bogus}\"}]",
+		"rules: [{name: r, event: flooding, group_by: source, keep_for: 1m, clear_event: reset, clear_after: 2m, ticket: emergency}]",
+		"rules: [{name: r, event: flooding, group_by: source, for: 30s, ticket: emergency}]",
+		"rules: [{name: r, type: deviation, points: [voltage, x], nominal: 220, below_pct: 10, above_pct: 7, ticket: repair}]",
+		"rules: [{name: r, type: imbalance, points: [voltage, x, balance], above: 20, clear: 10, min_mean: 1, ticket: repair}]",
+		"rules: [{name: r, points: [voltage, x], abs: true, below: 0.9, clear: 0.92, only_if: {point: relay, equals: 1}}]",
 	} {
 		f.Add(seed)
 	}
@@ -39,6 +44,11 @@ func FuzzRules(f *testing.F) {
 				{Point: "balance", Value: v}, {Point: "relay", Value: float64(i % 2)}, {Point: "energy", Value: v},
 				{Point: "voltage", Value: v}, {Point: "x", Value: v}}})
 			eng.ObserveEvent(devices.Event{Device: info, Time: at, Type: "fire_alarm", Source: "z", Active: i%2 == 0})
+			eng.ObserveEvent(devices.Event{Device: info, Time: at, Type: "flooding", Source: "B1", Active: i%3 != 2,
+				Attrs: map[string]string{"probe": []string{"", "water_leak_1", "water_leak_2"}[i%3]}})
+			if i == 3 {
+				eng.ObserveEvent(devices.Event{Device: info, Time: at, Type: "reset", Active: true})
+			}
 			eng.ObserveHealth("m1", i%2 == 1, "timeout", at)
 			for _, tr := range eng.Tick(at.Add(30 * time.Second)) {
 				Actions(tr, time.UTC)

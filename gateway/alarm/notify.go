@@ -2,6 +2,7 @@ package alarm
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -101,6 +102,7 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 		fmt.Fprintf(&desc, "alarm %s, rule %s, severity %s", t.Key, t.Rule.Name, t.Rule.Severity)
 		n := &wire.NewTicket{
 			Kind:        wire.Kind(t.Rule.Ticket),
+			Category:    t.Rule.Category,
 			Priority:    t.Rule.Priority,
 			Title:       t.Title(loc),
 			Description: desc.String(),
@@ -127,6 +129,13 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 		return []wire.AlarmAction{{
 			IdempotencyKey: t.Episode + "/open", AlarmKey: t.Key, Action: wire.ActionOpen, Ticket: n, At: t.At,
 			Note: fmt.Sprintf("告警再次触发 %s: %s / alarm raised again at %s: %s", at, zh, at, en),
+		}}
+	case StateJoined:
+		return []wire.AlarmAction{{
+			IdempotencyKey: t.Episode + "/join/" + t.Joined + "@" + strconv.FormatInt(t.At.UnixNano(), 10),
+			AlarmKey:       t.Key, Action: wire.ActionNote, At: t.At,
+			Note: truncate(fmt.Sprintf("%s 传感器 %s 也检测到水 / sensor %s detects water too at %s. %s",
+				at, t.Joined, t.Joined, at, t.Text), 4000),
 		}}
 	case StateResolved:
 		closeIt := t.Rule.Ticket == string(wire.TopUp)

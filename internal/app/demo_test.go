@@ -35,6 +35,8 @@ func demoConfig(t *testing.T, influxURL, bucket string, replace ...string) *conf
 	r := strings.NewReplacer(append([]string{
 		"127.0.0.1:8080", testenv.FreeAddr(t),
 		"127.0.0.1:15020", testenv.FreeAddr(t),
+		"127.0.0.1:15030", testenv.FreeAddr(t),
+		"127.0.0.1:15031", testenv.FreeAddr(t),
 		"127.0.0.1:11883", testenv.FreeAddr(t),
 		"http://127.0.0.1:18086", influxURL,
 		"estate/autogen", bucket,
@@ -62,12 +64,15 @@ func LoadConfigText(t *testing.T, text string) (*config.Config, error) {
 func TestDemoPipelineEndToEnd(t *testing.T) {
 	influxURL, bucket := testenv.InfluxDB(t)
 	// The balance starts just above the threshold and crosses it after 2 s, so
-	// that it stays low for many polls within the test.
+	// that it stays low for many polls within the test. The pump room floods
+	// after 4 s, its second leak module 3 s later.
 	cfg := demoConfig(t, influxURL, bucket,
 		"initial_balance: 22", "initial_balance: 12",
 		"drain_per_second: 0.5", "drain_per_second: 1",
 		// The water meter too: just above 10 yuan, crossing it within seconds.
-		"initial_balance: 16", "initial_balance: 10.5")
+		"initial_balance: 16", "initial_balance: 10.5",
+		"{at: 100s, do: flood, for: 3m}", "{at: 4s, do: flood, for: 3m}",
+		"{at: 105s, do: flood, for: 3m}", "{at: 7s, do: flood, for: 3m}")
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -83,6 +88,9 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 		done <- RunDemo(ctx, cfg, log, io.Discard, func(g *gateway.Gateway) {
 			gw <- g
 			g.OnTicket = func(tk wire.Ticket) {
+				if tk.Kind != wire.TopUp {
+					return // the flooded pump room, below
+				}
 				mu.Lock()
 				delivered = append(delivered, tk)
 				mu.Unlock()
@@ -112,6 +120,32 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 		return len(water) > 0
 	})
 	tickets := listTickets(t, cfg, "meter-1-1-101")
+
+	// The flooded pump room: one P1 emergency for the room, whichever of its
+	// two leak modules (four probes) detected the water first; the other
+	// module joins it with a note.
+	var flooding []wire.Ticket
+	var notes string
+	waitFor(t, 60*time.Second, "the pump room's flooding emergency with both modules", func() bool {
+		flooding = queryTickets(t, cfg, "kind=emergency")
+		if len(flooding) != 1 {
+			return len(flooding) > 1
+		}
+		notes = ticketNotes(t, cfg, flooding[0].ID)
+		text := flooding[0].Description + notes
+		return strings.Contains(text, "leak-1-b1-pump-a/water_leak_2") && strings.Contains(text, "leak-1-b1-pump-b/water_leak_2")
+	})
+	if len(flooding) != 1 {
+		t.Fatalf("want one flooding emergency for the pump room, got %d: %+v", len(flooding), flooding)
+	}
+	if fl := flooding[0]; fl.AlarmKey != "demo-estate/flooding/1/B1 水泵房" || fl.Priority != "P1" || fl.Category != "flooding" ||
+		fl.Building != "1" || fl.Floor != "B1" || fl.Unit != "B1 水泵房" || !strings.Contains(fl.Title, "水浸") ||
+		!strings.HasPrefix(fl.Device, "leak-1-b1-pump-") {
+		t.Errorf("flooding ticket: %+v", fl)
+	}
+	if !strings.Contains(notes, "也检测到水") {
+		t.Errorf("no note of the sensors that joined: %s", notes)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v", err)
@@ -190,7 +224,33 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 
 func listTickets(t *testing.T, cfg *config.Config, device string) []wire.Ticket {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Desk.Listen+"/api/v1/tickets?device="+device, nil)
+	return queryTickets(t, cfg, "device="+device)
+}
+
+// ticketNotes are the notes the gateway left on a ticket, one a line.
+func ticketNotes(t *testing.T, cfg *config.Config, id int64) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/api/v1/tickets/%d/notes", cfg.Desk.Listen, id), nil)
+	req.Header.Set("Authorization", "Bearer demo-admin-token-not-for-production")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("notes: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Notes []struct{ Body string } }
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+		t.Fatalf("notes: status %d", resp.StatusCode)
+	}
+	var b strings.Builder
+	for _, n := range body.Notes {
+		b.WriteString(n.Body + "\n")
+	}
+	return b.String()
+}
+
+func queryTickets(t *testing.T, cfg *config.Config, query string) []wire.Ticket {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Desk.Listen+"/api/v1/tickets?"+query, nil)
 	req.Header.Set("Authorization", "Bearer demo-admin-token-not-for-production")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -16,10 +16,18 @@ const (
 	RuleOffline   = "offline"   // the driver says the device does not answer
 	RuleNoData    = "no_data"   // no good reading of the device (or point) for a duration
 	RuleOutage    = "outage"    // a feeder lost power (inferred from topology)
+	RuleDeviation = "deviation" // points outside a band around a nominal value, in percent (supply voltage)
+	RuleImbalance = "imbalance" // points apart from their mean by more than a percentage (phase currents)
 )
 
 // RuleTypes lists every rule type, in the order the messages offer them.
-var RuleTypes = []string{RuleThreshold, RuleState, RuleRising, RuleEvent, RuleOffline, RuleNoData, RuleOutage}
+var RuleTypes = []string{RuleThreshold, RuleState, RuleRising, RuleEvent, RuleOffline, RuleNoData, RuleOutage,
+	RuleDeviation, RuleImbalance}
+
+// GroupBySource is the one value of a rule's group_by: the events of every
+// device the rule selects in one building that name the same source share
+// one alarm (the leak sensors of one room).
+const GroupBySource = "source"
 
 // Rule raises an alarm, and possibly a ticket, from a device's readings,
 // events or health. Rules are data: `estate check` validates them.
@@ -40,6 +48,24 @@ type Rule struct {
 
 	// Point is the point a threshold, state, rising or no_data rule watches.
 	Point string `yaml:"point"`
+	// Points are the points a deviation or imbalance rule judges together
+	// (voltage_l1, voltage_l2, voltage_l3), or, instead of point, the points
+	// of a threshold rule: it judges the worst of those the reading has
+	// (the lowest for below, the highest for above), so one rule covers
+	// three phases or a point that profiles name differently.
+	Points []string `yaml:"points"`
+	// Abs makes a threshold rule judge the magnitude of its point (a power
+	// factor whose sign says leading or lagging).
+	Abs bool `yaml:"abs"`
+	// Nominal, BelowPct and AbovePct are a deviation rule's band: it fires
+	// when a point is more than BelowPct percent under Nominal or more than
+	// AbovePct percent over it (GB/T 12325: 220 V, 10 and 7 for single phase).
+	Nominal  *float64 `yaml:"nominal"`
+	BelowPct *float64 `yaml:"below_pct"`
+	AbovePct *float64 `yaml:"above_pct"`
+	// MinMean is the mean of an imbalance rule's points below which the
+	// imbalance is not judged (a light load: a few amps make a large share).
+	MinMean *float64 `yaml:"min_mean"`
 	// Below fires when the point falls below this value (at or below with inclusive).
 	Below *float64 `yaml:"below"`
 	// Above fires when the point rises above this value (at or above with inclusive).
@@ -65,6 +91,12 @@ type Rule struct {
 	ClearAfter time.Duration `yaml:"clear_after"`
 	// NoDataFor is how long a no_data rule waits for a good reading.
 	NoDataFor time.Duration `yaml:"no_data_for"`
+	// GroupBy "source" makes an event rule one alarm per building and event
+	// source for every device it selects, instead of one per device: the
+	// leak sensors of one room (their family reports the room as the
+	// source) open one incident, whose evidence lists the sensors; a sensor
+	// that detects water later joins it (a note on its ticket).
+	GroupBy string `yaml:"group_by"`
 
 	// For is how long the condition must hold before the alarm fires (pending until then).
 	For time.Duration `yaml:"for"`
@@ -85,6 +117,8 @@ type Rule struct {
 	// Priority overrides the ticket kind's default priority (P1, P2, P3):
 	// an urgent top-up reminder is P2.
 	Priority string `yaml:"priority"`
+	// Category is the ticket's category (flooding), counted by the monthly report.
+	Category string `yaml:"category"`
 	// Title is the ticket title; placeholders as in Message. Defaults to Message.ZH.
 	Title string `yaml:"title"`
 	// Message is what the console and the ticket say, in Chinese and English.
@@ -203,10 +237,54 @@ func (c *Config) validateRuleType(p string, r Rule) []Problem {
 		if r.Point == "" {
 			add(p+".point", "required: the point the rule watches, such as balance")
 		}
+		if len(r.Points) > 0 {
+			add(p+".points", "only threshold, deviation and imbalance rules judge several points; give point")
+		}
+	}
+	needPoints := func(min int) {
+		if r.Point != "" {
+			add(p+".point", "a %s rule judges points (a list), not point", r.Type)
+		}
+		if len(r.Points) < min {
+			add(p+".points", "required: at least %d points judged together, such as [voltage_l1, voltage_l2, voltage_l3]", min)
+		}
+	}
+	for j, pt := range r.Points {
+		if pt == "" || slices.Contains(r.Points[:j], pt) {
+			add(fmt.Sprintf("%s.points[%d]", p, j), "must be a point name, each once")
+		}
+	}
+	if r.Abs && r.Type != RuleThreshold {
+		add(p+".abs", "applies to threshold rules only")
+	}
+	if r.Type != RuleDeviation && (r.Nominal != nil || r.BelowPct != nil || r.AbovePct != nil) {
+		add(p+".nominal", "nominal, below_pct and above_pct apply to deviation rules only")
+	}
+	if r.Type != RuleImbalance && r.MinMean != nil {
+		add(p+".min_mean", "applies to imbalance rules only")
+	}
+	switch r.GroupBy {
+	case "":
+	case GroupBySource:
+		if r.Type != RuleEvent {
+			add(p+".group_by", "applies to event rules only")
+		}
+	default:
+		add(p+".group_by", "%q is not a grouping; use %s (one alarm per building and event source)", r.GroupBy, GroupBySource)
+	}
+	if len(r.Category) > 64 {
+		add(p+".category", "longer than 64 bytes")
+	}
+	if len(r.Points) > 0 && !slices.Contains([]string{RuleThreshold, RuleDeviation, RuleImbalance, RuleState, RuleRising}, r.Type) {
+		add(p+".points", "%s %s rule judges no points", article(r.Type), r.Type)
 	}
 	switch r.Type {
 	case RuleThreshold:
-		needPoint()
+		if len(r.Points) == 0 {
+			needPoint()
+		} else if r.Point != "" {
+			add(p+".points", "give either point or points, not both")
+		}
 		switch {
 		case r.Below == nil && r.Above == nil:
 			add(p, "give either below or above")
@@ -233,6 +311,38 @@ func (c *Config) validateRuleType(p string, r Rule) []Problem {
 	case RuleEvent:
 		if r.Event == "" {
 			add(p+".event", "required: the event type, such as fire_alarm or door_forced")
+		}
+	case RuleDeviation:
+		needPoints(1)
+		if r.Nominal == nil || *r.Nominal <= 0 {
+			add(p+".nominal", "required: the nominal value in the points' unit, such as 220 (V)")
+		}
+		if r.BelowPct == nil && r.AbovePct == nil {
+			add(p, "give below_pct, above_pct or both: the allowed deviation from nominal in percent")
+		}
+		for name, v := range map[string]*float64{"below_pct": r.BelowPct, "above_pct": r.AbovePct} {
+			if v != nil && (*v <= 0 || *v >= 100) {
+				add(p+"."+name, "must be a percentage above 0 and below 100, got %g", *v)
+			}
+		}
+		if r.Below != nil || r.Above != nil || r.Clear != nil {
+			add(p, "a deviation rule's band is nominal, below_pct and above_pct; below, above and clear are for threshold rules")
+		}
+	case RuleImbalance:
+		needPoints(2)
+		switch {
+		case r.Above == nil:
+			add(p+".above", "required: the imbalance in percent (largest deviation from the mean over the mean) that fires")
+		case *r.Above <= 0:
+			add(p+".above", "must be a percentage above 0, got %g", *r.Above)
+		case r.Clear != nil && (*r.Clear > *r.Above || *r.Clear < 0):
+			add(p+".clear", "must be between 0 and above (%g) so that the alarm can clear", *r.Above)
+		}
+		if r.Below != nil {
+			add(p+".below", "an imbalance rule fires above a percentage; below is for threshold rules")
+		}
+		if r.MinMean != nil && *r.MinMean < 0 {
+			add(p+".min_mean", "must not be negative")
 		}
 	case RuleNoData:
 		if r.NoDataFor <= 0 {
@@ -274,4 +384,12 @@ func unknownPlaceholder(tmpl string) string {
 		}
 		tmpl = tmpl[i+j+1:]
 	}
+}
+
+// article is "a" or "an" before a word.
+func article(w string) string {
+	if w != "" && strings.ContainsRune("aeiou", rune(w[0])) {
+		return "an"
+	}
+	return "a"
 }
