@@ -120,8 +120,6 @@ func TestHouseholdImportEndpoint(t *testing.T) {
 	}
 }
 
-
-
 func mustExport(t *testing.T, d *testDesk, format string) []byte {
 	t.Helper()
 	rec := rawCall(t, d.h, "GET", "/api/v1/households/site-a?format="+format, adminToken, "", nil)
