@@ -126,3 +126,61 @@ func TestDeskBackupPostgres(t *testing.T) {
 		t.Errorf("restored households: %q", out)
 	}
 }
+
+// estate config add-devices on a copy of the demo configuration: a table
+// with a bad row changes nothing; the fixed table adds its devices and the
+// file still checks; export-devices lists them.
+func TestConfigAddDevices(t *testing.T) {
+	dir := t.TempDir()
+	orig, err := os.ReadFile("../../configs/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(mustAbs(t, "../../configs/profiles"), filepath.Join(dir, "profiles")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(mustAbs(t, "../../configs/rules"), filepath.Join(dir, "rules")); err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(dir, "demo.yaml")
+	os.WriteFile(site, orig, 0o600)
+	table := filepath.Join(dir, "devices.csv")
+	os.WriteFile(table, []byte("id,family,protocol,profile,building,unit,address,slave_id\n"+
+		"meter-2-2-201,meter,modbus_tcp,demo-prepaid-meter,2,2-201,127.0.0.1:15020,2\n"+
+		"meter-2-2-202,meter,modbus_tcp,demo-prepaid-meter,2,2-202,127.0.0.1:15020,x\n"), 0o600)
+	code, _, errOut := runCLI(t, "config", "add-devices", site, table)
+	if code != 1 || !strings.Contains(errOut, table+":3: slave_id:") || !strings.Contains(errOut, "was not changed") {
+		t.Fatalf("bad table: %d %q", code, errOut)
+	}
+	if now, _ := os.ReadFile(site); !bytes.Equal(now, orig) {
+		t.Fatal("the configuration changed although the table had a problem")
+	}
+	os.WriteFile(table, []byte("id,family,protocol,profile,building,unit,address,slave_id\n"+
+		"meter-2-2-201,meter,modbus_tcp,demo-prepaid-meter,2,2-201,127.0.0.1:15020,2\n"+
+		"meter-2-2-202,meter,modbus_tcp,demo-prepaid-meter,2,2-202,127.0.0.1:15020,3\n"), 0o600)
+	if code, out, errOut := runCLI(t, "config", "add-devices", site, table, "--dry-run"); code != 0 || !strings.Contains(out, "2 devices check; dry run") {
+		t.Fatalf("dry run: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "config", "add-devices", site, table); code != 0 || !strings.Contains(out, "added 2 devices") {
+		t.Fatalf("add: %d %q %q", code, out, errOut)
+	}
+	now, _ := os.ReadFile(site)
+	if !bytes.HasPrefix(now, orig[:bytes.Index(orig, []byte("\nrules:"))]) || !bytes.HasSuffix(now, orig[bytes.Index(orig, []byte("\nrules:")):]) {
+		t.Errorf("the rest of the configuration changed:\n%s", now)
+	}
+	if code, out, errOut := runCLI(t, "check", site); code != 0 || !strings.Contains(out, "5 devices") {
+		t.Errorf("check after add-devices: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "config", "export-devices", site); code != 0 || !strings.Contains(out, "meter-2-2-202,meter,modbus_tcp,demo-prepaid-meter,2,2-202") {
+		t.Errorf("export: %q", out)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
