@@ -447,7 +447,9 @@ func Add(configPath string, configText []byte, tableFile string, tableData []byt
 		}
 	}
 	if len(ps) > 0 {
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].File == tableFile && ps[j].File == tableFile && ps[i].Row < ps[j].Row })
+		sort.SliceStable(ps, func(i, j int) bool {
+			return ps[i].File == tableFile && ps[j].File == tableFile && ps[i].Row < ps[j].Row
+		})
 		return nil, 0, ps, nil
 	}
 	return out, len(devs), nil, nil
