@@ -182,6 +182,11 @@ func readXLSX(file string, data []byte) ([]Row, error) {
 func Write(w io.Writer, format string, header []string, rows [][]string) error {
 	switch format {
 	case "csv", "":
+		// The byte-order mark makes Excel read the file as UTF-8 (Chinese
+		// names otherwise open as mojibake); Read skips it.
+		if _, err := io.WriteString(w, "\ufeff"); err != nil {
+			return err
+		}
 		cw := csv.NewWriter(w)
 		if err := cw.Write(header); err != nil {
 			return err
