@@ -13,6 +13,7 @@ import (
 
 	"github.com/estatehq/estate/desk/households"
 	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/internal/tabular"
 )
 
 // maxImportBody is the largest households file the desk accepts: an XLSX
@@ -49,6 +50,9 @@ type ImportReport struct {
 	// (up to 2,000; ProblemsTotal counts them all).
 	Problems      []string `json:"problems"`
 	ProblemsTotal int      `json:"problems_total"`
+	// Details are the same problems as records (file, row, column, message,
+	// and a code with its values for the console to say them in Chinese).
+	Details []tabular.Problem `json:"details"`
 	Error         string   `json:"error,omitempty"`
 }
 
@@ -56,12 +60,13 @@ type ImportReport struct {
 // has problems, imports it into site in one transaction: all or nothing.
 func ImportHouseholds(ctx context.Context, st HouseholdImporter, file string, data []byte, site string, dryRun bool) (ImportReport, error) {
 	res := households.Parse(file, data, site)
-	rep := ImportReport{File: file, Site: site, DryRun: dryRun, Rows: res.Rows, Households: len(res.Units), Problems: []string{}, ProblemsTotal: len(res.Problems)}
+	rep := ImportReport{File: file, Site: site, DryRun: dryRun, Rows: res.Rows, Households: len(res.Units), Problems: []string{}, Details: []tabular.Problem{}, ProblemsTotal: len(res.Problems)}
 	for i, p := range res.Problems {
 		if i == maxProblemsShown {
 			break
 		}
 		rep.Problems = append(rep.Problems, p.String())
+		rep.Details = append(rep.Details, p)
 	}
 	existing := map[string]map[string]bool{}
 	for _, u := range res.Units {

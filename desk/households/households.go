@@ -8,7 +8,6 @@
 package households
 
 import (
-	"fmt"
 	"io"
 	"regexp"
 	"slices"
@@ -94,20 +93,20 @@ type unitAcc struct {
 func ParseRows(file string, rows []tabular.Row, site string) Result {
 	var res Result
 	if len(rows) == 0 {
-		res.Problems = tabular.Problems{{File: file, Msg: "the file is empty; its first row names the columns: " + strings.Join(Columns, ", ")}}
+		res.Problems = tabular.Problems{tabular.Newf(file, 0, "", "file_empty", "the file is empty; its first row names the columns: %s", strings.Join(Columns, ", "))}
 		return res
 	}
 	cols, ps := tabular.Header(file, rows[0], Columns, aliases)
 	res.Problems = ps
 	if _, ok := cols["unit"]; !ok {
-		res.Problems = append(res.Problems, tabular.Problem{File: file, Row: rows[0].Num, Column: "unit", Msg: "missing column (the unit's number, such as 3-1201)"})
+		res.Problems = append(res.Problems, tabular.Newf(file, rows[0].Num, "unit", "missing_unit_column", "missing column (the unit's number, such as 3-1201)"))
 	}
 	if len(res.Problems) > 0 {
 		return res
 	}
 	if _, ok := cols["site"]; !ok && site == "" {
-		res.Problems = append(res.Problems, tabular.Problem{File: file, Row: rows[0].Num, Column: "site",
-			Msg: "missing column; name the site of every row, or import into one site (--site)"})
+		res.Problems = append(res.Problems, tabular.Newf(file, rows[0].Num, "site", "missing_site_column",
+			"missing column; name the site of every row, or import into one site (--site)"))
 		return res
 	}
 	type key struct{ site, unit string }
@@ -119,12 +118,12 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 	}{}
 	for _, row := range rows[1:] {
 		res.Rows++
-		bad := func(col, format string, args ...any) {
-			res.Problems = append(res.Problems, tabular.Problem{File: file, Row: row.Num, Column: col, Msg: fmt.Sprintf(format, args...)})
+		bad := func(col, code, format string, args ...any) {
+			res.Problems = append(res.Problems, tabular.Newf(file, row.Num, col, code, format, args...))
 		}
 		for i := len(rows[0].Cells); i < len(row.Cells); i++ {
 			if row.Cells[i] != "" {
-				bad("", "a value in column %d, which has no heading", i+1)
+				bad("", "no_heading", "a value in column %d, which has no heading", i+1)
 				break
 			}
 		}
@@ -132,15 +131,15 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 		rowSite := get("site")
 		switch {
 		case rowSite == "" && site == "":
-			bad("site", "required (or import into one site with --site)")
+			bad("site", "site_required", "required (or import into one site with --site)")
 			continue
 		case rowSite == "":
 			rowSite = site
 		case site != "" && rowSite != site:
-			bad("site", "is %s, but the import is into site %s", rowSite, site)
+			bad("site", "other_site", "is %s, but the import is into site %s", rowSite, site)
 			continue
 		case !siteID.MatchString(rowSite) || len(rowSite) > maxIDLen:
-			bad("site", "%q is not a site id (letters, digits, - _ .)", rowSite)
+			bad("site", "bad_site", "%q is not a site id (letters, digits, - _ .)", rowSite)
 			continue
 		}
 		unit, building, floor := get("unit"), get("building"), get("floor")
@@ -148,18 +147,18 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 		for _, f := range []struct{ col, v string }{{"unit", unit}, {"building", building}, {"floor", floor}} {
 			switch {
 			case len(f.v) > maxIDLen:
-				bad(f.col, "longer than %d bytes", maxIDLen)
+				bad(f.col, "too_long", "longer than %d bytes", maxIDLen)
 				ok = false
 			case hasControl(f.v):
-				bad(f.col, "holds a control character")
+				bad(f.col, "control", "holds a control character")
 				ok = false
 			}
 		}
 		if unit == "" {
-			bad("unit", "required (the unit's number, such as 3-1201)")
+			bad("unit", "unit_required", "required (the unit's number, such as 3-1201)")
 			ok = false
 		} else if strings.ContainsAny(unit, "/?#%") {
-			bad("unit", "%q holds / ? # or %%, which a unit's number cannot", unit)
+			bad("unit", "unit_chars", "%q holds / ? # or %%, which a unit's number cannot", unit)
 			ok = false
 		}
 		// A row whose unit is known is merged into it even when its other
@@ -169,26 +168,26 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 		name, phone, contact := get("name"), get("phone"), get("contact")
 		switch {
 		case len(name) > maxNameLen:
-			bad("name", "longer than %d bytes", maxNameLen)
+			bad("name", "too_long", "longer than %d bytes", maxNameLen)
 			ok = false
 		case hasControl(name):
-			bad("name", "holds a control character")
+			bad("name", "control", "holds a control character")
 			ok = false
 		}
 		switch {
 		case phone == "":
 		case excelNumber.MatchString(phone):
-			bad("phone", "%s is a number the spreadsheet shortened; format the column as text and type the numbers again", phone)
+			bad("phone", "excel_number", "%s is a number the spreadsheet shortened; format the column as text and type the numbers again", phone)
 			ok = false
 		case len(phone) > maxPhoneLen:
-			bad("phone", "longer than %d characters", maxPhoneLen)
+			bad("phone", "too_long", "longer than %d characters", maxPhoneLen)
 			ok = false
 		case !phoneChars.MatchString(phone):
-			bad("phone", "%q: digits, spaces, + - ( ) only", phone)
+			bad("phone", "phone_chars", "%q: digits, spaces, + - ( ) only", phone)
 			ok = false
 		}
 		if name == "" && (phone != "" || contact != "") {
-			bad("name", "required when a phone or contact is given")
+			bad("name", "name_required", "required when a phone or contact is given")
 			ok = false
 		}
 		if contact != "" {
@@ -196,7 +195,7 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 				contact = c
 			}
 			if !slices.Contains(wire.Contacts, contact) {
-				bad("contact", "%q is not one of %s (or 电话, 短信, 上门)", get("contact"), strings.Join(wire.Contacts, ", "))
+				bad("contact", "bad_contact", "%q is not one of %s (or 电话, 短信, 上门)", get("contact"), strings.Join(wire.Contacts, ", "))
 				ok = false
 			}
 		}
@@ -208,10 +207,10 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 				}
 				switch {
 				case len(id) > maxMeterLen:
-					bad("meters", "%q is longer than %d bytes", id, maxMeterLen)
+					bad("meters", "meter_too_long", "%q is longer than %d bytes", id, maxMeterLen)
 					ok = false
 				case hasControl(id):
-					bad("meters", "holds a control character")
+					bad("meters", "control", "holds a control character")
 					ok = false
 				default:
 					meters = append(meters, id)
@@ -236,7 +235,7 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 				continue
 			}
 			if *f.into != "" && *f.into != f.v {
-				bad(f.col, "%s, but row %d gave %s for unit %s", f.v, acc.hasPlace[i], *f.into, unit)
+				bad(f.col, "place_conflict", "%s, but row %d gave %s for unit %s", f.v, acc.hasPlace[i], *f.into, unit)
 				ok = false
 				continue
 			}
@@ -247,7 +246,7 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 			mk := rowSite + "\x00" + m
 			if prev, dup := meterOwner[mk]; dup {
 				if prev.unit != unit {
-					bad("meters", "%s is already the meter of unit %s (row %d); a meter belongs to one unit", m, prev.unit, prev.row)
+					bad("meters", "meter_taken", "%s is already the meter of unit %s (row %d); a meter belongs to one unit", m, prev.unit, prev.row)
 					ok = false
 				}
 				continue
@@ -262,10 +261,10 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 			acc.unit.Residents = append(acc.unit.Residents, store.Resident{Name: name, Phone: phone, Contact: contact})
 		}
 		if len(acc.unit.Residents) > maxResidents {
-			bad("name", "unit %s has more than %d residents", unit, maxResidents)
+			bad("name", "too_many_residents", "unit %s has more than %d residents", unit, maxResidents)
 		}
 		if len(acc.unit.Meters) > maxMeters {
-			bad("meters", "unit %s has more than %d meters", unit, maxMeters)
+			bad("meters", "too_many_meters", "unit %s has more than %d meters", unit, maxMeters)
 		}
 	}
 	for _, k := range order {
@@ -274,7 +273,7 @@ func ParseRows(file string, rows []tabular.Row, site string) Result {
 		res.Units = append(res.Units, u)
 	}
 	if len(res.Units) == 0 && len(res.Problems) == 0 {
-		res.Problems = tabular.Problems{{File: file, Msg: "the file has a header but no households"}}
+		res.Problems = tabular.Problems{tabular.Newf(file, 0, "", "no_rows", "the file has a header but no households")}
 	}
 	return res
 }

@@ -3,7 +3,9 @@ package households
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
 	"reflect"
 	"strings"
 	"testing"
@@ -197,4 +199,29 @@ func FuzzParseCSV(f *testing.F) {
 			t.Fatalf("export does not parse back:\n%q\n%+v\n%+v\n%v", buf.String(), res.Units, back.Units, back.Problems)
 		}
 	})
+}
+
+// Every problem code the import can report has its Chinese message in the
+// console's catalogue (the page says problems in the user's language).
+func TestProblemCodesHaveChineseMessages(t *testing.T) {
+	i18n, err := os.ReadFile("../../web/src/i18n.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`(?:bad\([^,\n]+, |Newf\(file, [^,\n]+, [^,\n]+, )"([a-z0-9_]+)"`)
+	for _, src := range []string{"households.go", "../../internal/tabular/tabular.go"} {
+		text, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := code.FindAllStringSubmatch(string(text), -1)
+		if len(found) < 5 {
+			t.Fatalf("%s: only %d codes found; the pattern is stale", src, len(found))
+		}
+		for _, m := range found {
+			if !strings.Contains(string(i18n), `"hh.p.`+m[1]+`":`) {
+				t.Errorf("%s: code %s has no message hh.p.%s in web/src/i18n.ts", src, m[1], m[1])
+			}
+		}
+	}
 }

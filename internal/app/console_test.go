@@ -476,11 +476,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		bad, good := filepath.Join(dir, "homes.csv"), filepath.Join(dir, "homes-fixed.csv")
 		os.WriteFile(bad, []byte("楼栋,房号,姓名,电话,电表\n9,9-901,赵敏,13800138001,meter-9-901\n9,9-902,钱伟,1.39E+10,meter-9-901\n"), 0o600)
 		os.WriteFile(good, []byte("楼栋,房号,姓名,电话,电表\n9,9-901,赵敏,13800138001,meter-9-901\n9,9-902,钱伟,13900139002,meter-9-902\n"), 0o600)
-		wait(t, a, 10*time.Second, "the households page",
+		// Bounds for two loaded cores under -race (a first page load may take 30 s).
+		wait(t, a, 45*time.Second, "the households page",
 			chromedp.Navigate(base+"/#/households"), chromedp.WaitVisible("#hh-import", chromedp.ByID),
 			chromedp.SendKeys("#hh-site", "demo-estate", chromedp.ByID),
 			chromedp.SetUploadFiles("#hh-file", []string{bad}, chromedp.ByID))
-		problems, ok := textWhen(t, a, 10*time.Second, "#hh-problems", "homes.csv:3: phone: 1.39E+10", "homes.csv:3: meters: meter-9-901 is already the meter of unit 9-901 (row 2)")
+		problems, ok := textWhen(t, a, 30*time.Second, "#hh-problems", "homes.csv:3: 电话: 1.39E+10 是被表格软件缩写的数字",
+			"homes.csv:3: 电表: meter-9-901 已是房号 9-901（第 2 行）的电表")
 		if !ok {
 			t.Fatalf("the dry run's problems: %q", problems)
 		}
@@ -489,12 +491,12 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the import button is enabled for a file with problems (%v)", err)
 		}
 		screenshot(t, a, "households-problems-zh")
-		wait(t, a, 10*time.Second, "choose the fixed file", chromedp.SetUploadFiles("#hh-file", []string{good}, chromedp.ByID))
-		if s, ok := textWhen(t, a, 10*time.Second, "#hh-summary", "检查通过"); !ok {
+		wait(t, a, 30*time.Second, "choose the fixed file", chromedp.SetUploadFiles("#hh-file", []string{good}, chromedp.ByID))
+		if s, ok := textWhen(t, a, 30*time.Second, "#hh-summary", "检查通过"); !ok {
 			t.Fatalf("the fixed file's dry run: %q", s)
 		}
-		wait(t, a, 10*time.Second, "import", chromedp.Click("#hh-submit:not([disabled])", chromedp.ByQuery))
-		if s, ok := textWhen(t, a, 10*time.Second, "#hh-summary", "已导入 2 户"); !ok {
+		wait(t, a, 30*time.Second, "import", chromedp.Click("#hh-submit:not([disabled])", chromedp.ByQuery))
+		if s, ok := textWhen(t, a, 30*time.Second, "#hh-summary", "已导入 2 户"); !ok {
 			t.Fatalf("after the import: %q", s)
 		}
 		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/units/demo-estate/9-902", nil)

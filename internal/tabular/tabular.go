@@ -26,12 +26,26 @@ type Row struct {
 	Cells []string
 }
 
-// Problem is one thing wrong with a row.
+// Problem is one thing wrong with a row. Code and Args name the message
+// and its values, for consoles that say it in the user's language
+// (web/src/pages/households.ts); Msg is the English text.
 type Problem struct {
-	File   string
-	Row    int
-	Column string
-	Msg    string
+	File   string   `json:"file"`
+	Row    int      `json:"row,omitempty"`
+	Column string   `json:"column,omitempty"`
+	Msg    string   `json:"message"`
+	Code   string   `json:"code,omitempty"`
+	Args   []string `json:"args,omitempty"`
+}
+
+// Newf builds a problem with its code and the English text of format and
+// args (the args are kept as text for translations).
+func Newf(file string, row int, column, code, format string, args ...any) Problem {
+	p := Problem{File: file, Row: row, Column: column, Msg: fmt.Sprintf(format, args...), Code: code}
+	for _, a := range args {
+		p.Args = append(p.Args, fmt.Sprint(a))
+	}
+	return p
 }
 
 func (p Problem) String() string {
@@ -88,10 +102,10 @@ func Read(file string, data []byte) ([]Row, error) {
 func ReadCSV(file string, data []byte) ([]Row, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {
-		return nil, Problems{{File: file, Msg: "the file is not UTF-8 text; save it from the spreadsheet as \"CSV UTF-8\" or as XLSX"}}
+		return nil, Problems{Newf(file, 0, "", "not_utf8", "the file is not UTF-8 text; save it from the spreadsheet as \"CSV UTF-8\" or as XLSX")}
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, Problems{{File: file, Msg: "the file holds NUL bytes: it is not a CSV text file"}}
+		return nil, Problems{Newf(file, 0, "", "nul", "the file holds NUL bytes: it is not a CSV text file")}
 	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
@@ -105,7 +119,7 @@ func ReadCSV(file string, data []byte) ([]Row, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return nil, Problems{{File: file, Row: pe.StartLine, Msg: fmt.Sprintf("not valid CSV: %v", pe.Err)}}
+				return nil, Problems{Newf(file, pe.StartLine, "", "bad_csv", "not valid CSV: %v", pe.Err)}
 			}
 			return nil, Problems{{File: file, Msg: err.Error()}}
 		}
@@ -116,7 +130,7 @@ func ReadCSV(file string, data []byte) ([]Row, error) {
 			rows = append(rows, row)
 		}
 		if len(rows) > MaxRows {
-			return nil, Problems{{File: file, Row: line, Msg: fmt.Sprintf("more than %d rows; split the file", MaxRows)}}
+			return nil, Problems{Newf(file, line, "", "too_many_rows", "more than %d rows; split the file", MaxRows)}
 		}
 	}
 	return rows, nil
@@ -124,7 +138,7 @@ func ReadCSV(file string, data []byte) ([]Row, error) {
 
 func newRow(file string, num int, cells []string) (Row, bool, error) {
 	if len(cells) > MaxColumns {
-		return Row{}, false, Problems{{File: file, Row: num, Msg: fmt.Sprintf("more than %d columns", MaxColumns)}}
+		return Row{}, false, Problems{Newf(file, num, "", "too_many_columns", "more than %d columns", MaxColumns)}
 	}
 	empty := true
 	for i, c := range cells {
@@ -140,12 +154,12 @@ func newRow(file string, num int, cells []string) (Row, bool, error) {
 func readXLSX(file string, data []byte) ([]Row, error) {
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxUnzipped, UnzipXMLSizeLimit: 16 << 20})
 	if err != nil {
-		return nil, Problems{{File: file, Msg: fmt.Sprintf("not a readable XLSX workbook: %v", err)}}
+		return nil, Problems{Newf(file, 0, "", "bad_xlsx", "not a readable XLSX workbook: %v", err)}
 	}
 	defer f.Close()
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 {
-		return nil, Problems{{File: file, Msg: "the workbook has no sheet"}}
+		return nil, Problems{Newf(file, 0, "", "no_sheet", "the workbook has no sheet")}
 	}
 	it, err := f.Rows(sheets[0])
 	if err != nil {
@@ -160,7 +174,7 @@ func readXLSX(file string, data []byte) ([]Row, error) {
 		}
 		for _, c := range cells {
 			if !utf8.ValidString(c) || strings.ContainsRune(c, 0) {
-				return nil, Problems{{File: file, Row: num, Msg: "a cell holds text that is not valid UTF-8 or a NUL"}}
+				return nil, Problems{Newf(file, num, "", "bad_cell_text", "a cell holds text that is not valid UTF-8 or a NUL")}
 			}
 		}
 		if row, ok, err := newRow(file, num, cells); err != nil {
@@ -169,7 +183,7 @@ func readXLSX(file string, data []byte) ([]Row, error) {
 			rows = append(rows, row)
 		}
 		if len(rows) > MaxRows {
-			return nil, Problems{{File: file, Row: num, Msg: fmt.Sprintf("more than %d rows; split the file", MaxRows)}}
+			return nil, Problems{Newf(file, num, "", "too_many_rows", "more than %d rows; split the file", MaxRows)}
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -247,11 +261,11 @@ func Header(file string, row Row, known []string, aliases map[string]string) (ma
 			continue
 		}
 		if !slices.Contains(known, key) {
-			ps = append(ps, Problem{File: file, Row: row.Num, Column: name, Msg: "unknown column; known: " + strings.Join(known, ", ")})
+			ps = append(ps, Newf(file, row.Num, name, "unknown_column", "unknown column; known: %s", strings.Join(known, ", ")))
 			continue
 		}
 		if _, dup := cols[key]; dup {
-			ps = append(ps, Problem{File: file, Row: row.Num, Column: name, Msg: "repeated column"})
+			ps = append(ps, Newf(file, row.Num, name, "repeated_column", "repeated column"))
 			continue
 		}
 		cols[key] = i

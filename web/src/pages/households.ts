@@ -6,7 +6,7 @@
 // XLSX in the same columns.
 import { api, Me, token } from "../api";
 import { busy, clear, h } from "../dom";
-import { t } from "../i18n";
+import { catalogues, currentLang, t } from "../i18n";
 import { Page } from "../page";
 
 
@@ -23,7 +23,29 @@ interface ImportReport {
   replaced: number;
   problems: string[];
   problems_total: number;
+  details: Problem[];
   error?: string;
+}
+
+interface Problem {
+  file: string;
+  row?: number;
+  column?: string;
+  message: string;
+  code?: string;
+  args?: string[];
+}
+
+// problemText says a problem in the console's language: the desk's English
+// text, or the Chinese message of its code with its values.
+function problemText(p: Problem, english: string): string {
+  const cat = catalogues[currentLang()];
+  const key = "hh.p." + (p.code || "");
+  if (currentLang() === "en" || !p.code || !cat[key]) return english;
+  const vars: Record<string, string> = {};
+  (p.args || []).forEach((a, i) => { vars[String(i)] = a; });
+  const col = p.column ? (cat["hh.col." + p.column] || p.column) + ": " : "";
+  return `${p.file}${p.row ? ":" + p.row : ""}: ${col}${t(key, vars)}`;
 }
 
 // upload sends the file itself as the body: the desk reads CSV or XLSX.
@@ -68,7 +90,7 @@ function showReport(box: HTMLElement, rep: ImportReport) {
   if (rep.problems_total > 0) {
     clear(box,
       h("p", { class: "msg error", id: "hh-summary" }, t("hh.problems", { file: rep.file, n: rep.problems_total })),
-      h("ol", { id: "hh-problems" }, ...rep.problems.map((p) => h("li", {}, p))),
+      h("ol", { id: "hh-problems" }, ...rep.problems.map((p, i) => h("li", { title: p }, rep.details?.[i] ? problemText(rep.details[i], p) : p))),
       rep.problems_total > rep.problems.length ? h("p", { class: "msg" }, t("hh.more", { n: rep.problems_total - rep.problems.length })) : null);
     return;
   }
