@@ -117,7 +117,7 @@ func deskBackup(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "ran: %s\n", res.Command)
-	fmt.Fprintf(stdout, "backup: %s (%d bytes, schema version %d)\n", res.File, res.Bytes, res.Version)
+	fmt.Fprintf(stdout, "backup: %s (%d bytes, schema version %d; checked, then renamed from .partial)\n", res.File, res.Bytes, res.Version)
 	return 0
 }
 

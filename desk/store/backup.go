@@ -49,7 +49,8 @@ func (t Tools) prog(name, set string) string {
 // BackupResult says what a backup wrote.
 type BackupResult struct {
 	File string
-	// Command is the command that was run, without any password (PostgreSQL).
+	// Command is the command that was run, without any password
+	// (PostgreSQL); it wrote File + ".partial", renamed to File once checked.
 	Command string
 	Bytes   int64
 	// Version is the newest migration recorded in the copy.
@@ -153,7 +154,7 @@ func backupSQLite(ctx context.Context, path, tmp string) (BackupResult, error) {
 	if err != nil {
 		return BackupResult{}, fmt.Errorf("the copy does not check: %w", err)
 	}
-	return BackupResult{Command: "VACUUM INTO " + quoteArg(strings.TrimSuffix(tmp, ".partial")), Version: v}, nil
+	return BackupResult{Command: "VACUUM INTO " + quoteArg(tmp), Version: v}, nil
 }
 
 // schemaVersion is the newest migration recorded in a desk database.
@@ -261,8 +262,7 @@ func backupPostgres(ctx context.Context, dsn, tmp string, tools Tools) (BackupRe
 		version, _ = schemaVersion(ctx, db)
 		db.Close()
 	}
-	// Name the final file in the command people read.
-	return BackupResult{Command: strings.Replace(line, tmp, strings.TrimSuffix(tmp, ".partial"), 1), Version: version}, nil
+	return BackupResult{Command: line, Version: version}, nil
 }
 
 // archiveTables lists the tables a pg_dump custom archive holds.
