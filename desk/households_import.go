@@ -53,7 +53,7 @@ type ImportReport struct {
 	// Details are the same problems as records (file, row, column, message,
 	// and a code with its values for the console to say them in Chinese).
 	Details []tabular.Problem `json:"details"`
-	Error         string   `json:"error,omitempty"`
+	Error   string            `json:"error,omitempty"`
 }
 
 // ImportHouseholds checks a households file and, unless dryRun or the file
