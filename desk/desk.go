@@ -64,6 +64,7 @@ type Store interface {
 	Comments(ctx context.Context, id int64) ([]ticket.Comment, error)
 	PutUnit(ctx context.Context, u store.Unit) error
 	GetUnit(ctx context.Context, site, unit string) (store.Unit, error)
+	HouseholdImporter
 	AddReminder(ctx context.Context, r store.Reminder) (store.Reminder, error)
 	Reminders(ctx context.Context, ticketID int64) ([]store.Reminder, error)
 	TopUps(ctx context.Context, site string, now time.Time) ([]store.TopUp, error)

@@ -31,7 +31,8 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(key) > 200 {
 			return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "Idempotency-Key: at most 200 characters", Field: "Idempotency-Key"})
 		}
-		body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
+		// limitBody has read the body whole within the route's limit.
+		body, err := io.ReadAll(io.LimitReader(c.Request().Body, bodyLimit(c.Path())+1))
 		if err != nil {
 			return apiError(http.StatusBadRequest, "cannot read the body", err.Error())
 		}

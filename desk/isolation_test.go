@@ -260,6 +260,16 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 		"GET /api/v1/units/:site/:unit": {{name: "B's household", path: "/api/v1/units/site-b/1-101", want: []int{403}}},
 		"PUT /api/v1/units/:site/:unit": {{name: "B's household overwritten", path: "/api/v1/units/site-b/1-101",
 			body: `{"building":"9","residents":[{"name":"Mallory","phone":"1"}]}`, want: []int{403}}},
+		"POST /api/v1/households/:site/import": {
+			{name: "into site B", path: "/api/v1/households/site-b/import", body: "unit,name,phone\n1-101,Mallory,1\n", want: []int{403}},
+			{name: "dry run into site B", path: "/api/v1/households/site-b/import?dry_run=true", body: "unit,name\n1-101,Mallory\n", want: []int{403}},
+			{name: "rows naming site B, into site A", path: "/api/v1/households/site-a/import", body: "site,unit,name\nsite-b,1-101,Mallory\n", want: []int{422}},
+		},
+		"GET /api/v1/households/:site": {
+			{name: "B's households", path: "/api/v1/households/site-b", want: []int{403}},
+			{name: "B's households as XLSX", path: "/api/v1/households/site-b?format=xlsx", want: []int{403}},
+			{name: "A's households", path: "/api/v1/households/site-a", want: []int{200}, check: noB},
+		},
 		"GET /api/v1/events": {
 			{name: "history from 0", path: "/api/v1/events?after=0", want: []int{200}, check: noB},
 			{name: "Last-Event-ID 0", path: "/api/v1/events", header: map[string]string{"Last-Event-ID": "0"}, want: []int{200}, check: noB},

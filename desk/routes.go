@@ -38,6 +38,9 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/topups", s.topUps, frontDesk},
 		{http.MethodGet, "/units/:site/:unit", s.getUnit, staffRoles},
 		{http.MethodPut, "/units/:site/:unit", s.putUnit, []string{RoleAdmin, RoleManager, RoleAssistant}},
+		// Households of a site from and to CSV or XLSX (households_import.go).
+		{http.MethodPost, "/households/:site/import", s.importHouseholds, []string{RoleAdmin, RoleManager, RoleAssistant}},
+		{http.MethodGet, "/households/:site", s.exportHouseholds, []string{RoleAdmin, RoleManager, RoleAssistant}},
 		{http.MethodGet, "/events", s.events, staffRoles},
 		{http.MethodGet, "/reports/monthly", s.monthlyReport, managersOnly},
 		// The gateways' side: alarm actions (open, note, clear) applied once per

@@ -3,6 +3,8 @@
 //	estate demo    --config configs/demo.yaml   gateway, desk and simulated devices in one process
 //	estate gateway --config site.yaml           poll devices, write telemetry, raise tickets on a desk
 //	estate desk    --config desk.yaml           serve the service-desk API
+//	estate desk backup|restore|import|export    its database's backups, households from and to CSV/XLSX
+//	estate config add-devices|export-devices    devices of a site configuration from and to a table
 //	estate check   CONFIG                       validate a configuration without starting anything
 //	estate outbox  list|retry --config F        the alarm actions waiting for the desk, and its dead letter
 //

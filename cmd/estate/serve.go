@@ -20,8 +20,7 @@ func init() {
 		func(a []string, o, e io.Writer) int { return serve("demo", a, o, e) }})
 	register("gateway", command{"gateway --config FILE", "poll devices and report to a desk",
 		func(a []string, o, e io.Writer) int { return serve("gateway", a, o, e) }})
-	register("desk", command{"desk --config FILE", "serve the service-desk API",
-		func(a []string, o, e io.Writer) int { return serve("desk", a, o, e) }})
+	register("desk", command{"desk --config FILE", "serve the service-desk API (desk backup|restore|import|export: its operations)", deskCommand})
 	register("check", command{"check FILE", "validate a configuration and exit", check})
 }
 

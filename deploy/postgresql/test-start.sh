@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tests' own PostgreSQL: Debian's package, run as the postgres user (it
 # refuses to run as root) on a data folder under var/ (see datadir.sh), listening on
-# 127.0.0.1:$POSTGRES_TEST_PORT only. Prints ESTATE_TEST_POSTGRES_URL for the tests.
+# 127.0.0.1:$POSTGRES_TEST_PORT only. Prints ESTATE_TEST_POSTGRES_URL for the tests,
+# and ESTATE_TEST_PG_BIN: the folder of the server's pg_dump, pg_restore and psql.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -16,6 +17,16 @@ if [ -z "$(bindir)" ] || [ ! -x "$(bindir)/pg_ctl" ]; then
   apt-get install -y --no-install-recommends postgresql >&2
 fi
 bin=$(bindir)
+# The backup tests run pg_dump, pg_restore and psql of the server's own
+# version (pg_dump refuses a newer server): Debian's postgresql-client-N, which
+# the server package normally brings, puts them in the server's bin folder.
+if [ ! -x "$bin/pg_dump" ] || [ ! -x "$bin/pg_restore" ] || [ ! -x "$bin/psql" ]; then
+  major=$(basename "$(dirname "$bin")")
+  echo "postgresql: installing postgresql-client-$major (pg_dump, pg_restore, psql)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update >&2
+  apt-get install -y --no-install-recommends "postgresql-client-$major" >&2
+fi
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
@@ -40,4 +51,5 @@ fi
 if [ "$(psql_admin -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'estate_test'")" != 1 ]; then
   psql_admin -d postgres -c "CREATE DATABASE estate_test OWNER estate_test" >&2
 fi
+echo "ESTATE_TEST_PG_BIN=$bin"
 echo "ESTATE_TEST_POSTGRES_URL=postgres://estate_test:estate_test@127.0.0.1:$port/estate_test?sslmode=disable"

@@ -35,39 +35,129 @@ type Resident struct {
 // PutUnit creates or replaces a household with its residents and meters.
 // A meter belongs to one unit: binding it here moves it from any other.
 func (s *Store) PutUnit(ctx context.Context, u Unit) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.txExec(ctx, tx, (`INSERT INTO units (site, unit, building, floor) VALUES (?, ?, ?, ?)
-			ON CONFLICT (site, unit) DO UPDATE SET building = excluded.building, floor = excluded.floor`),
-			u.Site, u.Unit, u.Building, u.Floor); err != nil {
-			return err
-		}
-		for _, stmt := range []string{`DELETE FROM residents WHERE site = ? AND unit = ?`, `DELETE FROM unit_meters WHERE site = ? AND unit = ?`} {
-			if _, err := s.txExec(ctx, tx, (stmt), u.Site, u.Unit); err != nil {
-				return err
-			}
-		}
-		for _, r := range u.Residents {
-			contact := r.Contact
-			if contact == "" {
-				contact = "phone"
-			}
-			if _, err := s.txExec(ctx, tx, (`INSERT INTO residents (site, unit, name, phone, contact) VALUES (?, ?, ?, ?, ?)`),
-				u.Site, u.Unit, r.Name, r.Phone, contact); err != nil {
-				return err
-			}
-		}
-		for _, m := range u.Meters {
-			if _, err := s.txExec(ctx, tx, (`INSERT INTO unit_meters (site, device, unit) VALUES (?, ?, ?)
-				ON CONFLICT (site, device) DO UPDATE SET unit = excluded.unit`), u.Site, m, u.Unit); err != nil {
-				return err
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.putUnitTx(ctx, tx, u) }); err != nil {
+		return fmt.Errorf("unit %s/%s: %w", u.Site, u.Unit, err)
+	}
+	return nil
+}
+
+// ImportUnits creates or replaces many households in one transaction: all
+// of them or, on any error, none.
+func (s *Store) ImportUnits(ctx context.Context, units []Unit) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, u := range units {
+			if err := s.putUnitTx(ctx, tx, u); err != nil {
+				return fmt.Errorf("import: unit %s/%s: %w", u.Site, u.Unit, err)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("unit %s/%s: %w", u.Site, u.Unit, err)
+}
+
+func (s *Store) putUnitTx(ctx context.Context, tx *sql.Tx, u Unit) error {
+	if _, err := s.txExec(ctx, tx, (`INSERT INTO units (site, unit, building, floor) VALUES (?, ?, ?, ?)
+		ON CONFLICT (site, unit) DO UPDATE SET building = excluded.building, floor = excluded.floor`),
+		u.Site, u.Unit, u.Building, u.Floor); err != nil {
+		return err
+	}
+	for _, stmt := range []string{`DELETE FROM residents WHERE site = ? AND unit = ?`, `DELETE FROM unit_meters WHERE site = ? AND unit = ?`} {
+		if _, err := s.txExec(ctx, tx, (stmt), u.Site, u.Unit); err != nil {
+			return err
+		}
+	}
+	for _, r := range u.Residents {
+		contact := r.Contact
+		if contact == "" {
+			contact = "phone"
+		}
+		if _, err := s.txExec(ctx, tx, (`INSERT INTO residents (site, unit, name, phone, contact) VALUES (?, ?, ?, ?, ?)`),
+			u.Site, u.Unit, r.Name, r.Phone, contact); err != nil {
+			return err
+		}
+	}
+	for _, m := range u.Meters {
+		if _, err := s.txExec(ctx, tx, (`INSERT INTO unit_meters (site, device, unit) VALUES (?, ?, ?)
+			ON CONFLICT (site, device) DO UPDATE SET unit = excluded.unit`), u.Site, m, u.Unit); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// SiteUnits returns the units a site has already (an import reports which it adds and which it replaces).
+func (s *Store) SiteUnits(ctx context.Context, site string) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT unit FROM units WHERE site = ?`), site)
+	if err != nil {
+		return nil, fmt.Errorf("units of %s: %w", site, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out[u] = true
+	}
+	return out, rows.Err()
+}
+
+// ListUnits returns every household of a site with its residents and
+// meters, by building and unit (the export).
+func (s *Store) ListUnits(ctx context.Context, site string) ([]Unit, error) {
+	units := []Unit{}
+	index := map[string]int{}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT unit, building, floor FROM units WHERE site = ? ORDER BY building, unit`), site)
+	if err != nil {
+		return nil, fmt.Errorf("units of %s: %w", site, err)
+	}
+	for rows.Next() {
+		u := Unit{Site: site, Residents: []Resident{}, Meters: []string{}}
+		if err := rows.Scan(&u.Unit, &u.Building, &u.Floor); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		index[u.Unit] = len(units)
+		units = append(units, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT unit, name, phone, contact FROM residents WHERE site = ? ORDER BY id`), site)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var unit string
+		var r Resident
+		if err := rows.Scan(&unit, &r.Name, &r.Phone, &r.Contact); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if i, ok := index[unit]; ok {
+			units[i].Residents = append(units[i].Residents, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT unit, device FROM unit_meters WHERE site = ? ORDER BY device`), site)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var unit, m string
+		if err := rows.Scan(&unit, &m); err != nil {
+			return nil, err
+		}
+		if i, ok := index[unit]; ok {
+			units[i].Meters = append(units[i].Meters, m)
+		}
+	}
+	return units, rows.Err()
 }
 
 // GetUnit returns one household.

@@ -31,6 +31,12 @@ func LoadConfig(path string) (*config.Config, error) {
 	return config.Load(path, devices.Validate, desk.Validate, devices.ValidateSimulators)
 }
 
+// CheckConfig validates configuration text with every check LoadConfig
+// runs on a file (estate config add-devices checks its result with it).
+func CheckConfig(path string, data []byte) (*config.Config, error) {
+	return config.ParseWith(path, data, devices.Validate, desk.Validate, devices.ValidateSimulators)
+}
+
 // NewRegistry is the one metrics registry of a process: every part registers
 // on it and /metrics serves it, with Go's and the process's own collectors.
 func NewRegistry() *prometheus.Registry {

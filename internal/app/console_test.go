@@ -279,11 +279,11 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("each role sees only its pages", func(t *testing.T) {
 		want := map[string][]string{
-			"admin":     {"中控室", "工程部", "客服", "管理"},
-			"manager":   {"中控室", "工程部", "客服", "管理"},
+			"admin":     {"中控室", "工程部", "客服", "管理", "住户导入"},
+			"manager":   {"中控室", "工程部", "客服", "管理", "住户导入"},
 			"engineer":  {"中控室", "工程部"},
 			"control":   {"中控室"},
-			"assistant": {"客服"},
+			"assistant": {"客服", "住户导入"},
 		}
 		for _, name := range []string{"admin", "manager", "engineer", "control", "assistant"} {
 			tb := tab(t, b)
@@ -470,6 +470,49 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Click(form+` button[type="submit"]`, chromedp.ByQuery), chromedp.WaitNotPresent(form, chromedp.ByQuery))
 		if tk := getTicket(t, base, id); tk.Status != wire.FollowedUp || tk.Satisfaction != 4 || tk.FollowUpNote != "住户满意" {
 			t.Errorf("after the follow-up form the ticket is %s, satisfaction %d, note %q", tk.Status, tk.Satisfaction, tk.FollowUpNote)
+		}
+	})
+
+	t.Run("assistant imports households from a spreadsheet: every bad row shown, nothing imported until clean", func(t *testing.T) {
+		a := tab(t, b)
+		login(t, a, base, "assistant")
+		dir := t.TempDir()
+		bad, good := filepath.Join(dir, "homes.csv"), filepath.Join(dir, "homes-fixed.csv")
+		os.WriteFile(bad, []byte("楼栋,房号,姓名,电话,电表\n9,9-901,赵敏,13800138001,meter-9-901\n9,9-902,钱伟,1.39E+10,meter-9-901\n"), 0o600)
+		os.WriteFile(good, []byte("楼栋,房号,姓名,电话,电表\n9,9-901,赵敏,13800138001,meter-9-901\n9,9-902,钱伟,13900139002,meter-9-902\n"), 0o600)
+		// Bounds for two loaded cores under -race (a first page load may take 30 s).
+		wait(t, a, 45*time.Second, "the households page",
+			chromedp.Navigate(base+"/#/households"), chromedp.WaitVisible("#hh-import", chromedp.ByID),
+			chromedp.SendKeys("#hh-site", "demo-estate", chromedp.ByID),
+			chromedp.SetUploadFiles("#hh-file", []string{bad}, chromedp.ByID))
+		problems, ok := textWhen(t, a, 30*time.Second, "#hh-problems", "homes.csv:3: 电话: 1.39E+10 是被表格软件缩写的数字",
+			"homes.csv:3: 电表: meter-9-901 已是房号 9-901（第 2 行）的电表")
+		if !ok {
+			t.Fatalf("the dry run's problems: %q", problems)
+		}
+		var disabled bool
+		if err := chromedp.Run(a, chromedp.Evaluate(`document.querySelector("#hh-submit").disabled`, &disabled)); err != nil || !disabled {
+			t.Errorf("the import button is enabled for a file with problems (%v)", err)
+		}
+		screenshot(t, a, "households-problems-zh")
+		wait(t, a, 30*time.Second, "choose the fixed file", chromedp.SetUploadFiles("#hh-file", []string{good}, chromedp.ByID))
+		if s, ok := textWhen(t, a, 30*time.Second, "#hh-summary", "检查通过"); !ok {
+			t.Fatalf("the fixed file's dry run: %q", s)
+		}
+		wait(t, a, 30*time.Second, "import", chromedp.Click("#hh-submit:not([disabled])", chromedp.ByQuery))
+		if s, ok := textWhen(t, a, 30*time.Second, "#hh-summary", "已导入 2 户"); !ok {
+			t.Fatalf("after the import: %q", s)
+		}
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/units/demo-estate/9-902", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "钱伟") || !strings.Contains(string(body), "meter-9-902") {
+			t.Errorf("the imported household: %d %s", resp.StatusCode, body)
 		}
 	})
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -134,4 +136,27 @@ func redactURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// PgTools returns the paths of pg_dump, pg_restore and psql of the tests'
+// PostgreSQL: from ESTATE_TEST_PG_BIN (the server's own bin folder, which
+// deploy/postgresql/test-start.sh prints, so that the tools are of the
+// server's version), else from PATH.
+func PgTools(t testing.TB) (pgDump, pgRestore, psql string) {
+	t.Helper()
+	find := func(name string) string {
+		if dir := os.Getenv("ESTATE_TEST_PG_BIN"); dir != "" {
+			p := filepath.Join(dir, name)
+			if _, err := os.Stat(p); err != nil {
+				missing(t, fmt.Sprintf("%s in ESTATE_TEST_PG_BIN (%v)", name, err))
+			}
+			return p
+		}
+		p, err := exec.LookPath(name)
+		if err != nil {
+			missing(t, fmt.Sprintf("%s (postgresql-client; %v)", name, err))
+		}
+		return p
+	}
+	return find("pg_dump"), find("pg_restore"), find("psql")
 }

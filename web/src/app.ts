@@ -12,9 +12,10 @@ import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
 import { controlPage } from "./pages/control";
 import { engineeringPage } from "./pages/engineering";
+import { householdsPage } from "./pages/households";
 import { reportsPage } from "./pages/reports";
 
-const pages: Page[] = [controlPage, engineeringPage, assistantsPage, reportsPage];
+const pages: Page[] = [controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
