@@ -65,15 +65,19 @@ TELEGRAF_VERSION ?= 1.37.2
 BENCH_TELEGRAF_PORT ?= 18096
 BENCH_TELEGRAF_FLAGS ?=
 
+# `go install` of a module leaves its version unset (telegraf --version says
+# "unknown"): the folder names it.
+TELEGRAF := .tools/telegraf-$(TELEGRAF_VERSION)/telegraf
+
 telegraf-install:
-	@if ! .tools/bin/telegraf --version 2>/dev/null | grep -q ' $(TELEGRAF_VERSION) '; then \
-	  echo "installing Telegraf $(TELEGRAF_VERSION) into .tools/bin (go install; several minutes the first time)"; \
-	  GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/influxdata/telegraf/cmd/telegraf@v$(TELEGRAF_VERSION); \
+	@if [ ! -x $(TELEGRAF) ]; then \
+	  echo "installing Telegraf $(TELEGRAF_VERSION) into $(dir $(TELEGRAF)) (go install; 10 minutes or more the first time)"; \
+	  GOBIN=$(CURDIR)/$(dir $(TELEGRAF)) $(GO) install github.com/influxdata/telegraf/cmd/telegraf@v$(TELEGRAF_VERSION); \
 	fi
 
 bench-telegraf: deps build telegraf-install
 	deploy/influxdb/influxdb.sh start --port $(BENCH_TELEGRAF_PORT) --dir var/bench-telegraf-influxdb --db bench
-	@rc=0; $(GO) run ./internal/benchtelegraf --estate bin/estate --telegraf .tools/bin/telegraf \
+	@rc=0; $(GO) run ./internal/benchtelegraf --estate bin/estate --telegraf $(TELEGRAF) \
 	  --influxdb http://127.0.0.1:$(BENCH_TELEGRAF_PORT) $(BENCH_TELEGRAF_FLAGS) || rc=$$?; \
 	deploy/influxdb/influxdb.sh stop --dir var/bench-telegraf-influxdb; \
 	exit $$rc

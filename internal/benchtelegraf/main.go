@@ -57,7 +57,7 @@ func main() {
 	var o options
 	var points string
 	flag.StringVar(&o.estate, "estate", "bin/estate", "the estate binary")
-	flag.StringVar(&o.telegraf, "telegraf", ".tools/bin/telegraf", "the telegraf binary")
+	flag.StringVar(&o.telegraf, "telegraf", ".tools/telegraf-1.37.2/telegraf", "the telegraf binary")
 	flag.StringVar(&o.influx, "influxdb", "http://127.0.0.1:18096", "InfluxDB 1.8 both write to")
 	flag.IntVar(&o.endpoints, "endpoints", 40, "Modbus TCP endpoints of the fleet")
 	flag.IntVar(&o.units, "units", 25, "unit ids polled on each endpoint")
