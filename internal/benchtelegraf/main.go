@@ -386,6 +386,7 @@ func telegrafConfig(o options, pts int, db string) string {
     byte_order = "ABCD"
     register = "input"
     optimization = "max_insert"
+    optimization_max_register_fill = 50
     fields = [
 `, u)
 			for i := range pts {
