@@ -4,7 +4,7 @@ GO ?= go
 INFLUXDB_DEMO_PORT ?= 18086
 TEST_FLAGS ?=
 
-.PHONY: demo test build vet bench deps web influxdb-install clean
+.PHONY: demo test build vet bench bench-telegraf telegraf-install deps web influxdb-install clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -55,6 +55,31 @@ bench: deps
 	@rc=0; set -a; . var/test.env; set +a; \
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./... || rc=$$?; \
 	deploy/test-env.sh stop; \
+	exit $$rc
+
+# Telegraf's modbus input and Estate's gateway, in turn, on the same simulated
+# fleet and InfluxDB (internal/benchtelegraf; docs/testing.md, "Performance
+# targets"). Not part of `make test`: it takes about 12 minutes and wants a
+# quiet machine. BENCH_TELEGRAF_FLAGS passes flags (--points 40 --runs 1 …).
+TELEGRAF_VERSION ?= 1.37.2
+BENCH_TELEGRAF_PORT ?= 18096
+BENCH_TELEGRAF_FLAGS ?=
+
+# `go install` of a module leaves its version unset (telegraf --version says
+# "unknown"): the folder names it.
+TELEGRAF := .tools/telegraf-$(TELEGRAF_VERSION)/telegraf
+
+telegraf-install:
+	@if [ ! -x $(TELEGRAF) ]; then \
+	  echo "installing Telegraf $(TELEGRAF_VERSION) into $(dir $(TELEGRAF)) (go install; 10 minutes or more the first time)"; \
+	  GOBIN=$(CURDIR)/$(dir $(TELEGRAF)) $(GO) install github.com/influxdata/telegraf/cmd/telegraf@v$(TELEGRAF_VERSION); \
+	fi
+
+bench-telegraf: deps build telegraf-install
+	deploy/influxdb/influxdb.sh start --port $(BENCH_TELEGRAF_PORT) --dir var/bench-telegraf-influxdb --db bench
+	@rc=0; $(GO) run ./internal/benchtelegraf --estate bin/estate --telegraf $(TELEGRAF) \
+	  --influxdb http://127.0.0.1:$(BENCH_TELEGRAF_PORT) $(BENCH_TELEGRAF_FLAGS) || rc=$$?; \
+	deploy/influxdb/influxdb.sh stop --dir var/bench-telegraf-influxdb; \
 	exit $$rc
 
 clean:

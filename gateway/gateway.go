@@ -37,6 +37,30 @@ type metrics struct {
 	polls            *prometheus.CounterVec
 	devicesOnline    *prometheus.GaugeVec
 	alarmTransitions *prometheus.CounterVec
+
+	// perDevice holds each device's series (*deviceSeries by id), looked up
+	// once: a poll counts itself without hashing its label values.
+	perDevice sync.Map
+}
+
+// deviceSeries is one device's poll counters and online gauge.
+type deviceSeries struct {
+	ok, partial, failed prometheus.Counter
+	online              prometheus.Gauge
+}
+
+func (m *metrics) device(id string) *deviceSeries {
+	if ds, ok := m.perDevice.Load(id); ok {
+		return ds.(*deviceSeries)
+	}
+	ds := &deviceSeries{
+		ok:      m.polls.WithLabelValues(id, "ok"),
+		partial: m.polls.WithLabelValues(id, "partial"),
+		failed:  m.polls.WithLabelValues(id, "error"),
+		online:  m.devicesOnline.WithLabelValues(id),
+	}
+	actual, _ := m.perDevice.LoadOrStore(id, ds)
+	return actual.(*deviceSeries)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

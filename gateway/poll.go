@@ -102,15 +102,18 @@ func (g *Gateway) pollOnce(ctx context.Context, d *devices.Polled, poll func(con
 		return nil // shutting down: an interrupted poll says nothing about the device
 	}
 	var partial pointFailures
+	series := g.m.device(d.Config.ID)
 	result := "ok"
 	switch {
 	case err == nil:
+		series.ok.Inc()
 	case errors.As(err, &partial):
 		result = "partial"
+		series.partial.Inc()
 	default:
 		result = "error"
+		series.failed.Inc()
 	}
-	g.m.polls.WithLabelValues(d.Config.ID, result).Inc()
 	good := make([]string, 0, len(r.Values))
 	for _, v := range r.Values {
 		if v.Quality == devices.Good {
@@ -167,12 +170,12 @@ func (g *Gateway) observePoll(device string, err error, good []string) {
 	}
 	switch c.State {
 	case health.Offline:
-		g.m.devicesOnline.WithLabelValues(device).Set(0)
+		g.m.device(device).online.Set(0)
 		if c.StateChanged {
 			g.log.Warn("device offline", "device", device, "after_failures", g.cfg.Gateway.OfflineAfter, "err", err)
 		}
 	case health.Online, health.Degraded:
-		g.m.devicesOnline.WithLabelValues(device).Set(1)
+		g.m.device(device).online.Set(1)
 		if c.StateChanged {
 			g.log.Info("device "+string(c.State), "device", device)
 		}

@@ -90,6 +90,7 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		err = app.RunDemo(ctx, cfg, log, stdout, nil)
 	case "gateway":
+		app.ApplyGatewayRuntime(cfg.Gateway.Runtime, log)
 		err = app.RunGateway(ctx, cfg, log, nil, nil)
 	case "desk":
 		err = app.RunDesk(ctx, cfg, log, nil, nil)

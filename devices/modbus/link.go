@@ -43,7 +43,15 @@ type link struct {
 	conn    io.ReadWriteCloser
 	lastEnd time.Time
 	refs    int
-	buf     [mbapMaxFrame]byte
+	buf     [mbapMaxFrame]byte // RTU frames
+	// A Modbus TCP answer is read with as few read(2) calls as the kernel
+	// allows (usually one: header and data arrive together) into rbuf, whose
+	// bytes rbuf[rstart:rend] are not consumed yet.
+	rbuf         [2 * mbapMaxFrame]byte
+	rstart, rend int
+	// readDeadline is the connection's read deadline as last set: setting it
+	// again to the same time is skipped (each set is a runtime timer change).
+	readDeadline time.Time
 }
 
 var (
@@ -83,6 +91,7 @@ func (l *link) release() error {
 }
 
 func (l *link) closeConn() error {
+	l.rstart, l.rend, l.readDeadline = 0, 0, time.Time{}
 	if l.conn == nil {
 		return nil
 	}
@@ -153,6 +162,7 @@ func (l *link) send(req []byte, timeout time.Duration) ([]byte, error) {
 	deadline := time.Now().Add(timeout)
 	if d, ok := l.conn.(interface{ SetDeadline(time.Time) error }); ok {
 		_ = d.SetDeadline(deadline)
+		l.readDeadline = deadline
 	}
 	if _, err := l.conn.Write(req); err != nil {
 		_ = l.closeConn()
@@ -209,9 +219,9 @@ func (l *link) drain() {
 // serial.ErrTimeout after each short wait); it returns 0 and a timeout error
 // when nothing did.
 func (l *link) readSome(b []byte, deadline time.Time) (int, error) {
-	d, hasDeadline := l.conn.(interface{ SetReadDeadline(time.Time) error })
-	if hasDeadline {
+	if d, ok := l.conn.(interface{ SetReadDeadline(time.Time) error }); ok && !deadline.Equal(l.readDeadline) {
 		_ = d.SetReadDeadline(deadline)
+		l.readDeadline = deadline
 	}
 	for {
 		n, err := l.conn.Read(b)
@@ -261,29 +271,51 @@ func frameErr(err error, got, want int, what string) *Error {
 	return &Error{Kind: KindConnection, Err: err}
 }
 
+// fill reads until at least n bytes (n <= mbapMaxFrame) are buffered in
+// rbuf; got is how many are, when it fails.
+func (l *link) fill(n int, deadline time.Time) (got int, err error) {
+	if l.rstart+n > len(l.rbuf) {
+		l.rend = copy(l.rbuf[:], l.rbuf[l.rstart:l.rend])
+		l.rstart = 0
+	}
+	for l.rend-l.rstart < n {
+		m, err := l.readSome(l.rbuf[l.rend:], deadline)
+		l.rend += m
+		if err != nil {
+			return l.rend - l.rstart, err
+		}
+	}
+	return n, nil
+}
+
 func (l *link) readMBAP(req []byte, deadline time.Time) ([]byte, *Error) {
-	b := l.buf[:]
 	for {
-		got, err := l.readFull(b[:mbapHeader], deadline)
+		got, err := l.fill(mbapHeader, deadline)
 		if err != nil {
 			return nil, frameErr(err, got, mbapHeader, "modbus tcp")
 		}
+		b := l.rbuf[l.rstart:l.rend]
 		length := int(binary.BigEndian.Uint16(b[4:6]))
 		if b[2] != 0 || b[3] != 0 || length < 2 || length > mbapMaxFrame-mbapHeader+1 {
 			return nil, newError(KindBadFrame, "modbus tcp: garbage header % x", b[:mbapHeader])
 		}
 		total := mbapHeader - 1 + length
-		if got, err := l.readFull(b[mbapHeader:total], deadline); err != nil {
-			return nil, frameErr(err, mbapHeader+got, total, "modbus tcp")
+		if got, err := l.fill(total, deadline); err != nil {
+			return nil, frameErr(err, got, total, "modbus tcp")
 		}
-		if b[0] != req[0] || b[1] != req[1] {
+		frame := l.rbuf[l.rstart : l.rstart+total]
+		l.rstart += total
+		if l.rstart == l.rend {
+			l.rstart, l.rend = 0, 0
+		}
+		if frame[0] != req[0] || frame[1] != req[1] {
 			// The late answer to an earlier request that timed out: skip it.
 			continue
 		}
-		if b[6] != req[6] {
-			return nil, newError(KindWrongSlave, "modbus tcp: unit id %d answered a request to %d", b[6], req[6])
+		if frame[6] != req[6] {
+			return nil, newError(KindWrongSlave, "modbus tcp: unit id %d answered a request to %d", frame[6], req[6])
 		}
-		return b[:total], nil
+		return frame, nil
 	}
 }
 

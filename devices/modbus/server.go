@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,7 +24,14 @@ type Server struct {
 	// Baud, for RTU, makes the server take the time the frames would take
 	// on a wire at that rate (0: answer at once).
 	Baud int
+
+	// answered counts the requests answered, for benchmarks that compare
+	// pollers by the requests they need (see Answered).
+	answered atomic.Uint64
 }
+
+// Answered is how many requests the server has answered since it started.
+func (srv *Server) Answered() uint64 { return srv.answered.Load() }
 
 func (srv *Server) slaveFor(id byte) *Slave {
 	if s, ok := srv.Slaves[id]; ok {
@@ -81,6 +89,7 @@ func (srv *Server) serveMBAP(rw io.ReadWriter) error {
 		if _, err := rw.Write(frame); err != nil {
 			return err
 		}
+		srv.answered.Add(1)
 	}
 }
 

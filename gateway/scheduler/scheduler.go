@@ -125,6 +125,7 @@ type bus struct {
 	name   string
 	serial bool
 	jobs   []*entry
+	busy   prometheus.Counter // estate_bus_busy_seconds_total of this bus
 }
 
 type entry struct {
@@ -166,6 +167,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		for _, e := range b.jobs {
 			e.due = start.Add(offset)
 		}
+		b.busy = s.m.busBusy.WithLabelValues(b.name)
 		wg.Go(func() { s.runBus(ctx, b) })
 	}
 	wg.Wait()
@@ -232,7 +234,7 @@ func (s *Scheduler) runBus(ctx context.Context, b *bus) {
 		if !b.serial {
 			<-s.sem
 		}
-		s.m.busBusy.WithLabelValues(b.name).Add(end.Sub(now).Seconds())
+		b.busy.Add(end.Sub(now).Seconds())
 		e.lastRun = now
 		step := s.afterRun(e, err)
 		e.due = e.due.Add(step)

@@ -38,7 +38,7 @@ func AppendReading(b []byte, r devices.Reading) []byte {
 		if v.IsText {
 			b = appendString(b, v.Text)
 		} else {
-			b = strconv.AppendFloat(b, v.Value, 'g', -1, 64)
+			b = appendValue(b, v.Value)
 		}
 		b = append(b, ',')
 	}
@@ -46,6 +46,18 @@ func AppendReading(b []byte, r devices.Reading) []byte {
 	b = append(b, quality.String()...)
 	b = append(b, '"')
 	return appendTime(b, r.Time)
+}
+
+// appendValue writes a point's value. Most meters send IEEE float32: such a
+// value, widened to float64, would print as 230.10000610351562; it is written
+// as the shortest decimal that reads back as the same float32 (230.1), which
+// is what the meter meant, takes half the bytes, and formats faster. Other
+// values (scaled integers, doubles) keep every digit float64 needs.
+func appendValue(b []byte, v float64) []byte {
+	if f := float32(v); float64(f) == v {
+		return strconv.AppendFloat(b, v, 'g', -1, 32)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 // AppendAlarm encodes an alarm transition: measurement alarm, tags site,

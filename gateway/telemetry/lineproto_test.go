@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -36,6 +37,44 @@ func TestLineProtocolEncoding(t *testing.T) {
 	} {
 		if string(tc.got) != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+// A float32 reading is written as the decimal the meter meant; a value only
+// float64 holds keeps every digit; both read back exactly as what was polled
+// at the precision it was polled with.
+func TestAppendValuePrecision(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{
+		{float64(float32(230.1)), "230.1"},
+		{float64(float32(0.1)), "0.1"},
+		{float64(float32(-49.95)), "-49.95"},
+		{float64(float32(1e-7)), "1e-07"},
+		{230.1, "230.1"},
+		{0.3, "0.3"},
+		{1.0 / 3, "0.3333333333333333"},
+		{12345678.9, "1.23456789e+07"},
+		{16777217, "1.6777217e+07"}, // beyond float32's integers: float64 digits
+		{42, "42"},
+		{0, "0"},
+	} {
+		got := string(appendValue(nil, tc.in))
+		if got != tc.want {
+			t.Errorf("appendValue(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+		back, err := strconv.ParseFloat(got, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if float64(float32(tc.in)) == tc.in {
+			if float32(back) != float32(tc.in) {
+				t.Errorf("%q reads back as float32 %v, want %v", got, float32(back), float32(tc.in))
+			}
+		} else if back != tc.in {
+			t.Errorf("%q reads back as %v, want %v", got, back, tc.in)
 		}
 	}
 }

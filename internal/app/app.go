@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -93,6 +94,11 @@ func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *
 		mux.Handle("/api/v1/alarms", g.AlarmsHandler())
 		// `estate firepanel time-sync` reaches the transmission devices connected to this gateway here.
 		mux.Handle("POST /api/v1/devices/{id}/time-sync", g.TimeSyncHandler())
+		if cfg.Gateway.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		var h http.Handler = mux
 		if cfg.Gateway.MetricsToken != "" {
 			h = RequireBearer(cfg.Gateway.MetricsToken, mux)

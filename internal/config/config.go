@@ -82,6 +82,13 @@ type Gateway struct {
 	// carry; required when MetricsListen is not a loopback address (the alarm
 	// list names residents' units). May be "${ENV}".
 	MetricsToken string `yaml:"metrics_token"`
+	// Runtime tunes the Go runtime of `estate gateway` (the desk and the
+	// demo keep Go's defaults).
+	Runtime Runtime `yaml:"runtime"`
+	// Pprof also serves Go's profiler (/debug/pprof/) on MetricsListen,
+	// behind the same token: how an engineer finds where a gateway's CPU
+	// goes on a real fleet. Off by default.
+	Pprof bool `yaml:"pprof"`
 	// OutboxMaxAttempts is how many times the desk may refuse one alarm action
 	// with a retryable error before the action moves to the dead letter
 	// (estate outbox list --dead, estate outbox retry); default 20.
@@ -93,6 +100,35 @@ type Gateway struct {
 	// to the working directory.
 	StateDir string `yaml:"state_dir"`
 }
+
+// Runtime is how the gateway's process uses the machine. A gateway mostly
+// waits on its devices: a thousand meters polled every second keep it busy a
+// few percent of one core, in thousands of short wake-ups a second. With
+// more than one processor Go hands each wake-up to an idle thread that spins
+// looking for work before it sleeps again, which on a quiet machine costs
+// more CPU than the polls themselves; one processor serves the fleets of
+// docs/testing.md ("Performance targets") with room to spare (see
+// docs/telemetry.md, "CPU").
+type Runtime struct {
+	// MaxProcs is GOMAXPROCS: how many threads run Go code at once
+	// (default DefaultMaxProcs; 0 keeps Go's own default, every CPU). The
+	// environment's GOMAXPROCS, when set, wins.
+	MaxProcs *int `yaml:"max_procs"`
+	// GCPercent is GOGC: the heap grows this much over the live heap before
+	// a collection (default DefaultGCPercent; -1 turns the collector off
+	// except for MemoryLimitMB). The environment's GOGC, when set, wins.
+	GCPercent *int `yaml:"gc_percent"`
+	// MemoryLimitMB is a soft limit on the Go heap (GOMEMLIMIT), which makes
+	// the collector work harder near it instead of growing; 0: none. The
+	// environment's GOMEMLIMIT, when set, wins.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
+}
+
+// Defaults of gateway.runtime, chosen by measurement (docs/telemetry.md, "CPU").
+const (
+	DefaultMaxProcs  = 1
+	DefaultGCPercent = 200
+)
 
 // Device is one configured device: what it is, where it is, and how often it
 // is read. These are the keys every device has; how a device is reached (a

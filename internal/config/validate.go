@@ -56,6 +56,15 @@ func (c *Config) validateGateway() []Problem {
 	if len(c.Gateway.DeskToken) < minTokenSize {
 		add("gateway.desk_token", "required: the desk token of role gateway for this site (at least %d characters)", minTokenSize)
 	}
+	if rt := c.Gateway.Runtime; rt.MaxProcs != nil && (*rt.MaxProcs < 0 || *rt.MaxProcs > 1024) {
+		add("gateway.runtime.max_procs", "must be 0 (every CPU) to 1024, got %d", *rt.MaxProcs)
+	}
+	if rt := c.Gateway.Runtime; rt.GCPercent != nil && (*rt.GCPercent < -1 || *rt.GCPercent > 100000) {
+		add("gateway.runtime.gc_percent", "must be -1 (off) to 100000, got %d", *rt.GCPercent)
+	}
+	if c.Gateway.Runtime.MemoryLimitMB < 0 {
+		add("gateway.runtime.memory_limit_mb", "must be 0 (no limit) or a size in MB, got %d", c.Gateway.Runtime.MemoryLimitMB)
+	}
 	if c.Gateway.HeartbeatInterval < time.Second {
 		add("gateway.heartbeat_interval", "must be at least 1s, got %s", c.Gateway.HeartbeatInterval)
 	}
