@@ -86,6 +86,12 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// eventListener is a store that several desks share and that announces
+// every desk's events (PostgreSQL LISTEN/NOTIFY): store.ListenEvents.
+type eventListener interface {
+	ListenEvents(ctx context.Context, wake func(id int64)) error
+}
+
 // Option adjusts a Server.
 type Option func(*Server)
 
@@ -195,6 +201,15 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.runScheduler(ctx) })
 	wg.Go(func() { s.runNotifier(ctx) })
+	if l, ok := s.store.(eventListener); ok {
+		// Other desks on the same PostgreSQL announce their events: the
+		// streams here wake at once instead of at their next poll.
+		wg.Go(func() {
+			if err := l.ListenEvents(ctx, func(int64) { s.metrics.eventWakeUps.Inc(); s.hub.publish() }); err != nil {
+				s.log.Error("event listener", "err", err)
+			}
+		})
+	}
 	defer wg.Wait()
 
 	// Every phase of a connection is bounded, so that slow clients (a body

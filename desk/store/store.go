@@ -84,7 +84,19 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 	wanted map[string]bool
+
+	// dsn opens the connection that listens for other desks' events.
+	dsn string
+	// pending holds each open transaction's events until it commits (flushEvents).
+	pendingMu sync.Mutex
+	pending   map[*sql.Tx][]pendingEvent
+	// onListenError hears why the event listener lost its connection.
+	onListenError func(error)
 }
+
+// OnListenError sets what hears the event listener's lost connections (the
+// desk logs them); it must be set before ListenEvents runs.
+func (s *Store) OnListenError(f func(error)) { s.onListenError = f }
 
 // SQLite is the name the walking skeleton gave the store; it is the same type.
 type SQLite = Store
@@ -134,7 +146,8 @@ func open(ctx context.Context, dialect, dsn string, policy Policy, upTo int) (*S
 	if err != nil {
 		return nil, fmt.Errorf("desk store: %w", err)
 	}
-	s := &Store{db: db, dialect: dialect, policy: policy, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
+	s := &Store{db: db, dialect: dialect, policy: policy, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{},
+		dsn: dsn, pending: map[*sql.Tx][]pendingEvent{}}
 	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
@@ -286,7 +299,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	defer tx.Rollback()
+	defer s.dropEvents(tx)
 	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := s.flushEvents(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit()
