@@ -20,6 +20,7 @@ type metrics struct {
 	notificationsSent  *prometheus.CounterVec
 	deadlinesMissed    *prometheus.CounterVec
 	eventWakeUps       prometheus.Counter
+	escalationRounds   prometheus.Counter
 }
 
 // newMetrics registers the desk's metrics on reg; nil means a private registry.
@@ -59,6 +60,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		eventWakeUps: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "estate_desk_event_notifications_total",
 			Help: "Announcements of committed events received from PostgreSQL (LISTEN/NOTIFY; any desk's), each waking the event streams.",
+		})),
+		escalationRounds: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_desk_escalation_rounds_total",
+			Help: "Rounds of the deadline scheduler that completed (every escalation_interval, on every desk; each deadline is escalated by one of them only).",
 		})),
 	}
 }

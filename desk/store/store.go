@@ -204,7 +204,7 @@ func (s *Store) forUpdate() string {
 // migrate applies the embedded migrations of the dialect up to version upTo
 // that are not yet recorded in schema_migrations, each in its own transaction.
 func (s *Store) migrate(ctx context.Context, upTo int) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	if err := s.createMigrationsTable(ctx); err != nil {
 		return fmt.Errorf("desk store: migrations table: %w", err)
 	}
 	dir := "migrations/" + s.dialect
@@ -231,6 +231,27 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		}
 	}
 	return nil
+}
+
+// createMigrationsTable creates schema_migrations if it is missing. On
+// PostgreSQL it holds the migration lock meanwhile: two desks starting
+// together on a new database would otherwise both create it, and one fail
+// (CREATE TABLE IF NOT EXISTS is not safe against a concurrent create).
+func (s *Store) createMigrationsTable(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.dialect == PostgresDialect {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7215562301)`); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func (s *Store) applyMigration(ctx context.Context, version int, name, body string) error {
