@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,12 +31,14 @@ type Token struct{ Name, Token, Role, Site string }
 // Staff is one console account.
 type Staff struct{ Name, Role, Site, Hash string }
 
-// Write writes the configuration of a replica listening on listen and returns its path.
-func (c DeskConfig) Write(t testing.TB, dir, listen string) string {
+// Write writes the configuration of a replica listening on listen and
+// returns its path. The replica's connections carry its name as
+// application_name, so that pg_stat_activity tells the replicas apart.
+func (c DeskConfig) Write(t testing.TB, dir, name, listen string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "site:\n  id: service-centre\n  name: load test\n  timezone: Asia/Shanghai\ndesk:\n")
-	fmt.Fprintf(&b, "  listen: %s\n  driver: postgres\n  database: %q\n  escalation_interval: 1s\n", listen, c.Database)
+	fmt.Fprintf(&b, "  listen: %s\n  driver: postgres\n  database: %q\n  escalation_interval: 1s\n", listen, withAppName(c.Database, name))
 	attempts := c.LoginAttempts
 	if attempts == 0 {
 		attempts = 5
@@ -65,9 +68,20 @@ func (c DeskConfig) Write(t testing.TB, dir, listen string) string {
 	if c.Webhook != "" {
 		fmt.Fprintf(&b, "  channels:\n    - {name: hook, type: webhook, url: %q}\n", c.Webhook)
 	}
-	path := filepath.Join(dir, "desk-"+strings.ReplaceAll(listen, ":", "_")+".yaml")
+	path := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func withAppName(dsn, name string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -26,6 +26,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/estatehq/estate/internal/testenv"
 )
 
 // Binary builds cmd/estate into a folder of the test's own and returns its
@@ -365,4 +369,48 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// LoadDesk is two replicas for a load run, on a database of the test's own,
+// with a gateway token per site and an all-sites console token.
+type LoadDesk struct {
+	DB       *pgx.Conn
+	Replicas []*Replica
+	Load     Load // Gateways, TokenOf and ConsoleToken set
+}
+
+// StartLoadDesk starts replicas `estate desk` processes for gateways sites.
+func StartLoadDesk(t testing.TB, gateways, replicas int) *LoadDesk {
+	t.Helper()
+	pgURL := testenv.PostgreSQL(t)
+	bin := Binary(t)
+	tokenOf := func(i int) string { return fmt.Sprintf("load-gateway-token-%03d", i) }
+	cfg := DeskConfig{Database: pgURL, Tokens: []Token{{"console", "load-console-token-0123456789", "admin", ""}}}
+	for i := range gateways {
+		cfg.Tokens = append(cfg.Tokens, Token{"gw-" + SiteName(i), tokenOf(i), "gateway", SiteName(i)})
+	}
+	dir := t.TempDir()
+	d := &LoadDesk{Load: Load{Gateways: gateways, TokenOf: tokenOf, ConsoleToken: "load-console-token-0123456789"}}
+	d.Replicas = make([]*Replica, replicas)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		name, listen := fmt.Sprintf("replica-%d", i+1), testenv.FreeAddr(t)
+		path := cfg.Write(t, dir, name, listen)
+		wg.Go(func() { d.Replicas[i] = StartReplica(t, bin, path, name, listen) })
+	}
+	wg.Wait()
+	for _, r := range d.Replicas {
+		if r == nil {
+			t.FailNow()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	d.DB = db
+	return d
 }

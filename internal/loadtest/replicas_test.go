@@ -155,8 +155,8 @@ func startReplicaDesk(t *testing.T) *replicaDesk {
 	// Both start at once: they migrate the new database one after the other.
 	var r1, r2 *Replica
 	var wg sync.WaitGroup
-	wg.Go(func() { r1 = StartReplica(t, bin, cfg.Write(t, dir, l1), "replica-1", l1) })
-	wg.Go(func() { r2 = StartReplica(t, bin, cfg.Write(t, dir, l2), "replica-2", l2) })
+	wg.Go(func() { r1 = StartReplica(t, bin, cfg.Write(t, dir, "replica-1", l1), "replica-1", l1) })
+	wg.Go(func() { r2 = StartReplica(t, bin, cfg.Write(t, dir, "replica-2", l2), "replica-2", l2) })
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
