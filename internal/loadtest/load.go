@@ -223,14 +223,14 @@ func Run(ctx context.Context, l Load, db *pgx.Conn, replicas ...*Replica) (Repor
 	}
 	var connsMu sync.Mutex
 	sampleConns := func() {
+		connsMu.Lock() // one pgx.Conn: one query at a time
+		defer connsMu.Unlock()
 		rows, err := db.Query(ctx, `SELECT application_name, COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY application_name`)
 		if err != nil {
 			return
 		}
 		defer rows.Close()
 		total := 0
-		connsMu.Lock()
-		defer connsMu.Unlock()
 		for rows.Next() {
 			var name string
 			var n int
@@ -287,8 +287,8 @@ func Run(ctx context.Context, l Load, db *pgx.Conn, replicas ...*Replica) (Repor
 	for i, g := range gateways {
 		rnd := rand.New(rand.NewPCG(uint64(i), 42))
 		// Heartbeats, the first at a random point of the interval (gateways do not start together).
+		first := time.Duration(rnd.Int64N(int64(l.Heartbeat))) // rnd is the alarm goroutine's from here on
 		wg.Go(func() {
-			first := time.Duration(rnd.Int64N(int64(l.Heartbeat)))
 			timer := time.NewTimer(first)
 			defer timer.Stop()
 			for {
