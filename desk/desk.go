@@ -201,6 +201,11 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.runScheduler(ctx) })
 	wg.Go(func() { s.runNotifier(ctx) })
+	if l, ok := s.store.(interface{ OnListenError(func(error)) }); ok {
+		l.OnListenError(func(err error) {
+			s.log.Warn("event listener lost its connection; streams poll every 2 s until it is back", "err", err)
+		})
+	}
 	if l, ok := s.store.(eventListener); ok {
 		// Other desks on the same PostgreSQL announce their events: the
 		// streams here wake at once instead of at their next poll.
