@@ -177,3 +177,54 @@ func TestLoginFailuresShared(t *testing.T) {
 		}
 	})
 }
+
+// A listener whose connection PostgreSQL ends (a restart, a failover, an
+// administrator's pg_terminate_backend) connects again, says so with wake(0)
+// (the caller reads the table for what it missed meanwhile) and hears the
+// next commits; the error is reported.
+func TestListenEventsReconnects(t *testing.T) {
+	b := backends(t)[1]
+	a, other := b.open(t, Policy{}), b.open(t, Policy{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	woken := make(chan int64, 100)
+	lost := make(chan error, 10)
+	a.OnListenError(func(err error) { lost <- err })
+	go func() { _ = a.ListenEvents(ctx, func(id int64) { woken <- id }) }()
+	next := func(what string) int64 {
+		t.Helper()
+		select {
+		case id := <-woken:
+			return id
+		case <-ctx.Done():
+			t.Fatalf("no wake-up: %s", what)
+			return 0
+		}
+	}
+	if id := next("connected"); id != 0 {
+		t.Fatalf("first wake-up %d, want 0", id)
+	}
+	res, err := other.db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("terminated %d listening backends, want 1", n)
+	}
+	if id := next("reconnected"); id != 0 {
+		t.Fatalf("wake-up %d after the lost connection, want 0 (reconnected)", id)
+	}
+	select {
+	case err := <-lost:
+		t.Logf("reported: %v", err)
+	default:
+		t.Error("the lost connection was not reported")
+	}
+	if _, _, err := other.CreateTicket(ctx, wire.NewTicket{Kind: wire.Repair, Title: "after", Site: "s"}, "gw", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if id := next("the commit after reconnecting"); id == 0 {
+		t.Error("announced id 0 for a commit")
+	}
+}
