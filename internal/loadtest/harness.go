@@ -32,16 +32,34 @@ import (
 	"github.com/estatehq/estate/internal/testenv"
 )
 
-// Binary builds cmd/estate into a folder of the test's own and returns its
-// path. A test built with -race gets a desk built with -race (which also
-// reuses the packages the test build compiled).
+// Binary builds cmd/estate once per test process and returns its path. A
+// test built with -race gets a desk built with -race (which also reuses the
+// packages the test build compiled). RemoveBinary deletes it (TestMain).
 func Binary(t testing.TB) string {
 	t.Helper()
+	binOnce.Do(func() { binPath, binErr = build() })
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+func build() (string, error) {
 	root, err := repoRoot()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	bin := filepath.Join(t.TempDir(), "estate")
+	dir, err := os.MkdirTemp("", "estate-loadtest-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "estate")
 	args := []string{"build", "-o", bin}
 	if raceEnabled {
 		args = append(args, "-race")
@@ -51,9 +69,17 @@ func Binary(t testing.TB) string {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/estate: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("go build ./cmd/estate: %v\n%s", err, out)
 	}
-	return bin
+	return bin, nil
+}
+
+// RemoveBinary deletes what Binary built.
+func RemoveBinary() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
 }
 
 func repoRoot() (string, error) {

@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	RemoveBinary()
+	os.Exit(code)
+}
+
 // The hundred-gateway load at small scale, as a test: 10 gateways of 20
 // devices for 12 s against two replicas, with an outage storm on two sites.
 // What is checked is what must hold at any scale: every heartbeat and alarm
