@@ -126,6 +126,7 @@ type Server struct {
 	now     func() time.Time
 	auth    *authenticator
 	hub     *hub
+	feed    *feed
 	client  *http.Client
 	senders map[string]deskconfig.Channel
 	// location is a site's time zone; nil: desk.sites, else UTC.
@@ -147,6 +148,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 	for _, o := range opts {
 		o(s)
 	}
+	s.feed = newFeed(st, s.hub)
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}

@@ -63,8 +63,8 @@ type Report struct {
 	Consoles []*Console
 }
 
-// HeartbeatsPerSecond is the rate of answered heartbeats.
-func (r Report) HeartbeatsPerSecond() float64 { return float64(r.Heartbeats) / r.Wall.Seconds() }
+// HeartbeatsPerSecond is the rate of answered heartbeats while the gateways ran.
+func (r Report) HeartbeatsPerSecond() float64 { return float64(r.Heartbeats) / r.Duration.Seconds() }
 
 // CPUPercent is a replica's processor use over the run, in % of one core.
 func (r Report) CPUPercent(name string) float64 { return 100 * r.CPU[name].Seconds() / r.Wall.Seconds() }

@@ -83,13 +83,13 @@ func TestLoadSmall(t *testing.T) {
 // devices each (heartbeats every 10 s with every device's health, alarm
 // episodes at ESTATE_LOAD_ALARMS_PER_HOUR per site, default 30, each opened and
 // cleared) and an outage storm on five sites at once half-way, against two
-// desk replicas on PostgreSQL, with 5 consoles on each replica; for
-// ESTATE_LOAD_SECONDS (default 60). One iteration is one whole run.
+// desk replicas on PostgreSQL, with ESTATE_LOAD_CONSOLES consoles (default 5)
+// on each replica; for ESTATE_LOAD_SECONDS (default 60). One iteration is one whole run.
 func BenchmarkHundredGateways(b *testing.B) {
-	seconds, alarms := envInt(b, "ESTATE_LOAD_SECONDS", 60), envInt(b, "ESTATE_LOAD_ALARMS_PER_HOUR", 30)
+	seconds, alarms, consoles := envInt(b, "ESTATE_LOAD_SECONDS", 60), envInt(b, "ESTATE_LOAD_ALARMS_PER_HOUR", 30), envInt(b, "ESTATE_LOAD_CONSOLES", 5)
 	d := StartLoadDesk(b, 100, 2)
 	l := d.Load
-	l.Devices, l.Duration, l.Heartbeat, l.AlarmsPerHour, l.StormSites, l.Consoles = 200, time.Duration(seconds)*time.Second, 10*time.Second, float64(alarms), 5, 5
+	l.Devices, l.Duration, l.Heartbeat, l.AlarmsPerHour, l.StormSites, l.Consoles = 200, time.Duration(seconds)*time.Second, 10*time.Second, float64(alarms), 5, consoles
 	var rep Report
 	for b.Loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), l.Duration+10*time.Minute)
