@@ -67,7 +67,9 @@ type Report struct {
 func (r Report) HeartbeatsPerSecond() float64 { return float64(r.Heartbeats) / r.Duration.Seconds() }
 
 // CPUPercent is a replica's processor use over the run, in % of one core.
-func (r Report) CPUPercent(name string) float64 { return 100 * r.CPU[name].Seconds() / r.Wall.Seconds() }
+func (r Report) CPUPercent(name string) float64 {
+	return 100 * r.CPU[name].Seconds() / r.Wall.Seconds()
+}
 
 func (r Report) String() string {
 	var b strings.Builder
