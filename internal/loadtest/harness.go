@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,7 +66,12 @@ func build() (string, error) {
 		args = append(args, "-race")
 	}
 	args = append(args, "./cmd/estate")
-	cmd := exec.Command("go", args...)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		// go test runs with the toolchain's own go, whether or not it is on PATH.
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(gobin, args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
