@@ -148,7 +148,7 @@ func (f *feed) read(ctx context.Context) error {
 
 const (
 	eventBatch     = 200
-	eventPoll      = 2 * time.Second  // for events written by other desk processes
+	eventPoll      = 2 * time.Second  // for events no wake-up announced (a desk whose LISTEN connection is down)
 	eventHeartbeat = 15 * time.Second // keeps proxies from closing an idle stream
 )
 
