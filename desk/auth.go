@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -84,11 +85,14 @@ type authenticator struct {
 	// compare is bcrypt.CompareHashAndPassword (tests of the limits count
 	// comparisons instead of waiting for them).
 	compare func(hash, password []byte) error
+	// checked is when each streaming session was last found valid (stillValid).
+	checkedMu sync.Mutex
+	checked   map[string]time.Time
 }
 
 func newAuthenticator(cfg deskconfig.Config, st Store, now func() time.Time) *authenticator {
 	a := &authenticator{tokens: map[[32]byte]Principal{}, staff: map[string]deskconfig.Staff{}, store: st, now: now, ttl: cfg.SessionTTL,
-		compare: bcrypt.CompareHashAndPassword}
+		compare: bcrypt.CompareHashAndPassword, checked: map[string]time.Time{}}
 	if a.ttl == 0 {
 		a.ttl = 12 * time.Hour
 	}
@@ -301,6 +305,7 @@ func (s *Server) logout(c echo.Context) error {
 	if err := s.store.DeleteSession(c.Request().Context(), p.session); err != nil {
 		return err
 	}
+	s.auth.forgetChecked(p.session) // this desk's streams of the session end at their next wake-up
 	return c.NoContent(http.StatusNoContent)
 }
 

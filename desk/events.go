@@ -270,8 +270,19 @@ func withoutContacts(data json.RawMessage) json.RawMessage {
 // stillValid reports whether a streaming caller may go on: API tokens are
 // valid for the process's life; a session until logout or expiry, and only
 // while its account is still configured with the password it logged in with.
+// A session found valid is believed for sessionRecheck (by the desk's clock):
+// every stream of this desk wakes on every commit of every desk, and without
+// it each session's stream would query the store on each. A logout on this
+// desk forgets it at once; one on another desk is seen within sessionRecheck.
 func (a *authenticator) stillValid(ctx context.Context, p Principal) bool {
 	if p.session == "" {
+		return true
+	}
+	now := a.now()
+	a.checkedMu.Lock()
+	at, ok := a.checked[p.session]
+	a.checkedMu.Unlock()
+	if ok && now.Sub(at) < sessionRecheck && !now.Before(at) {
 		return true
 	}
 	q, err := a.session(ctx, p.session)
@@ -279,7 +290,29 @@ func (a *authenticator) stillValid(ctx context.Context, p Principal) bool {
 		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 			return true // a store hiccup is not a logout; the read of events reports it
 		}
+		a.forgetChecked(p.session)
 		return false
 	}
-	return q.Name == p.Name
+	if q.Name != p.Name {
+		return false
+	}
+	a.checkedMu.Lock()
+	if len(a.checked) >= maxCheckedSessions {
+		clear(a.checked) // bounded; the next wake-ups simply ask the store again
+	}
+	a.checked[p.session] = now
+	a.checkedMu.Unlock()
+	return true
+}
+
+// sessionRecheck is how long a stream believes its session valid.
+const sessionRecheck = time.Second
+
+// maxCheckedSessions bounds the streams' session cache.
+const maxCheckedSessions = 10_000
+
+func (a *authenticator) forgetChecked(tokenHash string) {
+	a.checkedMu.Lock()
+	delete(a.checked, tokenHash)
+	a.checkedMu.Unlock()
 }

@@ -97,3 +97,65 @@ func TestFeedSharesReads(t *testing.T) {
 		t.Errorf("two after %d: %v", last3, eventIDs(got))
 	}
 }
+
+type sessionCountingStore struct {
+	*store.Store
+	reads atomic.Int64
+}
+
+func (c *sessionCountingStore) Session(ctx context.Context, tokenHash string, now time.Time) (store.Session, error) {
+	c.reads.Add(1)
+	return c.Store.Session(ctx, tokenHash, now)
+}
+
+// Streams of one session woken by every commit ask the store about it at
+// most once a second; a logout on this desk is believed at once, one on
+// another desk within the second.
+func TestStreamSessionChecksAreBounded(t *testing.T) {
+	st := &sessionCountingStore{Store: openIsoStore(t, store.SQLiteDialect, filepath.Join(t.TempDir(), "desk.db"))}
+	clk := &clock{now: time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)}
+	cfg := isoConfig()
+	a := newAuthenticator(cfg, st, clk.Now)
+	ctx := context.Background()
+	staff := cfg.Staff[0]
+	for _, tok := range []string{"s1", "s2"} {
+		if err := st.CreateSession(ctx, tok, store.Session{Staff: staff.Name, Fingerprint: fingerprint(staff.PasswordHash)}, clk.Now(), clk.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := Principal{Name: staff.Name, Role: staff.Role, Site: staff.Site, session: "s1"}
+	for range 100 {
+		if !a.stillValid(ctx, p) {
+			t.Fatal("a live session refused")
+		}
+	}
+	if n := st.reads.Load(); n != 1 {
+		t.Errorf("100 wake-ups within a second read the session %d times, want 1", n)
+	}
+	clk.Advance(time.Second)
+	a.stillValid(ctx, p)
+	if n := st.reads.Load(); n != 2 {
+		t.Errorf("a second later: %d reads, want 2", n)
+	}
+	// Logged out on another desk: seen once the second is over.
+	if err := st.DeleteSession(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	if a.stillValid(ctx, p) {
+		t.Error("a session deleted by another desk still valid a second later")
+	}
+	// Logged out on this desk: at once.
+	p2 := p
+	p2.session = "s2"
+	if !a.stillValid(ctx, p2) {
+		t.Fatal("s2 refused")
+	}
+	if err := st.DeleteSession(ctx, "s2"); err != nil {
+		t.Fatal(err)
+	}
+	a.forgetChecked("s2")
+	if a.stillValid(ctx, p2) {
+		t.Error("a session logged out on this desk still valid")
+	}
+}
