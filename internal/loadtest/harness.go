@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/estatehq/estate/internal/testenv"
 )
@@ -404,7 +405,8 @@ func (b *syncBuffer) String() string {
 }
 
 // LoadDesk is two replicas for a load run, on a database of the test's own,
-// with a gateway token per site and an all-sites console token.
+// with a gateway token per site and an all-sites control-room account whose
+// sessions the consoles use.
 type LoadDesk struct {
 	DB       *pgx.Conn
 	Replicas []*Replica
@@ -417,12 +419,17 @@ func StartLoadDesk(t testing.TB, gateways, replicas int) *LoadDesk {
 	pgURL := testenv.PostgreSQL(t)
 	bin := Binary(t)
 	tokenOf := func(i int) string { return fmt.Sprintf("load-gateway-token-%03d", i) }
-	cfg := DeskConfig{Database: pgURL, Tokens: []Token{{"console", "load-console-token-0123456789", "admin", ""}}}
+	const password = "control room watch"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DeskConfig{Database: pgURL, Staff: []Staff{{"watcher", "control_room", "", string(hash)}}}
 	for i := range gateways {
 		cfg.Tokens = append(cfg.Tokens, Token{"gw-" + SiteName(i), tokenOf(i), "gateway", SiteName(i)})
 	}
 	dir := t.TempDir()
-	d := &LoadDesk{Load: Load{Gateways: gateways, TokenOf: tokenOf, ConsoleToken: "load-console-token-0123456789"}}
+	d := &LoadDesk{Load: Load{Gateways: gateways, TokenOf: tokenOf, ConsoleUser: "watcher", ConsolePassword: password}}
 	d.Replicas = make([]*Replica, replicas)
 	var wg sync.WaitGroup
 	for i := range replicas {

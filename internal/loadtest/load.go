@@ -1,11 +1,13 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +31,9 @@ type Load struct {
 	StormSites     int           // sites whose every device goes offline at once, half-way through
 	Consoles       int           // event-stream consoles per replica
 	TokenOf        func(site int) string
-	ConsoleToken   string
+	// ConsoleUser and ConsolePassword: each console logs in on its replica
+	// (a console session, as the web console has).
+	ConsoleUser, ConsolePassword string
 	MaxActionTries int // attempts per alarm action before it counts as failed (the outbox retries for ever)
 }
 
@@ -202,7 +206,11 @@ func Run(ctx context.Context, l Load, db *pgx.Conn, replicas ...*Replica) (Repor
 			}
 		}
 		for range l.Consoles {
-			rep.Consoles = append(rep.Consoles, OpenConsole(runCtx, l.ConsoleToken, -1, others...))
+			token, err := Login(r, l.ConsoleUser, l.ConsolePassword)
+			if err != nil {
+				return rep, err
+			}
+			rep.Consoles = append(rep.Consoles, OpenConsole(runCtx, token, -1, others...))
 		}
 	}
 	for _, c := range rep.Consoles {
@@ -544,4 +552,21 @@ func (g *gateway) storm(ctx context.Context, outage time.Duration) {
 		}
 		g.resolve(c.a.AlarmKey)
 	}
+}
+
+// Login opens a console session on a replica and returns its token.
+func Login(r *Replica, name, password string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"name": name, "password": password})
+	resp, err := http.Post(r.URL+"/api/v1/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", fmt.Errorf("login on %s: %w", r.Name, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil || out.Token == "" {
+		return "", fmt.Errorf("login on %s: %s", r.Name, resp.Status)
+	}
+	return out.Token, nil
 }
