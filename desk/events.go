@@ -158,7 +158,7 @@ const (
 // A site-bound caller gets its site's events only, history included; callers
 // that do not call residents get tickets without residents' names and
 // phones; the session is checked on every wake-up, poll and keep-alive, so
-// the stream ends within one poll of a logout or an expiry.
+// the stream ends within a poll and a second (stillValid) of a logout or an expiry.
 func (s *Server) events(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
