@@ -87,12 +87,12 @@ type authenticator struct {
 	compare func(hash, password []byte) error
 	// checked is when each streaming session was last found valid (stillValid).
 	checkedMu sync.Mutex
-	checked   map[string]time.Time
+	checked   map[string]sessionCheck
 }
 
 func newAuthenticator(cfg deskconfig.Config, st Store, now func() time.Time) *authenticator {
 	a := &authenticator{tokens: map[[32]byte]Principal{}, staff: map[string]deskconfig.Staff{}, store: st, now: now, ttl: cfg.SessionTTL,
-		compare: bcrypt.CompareHashAndPassword, checked: map[string]time.Time{}}
+		compare: bcrypt.CompareHashAndPassword, checked: map[string]sessionCheck{}}
 	if a.ttl == 0 {
 		a.ttl = 12 * time.Hour
 	}

@@ -270,7 +270,7 @@ func withoutContacts(data json.RawMessage) json.RawMessage {
 // stillValid reports whether a streaming caller may go on: API tokens are
 // valid for the process's life; a session until logout or expiry, and only
 // while its account is still configured with the password it logged in with.
-// A session found valid is believed for sessionRecheck (by the desk's clock):
+// A session found valid is believed for sessionRecheck:
 // every stream of this desk wakes on every commit of every desk, and without
 // it each session's stream would query the store on each. A logout on this
 // desk forgets it at once; one on another desk is seen within sessionRecheck.
@@ -278,11 +278,13 @@ func (a *authenticator) stillValid(ctx context.Context, p Principal) bool {
 	if p.session == "" {
 		return true
 	}
-	now := a.now()
+	now, wall := a.now(), time.Now()
 	a.checkedMu.Lock()
 	at, ok := a.checked[p.session]
 	a.checkedMu.Unlock()
-	if ok && now.Sub(at) < sessionRecheck && !now.Before(at) {
+	// Within a second by the wall clock and by the desk's (which tests
+	// move, or stop): either one passing a second asks the store again.
+	if ok && wall.Sub(at.wall) < sessionRecheck && now.Sub(at.clock) < sessionRecheck && !now.Before(at.clock) {
 		return true
 	}
 	q, err := a.session(ctx, p.session)
@@ -300,10 +302,13 @@ func (a *authenticator) stillValid(ctx context.Context, p Principal) bool {
 	if len(a.checked) >= maxCheckedSessions {
 		clear(a.checked) // bounded; the next wake-ups simply ask the store again
 	}
-	a.checked[p.session] = now
+	a.checked[p.session] = sessionCheck{wall: wall, clock: now}
 	a.checkedMu.Unlock()
 	return true
 }
+
+// sessionCheck is when a streaming session was last found valid.
+type sessionCheck struct{ wall, clock time.Time }
 
 // sessionRecheck is how long a stream believes its session valid.
 const sessionRecheck = time.Second
