@@ -23,18 +23,18 @@ import (
 // Load is one load run: simulated gateways, each a site of its own, against
 // the replicas, with consoles following the event stream on each replica.
 type Load struct {
-	Gateways       int           // sites, one gateway each (100)
-	Devices        int           // devices per site (200)
-	Duration       time.Duration // how long the gateways run
-	Heartbeat      time.Duration // each gateway's heartbeat interval (the gateways' default is 10s)
-	AlarmsPerHour  float64       // alarm episodes per site and hour; each opens a ticket and clears later
-	StormSites     int           // sites whose every device goes offline at once, half-way through
-	Consoles       int           // event-stream consoles per replica
-	TokenOf        func(site int) string
+	Gateways      int           // sites, one gateway each (100)
+	Devices       int           // devices per site (200)
+	Duration      time.Duration // how long the gateways run
+	Heartbeat     time.Duration // each gateway's heartbeat interval (the gateways' default is 10s)
+	AlarmsPerHour float64       // alarm episodes per site and hour; each opens a ticket and clears later
+	StormSites    int           // sites whose every device goes offline at once, half-way through
+	Consoles      int           // event-stream consoles per replica
+	TokenOf       func(site int) string
 	// ConsoleUser and ConsolePassword: each console logs in on its replica
 	// (a console session, as the web console has).
 	ConsoleUser, ConsolePassword string
-	MaxActionTries int // attempts per alarm action before it counts as failed (the outbox retries for ever)
+	MaxActionTries               int // attempts per alarm action before it counts as failed (the outbox retries for ever)
 }
 
 // SiteName is the site id of gateway i.
