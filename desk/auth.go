@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -84,11 +85,14 @@ type authenticator struct {
 	// compare is bcrypt.CompareHashAndPassword (tests of the limits count
 	// comparisons instead of waiting for them).
 	compare func(hash, password []byte) error
+	// checked is when each streaming session was last found valid (stillValid).
+	checkedMu sync.Mutex
+	checked   map[string]sessionCheck
 }
 
 func newAuthenticator(cfg deskconfig.Config, st Store, now func() time.Time) *authenticator {
 	a := &authenticator{tokens: map[[32]byte]Principal{}, staff: map[string]deskconfig.Staff{}, store: st, now: now, ttl: cfg.SessionTTL,
-		compare: bcrypt.CompareHashAndPassword}
+		compare: bcrypt.CompareHashAndPassword, checked: map[string]sessionCheck{}}
 	if a.ttl == 0 {
 		a.ttl = 12 * time.Hour
 	}
@@ -97,6 +101,11 @@ func newAuthenticator(cfg deskconfig.Config, st Store, now func() time.Time) *au
 		attempts, window = 5, 15*time.Minute
 	}
 	a.limiter = newLoginLimiter(attempts, window)
+	// Several desks on one PostgreSQL count failures together in it; one
+	// desk on SQLite keeps them in memory.
+	if sh, ok := st.(sharedLimits); ok && isShared(st) {
+		a.limiter = newLoginLimiterOn(attempts, window, sharedFailures{st: sh})
+	}
 	for _, c := range cfg.Tokens {
 		a.tokens[sha256.Sum256([]byte(c.Token))] = Principal{Name: c.Name, Role: c.Role, Site: c.Site}
 	}
@@ -109,6 +118,13 @@ func newAuthenticator(cfg deskconfig.Config, st Store, now func() time.Time) *au
 	}
 	a.dummy = dummyHash(cost)
 	return a
+}
+
+// isShared reports whether the store is one that several desks share
+// (PostgreSQL): what must hold across desks is then kept in it.
+func isShared(st Store) bool {
+	d, ok := st.(interface{ Dialect() string })
+	return ok && d.Dialect() == store.PostgresDialect
 }
 
 // fingerprint identifies a password hash without revealing it: a session
@@ -235,7 +251,12 @@ func (s *Server) login(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	a := s.auth
 	addr := c.RealIP()
-	if wait := a.limiter.blocked(req.Name, addr, a.now()); wait > 0 {
+	ctx := c.Request().Context()
+	wait, err := a.limiter.blocked(ctx, req.Name, addr, a.now())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		s.metrics.logins.WithLabelValues("rate_limited").Inc()
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		return apiError(http.StatusTooManyRequests, "too many failed logins", "wait before trying again")
@@ -246,9 +267,11 @@ func (s *Server) login(c echo.Context) error {
 		hash = []byte(staff.PasswordHash)
 	}
 	// The comparison runs whatever the name, so that the answer takes as long.
-	err := a.compare(hash, []byte(req.Password))
+	err = a.compare(hash, []byte(req.Password))
 	if err != nil || !known || len(req.Password) > maxPasswordBytes {
-		a.limiter.fail(req.Name, addr, a.now())
+		if err := a.limiter.fail(ctx, req.Name, addr, a.now()); err != nil {
+			return err
+		}
 		s.metrics.logins.WithLabelValues("bad_password").Inc()
 		s.log.Warn("login refused", "name", clip(req.Name, logNameBytes), "addr", addr, "request_id", requestID(c))
 		return apiError(http.StatusUnauthorized, "wrong name or password", "")
@@ -262,10 +285,12 @@ func (s *Server) login(c echo.Context) error {
 	now := a.now()
 	expires := now.Add(a.ttl)
 	sess := store.Session{Staff: staff.Name, Fingerprint: fingerprint(staff.PasswordHash)}
-	if err := s.store.CreateSession(c.Request().Context(), hex.EncodeToString(sum[:]), sess, now, expires); err != nil {
+	if err := s.store.CreateSession(ctx, hex.EncodeToString(sum[:]), sess, now, expires); err != nil {
 		return err
 	}
-	a.limiter.succeed(req.Name, addr)
+	if err := a.limiter.succeed(ctx, req.Name, addr); err != nil {
+		s.log.Error("login limits: forget failures", "err", err, "request_id", requestID(c))
+	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.Info("login", "name", staff.Name, "role", staff.Role, "request_id", requestID(c))
 	return c.JSON(http.StatusOK, map[string]any{"token": token, "expires_at": expires, "name": staff.Name, "role": staff.Role,
@@ -280,6 +305,7 @@ func (s *Server) logout(c echo.Context) error {
 	if err := s.store.DeleteSession(c.Request().Context(), p.session); err != nil {
 		return err
 	}
+	s.auth.forgetChecked(p.session) // this desk's streams of the session end at their next wake-up
 	return c.NoContent(http.StatusNoContent)
 }
 

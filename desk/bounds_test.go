@@ -355,22 +355,24 @@ func TestLoginLimits(t *testing.T) {
 // and forget a key a window after its last failure.
 func TestLoginLimiterBounded(t *testing.T) {
 	l := newLoginLimiter(5, time.Minute)
+	m := l.counts.(*memoryFailures)
+	ctx := context.Background()
 	now := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
 	for i := range 3 * maxLimiterKeys {
-		l.fail(fmt.Sprintf("name-%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), now.Add(time.Duration(i)*time.Microsecond))
+		_ = l.fail(ctx, fmt.Sprintf("name-%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), now.Add(time.Duration(i)*time.Microsecond))
 	}
-	for name, n := range map[string]int{"name+address": l.perPair.len(), "address": l.perAddr.len(), "account": l.perName.len()} {
+	for name, n := range map[string]int{"name+address": m.perPair.len(), "address": m.perAddr.len(), "account": m.perName.len()} {
 		if n > maxLimiterKeys {
 			t.Errorf("%s table holds %d keys, more than %d", name, n, maxLimiterKeys)
 		}
 	}
 	later := now.Add(2 * time.Minute)
-	if wait := l.blocked("name-1", "10.0.0.1", later); wait != 0 {
+	if wait, _ := l.blocked(ctx, "name-1", "10.0.0.1", later); wait != 0 {
 		t.Errorf("blocked %s a window later", wait)
 	}
-	l.fail("new", "10.9.9.9", later)
-	if l.perPair.len() != 1 || l.perAddr.len() != 1 || l.perName.len() != 1 {
-		t.Errorf("expired keys kept: %d %d %d", l.perPair.len(), l.perAddr.len(), l.perName.len())
+	_ = l.fail(ctx, "new", "10.9.9.9", later)
+	if m.perPair.len() != 1 || m.perAddr.len() != 1 || m.perName.len() != 1 {
+		t.Errorf("expired keys kept: %d %d %d", m.perPair.len(), m.perAddr.len(), m.perName.len())
 	}
 }
 

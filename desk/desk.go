@@ -87,6 +87,12 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// eventListener is a store that several desks share and that announces
+// every desk's events (PostgreSQL LISTEN/NOTIFY): store.ListenEvents.
+type eventListener interface {
+	ListenEvents(ctx context.Context, wake func(id int64)) error
+}
+
 // Option adjusts a Server.
 type Option func(*Server)
 
@@ -121,6 +127,7 @@ type Server struct {
 	now     func() time.Time
 	auth    *authenticator
 	hub     *hub
+	feed    *feed
 	client  *http.Client
 	senders map[string]deskconfig.Channel
 	// location is a site's time zone; nil: desk.sites, else UTC.
@@ -142,6 +149,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 	for _, o := range opts {
 		o(s)
 	}
+	s.feed = newFeed(st, s.hub)
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
@@ -196,6 +204,20 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.runScheduler(ctx) })
 	wg.Go(func() { s.runNotifier(ctx) })
+	if l, ok := s.store.(interface{ OnListenError(func(error)) }); ok {
+		l.OnListenError(func(err error) {
+			s.log.Warn("event listener lost its connection; streams poll every 2 s until it is back", "err", err)
+		})
+	}
+	if l, ok := s.store.(eventListener); ok {
+		// Other desks on the same PostgreSQL announce their events: the
+		// streams here wake at once instead of at their next poll.
+		wg.Go(func() {
+			if err := l.ListenEvents(ctx, func(int64) { s.metrics.eventWakeUps.Inc(); s.hub.publish() }); err != nil {
+				s.log.Error("event listener", "err", err)
+			}
+		})
+	}
 	defer wg.Wait()
 
 	// Every phase of a connection is bounded, so that slow clients (a body

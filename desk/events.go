@@ -1,11 +1,13 @@
 package desk
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -15,11 +17,14 @@ import (
 	"github.com/estatehq/estate/desk/store"
 )
 
-// hub wakes event streams when this process has written an event; events
-// written by another desk on the same database are picked up by polling.
+// hub wakes event streams when an event was committed: by this process
+// (its handlers publish after their transaction), or by any desk on the same
+// PostgreSQL (the LISTEN connection publishes on each NOTIFY). Streams also
+// poll, for what a lost listening connection missed.
 type hub struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu  sync.Mutex
+	ch  chan struct{}
+	gen uint64 // publications so far
 }
 
 func newHub() *hub { return &hub{ch: make(chan struct{})} }
@@ -28,18 +33,122 @@ func (h *hub) publish() {
 	h.mu.Lock()
 	close(h.ch)
 	h.ch = make(chan struct{})
+	h.gen++
 	h.mu.Unlock()
 }
 
+// wait returns a channel closed by the next publication, and the number of
+// publications before it.
 func (h *hub) wait() <-chan struct{} {
+	ch, _ := h.waitGen()
+	return ch
+}
+
+func (h *hub) waitGen() (<-chan struct{}, uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.ch
+	return h.ch, h.gen
+}
+
+func (h *hub) generation() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gen
+}
+
+// feed is this process's copy of the newest events, shared by its streams:
+// after a wake-up one stream reads what is new (every site) from the store
+// and the others are served from memory, so that a commit costs the database
+// one query per desk, not one per console. It holds every event with
+// base < id <= last (event ids become visible in commit order, store.flushEvents,
+// so reading "after last" never leaves a hole); a stream further behind than
+// base (a console resuming after a while) reads the store itself.
+type feed struct {
+	st  Store
+	hub *hub
+
+	mu        sync.Mutex // held while reading the store: one read at a time
+	primed    bool
+	base      int64
+	last      int64
+	ring      []store.Event
+	readGen   uint64    // the hub's generation when the last read began
+	readAt    time.Time // when it began
+	maxEvents int
+}
+
+// feedEvents is how many recent events a desk keeps for its streams.
+const feedEvents = 4096
+
+func newFeed(st Store, h *hub) *feed { return &feed{st: st, hub: h, maxEvents: feedEvents} }
+
+// after returns up to limit events after the id, of one site ("" every
+// site), oldest first. gen is the hub's generation the caller woke at: the
+// store is read again when something was published since the last read, or
+// when the last read is older than maxAge (the poll, for what no
+// publication announced).
+func (f *feed) after(ctx context.Context, after int64, site string, limit int, gen uint64, maxAge time.Duration) ([]store.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.primed {
+		last, err := f.st.LastEventID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		f.base, f.last, f.primed = last, last, true
+	}
+	if gen > f.readGen || time.Since(f.readAt) >= maxAge {
+		if err := f.read(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if after < f.base {
+		// Older than what is kept here: from the store, for this stream only.
+		return f.st.Events(ctx, after, site, limit)
+	}
+	var out []store.Event
+	// The ring is in id order: start at the first event after the id.
+	i, _ := slices.BinarySearchFunc(f.ring, after+1, func(e store.Event, id int64) int { return cmp.Compare(e.ID, id) })
+	for _, e := range f.ring[i:] {
+		if site != "" && e.Site != site {
+			continue
+		}
+		out = append(out, e)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// read appends what was committed after last (bounded: a desk that fell far
+// behind reads the rest at the next wake-up, and its streams from the store).
+func (f *feed) read(ctx context.Context) error {
+	gen, at := f.hub.generation(), time.Now() // before the query: what was published later is read next time
+	for range 10 {
+		evs, err := f.st.Events(ctx, f.last, "", 1000)
+		if err != nil {
+			return err
+		}
+		f.ring = append(f.ring, evs...)
+		if len(evs) > 0 {
+			f.last = evs[len(evs)-1].ID
+		}
+		if len(evs) < 1000 {
+			break
+		}
+	}
+	if over := len(f.ring) - f.maxEvents; over > 0 {
+		f.base = f.ring[over-1].ID
+		f.ring = slices.Delete(f.ring, 0, over)
+	}
+	f.readGen, f.readAt = gen, at
+	return nil
 }
 
 const (
 	eventBatch     = 200
-	eventPoll      = 2 * time.Second  // for events written by other desk processes
+	eventPoll      = 2 * time.Second  // for events no wake-up announced (a desk whose LISTEN connection is down)
 	eventHeartbeat = 15 * time.Second // keeps proxies from closing an idle stream
 )
 
@@ -49,7 +158,7 @@ const (
 // A site-bound caller gets its site's events only, history included; callers
 // that do not call residents get tickets without residents' names and
 // phones; the session is checked on every wake-up, poll and keep-alive, so
-// the stream ends within one poll of a logout or an expiry.
+// the stream ends within a poll and a second (stillValid) of a logout or an expiry.
 func (s *Server) events(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
@@ -93,8 +202,8 @@ func (s *Server) events(c echo.Context) error {
 	heartbeat := time.NewTicker(eventHeartbeat)
 	defer heartbeat.Stop()
 	for {
-		woken := s.hub.wait() // taken before reading, so no wake-up is missed
-		evs, err := s.store.Events(ctx, after, p.Site, eventBatch)
+		woken, gen := s.hub.waitGen() // taken before reading, so no wake-up is missed
+		evs, err := s.feed.after(ctx, after, p.Site, eventBatch, gen, eventPoll)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -161,8 +270,21 @@ func withoutContacts(data json.RawMessage) json.RawMessage {
 // stillValid reports whether a streaming caller may go on: API tokens are
 // valid for the process's life; a session until logout or expiry, and only
 // while its account is still configured with the password it logged in with.
+// A session found valid is believed for sessionRecheck:
+// every stream of this desk wakes on every commit of every desk, and without
+// it each session's stream would query the store on each. A logout on this
+// desk forgets it at once; one on another desk is seen within sessionRecheck.
 func (a *authenticator) stillValid(ctx context.Context, p Principal) bool {
 	if p.session == "" {
+		return true
+	}
+	now, wall := a.now(), time.Now()
+	a.checkedMu.Lock()
+	at, ok := a.checked[p.session]
+	a.checkedMu.Unlock()
+	// Within a second by the wall clock and by the desk's (which tests
+	// move, or stop): either one passing a second asks the store again.
+	if ok && wall.Sub(at.wall) < sessionRecheck && now.Sub(at.clock) < sessionRecheck && !now.Before(at.clock) {
 		return true
 	}
 	q, err := a.session(ctx, p.session)
@@ -170,7 +292,32 @@ func (a *authenticator) stillValid(ctx context.Context, p Principal) bool {
 		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 			return true // a store hiccup is not a logout; the read of events reports it
 		}
+		a.forgetChecked(p.session)
 		return false
 	}
-	return q.Name == p.Name
+	if q.Name != p.Name {
+		return false
+	}
+	a.checkedMu.Lock()
+	if len(a.checked) >= maxCheckedSessions {
+		clear(a.checked) // bounded; the next wake-ups simply ask the store again
+	}
+	a.checked[p.session] = sessionCheck{wall: wall, clock: now}
+	a.checkedMu.Unlock()
+	return true
+}
+
+// sessionCheck is when a streaming session was last found valid.
+type sessionCheck struct{ wall, clock time.Time }
+
+// sessionRecheck is how long a stream believes its session valid.
+const sessionRecheck = time.Second
+
+// maxCheckedSessions bounds the streams' session cache.
+const maxCheckedSessions = 10_000
+
+func (a *authenticator) forgetChecked(tokenHash string) {
+	a.checkedMu.Lock()
+	delete(a.checked, tokenHash)
+	a.checkedMu.Unlock()
 }

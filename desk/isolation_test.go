@@ -98,8 +98,8 @@ var isoHash = func() string {
 }()
 
 // newIsoDesk builds the two-site desk on st and seeds both sites.
-func newIsoDesk(t *testing.T, st *store.Store) *isoDesk {
-	t.Helper()
+// isoConfig is the two-site desk's configuration (every replica's).
+func isoConfig() deskconfig.Config {
 	cfg := deskconfig.Config{Listen: "127.0.0.1:0", Driver: "sqlite", SessionTTL: time.Hour, LoginAttempts: 100, LoginWindow: time.Minute,
 		Tokens: []deskconfig.Token{
 			{Name: "root", Token: isoRoot, Role: RoleAdmin},
@@ -110,6 +110,12 @@ func newIsoDesk(t *testing.T, st *store.Store) *isoDesk {
 	for _, role := range isoRoles {
 		cfg.Tokens = append(cfg.Tokens, deskconfig.Token{Name: role + "-a", Token: isoTokens[role], Role: role, Site: "site-a"})
 	}
+	return cfg
+}
+
+func newIsoDesk(t *testing.T, st *store.Store) *isoDesk {
+	t.Helper()
+	cfg := isoConfig()
 	clk := &clock{now: time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)}
 	srv := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), WithClock(clk.Now))
 	d := &isoDesk{testDesk: &testDesk{srv: srv, h: srv.Handler(), st: st, clock: clk}}

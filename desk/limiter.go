@@ -1,11 +1,16 @@
 package desk
 
 import (
+	"context"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/estatehq/estate/desk/store"
 )
 
 // Failed logins are limited three ways, so that guessing is slow from one
@@ -20,17 +25,26 @@ import (
 //     one second up to LoginWindow (guessing spread over many addresses). One
 //     address alone cannot get there: its own limits stop it first.
 //
-// Every table is bounded (maxLimiterKeys) and forgets a key LoginWindow after
-// its last failure; a full table forgets keys at random (evict). The limits are per process: with several desks an attacker
-// gets the attempts of each.
+// Failures are counted by a failureCounter: in the process's memory on
+// SQLite (one desk), in the database on PostgreSQL (store.LoginFailures), so
+// that with several desks behind a load balancer the limits are the same
+// whichever desk a guess reaches. The memory tables are bounded
+// (maxLimiterKeys) and forget a key LoginWindow after its last failure; a
+// full table forgets keys at random (evict). The database's table forgets a
+// key a window after its last failure too (store.AddLoginFailure).
 type loginLimiter struct {
-	mu       sync.Mutex
 	max      int
 	window   time.Duration
-	perPair  *failureTable
-	perAddr  *failureTable
-	perName  *failureTable
 	maxDelay time.Duration
+	counts   failureCounter
+}
+
+// failureCounter keeps failures per key: "pair:<name>|<addr>",
+// "addr:<addr>", "name:<name>".
+type failureCounter interface {
+	get(ctx context.Context, keys []string, now time.Time, window time.Duration) (map[string]failures, error)
+	add(ctx context.Context, keys []string, now time.Time, window time.Duration) error
+	forget(ctx context.Context, keys []string) error
 }
 
 // addressFactor is how many more failures an address may have than one name
@@ -41,14 +55,106 @@ const addressFactor = 4
 const maxLimiterKeys = 10_000
 
 func newLoginLimiter(max int, window time.Duration) *loginLimiter {
-	return &loginLimiter{max: max, window: window, maxDelay: window,
-		perPair: newFailureTable(maxLimiterKeys), perAddr: newFailureTable(maxLimiterKeys), perName: newFailureTable(maxLimiterKeys)}
+	return newLoginLimiterOn(max, window, newMemoryFailures())
 }
+
+func newLoginLimiterOn(max int, window time.Duration, counts failureCounter) *loginLimiter {
+	return &loginLimiter{max: max, window: window, maxDelay: window, counts: counts}
+}
+
+func pairKey(name, addr string) string { return "pair:" + name + "|" + addr }
+func addrKey(addr string) string       { return "addr:" + addr }
+func nameKey(name string) string       { return "name:" + name }
 
 // failures is one key's failures: how many since first, and the last.
 type failures struct {
 	count       int
 	first, last time.Time
+}
+
+// memoryFailures counts in the process's memory: three bounded tables.
+type memoryFailures struct {
+	mu      sync.Mutex
+	perPair *failureTable
+	perAddr *failureTable
+	perName *failureTable
+}
+
+func newMemoryFailures() *memoryFailures {
+	return &memoryFailures{perPair: newFailureTable(maxLimiterKeys), perAddr: newFailureTable(maxLimiterKeys), perName: newFailureTable(maxLimiterKeys)}
+}
+
+func (m *memoryFailures) table(key string) (*failureTable, string) {
+	switch {
+	case strings.HasPrefix(key, "pair:"):
+		return m.perPair, key[len("pair:"):]
+	case strings.HasPrefix(key, "addr:"):
+		return m.perAddr, key[len("addr:"):]
+	}
+	return m.perName, strings.TrimPrefix(key, "name:")
+}
+
+func (m *memoryFailures) get(_ context.Context, keys []string, now time.Time, window time.Duration) (map[string]failures, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]failures{}
+	for _, k := range keys {
+		t, key := m.table(k)
+		if f := t.get(key, now, window); f != nil {
+			out[k] = *f
+		}
+	}
+	return out, nil
+}
+
+func (m *memoryFailures) add(_ context.Context, keys []string, now time.Time, window time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		t, key := m.table(k)
+		t.add(key, now, window)
+	}
+	return nil
+}
+
+func (m *memoryFailures) forget(_ context.Context, keys []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		t, key := m.table(k)
+		delete(t.keys, key)
+	}
+	return nil
+}
+
+// sharedFailures counts in the database, for every desk on it.
+type sharedFailures struct{ st sharedLimits }
+
+// sharedLimits is the part of the store that counts failed logins for all desks.
+type sharedLimits interface {
+	LoginFailures(ctx context.Context, keys []string, now time.Time, window time.Duration) (map[string]store.LoginFailure, error)
+	AddLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) error
+	ForgetLoginFailures(ctx context.Context, keys []string) error
+}
+
+func (s sharedFailures) get(ctx context.Context, keys []string, now time.Time, window time.Duration) (map[string]failures, error) {
+	got, err := s.st.LoginFailures(ctx, keys, now, window)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]failures, len(got))
+	for k, f := range got {
+		out[k] = failures{count: f.Count, first: f.First, last: f.Last}
+	}
+	return out, nil
+}
+
+func (s sharedFailures) add(ctx context.Context, keys []string, now time.Time, window time.Duration) error {
+	return s.st.AddLoginFailure(ctx, keys, now, window)
+}
+
+func (s sharedFailures) forget(ctx context.Context, keys []string) error {
+	return s.st.ForgetLoginFailures(ctx, keys)
 }
 
 // failureTable is a bounded map of failures per key.
@@ -122,9 +228,8 @@ func (t *failureTable) len() int { return len(t.keys) }
 
 // countLimit is how long a key with at least max failures in the window
 // waits, zero when it may try.
-func (l *loginLimiter) countLimit(t *failureTable, key string, max int, now time.Time) time.Duration {
-	f := t.get(key, now, l.window)
-	if f == nil || f.count < max || now.Sub(f.first) >= l.window {
+func (l *loginLimiter) countLimit(f failures, ok bool, max int, now time.Time) time.Duration {
+	if !ok || f.count < max || now.Sub(f.first) >= l.window {
 		return 0
 	}
 	return l.window - now.Sub(f.first)
@@ -149,33 +254,31 @@ func (l *loginLimiter) accountDelay(count int) time.Duration {
 
 // blocked returns how long the caller must wait before trying name from
 // addr, zero when it may try.
-func (l *loginLimiter) blocked(name, addr string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	wait := max(l.countLimit(l.perPair, name+"|"+addr, l.max, now), l.countLimit(l.perAddr, addr, l.max*addressFactor, now))
-	if f := l.perName.get(name, now, l.window); f != nil {
+func (l *loginLimiter) blocked(ctx context.Context, name, addr string, now time.Time) (time.Duration, error) {
+	pair, byAddr, byName := pairKey(name, addr), addrKey(addr), nameKey(name)
+	got, err := l.counts.get(ctx, []string{pair, byAddr, byName}, now, l.window)
+	if err != nil {
+		return 0, fmt.Errorf("login limits: %w", err)
+	}
+	fp, okp := got[pair]
+	fa, oka := got[byAddr]
+	wait := max(l.countLimit(fp, okp, l.max, now), l.countLimit(fa, oka, l.max*addressFactor, now))
+	if f, ok := got[byName]; ok {
 		if left := l.accountDelay(f.count) - now.Sub(f.last); left > wait {
 			wait = left
 		}
 	}
-	return wait
+	return wait, nil
 }
 
-func (l *loginLimiter) fail(name, addr string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.perPair.add(name+"|"+addr, now, l.window)
-	l.perAddr.add(addr, now, l.window)
-	l.perName.add(name, now, l.window)
+func (l *loginLimiter) fail(ctx context.Context, name, addr string, now time.Time) error {
+	return l.counts.add(ctx, []string{pairKey(name, addr), addrKey(addr), nameKey(name)}, now, l.window)
 }
 
 // succeed forgets the name's failures: the person is in. The address keeps
 // its count, so a guesser who knows one password cannot reset its limit.
-func (l *loginLimiter) succeed(name, addr string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.perPair.keys, name+"|"+addr)
-	delete(l.perName.keys, name)
+func (l *loginLimiter) succeed(ctx context.Context, name, addr string) error {
+	return l.counts.forget(ctx, []string{pairKey(name, addr), nameKey(name)})
 }
 
 // ipExtractor is the caller's address as the login limits count it: the

@@ -19,6 +19,8 @@ type metrics struct {
 	eventStreams       prometheus.Gauge
 	notificationsSent  *prometheus.CounterVec
 	deadlinesMissed    *prometheus.CounterVec
+	eventWakeUps       prometheus.Counter
+	escalationRounds   prometheus.Counter
 }
 
 // newMetrics registers the desk's metrics on reg; nil means a private registry.
@@ -55,5 +57,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "estate_desk_deadlines_missed_total",
 			Help: "Deadlines found missed and escalated, by kind and step.",
 		}, []string{"kind", "step"})),
+		eventWakeUps: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_desk_event_notifications_total",
+			Help: "Announcements of committed events received from PostgreSQL (LISTEN/NOTIFY; any desk's), each waking the event streams.",
+		})),
+		escalationRounds: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_desk_escalation_rounds_total",
+			Help: "Rounds of the deadline scheduler that completed (every escalation_interval, on every desk; each deadline is escalated by one of them only).",
+		})),
 	}
 }

@@ -330,5 +330,6 @@ func (s *Server) escalate(ctx context.Context) int {
 	if total > 0 {
 		s.hub.publish()
 	}
+	s.metrics.escalationRounds.Inc()
 	return total
 }

@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/wire"
@@ -30,11 +33,128 @@ func (s *Store) event(ctx context.Context, tx *sql.Tx, at time.Time, typ string,
 	if err != nil {
 		return fmt.Errorf("event %s: %w", typ, err)
 	}
-	if _, err := s.txExec(ctx, tx, (`INSERT INTO events (at, type, site, ticket_id, data) VALUES (?, ?, ?, ?, ?)`),
-		nanos(at), typ, t.Site, t.ID, string(data)); err != nil {
-		return fmt.Errorf("event %s: %w", typ, err)
+	// Written when the transaction is about to commit (flushEvents), not
+	// now: see there.
+	s.pendingMu.Lock()
+	s.pending[tx] = append(s.pending[tx], pendingEvent{at: nanos(at), typ: typ, site: t.Site, ticketID: t.ID, data: string(data)})
+	s.pendingMu.Unlock()
+	return nil
+}
+
+type pendingEvent struct {
+	at       int64
+	typ      string
+	site     string
+	ticketID int64
+	data     string
+}
+
+// EventChannel is the PostgreSQL channel that announces new events; its
+// payload is the id of the newest event of the committing transaction (a few
+// bytes, far below NOTIFY's 8000-byte limit): listeners read the events
+// themselves from the table.
+const EventChannel = "estate_events"
+
+// eventLock is the advisory lock (pg_advisory_xact_lock) that orders event
+// ids by commit on PostgreSQL.
+const eventLock = 7215562302
+
+// flushEvents writes the events a transaction queued, as its last
+// statements. Consoles read events by id ("after the last I saw"), so an id
+// must never become visible after a higher one: a reader that already passed
+// it would skip it for ever. SQLite has one writer at a time, so ids are in
+// commit order anyway. On PostgreSQL ids come from a sequence and
+// transactions commit in any order, so the events of a transaction are
+// written under a transaction-level advisory lock taken right before them and
+// held until the commit: whoever takes the next ids commits after this one.
+// Taking it last keeps it short (the inserts and the commit) and free of
+// deadlocks, since its holder waits for no row lock after it. The NOTIFY is
+// sent in the same transaction, so PostgreSQL delivers it on commit only, in
+// commit order.
+func (s *Store) flushEvents(ctx context.Context, tx *sql.Tx) error {
+	s.pendingMu.Lock()
+	evs := s.pending[tx]
+	delete(s.pending, tx)
+	s.pendingMu.Unlock()
+	if len(evs) == 0 {
+		return nil
+	}
+	if s.dialect == PostgresDialect {
+		if _, err := s.txExec(ctx, tx, `SELECT pg_advisory_xact_lock(`+strconv.Itoa(eventLock)+`)`); err != nil {
+			return fmt.Errorf("events: lock: %w", err)
+		}
+	}
+	var last int64
+	for _, e := range evs {
+		if err := s.txQueryRow(ctx, tx, `INSERT INTO events (at, type, site, ticket_id, data) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			e.at, e.typ, e.site, e.ticketID, e.data).Scan(&last); err != nil {
+			return fmt.Errorf("event %s: %w", e.typ, err)
+		}
+	}
+	if s.dialect == PostgresDialect {
+		if _, err := s.txExec(ctx, tx, `SELECT pg_notify('`+EventChannel+`', ?)`, strconv.FormatInt(last, 10)); err != nil {
+			return fmt.Errorf("events: notify: %w", err)
+		}
 	}
 	return nil
+}
+
+// dropEvents forgets what a transaction that did not commit had queued.
+func (s *Store) dropEvents(tx *sql.Tx) {
+	s.pendingMu.Lock()
+	delete(s.pending, tx)
+	s.pendingMu.Unlock()
+}
+
+// ListenEvents calls wake with the id of each batch of events that any desk
+// on the database commits, until ctx ends, on a connection of its own
+// (LISTEN). A lost connection is opened again after a pause that doubles up
+// to 10 s, and wake(0) is called once it is back: events committed meanwhile
+// were announced to nobody, and the caller reads the table again. On SQLite
+// (one process) it returns at once: the desk's own writes wake its streams.
+func (s *Store) ListenEvents(ctx context.Context, wake func(id int64)) error {
+	if s.dialect != PostgresDialect {
+		return nil
+	}
+	pause := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, wake)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if s.onListenError != nil {
+			s.onListenError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 10*time.Second)
+	}
+	return nil
+}
+
+func (s *Store) listenOnce(ctx context.Context, wake func(id int64)) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := pgx.Connect(cctx, s.dsn)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("listen for events: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+EventChannel); err != nil {
+		return fmt.Errorf("listen for events: %w", err)
+	}
+	wake(0) // whatever was committed while nobody listened
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("listen for events: %w", err)
+		}
+		id, _ := strconv.ParseInt(n.Payload, 10, 64)
+		wake(id)
+	}
 }
 
 // Events returns up to limit events after the given id, oldest first; site

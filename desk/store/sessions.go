@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -129,6 +130,86 @@ func (s *Store) SaveIdempotentResponse(ctx context.Context, principal, key strin
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, principal, key string) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM idempotency_keys WHERE principal = ? AND key = ? AND status = 0`), principal, key); err != nil {
 		return fmt.Errorf("idempotency key: %w", err)
+	}
+	return nil
+}
+
+// LoginFailure is one limited key's failed logins within a login window.
+type LoginFailure struct {
+	Count       int
+	First, Last time.Time
+}
+
+// LoginFailures returns the failures still within window of now of the
+// given keys (a key without any is absent). Several desks on one database
+// count together, so that a limit holds whichever desk is asked.
+func (s *Store) LoginFailures(ctx context.Context, keys []string, now time.Time, window time.Duration) (map[string]LoginFailure, error) {
+	out := map[string]LoginFailure{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
+	args := []any{nanos(now.Add(-window))}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT key, count, first_at, last_at FROM login_failures WHERE last_at > ? AND key IN (`+marks+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("login failures: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var f LoginFailure
+		var first, last int64
+		if err := rows.Scan(&k, &f.Count, &first, &last); err != nil {
+			return nil, fmt.Errorf("login failures: %w", err)
+		}
+		f.First, f.Last = time.Unix(0, first), time.Unix(0, last)
+		out[k] = f
+	}
+	return out, rows.Err()
+}
+
+// AddLoginFailure counts one failure for each key, in one transaction: a
+// key whose last failure is a window old, or whose count began a window
+// ago, starts again at one. Keys a window past their last failure are
+// deleted on the way, which bounds the table by the failures of one window.
+func (s *Store) AddLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.txExec(ctx, tx, `DELETE FROM login_failures WHERE last_at <= ?`, nanos(now.Add(-window))); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if _, err := s.txExec(ctx, tx, `INSERT INTO login_failures (key, count, first_at, last_at) VALUES (?, 1, ?, ?)
+				ON CONFLICT (key) DO UPDATE SET
+					count = CASE WHEN excluded.first_at - login_failures.first_at >= ? THEN 1 ELSE login_failures.count + 1 END,
+					first_at = CASE WHEN excluded.first_at - login_failures.first_at >= ? THEN excluded.first_at ELSE login_failures.first_at END,
+					last_at = excluded.last_at`,
+				k, nanos(now), nanos(now), int64(window), int64(window)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("login failures: %w", err)
+	}
+	return nil
+}
+
+// ForgetLoginFailures deletes the keys' failures (a successful login).
+func (s *Store) ForgetLoginFailures(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM login_failures WHERE key IN (`+marks+`)`), args...); err != nil {
+		return fmt.Errorf("login failures: %w", err)
 	}
 	return nil
 }

@@ -84,7 +84,19 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 	wanted map[string]bool
+
+	// dsn opens the connection that listens for other desks' events.
+	dsn string
+	// pending holds each open transaction's events until it commits (flushEvents).
+	pendingMu sync.Mutex
+	pending   map[*sql.Tx][]pendingEvent
+	// onListenError hears why the event listener lost its connection.
+	onListenError func(error)
 }
+
+// OnListenError sets what hears the event listener's lost connections (the
+// desk logs them); it must be set before ListenEvents runs.
+func (s *Store) OnListenError(f func(error)) { s.onListenError = f }
 
 // SQLite is the name the walking skeleton gave the store; it is the same type.
 type SQLite = Store
@@ -134,7 +146,8 @@ func open(ctx context.Context, dialect, dsn string, policy Policy, upTo int) (*S
 	if err != nil {
 		return nil, fmt.Errorf("desk store: %w", err)
 	}
-	s := &Store{db: db, dialect: dialect, policy: policy, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
+	s := &Store{db: db, dialect: dialect, policy: policy, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{},
+		dsn: dsn, pending: map[*sql.Tx][]pendingEvent{}}
 	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
@@ -191,7 +204,7 @@ func (s *Store) forUpdate() string {
 // migrate applies the embedded migrations of the dialect up to version upTo
 // that are not yet recorded in schema_migrations, each in its own transaction.
 func (s *Store) migrate(ctx context.Context, upTo int) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	if err := s.createMigrationsTable(ctx); err != nil {
 		return fmt.Errorf("desk store: migrations table: %w", err)
 	}
 	dir := "migrations/" + s.dialect
@@ -218,6 +231,27 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		}
 	}
 	return nil
+}
+
+// createMigrationsTable creates schema_migrations if it is missing. On
+// PostgreSQL it holds the migration lock meanwhile: two desks starting
+// together on a new database would otherwise both create it, and one fail
+// (CREATE TABLE IF NOT EXISTS is not safe against a concurrent create).
+func (s *Store) createMigrationsTable(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.dialect == PostgresDialect {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7215562301)`); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func (s *Store) applyMigration(ctx context.Context, version int, name, body string) error {
@@ -286,7 +320,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	defer tx.Rollback()
+	defer s.dropEvents(tx)
 	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := s.flushEvents(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit()
