@@ -288,7 +288,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 					}
 				}
 				after := tableRows(t, st.db, `SELECT `+strings.Join(cols, ", ")+` FROM `+table+` ORDER BY `+strings.Join(cols, ", "))
-				if strings.Join(after, "\n") != strings.Join(before[table], "\n") {
+				if strings.Join(after, "\n") != strings.Join(upgradedRows(table, before[table]), "\n") {
 					t.Errorf("%s changed in the upgrade:\nbefore %v\nafter  %v", table, before[table], after)
 				}
 			}
@@ -342,4 +342,19 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 			}
 		})
 	}
+}
+
+// upgradedRows is what the rows of a table of the previous release must read
+// after today's migrations: unchanged, but for the changes a migration makes
+// on purpose, each named here with its migration.
+func upgradedRows(table string, rows []string) []string {
+	out := slices.Clone(rows)
+	for i, r := range out {
+		// 009: one open top-up reminder per household and kind of meter; the
+		// reminders of before were all for electricity meters (category meter).
+		if table == "tickets" && strings.Contains(r, "|kind=top_up|") {
+			out[i] = strings.Replace(r, "|category=|", "|category=meter|", 1)
+		}
+	}
+	return out
 }
