@@ -212,8 +212,10 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	root := doc.Content[0]
 	var start, end int
+	var count int // the demo's devices, however many it has
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value == "devices" {
+			count = len(root.Content[i+1].Content)
 			start = root.Content[i].Line
 			end = root.Content[i+2].Line // the next section
 		}
@@ -226,7 +228,7 @@ func TestExportRoundTrip(t *testing.T) {
 	for _, format := range []string{"csv", "xlsx"} {
 		var buf bytes.Buffer
 		n, err := Export(&buf, format, path, orig)
-		if err != nil || n != 3 {
+		if err != nil || n != count || n == 0 {
 			t.Fatalf("%s export: %d %v", format, n, err)
 		}
 		rows, err := tabular.Read("devices."+format, buf.Bytes())
