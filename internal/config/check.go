@@ -20,3 +20,17 @@ func CheckListen(addr string) error { return checkListen(addr) }
 
 // CheckHTTPURL says what is wrong with an http:// or https:// URL; nil if nothing.
 func CheckHTTPURL(raw string) error { return checkHTTPURL(raw) }
+
+// Warnings are what Load found doubtful but not wrong (a secret that took the
+// default written in the file, a rule on a point no device reports), located
+// like problems. `estate check` prints them and still passes.
+func (c *Config) Warnings() []Problem {
+	ws := append([]Problem(nil), c.warnings...)
+	sortProblems(ws)
+	return ws
+}
+
+// Warnf records a warning about a field path, for validators of other packages.
+func (c *Config) Warnf(path, format string, args ...any) {
+	c.warnings = append(c.warnings, c.Problemf(path, format, args...))
+}

@@ -48,6 +48,10 @@ type Config struct {
 	secretsExpanded bool
 	// positions maps a field path ("devices[0].address") to its line in File.
 	positions map[string]int
+	// values holds the text of every scalar value by field path.
+	values map[string]string
+	// warnings are what Load found doubtful but not wrong (see Warnings).
+	warnings []Problem
 	// claimed are the sections of Extra that their owners asked for.
 	claimed map[string]bool
 }

@@ -92,7 +92,7 @@ func ParseWith(path string, data []byte, extra ...Validator) (*Config, error) {
 }
 
 func parse(path string, data []byte) (*Config, error) {
-	cfg := &Config{File: path, positions: map[string]int{}}
+	cfg := &Config{File: path, positions: map[string]int{}, values: map[string]string{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return cfg, Problems{yamlProblem(path, err)}
@@ -100,7 +100,7 @@ func parse(path string, data []byte) (*Config, error) {
 	if len(root.Content) == 0 {
 		return cfg, Problems{{File: path, Msg: "the file is empty"}}
 	}
-	recordPositions(root.Content[0], "", cfg.positions)
+	recordPositions(root.Content[0], "", cfg.positions, cfg.values)
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -111,12 +111,12 @@ func parse(path string, data []byte) (*Config, error) {
 			return cfg, Problems{yamlProblem(path, err)}
 		}
 		for _, msg := range te.Errors {
-			problems = append(problems, cfg.locateField(typeErrorProblem(path, msg)))
+			problems = append(problems, cfg.typeProblem(msg))
 		}
 	}
 	for _, d := range cfg.Devices {
 		for _, msg := range d.typeErrors {
-			problems = append(problems, typeErrorProblem(path, msg))
+			problems = append(problems, cfg.typeProblem(msg))
 		}
 	}
 	cfg.decoded = true
@@ -158,7 +158,7 @@ func typeErrorProblem(path, msg string) Problem {
 	}
 	if m := unknownFieldRe.FindStringSubmatch(p.Msg); m != nil {
 		p.Field = m[1]
-		p.Msg = unknownKeyMsg
+		p.Msg = unknownKey(m[1], keysOfType(m[2]))
 	}
 	return p
 }
@@ -178,8 +178,12 @@ func (c *Config) locateField(p Problem) Problem {
 	return p
 }
 
-// recordPositions notes the line of every key and list item under n.
-func recordPositions(n *yaml.Node, path string, into map[string]int) {
+// recordPositions notes the line of every key and list item under n, and
+// the text of every scalar value (to tell the fields of one line apart).
+func recordPositions(n *yaml.Node, path string, into map[string]int, values map[string]string) {
+	if n.Kind == yaml.ScalarNode && path != "" {
+		values[path] = n.Value
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -189,13 +193,13 @@ func recordPositions(n *yaml.Node, path string, into map[string]int) {
 				child = path + "." + key
 			}
 			into[child] = n.Content[i].Line
-			recordPositions(n.Content[i+1], child, into)
+			recordPositions(n.Content[i+1], child, into, values)
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
 			child := fmt.Sprintf("%s[%d]", path, i)
 			into[child] = item.Line
-			recordPositions(item, child, into)
+			recordPositions(item, child, into, values)
 		}
 	}
 }
