@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,12 +20,11 @@ func init() {
 // backlog (read from its folder, safe while the gateway runs) and what the
 // running writer last published in the spool's status file.
 func status(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("status", stderr)
 	path := fs.String("config", "", "the gateway's configuration (YAML)")
 	dir := fs.String("spool", "", "the telemetry spool folder (instead of --config)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if (*path == "") == (*dir == "") {
 		fmt.Fprint(stderr, "usage: estate status --config FILE | --spool DIR\n")
