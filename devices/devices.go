@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -313,7 +314,8 @@ func Validate(cfg *config.Config) []config.Problem {
 		}
 		p, ok := lookup(d.Protocol)
 		if !ok {
-			ps = append(ps, cfg.Problemf(path+".protocol", "unknown protocol %q; known: %v", d.Protocol, Protocols()))
+			ps = append(ps, cfg.Problemf(path+".protocol", "unknown protocol %q%s; known: %s", d.Protocol,
+				config.DidYouMean(d.Protocol, Protocols()), strings.Join(Protocols(), ", ")))
 			continue
 		}
 		if p.DefaultTimeout > 0 && !config.HasKey(d.Node, "timeout") {

@@ -80,7 +80,7 @@ func validate(cfg *config.Config, cdev config.Device, path string) []config.Prob
 		ps = append(ps, cfg.Problemf(path+".profile", "required: the meter's DL/T 645 profile, a file in %s", cfg.Gateway.ProfilesDir))
 	} else if _, err := profileFor(cfg, cdev); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("no profile %q in %s", dev.Profile, cfg.Resolve(cfg.Gateway.ProfilesDir))
+			err = devices.NoProfile(cfg, "profile", dev.Profile)
 		}
 		ps = append(ps, cfg.Problemf(path+".profile", "%v", err))
 	}

@@ -1,7 +1,9 @@
 package mqtt
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"sort"
 
@@ -33,6 +35,9 @@ func validateDevice(cfg *config.Config, dev config.Device, path string) []config
 			cfg.Resolve(cfg.Gateway.ProfilesDir)))
 	}
 	p, err := loader.Load(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = devices.NoProfile(cfg, "MQTT profile", dev.Profile)
+	}
 	if err != nil {
 		return append(ps, cfg.Problemf(path+".profile", "%v", err))
 	}

@@ -34,3 +34,9 @@ func (c *Config) Warnings() []Problem {
 func (c *Config) Warnf(path, format string, args ...any) {
 	c.warnings = append(c.warnings, c.Problemf(path, format, args...))
 }
+
+// SharedDir is where the packages install what ships with Estate: profiles/
+// and rules/. A profile or rule file that a configuration names and its own
+// folder lacks is looked for there. A variable so that tests can point it
+// elsewhere.
+var SharedDir = "/usr/share/estate"

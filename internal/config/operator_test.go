@@ -9,7 +9,7 @@ import (
 )
 
 func TestSuggest(t *testing.T) {
-	keys := []string{"poll_interval", "timeout", "offline_after", "id", "profile", "modbus_tcp", "modbus_rtu", "dlt645"}
+	keys := []string{"poll_interval", "timeout", "offline_after", "id", "profile", "modbus_tcp", "modbus_rtu", "dlt645", "meter"}
 	for _, tc := range []struct{ word, want string }{
 		{"poll_intervall", "poll_interval"},
 		{"timout", "timeout"},
@@ -18,6 +18,7 @@ func TestSuggest(t *testing.T) {
 		{"modbus_rut", "modbus_rtu"},
 		{"dlt654", "dlt645"},
 		{"ib", "id"},
+		{"metre", "meter"}, // a swap is one edit
 		{"colour", ""},  // nothing near
 		{"zz", ""},      // short words allow one edit only
 		{"timeout", ""}, // the word itself is no suggestion
