@@ -5,6 +5,10 @@ set -euo pipefail
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# The package test (deploy/package): dpkg-deb builds nothing (nfpm does), but
+# dpkg installs the .deb and systemd-analyze verifies its units.
+command -v dpkg >/dev/null 2>&1 || missing+=(dpkg)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v go >/dev/null 2>&1 || { echo "ensure-tools: Go is not installed; install Go 1.26 first" >&2; exit 1; }
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -19,10 +19,10 @@ func TestSuggest(t *testing.T) {
 		{"dlt654", "dlt645"},
 		{"ib", "id"},
 		{"metre", "meter"}, // a swap is one edit
-		{"colour", ""},  // nothing near
-		{"zz", ""},      // short words allow one edit only
-		{"timeout", ""}, // the word itself is no suggestion
-		{"prof", ""},    // three edits from profile, over a third of the word
+		{"colour", ""},     // nothing near
+		{"zz", ""},         // short words allow one edit only
+		{"timeout", ""},    // the word itself is no suggestion
+		{"prof", ""},       // three edits from profile, over a third of the word
 		{"", ""},
 	} {
 		if got := Suggest(tc.word, keys); got != tc.want {
