@@ -9,6 +9,9 @@ command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 # dpkg installs the .deb and systemd-analyze verifies its units.
 command -v dpkg >/dev/null 2>&1 || missing+=(dpkg)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# deploy/container's test checks the compose file with `docker compose config`
+# (or docker-compose), which needs no container engine.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v go >/dev/null 2>&1 || { echo "ensure-tools: Go is not installed; install Go 1.26 first" >&2; exit 1; }
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

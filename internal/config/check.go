@@ -1,5 +1,7 @@
 package config
 
+import "os"
+
 // What validators of other packages (see Validator) need to check their parts
 // of a configuration the way the built-in checks do, with the same messages.
 
@@ -37,6 +39,12 @@ func (c *Config) Warnf(path, format string, args ...any) {
 
 // SharedDir is where the packages install what ships with Estate: profiles/
 // and rules/. A profile or rule file that a configuration names and its own
-// folder lacks is looked for there. A variable so that tests can point it
-// elsewhere.
-var SharedDir = "/usr/share/estate"
+// folder lacks is looked for there. ESTATE_SHARE_DIR moves it (an install
+// under another prefix; configs/ of a source tree); a variable so that tests
+// can point it elsewhere.
+var SharedDir = func() string {
+	if d := os.Getenv("ESTATE_SHARE_DIR"); d != "" {
+		return d
+	}
+	return "/usr/share/estate"
+}()
