@@ -120,6 +120,7 @@ func parse(path string, data []byte) (*Config, error) {
 		}
 	}
 	cfg.decoded = true
+	problems = append(problems, cfg.includeRuleFiles()...)
 	cfg.applyDefaults()
 	if ps := cfg.expandSecrets(); len(ps) > 0 {
 		// Unset secrets are reported once; their emptiness is not reported again.

@@ -164,3 +164,64 @@ func FuzzParseEnvFile(f *testing.F) {
 		}
 	})
 }
+
+func TestRuleFiles(t *testing.T) {
+	shared := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(shared, "rules"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := SharedDir
+	SharedDir = shared
+	defer func() { SharedDir = old }()
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rules = "site: {id: shipped}\nrules:\n  - {name: shipped_low, family: meter, point: balance, below: 5}\n  - {name: shipped_high, family: meter, point: balance, above: 500}\n"
+	write(filepath.Join(shared, "rules", "default.yaml"), rules)
+	site := t.TempDir()
+	write(filepath.Join(site, "rules", "local.yaml"), "site: {id: local}\nrules:\n  - {name: local_rule, devices: [m1], point: voltage, above: 260}\n")
+	write(filepath.Join(site, "rules", "broken.yaml"), "site: {id: local}\nrules:\n  - {name: broken, family: meter, point: balance, below: 5, ticket: topup}\n")
+	write(filepath.Join(site, "rules", "dup.yaml"), "site: {id: local}\nrules:\n  - {name: low, family: meter, point: balance, below: 5}\n")
+
+	for _, tc := range []struct {
+		name, files string
+		rules       []string
+		problem     string
+	}{
+		{"shared by name", "[default]", []string{"low", "shipped_low", "shipped_high"}, ""},
+		{"beside the config first", "[local, default]", []string{"low", "local_rule", "shipped_low", "shipped_high"}, ""},
+		{"a path", "[rules/local.yaml]", []string{"low", "local_rule"}, ""},
+		{"a path not there, found by name in the shared folder", "[/etc/nowhere/default.yaml]", []string{"low", "shipped_low", "shipped_high"}, ""},
+		{"missing", "[defualt]", nil, `site.yaml:26: rule_files[0]: no rule file "defualt": not ` + site + `/rules/defualt.yaml nor ` + shared + `/rules/defualt.yaml (did you mean "default"?)`},
+		{"a problem in the rule file is located there", "[broken]", nil, site + `/rules/broken.yaml:3: rules[0].ticket: "topup" is not a ticket kind`},
+		{"a clash with the site's rules is located in the rule file", "[dup]", nil, site + `/rules/dup.yaml:3: rules[0].name: "low" is used by another rule`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(site, "site.yaml")
+			write(path, validConfig+"rule_files: "+tc.files+"\n")
+			cfg, err := Load(path)
+			if tc.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.problem) {
+					t.Fatalf("problems:\n%v\nwant %q", err, tc.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, r := range cfg.Rules {
+				names = append(names, r.Name)
+			}
+			if !reflect.DeepEqual(names, tc.rules) {
+				t.Errorf("rules %v, want %v", names, tc.rules)
+			}
+		})
+	}
+}
