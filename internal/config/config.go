@@ -21,17 +21,17 @@ import (
 // Config is one site's configuration: the gateway half, the desk half, or both
 // (the demo runs both in one process).
 type Config struct {
-	Site       Site        `yaml:"site"`
-	Gateway    Gateway     `yaml:"gateway"`
-	InfluxDB   InfluxDB    `yaml:"influxdb"`
-	Desk       Desk        `yaml:"desk"`
-	Devices    []Device    `yaml:"devices"`
-	Rules      []Rule      `yaml:"rules"`
+	Site     Site     `yaml:"site"`
+	Gateway  Gateway  `yaml:"gateway"`
+	InfluxDB InfluxDB `yaml:"influxdb"`
+	Desk     Desk     `yaml:"desk"`
+	Devices  []Device `yaml:"devices"`
+	Rules    []Rule   `yaml:"rules"`
 	// RuleFiles are rule sets to add to Rules: a name ("default") is
 	// rules/<name>.yaml beside the configuration, else in SharedDir/rules
 	// (/usr/share/estate/rules); a path is relative to the configuration's
 	// folder, else looked for by its file name in SharedDir/rules.
-	RuleFiles []string `yaml:"rule_files"`
+	RuleFiles  []string    `yaml:"rule_files"`
 	Simulators []Simulator `yaml:"simulators"`
 
 	// Topology and Maintenance feed the alarm engine's outage inference and suppression.
