@@ -27,7 +27,15 @@ func CheckHTTPURL(raw string) error { return checkHTTPURL(raw) }
 // default written in the file, a rule on a point no device reports), located
 // like problems. `estate check` prints them and still passes.
 func (c *Config) Warnings() []Problem {
-	ws := append([]Problem(nil), c.warnings...)
+	// A section decoded twice (once to check it, once to use it) warns once.
+	var ws []Problem
+	seen := map[Problem]bool{}
+	for _, w := range c.warnings {
+		if !seen[w] {
+			seen[w] = true
+			ws = append(ws, w)
+		}
+	}
 	sortProblems(ws)
 	return ws
 }
