@@ -41,9 +41,17 @@ func DecodeProfile(data []byte, p any) error {
 // when it is not there, among the profiles the packages ship
 // (config.SharedDir/profiles, /usr/share/estate/profiles), so that a site
 // configuration in /etc/estate needs no copy of them. A name that already
-// is a path to a .yaml file is returned as it is.
+// is a path to a .yaml file is that file; when there is none, the shipped
+// profile of its file name (the command-line default
+// configs/profiles/demo-prepaid-meter.yaml of an installed binary).
 func ProfilePath(dir, name string) string {
 	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		if _, err := os.Stat(name); err != nil {
+			shared := filepath.Join(SharedProfilesDir(), filepath.Base(name))
+			if _, err := os.Stat(shared); err == nil {
+				return shared
+			}
+		}
 		return name
 	}
 	p := filepath.Join(dir, name+".yaml")

@@ -107,6 +107,13 @@ func TestSuggestionsAndSharedProfiles(t *testing.T) {
 	if got, want := devices.ProfilePath(filepath.Join(dir, "profiles"), "eastron-sdm630"), filepath.Join(shared, "profiles", "eastron-sdm630.yaml"); got != want {
 		t.Errorf("ProfilePath = %s, want %s", got, want)
 	}
+	// A profile given as a file that is not there: the shipped one of its name.
+	if got, want := devices.ProfilePath("", "configs/profiles/eastron-sdm630.yaml"), filepath.Join(shared, "profiles", "eastron-sdm630.yaml"); got != want {
+		t.Errorf("ProfilePath of a missing file = %s, want %s", got, want)
+	}
+	if got := devices.ProfilePath("", "/nowhere/vendor-x.yaml"); got != "/nowhere/vendor-x.yaml" {
+		t.Errorf("ProfilePath of a missing file without a shipped one = %s", got)
+	}
 	// A profile of the site's own folder comes first.
 	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
 		t.Fatal(err)
