@@ -9,6 +9,7 @@ command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 # dpkg installs the .deb and systemd-analyze verifies its units.
 command -v dpkg >/dev/null 2>&1 || missing+=(dpkg)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v rpm >/dev/null 2>&1 || missing+=(rpm)   # reads the .rpm's metadata
 # deploy/container's test checks the compose file with `docker compose config`
 # (or docker-compose), which needs no container engine.
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)

@@ -38,7 +38,7 @@ func requireTools(t *testing.T) {
 	case os.Geteuid() != 0:
 		missing = "root (dpkg -i installs system-wide)"
 	default:
-		for _, tool := range []string{"dpkg", "dpkg-deb", "systemd-analyze", "make"} {
+		for _, tool := range []string{"dpkg", "dpkg-deb", "rpm", "systemd-analyze", "make"} {
 			if _, err := exec.LookPath(tool); err != nil {
 				missing = tool + " (deploy/ensure-tools.sh installs it)"
 				break
@@ -103,6 +103,19 @@ func TestDebianPackage(t *testing.T) {
 		if !strings.Contains(conffiles, f+"\n") {
 			t.Errorf("%s is not a conffile:\n%s", f, conffiles)
 		}
+	}
+
+	// The .rpm holds the same: conffiles marked %config(noreplace) ("cn"),
+	// the binary, the units and the same maintainer scripts.
+	rpmFiles := run(t, time.Minute, root, "rpm", "-qp", "--qf", "[%{FILEFLAGS:fflags} %{FILENAMES}\n]", rpms[0])
+	for _, want := range []string{"cn /etc/estate/desk.yaml\n", "cn /etc/estate/sites/sunrise-garden.yaml\n", "cn /etc/estate/demo.yaml\n",
+		" /usr/bin/estate\n", " /usr/lib/systemd/system/estate-gateway@.service\n", " /usr/share/estate/profiles/demo-prepaid-meter.yaml\n"} {
+		if !strings.Contains(rpmFiles, want) {
+			t.Errorf("the rpm lacks %q:\n%s", want, rpmFiles)
+		}
+	}
+	if scripts := run(t, time.Minute, root, "rpm", "-qp", "--scripts", rpms[0]); !strings.Contains(scripts, "useradd --system") || !strings.Contains(scripts, "preuninstall") {
+		t.Errorf("the rpm's scripts:\n%s", scripts)
 	}
 
 	t.Cleanup(func() {
