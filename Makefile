@@ -61,6 +61,7 @@ demo: deps build
 # port, …), runs vet and the whole suite with -race, and stops them whatever
 # the outcome.
 test: deps web
+	deploy/ensure-tools.sh --test
 	deploy/test-env.sh start
 	@rc=0; set -a; . var/test.env; set +a; \
 	$(GO) vet ./... && \
