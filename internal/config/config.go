@@ -62,6 +62,8 @@ type Config struct {
 	// ruleSources locates the rules that came from rule_files: the index in
 	// Rules of the first rule of each file, in order (see Problemf).
 	ruleSources []ruleSource
+	// included is set on a rule file parsed for another configuration.
+	included bool
 }
 
 // Site identifies the estate this configuration describes.

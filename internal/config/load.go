@@ -91,8 +91,12 @@ func ParseWith(path string, data []byte, extra ...Validator) (*Config, error) {
 	return cfg, nil
 }
 
-func parse(path string, data []byte) (*Config, error) {
-	cfg := &Config{File: path, positions: map[string]int{}, values: map[string]string{}}
+func parse(path string, data []byte) (*Config, error) { return parseFile(path, data, false) }
+
+// parseFile parses one file; included is set for a rule file, which may not
+// include others (a file naming itself would never end).
+func parseFile(path string, data []byte, included bool) (*Config, error) {
+	cfg := &Config{File: path, positions: map[string]int{}, values: map[string]string{}, included: included}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return cfg, Problems{yamlProblem(path, err)}
@@ -120,7 +124,9 @@ func parse(path string, data []byte) (*Config, error) {
 		}
 	}
 	cfg.decoded = true
-	problems = append(problems, cfg.includeRuleFiles()...)
+	if !included {
+		problems = append(problems, cfg.includeRuleFiles()...)
+	}
 	cfg.applyDefaults()
 	if ps := cfg.expandSecrets(); len(ps) > 0 {
 		// Unset secrets are reported once; their emptiness is not reported again.

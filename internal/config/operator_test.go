@@ -188,6 +188,7 @@ func TestRuleFiles(t *testing.T) {
 	write(filepath.Join(site, "rules", "local.yaml"), "site: {id: local}\nrules:\n  - {name: local_rule, devices: [m1], point: voltage, above: 260}\n")
 	write(filepath.Join(site, "rules", "broken.yaml"), "site: {id: local}\nrules:\n  - {name: broken, family: meter, point: balance, below: 5, ticket: topup}\n")
 	write(filepath.Join(site, "rules", "dup.yaml"), "site: {id: local}\nrules:\n  - {name: low, family: meter, point: balance, below: 5}\n")
+	write(filepath.Join(site, "rules", "self.yaml"), "site: {id: local}\nrule_files: [self]\nrules:\n  - {name: selfish, family: meter, point: balance, below: 5}\n")
 
 	for _, tc := range []struct {
 		name, files string
@@ -200,6 +201,7 @@ func TestRuleFiles(t *testing.T) {
 		{"a path not there, found by name in the shared folder", "[/etc/nowhere/default.yaml]", []string{"low", "shipped_low", "shipped_high"}, ""},
 		{"missing", "[defualt]", nil, `site.yaml:26: rule_files[0]: no rule file "defualt": not ` + site + `/rules/defualt.yaml nor ` + shared + `/rules/defualt.yaml (did you mean "default"?)`},
 		{"a problem in the rule file is located there", "[broken]", nil, site + `/rules/broken.yaml:3: rules[0].ticket: "topup" is not a ticket kind`},
+		{"a rule file naming rule files", "[self]", nil, site + `/rules/self.yaml:2: rule_files: a rule file cannot name rule files of its own`},
 		{"a clash with the site's rules is located in the rule file", "[dup]", nil, site + `/rules/dup.yaml:3: rules[0].name: "low" is used by another rule`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

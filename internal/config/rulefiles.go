@@ -36,7 +36,7 @@ func (c *Config) includeRuleFiles() []Problem {
 			ps = append(ps, c.Problemf(field, "cannot read %s: %v", path, errors.Unwrap(err)))
 			continue
 		}
-		sub, err := parse(path, data)
+		sub, err := parseFile(path, data, true)
 		var sps Problems
 		if errors.As(err, &sps) {
 			ps = append(ps, sps...)
