@@ -4,7 +4,7 @@ GO ?= go
 INFLUXDB_DEMO_PORT ?= 18086
 TEST_FLAGS ?=
 
-.PHONY: demo test build vet bench bench-telegraf telegraf-install deps web influxdb-install clean
+.PHONY: demo test build vet bench bench-telegraf telegraf-install deps web influxdb-install clean package static
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -13,6 +13,30 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DA
 
 build: web
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/estate ./cmd/estate
+
+# The packages: a static binary (CGO off; SQLite is modernc.org/sqlite, pure
+# Go) and the .deb and .rpm that nfpm makes of it (deploy/package/nfpm.yaml),
+# in $(DIST). nfpm is run at a pinned version with `go run`, so nothing else
+# is installed and the project's go.mod carries none of its dependencies.
+NFPM_VERSION ?= v2.48.0
+NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+DIST ?= dist
+GOARCH ?= $(shell $(GO) env GOARCH)
+# A Debian or RPM version must start with a digit: a v1.2.3 tag gives 1.2.3,
+# an untagged tree 0.0.0+git<commit>.
+PKG_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//; s/-/+/; s/-/./g'); \
+	echo $${v:-0.0.0+git$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)})
+
+static: web
+	mkdir -p $(DIST)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(DIST)/estate ./cmd/estate
+
+package: static
+	sed -e 's|@ESTATE_BINARY@|$(DIST)/estate|' -e 's|@PKG_VERSION@|$(PKG_VERSION)|' -e 's|@PKG_ARCH@|$(GOARCH)|' \
+		deploy/package/nfpm.yaml > $(DIST)/nfpm.yaml
+	$(NFPM) package --config $(DIST)/nfpm.yaml --packager deb --target $(DIST)/
+	$(NFPM) package --config $(DIST)/nfpm.yaml --packager rpm --target $(DIST)/
+	@ls -l $(DIST)/*.deb $(DIST)/*.rpm
 
 # The web console: npm installs the locked front-end packages and esbuild
 # bundles web/src into internal/web/dist, which the binary embeds.
@@ -37,6 +61,7 @@ demo: deps build
 # port, …), runs vet and the whole suite with -race, and stops them whatever
 # the outcome.
 test: deps web
+	deploy/ensure-tools.sh --test
 	deploy/test-env.sh start
 	@rc=0; set -a; . var/test.env; set +a; \
 	$(GO) vet ./... && \
@@ -83,4 +108,4 @@ bench-telegraf: deps build telegraf-install
 	exit $$rc
 
 clean:
-	rm -rf bin var web/node_modules internal/web/dist/*.js internal/web/dist/*.css internal/web/dist/*.html
+	rm -rf bin dist var web/node_modules internal/web/dist/*.js internal/web/dist/*.css internal/web/dist/*.html

@@ -125,10 +125,10 @@ func Validate(c *config.Config) []config.Problem {
 			add(p+".team", "%q is not a team; use one of %s", s.Team, strings.Join(ticket.Teams, ", "))
 		}
 		if !bcryptHash.MatchString(s.PasswordHash) {
-			add(p+".password_hash", "must be a bcrypt hash such as $2a$10$… (make one with: htpasswd -nbBC 10 '' 'the password' | cut -d: -f2)")
+			add(p+".password_hash", "must be a bcrypt hash such as $2a$10$… (make one with: estate hash-password)")
 		} else if cost, err := bcrypt.Cost([]byte(s.PasswordHash)); err != nil || cost < deskconfig.MinBcryptCost {
-			add(p+".password_hash", "bcrypt cost %d is too low: at least %d is required, so that a leaked file's hashes are slow to guess (make one with: htpasswd -nbBC %d '' 'the password' | cut -d: -f2)",
-				cost, deskconfig.MinBcryptCost, deskconfig.MinBcryptCost)
+			add(p+".password_hash", "bcrypt cost %d is too low: at least %d is required, so that a leaked file's hashes are slow to guess (make one with: estate hash-password)",
+				cost, deskconfig.MinBcryptCost)
 		}
 	}
 	for i, s := range d.Sites {

@@ -126,6 +126,34 @@ func TestDeskExampleConfig(t *testing.T) {
 	if _, err := config.Load(path, Validate); err != nil {
 		t.Fatalf("configs/desk.example.yaml: %v", err)
 	}
+	// Its channels are commented out (an example must not post to robots
+	// that do not exist); uncommented, as an operator would, they check too.
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, block, ok := strings.Cut(string(text), "  channels: []\n  # channels:\n")
+	if !ok {
+		t.Fatal("the example's commented channels block moved; update this test")
+	}
+	var lines []string
+	for _, l := range strings.SplitAfter(block, "\n") {
+		if !strings.HasPrefix(l, "  #") {
+			break
+		}
+		lines = append(lines, "  "+strings.TrimPrefix(l, "  # "))
+	}
+	uncommented := filepath.Join(t.TempDir(), "desk.yaml")
+	if err := os.WriteFile(uncommented, []byte(head+"  channels:\n"+strings.Join(lines, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(uncommented, Validate)
+	if err != nil {
+		t.Fatalf("the example's channels, uncommented: %v", err)
+	}
+	if len(cfg.Desk.Channels) != 3 {
+		t.Errorf("%d channels uncommented, want 3", len(cfg.Desk.Channels))
+	}
 }
 
 // The desk's section of a whole site's configuration (the one of

@@ -19,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,6 +204,10 @@ type Protocol struct {
 	// profile presence) without connecting; path is like "devices[3]". The
 	// device's options are decoded already (OptionsOf).
 	Validate func(cfg *config.Config, dev config.Device, path string) []config.Problem
+	// Points lists the points a device's readings can carry (its profile's,
+	// and those the driver derives), for the check that a rule's point
+	// exists; ok false: not known (no profile, or a protocol of events).
+	Points func(cfg *config.Config, dev config.Device) (points []string, ok bool)
 }
 
 var (
@@ -330,7 +336,8 @@ func Validate(cfg *config.Config) []config.Problem {
 		}
 		p, ok := lookup(d.Protocol)
 		if !ok {
-			ps = append(ps, cfg.Problemf(path+".protocol", "unknown protocol %q; known: %v", d.Protocol, Protocols()))
+			ps = append(ps, cfg.Problemf(path+".protocol", "unknown protocol %q%s; known: %s", d.Protocol,
+				config.DidYouMean(d.Protocol, Protocols()), strings.Join(Protocols(), ", ")))
 			continue
 		}
 		if p.DefaultTimeout > 0 && !config.HasKey(d.Node, "timeout") {
@@ -350,5 +357,52 @@ func Validate(cfg *config.Config) []config.Problem {
 			ps = append(ps, p.ValidateConfig(cfg)...)
 		}
 	}
+	if len(ps) == 0 {
+		warnRulePoints(cfg)
+	}
 	return ps
+}
+
+// warnRulePoints warns about a rule whose point none of the devices it
+// selects reports: a typo ("balanse") or a profile that lacks it would
+// otherwise never fire, silently. It is a warning, not a problem, because a
+// device may gain the point with another profile later; a rule that selects
+// a device whose points are not known (a protocol of events) is not judged.
+func warnRulePoints(cfg *config.Config) {
+	points := make([][]string, len(cfg.Devices))
+	known := make([]bool, len(cfg.Devices))
+	for i, d := range cfg.Devices {
+		if p, ok := lookup(d.Protocol); ok && p.Points != nil {
+			points[i], known[i] = p.Points(cfg, d)
+		}
+	}
+	check := func(path string, r config.Rule, point string) {
+		var all []string
+		selected := 0
+		for i, d := range cfg.Devices {
+			if !r.Selects(d) {
+				continue
+			}
+			if !known[i] {
+				return
+			}
+			selected++
+			if slices.Contains(points[i], point) {
+				return
+			}
+			all = append(all, points[i]...)
+		}
+		if selected > 0 {
+			cfg.Warnf(path, "no device this rule selects reports %q%s; the rule can never fire on it", point, config.DidYouMean(point, all))
+		}
+	}
+	for i, r := range cfg.Rules {
+		p := fmt.Sprintf("rules[%d]", i)
+		if r.Point != "" && r.Type != config.RuleEvent && r.Type != config.RuleOffline && r.Type != config.RuleOutage {
+			check(p+".point", r, r.Point)
+		}
+		if r.OnlyIf != nil && r.OnlyIf.Point != "" {
+			check(p+".only_if.point", r, r.OnlyIf.Point)
+		}
+	}
 }

@@ -100,7 +100,7 @@ func validateFamilyNames(cfg *config.Config) []config.Problem {
 	known := FamilyNames()
 	var ps []config.Problem
 	bad := func(path, name string) {
-		ps = append(ps, cfg.Problemf(path, "%q is not a device family; use one of %s", name, strings.Join(known, ", ")))
+		ps = append(ps, cfg.Problemf(path, "%q is not a device family%s; use one of %s", name, config.DidYouMean(name, known), strings.Join(known, ", ")))
 	}
 	for i, d := range cfg.Devices {
 		if !slices.Contains(known, d.Family) {

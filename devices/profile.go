@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/estatehq/estate/internal/config"
 )
 
 // ProfileHeader is what every device profile (configs/profiles/*.yaml) says
@@ -34,14 +36,56 @@ func DecodeProfile(data []byte, p any) error {
 	return dec.Decode(p)
 }
 
-// ProfilePath is where a named profile lives in a profiles folder
-// (gateway.profiles_dir). A name that already is a path to a .yaml file is
-// returned as it is.
+// ProfilePath is where a named profile lives: in a profiles folder
+// (gateway.profiles_dir, resolved against the configuration's folder) or,
+// when it is not there, among the profiles the packages ship
+// (config.SharedDir/profiles, /usr/share/estate/profiles), so that a site
+// configuration in /etc/estate needs no copy of them. A name that already
+// is a path to a .yaml file is that file; when there is none, the shipped
+// profile of its file name (the command-line default
+// configs/profiles/demo-prepaid-meter.yaml of an installed binary).
 func ProfilePath(dir, name string) string {
 	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		if _, err := os.Stat(name); err != nil {
+			shared := filepath.Join(SharedProfilesDir(), filepath.Base(name))
+			if _, err := os.Stat(shared); err == nil {
+				return shared
+			}
+		}
 		return name
 	}
-	return filepath.Join(dir, name+".yaml")
+	p := filepath.Join(dir, name+".yaml")
+	if _, err := os.Stat(p); err != nil {
+		shared := filepath.Join(SharedProfilesDir(), name+".yaml")
+		if _, err := os.Stat(shared); err == nil {
+			return shared
+		}
+	}
+	return p
+}
+
+// SharedProfilesDir is the folder of the shipped profiles.
+func SharedProfilesDir() string { return filepath.Join(config.SharedDir, "profiles") }
+
+// ProfileNames lists the profiles (file names without .yaml) of the folders.
+func ProfileNames(dirs ...string) []string {
+	var names []string
+	for _, dir := range dirs {
+		matches, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		for _, m := range matches {
+			names = append(names, strings.TrimSuffix(filepath.Base(m), ".yaml"))
+		}
+	}
+	return names
+}
+
+// NoProfile is the problem of a profile name that is in neither the
+// configuration's profiles folder nor the shipped ones, with the name that
+// was probably meant.
+func NoProfile(cfg *config.Config, what, name string) error {
+	dir := cfg.Resolve(cfg.Gateway.ProfilesDir)
+	return fmt.Errorf("no %s %q in %s or %s%s", what, name, dir, SharedProfilesDir(),
+		config.DidYouMean(name, ProfileNames(dir, SharedProfilesDir())))
 }
 
 // ProfileLoader reads the profiles of one protocol, the same way for every

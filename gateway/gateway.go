@@ -210,7 +210,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sinks.Go(func() { flushErr = g.telemetry.Run(sinkCtx) })
 	sinks.Go(func() { g.outbox.Run(sinkCtx, g.delivered) })
 	sinks.Go(func() {
-		heartbeat.Run(ctx, g.cfg.Gateway.HeartbeatInterval, g.Status, g.desk, g.log.With("part", "heartbeat"), heartbeat.NewMetrics(g.reg))
+		heartbeat.Run(ctx, g.cfg.Gateway.HeartbeatInterval, g.Status, g.desk, g.log.With("part", "heartbeat"), heartbeat.NewMetrics(g.reg),
+			heartbeat.WithStatusFile(heartbeat.StatusFileName(g.cfg.Gateway.StateDir, g.cfg.Gateway.ID)))
 	})
 	sinks.Go(func() { g.tickAlarms(ctx) })
 

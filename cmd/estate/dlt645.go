@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -16,24 +15,22 @@ var dlt645Commands = map[string]command{}
 func init() {
 	dlt645Commands["relay"] = command{"relay --config FILE --device ID --trip|--close|--direct-close [--hours N]",
 		"trip, allow closing or close a meter's relay (needs dlt645.relay_control and its password)", dlt645Relay}
-	register("dlt645", command{"dlt645 relay …", "commands to DL/T 645 meters (see estate dlt645)",
-		func(a []string, o, e io.Writer) int { return subcommands("dlt645", dlt645Commands, a, o, e) }})
+	registerGroup("dlt645", "dlt645 relay …", "commands to DL/T 645 meters (see estate dlt645)", dlt645Commands)
 }
 
 // dlt645Relay sends one relay command to one configured meter. It opens the
 // meter's serial line itself, so the gateway that polls that line must be
 // stopped first (one program per port).
 func dlt645Relay(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dlt645 relay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dlt645 relay", stderr)
 	path := fs.String("config", "", "site configuration")
 	id := fs.String("device", "", "id of the meter")
 	trip := fs.Bool("trip", false, "open the relay (跳闸)")
 	allow := fs.Bool("close", false, "allow the relay to close (合闸允许, 1BH: the customer closes it)")
 	direct := fs.Bool("direct-close", false, "close the relay at once (合闸直接, 1CH; only where the meter's profile has relay.allow_direct_close)")
 	hours := fs.Int("hours", 24, "how long the command holds, in hours")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	chosen := 0
 	for _, b := range []bool{*trip, *allow, *direct} {

@@ -29,8 +29,7 @@ var modbusCommands = map[string]command{
 }
 
 func init() {
-	register("modbus", command{"modbus read|scan|write [flags]", "read or write a Modbus device, scan a bus for slave ids",
-		func(a []string, o, e io.Writer) int { return subcommands("modbus", modbusCommands, a, o, e) }})
+	registerGroup("modbus", "modbus read|scan|write [flags]", "read or write a Modbus device, scan a bus for slave ids", modbusCommands)
 }
 
 // connFlags are the flags that say how to reach a device.
@@ -97,8 +96,7 @@ func loadProfileArg(dir, name string) (*modbus.Profile, error) {
 }
 
 func modbusRead(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("modbus read", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("modbus read", stderr)
 	conn := addConnFlags(fs)
 	profile := fs.String("profile", "", "profile name (in --profiles) or file: decode its points")
 	profiles := fs.String("profiles", "configs/profiles", "folder of profiles")
@@ -108,8 +106,8 @@ func modbusRead(args []string, stdout, stderr io.Writer) int {
 	count := fs.Int("count", 1, "raw read: registers (or bits) to read")
 	typ := fs.String("type", "", "raw read: also decode as this type from the first register")
 	order := fs.String("order", "ABCD", "raw read: byte order for --type")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	dev, err := conn.device()
 	if err != nil {
@@ -233,8 +231,7 @@ func printable(b []byte) string {
 }
 
 func modbusScan(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("modbus scan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("modbus scan", stderr)
 	conn := addConnFlags(fs)
 	from := fs.Int("from", 1, "first slave id")
 	to := fs.Int("to", 247, "last slave id")
@@ -242,8 +239,8 @@ func modbusScan(args []string, stdout, stderr io.Writer) int {
 	address := fs.String("address", "0", "which address to ask for")
 	fs.Lookup("timeout").DefValue = "200ms"
 	_ = fs.Set("timeout", "200ms")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if *from < 1 || *to > 247 || *from > *to {
 		fmt.Fprintln(stderr, "estate modbus scan: --from and --to must be 1..247, from <= to")
@@ -292,15 +289,14 @@ func modbusScan(args []string, stdout, stderr io.Writer) int {
 }
 
 func modbusWrite(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("modbus write", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("modbus write", stderr)
 	conn := addConnFlags(fs)
 	profile := fs.String("profile", "", "profile name (in --profiles) or file (required)")
 	profiles := fs.String("profiles", "configs/profiles", "folder of profiles")
 	point := fs.String("point", "", "the writable point (required)")
 	value := fs.Float64("value", 0, "the value, in the point's unit (bool: 0 or 1)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	dev, err := conn.device()
 	if err == nil && (*profile == "" || *point == "") {

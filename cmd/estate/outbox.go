@@ -33,8 +33,7 @@ const (
 func init() {
 	outboxCommands["list"] = command{outboxListUsage, "list the alarm actions not yet delivered (--dead: the dead letter)", outboxList}
 	outboxCommands["retry"] = command{outboxRetryUsage, "send dead-lettered alarm actions to the desk again", outboxRetry}
-	register("outbox", command{"outbox list|retry [flags]", "list the ticket outbox, retry its dead letter",
-		func(a []string, o, e io.Writer) int { return subcommands("outbox", outboxCommands, a, o, e) }})
+	registerGroup("outbox", "outbox list|retry [flags]", "list the ticket outbox, retry its dead letter", outboxCommands)
 }
 
 // outboxFlags are the flags both subcommands take; positional arguments may
@@ -46,9 +45,10 @@ type outboxFlags struct {
 	args          []string
 }
 
-func parseOutboxFlags(name string, args []string, stderr io.Writer) (*outboxFlags, bool) {
-	f := &outboxFlags{fs: flag.NewFlagSet("outbox "+name, flag.ContinueOnError)}
-	f.fs.SetOutput(stderr)
+// parseOutboxFlags parses the flags; ok false ends the command with code
+// (0 after --help).
+func parseOutboxFlags(name string, args []string, stdout, stderr io.Writer) (f *outboxFlags, code int, ok bool) {
+	f = &outboxFlags{fs: newFlagSet("outbox "+name, stderr)}
 	f.fs.StringVar(&f.config, "config", "", "the gateway's configuration (YAML): its state file is gateway.state_dir/state-<gateway.id>.db")
 	f.fs.StringVar(&f.state, "state", "", "the gateway's state file (instead of --config)")
 	if name == "list" {
@@ -57,12 +57,12 @@ func parseOutboxFlags(name string, args []string, stderr io.Writer) (*outboxFlag
 		f.fs.BoolVar(&f.all, "all", false, "every action in the dead letter")
 	}
 	for {
-		if err := f.fs.Parse(args); err != nil {
-			return nil, false
+		if code, ok := parseFlags(f.fs, args, stdout); !ok {
+			return nil, code, false
 		}
 		args = f.fs.Args()
 		if len(args) == 0 {
-			return f, true
+			return f, 0, true
 		}
 		f.args = append(f.args, args[0])
 		args = args[1:]
@@ -118,9 +118,9 @@ func onlyUnsetSecrets(err error) bool {
 }
 
 func outboxList(args []string, stdout, stderr io.Writer) int {
-	f, ok := parseOutboxFlags("list", args, stderr)
+	f, code, ok := parseOutboxFlags("list", args, stdout, stderr)
 	if !ok {
-		return 2
+		return code
 	}
 	if len(f.args) > 0 {
 		fmt.Fprintf(stderr, "usage: estate outbox %s\n", outboxListUsage)
@@ -156,9 +156,9 @@ func outboxList(args []string, stdout, stderr io.Writer) int {
 }
 
 func outboxRetry(args []string, stdout, stderr io.Writer) int {
-	f, ok := parseOutboxFlags("retry", args, stderr)
+	f, code, ok := parseOutboxFlags("retry", args, stdout, stderr)
 	if !ok {
-		return 2
+		return code
 	}
 	if f.all == (len(f.args) == 1) || len(f.args) > 1 {
 		fmt.Fprintf(stderr, "usage: estate outbox %s\n", outboxRetryUsage)

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -41,7 +40,6 @@ func simCommand(args []string, stdout, stderr io.Writer) int {
 // runSim serves the simulator of kind name (or an earlier name of it) with
 // its flags in args until ctx ends.
 func runSim(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	kind := name
 	if name == "firepanel" {
 		var code int
@@ -49,19 +47,34 @@ func runSim(ctx context.Context, name string, args []string, stdout, stderr io.W
 			return code
 		}
 	}
-	fs := flag.NewFlagSet("sim "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	usage, summary := "sim "+name+" [flags]", ""
+	for _, k := range devices.Simulators() {
+		if k.Name == kind || slices.Contains(k.Aliases, kind) {
+			usage, summary = "sim "+k.Name+" "+k.Usage, k.Summary
+		}
+	}
+	fs := flagSetWithUsage("sim "+name, usage, summary, stderr)
 	build, ok := devices.SimulatorFlags(kind, fs)
 	if !ok {
-		fmt.Fprintf(stderr, "estate sim: unknown %q\n", name)
+		names := []string{}
+		for _, k := range devices.Simulators() {
+			names = append(names, k.Name)
+		}
+		fmt.Fprintf(stderr, "estate sim: unknown %q%s\n", name, didYouMean(name, names))
 		printSimUsage(stderr)
+		return 2
+	}
+	lf := addLogFlags(fs)
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "estate sim %s: %v\n", name, err)
 		return 2
 	}
 	if canonical, _ := devices.SimulatorName(kind); canonical != name {
 		log.Warn("simulator kind renamed; the old name still works for now", "kind", name, "use", "estate sim "+canonical)
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
 	}
 	sim, err := build()
 	if err != nil {

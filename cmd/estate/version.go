@@ -20,6 +20,14 @@ func init() {
 		usage:   "version",
 		summary: "print the version, commit and build date",
 		run: func(args []string, stdout, stderr io.Writer) int {
+			fs := newFlagSet("version", stderr)
+			if code, ok := parseFlags(fs, args, stdout); !ok {
+				return code
+			}
+			if fs.NArg() > 0 {
+				fs.Usage()
+				return 2
+			}
 			v, c, d, dirty := buildInfo()
 			if dirty {
 				c += " (modified)"

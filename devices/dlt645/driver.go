@@ -40,10 +40,24 @@ const (
 
 func init() {
 	devices.DeclareFamily("meter")
-	devices.Register(Protocol, devices.Protocol{Open: open, Validate: validate,
+	devices.Register(Protocol, devices.Protocol{Open: open, Validate: validate, Points: points,
 		Options:        func() any { return new(Options) },
 		Exclusive:      map[string]string{"dlt645": "only for devices of protocol dlt645"},
 		DefaultTimeout: DefaultTimeout})
+}
+
+// points are the points of the meter's profile, with power_failures_new,
+// which the driver derives from the power-failure count.
+func points(cfg *config.Config, dev config.Device) ([]string, bool) {
+	p, err := profileFor(cfg, dev)
+	if err != nil {
+		return nil, false
+	}
+	names := []string{PointPowerFailuresNew}
+	for _, pt := range p.Points {
+		names = append(names, pt.Name)
+	}
+	return names, true
 }
 
 func profileFor(cfg *config.Config, dev config.Device) (*Profile, error) {
@@ -80,7 +94,7 @@ func validate(cfg *config.Config, cdev config.Device, path string) []config.Prob
 		ps = append(ps, cfg.Problemf(path+".profile", "required: the meter's DL/T 645 profile, a file in %s", cfg.Gateway.ProfilesDir))
 	} else if _, err := profileFor(cfg, cdev); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("no profile %q in %s", dev.Profile, cfg.Resolve(cfg.Gateway.ProfilesDir))
+			err = devices.NoProfile(cfg, "profile", dev.Profile)
 		}
 		ps = append(ps, cfg.Problemf(path+".profile", "%v", err))
 	}

@@ -94,7 +94,7 @@ func validateCRT(cfg *config.Config, cdev config.Device, path string) []config.P
 		ps = append(ps, cfg.Problemf(path+".profile", "required: the line template, a file in %s (crt-loop-address, crt-printer-compact)", cfg.Gateway.ProfilesDir))
 	} else if _, err := LoadTemplate(TemplatePath(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("no template %q in %s", dev.Profile, cfg.Resolve(cfg.Gateway.ProfilesDir))
+			err = devices.NoProfile(cfg, "template", dev.Profile)
 		}
 		ps = append(ps, cfg.Problemf(path+".profile", "%v", err))
 	}

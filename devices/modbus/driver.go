@@ -38,7 +38,7 @@ func init() {
 	// any family whose profile maps its registers, an elevator's say).
 	devices.DeclareFamily("meter", "power")
 	for _, name := range []string{ProtocolTCP, ProtocolRTU, ProtocolRTUOverTCP} {
-		devices.Register(name, devices.Protocol{Open: open, Validate: validate,
+		devices.Register(name, devices.Protocol{Open: open, Validate: validate, Points: points,
 			Options: func() any { return new(Options) }})
 	}
 }
@@ -46,6 +46,19 @@ func init() {
 // IsProtocol tells the protocol names this package serves.
 func IsProtocol(name string) bool {
 	return name == ProtocolTCP || name == ProtocolRTU || name == ProtocolRTUOverTCP
+}
+
+// points are the points of the device's register map.
+func points(cfg *config.Config, dev config.Device) ([]string, bool) {
+	p, err := profileFor(cfg, dev)
+	if err != nil {
+		return nil, false
+	}
+	names := make([]string, len(p.Points))
+	for i, pt := range p.Points {
+		names[i] = pt.Name
+	}
+	return names, true
 }
 
 func profileFor(cfg *config.Config, dev config.Device) (*Profile, error) {

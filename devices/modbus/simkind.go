@@ -75,7 +75,7 @@ func validatePrepaid(cfg *config.Config, dev *config.Device, o *PrepaidSimOption
 }
 
 func startPrepaid(ctx context.Context, env devices.SimEnv, o *PrepaidSimOptions) (func() error, error) {
-	p, err := LoadProfile(o.Profile)
+	p, err := LoadProfile(ProfilePath("", o.Profile)) // a missing file: the shipped profile of its name
 	if err != nil {
 		return nil, err
 	}

@@ -2,13 +2,13 @@ package modbus
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/estatehq/estate/devices"
 	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
@@ -56,7 +56,7 @@ func validate(cfg *config.Config, cdev config.Device, path string) []config.Prob
 		add(".profile", "required: the register map, a file in %s", cfg.Gateway.ProfilesDir)
 	} else if prof, err := profileFor(cfg, cdev); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("no profile %q in %s", dev.Profile, cfg.Resolve(cfg.Gateway.ProfilesDir))
+			err = devices.NoProfile(cfg, "profile", dev.Profile)
 		}
 		add(".profile", "%v", err)
 	} else {

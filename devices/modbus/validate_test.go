@@ -109,9 +109,9 @@ func TestModbusOptionsDecodedWithDefaults(t *testing.T) {
 	}
 	for _, tc := range []struct{ add, want string }{
 		{"    slave_id: 300\n", "site.yaml:14: devices[0].slave_id: must be between 1 and 247, got 300"},
-		{"    slave_id: one\n", "site.yaml:14: cannot unmarshal !!str `one` into int"},
+		{"    slave_id: one\n", `site.yaml:14: devices[0].slave_id: expected a whole number, got "one"`},
 		{"    serial: {port: /dev/ttyUSB0, colour: red}\n", "site.yaml:14: devices[0].serial.colour: unknown key"},
-		{"    poll_groups: {fast: soon}\n", "site.yaml:14: cannot unmarshal"},
+		{"    poll_groups: {fast: soon}\n", `site.yaml:14: devices[0].poll_groups.fast: expected a duration with its unit, such as 500ms, 30s, 5m or 1h, got "soon"`},
 	} {
 		_, err := config.ParseWith("site.yaml", []byte(text+tc.add), devices.Validate)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

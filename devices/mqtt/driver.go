@@ -1,7 +1,9 @@
 package mqtt
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"sort"
 
@@ -19,10 +21,32 @@ func init() {
 			return New(env.Config, devs, infos, log.With("part", "mqtt"), NewMetrics(env.Metrics))
 		},
 		Validate:       validateDevice,
+		Points:         points,
 		Options:        func() any { return new(Options) },
 		Exclusive:      map[string]string{"mqtt": misplacedBlock},
 		ValidateConfig: ValidateConfig,
 	})
+}
+
+// points are the points of the device's MQTT profile: its subscriptions'
+// points and the codes recorded as points (fault_code).
+func points(cfg *config.Config, dev config.Device) ([]string, bool) {
+	p, err := loader.Load(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile)
+	if err != nil {
+		return nil, false
+	}
+	var names []string
+	for _, s := range p.Subscriptions {
+		for _, pt := range s.Points {
+			names = append(names, pt.Name)
+		}
+		for _, c := range s.Codes {
+			if c.Point != "" {
+				names = append(names, c.Point)
+			}
+		}
+	}
+	return names, true
 }
 
 // validateDevice checks an MQTT device's profile without connecting.
@@ -33,6 +57,9 @@ func validateDevice(cfg *config.Config, dev config.Device, path string) []config
 			cfg.Resolve(cfg.Gateway.ProfilesDir)))
 	}
 	p, err := loader.Load(cfg.Resolve(cfg.Gateway.ProfilesDir), dev.Profile)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = devices.NoProfile(cfg, "MQTT profile", dev.Profile)
+	}
 	if err != nil {
 		return append(ps, cfg.Problemf(path+".profile", "%v", err))
 	}

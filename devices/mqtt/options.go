@@ -25,7 +25,8 @@ type Settings struct {
 	Broker   string `yaml:"broker"`
 	ClientID string `yaml:"client_id"` // default estate-<gateway.id>
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	// Password may be "${NAME}" (or "${NAME:-default}"), read from the environment.
+	Password string `yaml:"password" secret:"env"`
 	TLS      *TLS   `yaml:"tls"`
 	// CleanSession false keeps the gateway's subscriptions and queued QoS 1/2
 	// messages on the broker while it is away (a persistent session).
@@ -112,8 +113,9 @@ var BrokerRoles = []string{"gateway", "device"}
 func SettingsOf(cfg *config.Config) (*Settings, error) {
 	var m Settings
 	if n := cfg.Section(Section); n != nil {
-		if err := n.Decode(&m); err != nil {
-			return nil, fmt.Errorf("mqtt section: %w", err)
+		// As ValidateConfig decoded it: strictly, with the password's ${NAME}.
+		if ps := cfg.DecodeStrict(n, Section, &m); len(ps) > 0 {
+			return nil, fmt.Errorf("mqtt section: %w", config.Problems(ps))
 		}
 	}
 	m.applyDefaults(cfg.Gateway.ID)

@@ -5,7 +5,11 @@ package heartbeat
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,7 +44,11 @@ type Sender interface {
 // retried: the next one carries fresher news. Failures are logged when they
 // start and when they end, not on every beat. m counts them (nil: metrics of
 // its own that nobody serves).
-func Run(ctx context.Context, interval time.Duration, status func() wire.GatewayStatus, to Sender, log *slog.Logger, m *Metrics) {
+func Run(ctx context.Context, interval time.Duration, status func() wire.GatewayStatus, to Sender, log *slog.Logger, m *Metrics, opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -52,8 +60,15 @@ func Run(ctx context.Context, interval time.Duration, status func() wire.Gateway
 	failing := false
 	for {
 		callCtx, cancel := context.WithTimeout(ctx, interval)
-		err := to.Heartbeat(callCtx, status())
+		st := status()
+		err := to.Heartbeat(callCtx, st)
 		cancel()
+		if o.statusFile != "" && ctx.Err() == nil {
+			if werr := o.publish(st, err); werr != nil && !o.warned {
+				log.Warn("cannot write the status file that estate status reads", "file", o.statusFile, "err", werr)
+				o.warned = true
+			}
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -76,4 +91,71 @@ func Run(ctx context.Context, interval time.Duration, status func() wire.Gateway
 		case <-tick.C:
 		}
 	}
+}
+
+// Option changes how Run works.
+type Option func(*options)
+
+type options struct {
+	statusFile string
+	lastOK     time.Time
+	warned     bool
+}
+
+// WithStatusFile makes Run write every heartbeat, with how the desk took it,
+// to a file (atomically, by rename), which `estate status` reads while the
+// gateway runs: the devices' health, the outbox and whether the desk answers.
+func WithStatusFile(path string) Option { return func(o *options) { o.statusFile = path } }
+
+// StatusFileName is the status file of a gateway in its state folder.
+func StatusFileName(stateDir, gatewayID string) string {
+	return filepath.Join(stateDir, "status-"+gatewayID+".json")
+}
+
+// Published is what the status file holds: the last heartbeat and the desk's
+// answer to it.
+type Published struct {
+	wire.GatewayStatus
+	// PID is the gateway process, to tell a running gateway from a stale file.
+	PID int `json:"pid"`
+	// DeskOK says whether the desk accepted the heartbeat; DeskError is why
+	// not; DeskLastOK is the last heartbeat it accepted.
+	DeskOK     bool      `json:"desk_ok"`
+	DeskError  string    `json:"desk_error,omitempty"`
+	DeskLastOK time.Time `json:"desk_last_ok,omitzero"`
+}
+
+func (o *options) publish(st wire.GatewayStatus, deskErr error) error {
+	p := Published{GatewayStatus: st, PID: os.Getpid(), DeskOK: deskErr == nil}
+	if deskErr == nil {
+		o.lastOK = st.At
+	} else {
+		p.DeskError = deskErr.Error()
+	}
+	p.DeskLastOK = o.lastOK
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	tmp := o.statusFile + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, o.statusFile); err != nil {
+		return fmt.Errorf("status file: %w", err)
+	}
+	return nil
+}
+
+// ReadPublished reads a gateway's status file.
+func ReadPublished(path string) (Published, error) {
+	var p Published
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }

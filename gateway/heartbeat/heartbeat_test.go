@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -74,4 +75,49 @@ func TestRunWithoutMetrics(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+// With WithStatusFile every beat is published with the desk's answer, for
+// estate status: refused beats keep the time of the last accepted one.
+func TestRunPublishesStatusFile(t *testing.T) {
+	dir := t.TempDir()
+	path := StatusFileName(dir, "gw-1")
+	synctest.Test(t, func(t *testing.T) {
+		to := &flaky{fail: map[int]bool{3: true}}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		beat := 0
+		status := func() wire.GatewayStatus {
+			beat++
+			return wire.GatewayStatus{Gateway: "gw-1", Site: "s", At: time.Now(), Interval: time.Second,
+				OutboxPending: beat, Devices: []wire.Device{{ID: "m1", State: "online"}}}
+		}
+		go func() {
+			Run(ctx, time.Second, status, to, slog.New(slog.DiscardHandler), nil, WithStatusFile(path))
+			close(done)
+		}()
+		// Beats at 0, 1 and 2 s; the third is refused.
+		time.Sleep(2500 * time.Millisecond)
+		synctest.Wait()
+		p, err := ReadPublished(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.DeskOK || p.DeskError != "desk unreachable" || p.OutboxPending != 3 || len(p.Devices) != 1 || p.PID == 0 {
+			t.Errorf("after a refused beat: %+v", p)
+		}
+		if !p.DeskLastOK.Equal(p.At.Add(-time.Second)) {
+			t.Errorf("last accepted %v, want the beat before %v", p.DeskLastOK, p.At)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if p, err = ReadPublished(path); err != nil || !p.DeskOK || p.DeskError != "" || !p.DeskLastOK.Equal(p.At) {
+			t.Errorf("after an accepted beat: %+v %v", p, err)
+		}
+		cancel()
+		<-done
+	})
+	if _, err := ReadPublished(filepath.Join(dir, "none.json")); err == nil {
+		t.Error("a missing file read without error")
+	}
 }

@@ -289,7 +289,20 @@ func TestShippedConfigsAreValid(t *testing.T) {
 
 func TestUnsetSecretIsReported(t *testing.T) {
 	t.Setenv("ESTATE_GATEWAY_TOKEN", "")
-	_, err := LoadConfig("../../configs/site.example.yaml")
+	// The example falls back to the default it writes, with a warning.
+	cfg, err := LoadConfig("../../configs/site.example.yaml")
+	if err != nil {
+		t.Fatalf("the example does not load without its secrets: %v", err)
+	}
+	if ws := cfg.Warnings(); len(ws) == 0 || !strings.Contains(ws[0].String(), "gateway.desk_token: environment variable ESTATE_GATEWAY_TOKEN is not set: using the default") {
+		t.Errorf("warnings: %v", ws)
+	}
+	// Without a default, an unset secret is a problem.
+	text, err := os.ReadFile("../../configs/site.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadConfigText(t, strings.ReplaceAll(string(text), ":-example-gateway-token-change-me}", "}"))
 	if err == nil || !strings.Contains(err.Error(), "gateway.desk_token: environment variable ESTATE_GATEWAY_TOKEN is not set") {
 		t.Errorf("unset secret: %v", err)
 	}

@@ -21,12 +21,17 @@ import (
 // Config is one site's configuration: the gateway half, the desk half, or both
 // (the demo runs both in one process).
 type Config struct {
-	Site       Site        `yaml:"site"`
-	Gateway    Gateway     `yaml:"gateway"`
-	InfluxDB   InfluxDB    `yaml:"influxdb"`
-	Desk       Desk        `yaml:"desk"`
-	Devices    []Device    `yaml:"devices"`
-	Rules      []Rule      `yaml:"rules"`
+	Site     Site     `yaml:"site"`
+	Gateway  Gateway  `yaml:"gateway"`
+	InfluxDB InfluxDB `yaml:"influxdb"`
+	Desk     Desk     `yaml:"desk"`
+	Devices  []Device `yaml:"devices"`
+	Rules    []Rule   `yaml:"rules"`
+	// RuleFiles are rule sets to add to Rules: a name ("default") is
+	// rules/<name>.yaml beside the configuration, else in SharedDir/rules
+	// (/usr/share/estate/rules); a path is relative to the configuration's
+	// folder, else looked for by its file name in SharedDir/rules.
+	RuleFiles  []string    `yaml:"rule_files"`
 	Simulators []Simulator `yaml:"simulators"`
 
 	// Topology and Maintenance feed the alarm engine's outage inference and suppression.
@@ -48,8 +53,17 @@ type Config struct {
 	secretsExpanded bool
 	// positions maps a field path ("devices[0].address") to its line in File.
 	positions map[string]int
+	// values holds the text of every scalar value by field path.
+	values map[string]string
+	// warnings are what Load found doubtful but not wrong (see Warnings).
+	warnings []Problem
 	// claimed are the sections of Extra that their owners asked for.
 	claimed map[string]bool
+	// ruleSources locates the rules that came from rule_files: the index in
+	// Rules of the first rule of each file, in order (see Problemf).
+	ruleSources []ruleSource
+	// included is set on a rule file parsed for another configuration.
+	included bool
 }
 
 // Site identifies the estate this configuration describes.
@@ -209,8 +223,12 @@ func (c *Config) Line(path string) int {
 	return 0
 }
 
-// Problemf builds a Problem for a field path of this configuration.
+// Problemf builds a Problem for a field path of this configuration. A path
+// into a rule that came from a rule file is located in that file.
 func (c *Config) Problemf(path, format string, args ...any) Problem {
+	if src, rest, ok := c.ruleSourceOf(path); ok {
+		return newProblem(src.cfg.File, src.cfg.Line(rest), rest, format, args...)
+	}
 	return newProblem(c.File, c.Line(path), path, format, args...)
 }
 

@@ -57,13 +57,16 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 	}{
 		{"unknown key", "  id: gw-1\n", "  id: gw-1\n  colour: red\n", "site.yaml:5: gateway.colour: unknown key"},
 		{"bad url", "url: http://127.0.0.1:8086", "url: 127.0.0.1:8086", "site.yaml:8: influxdb.url:"},
-		{"wrong type", "below: 10", "below: ten", "site.yaml:24: cannot unmarshal"},
-		{"bad duration", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    poll_interval: soon\n", "site.yaml:20:"},
+		{"wrong type", "below: 10", "below: ten", `site.yaml:24: rules[0].below: expected a number, got "ten"`},
+		{"bad duration", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    poll_interval: soon\n", `site.yaml:20: devices[0].poll_interval: expected a duration with its unit, such as 500ms, 30s, 5m or 1h, got "soon"`},
+		{"duration without unit", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    timeout: 5\n", "site.yaml:20: devices[0].timeout: expected a duration with its unit, such as 500ms, 30s, 5m or 1h, got 5"},
+		{"misspelt key", "  id: gw-1\n", "  id: gw-1\n  ofline_after: 3\n", `site.yaml:5: gateway.ofline_after: unknown key (did you mean "offline_after"?)`},
+		{"misspelt section", "rules:\n", "devics: []\nrules:\n", `site.yaml:20: devics: unknown key (did you mean "devices"?)`},
 		{"clear below firing level", "below: 10\n", "below: 10\n    clear: 5\n", "site.yaml:25: rules[0].clear: must be at or above below"},
 		{"bad ticket kind", "ticket: top_up", "ticket: topup", `rules[0].ticket: "topup" is not a ticket kind`},
 		{"duplicate device", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n  - id: m1\n    family: meter\n    protocol: modbus_tcp\n", `site.yaml:20: devices[1].id: "m1" is used by another device`},
 		{"missing site id", "  id: sunrise\n", "  name: x\n", "site.id: required"},
-		{"bad common key of a device", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    tags: soon\n", "site.yaml:20: cannot unmarshal"},
+		{"bad common key of a device", "    address: 127.0.0.1:502\n", "    address: 127.0.0.1:502\n    tags: soon\n", `site.yaml:20: devices[0].tags: expected a list, such as [a, b] or one "- item" per line, got "soon"`},
 		{"unknown section", "rules:\n", "colour: red\nrules:\n", "site.yaml:20: colour: unknown key"},
 	}
 	for _, tc := range cases {

@@ -91,8 +91,12 @@ func ParseWith(path string, data []byte, extra ...Validator) (*Config, error) {
 	return cfg, nil
 }
 
-func parse(path string, data []byte) (*Config, error) {
-	cfg := &Config{File: path, positions: map[string]int{}}
+func parse(path string, data []byte) (*Config, error) { return parseFile(path, data, false) }
+
+// parseFile parses one file; included is set for a rule file, which may not
+// include others (a file naming itself would never end).
+func parseFile(path string, data []byte, included bool) (*Config, error) {
+	cfg := &Config{File: path, positions: map[string]int{}, values: map[string]string{}, included: included}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return cfg, Problems{yamlProblem(path, err)}
@@ -100,7 +104,7 @@ func parse(path string, data []byte) (*Config, error) {
 	if len(root.Content) == 0 {
 		return cfg, Problems{{File: path, Msg: "the file is empty"}}
 	}
-	recordPositions(root.Content[0], "", cfg.positions)
+	recordPositions(root.Content[0], "", cfg.positions, cfg.values)
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -111,15 +115,18 @@ func parse(path string, data []byte) (*Config, error) {
 			return cfg, Problems{yamlProblem(path, err)}
 		}
 		for _, msg := range te.Errors {
-			problems = append(problems, cfg.locateField(typeErrorProblem(path, msg)))
+			problems = append(problems, cfg.typeProblem(msg))
 		}
 	}
 	for _, d := range cfg.Devices {
 		for _, msg := range d.typeErrors {
-			problems = append(problems, typeErrorProblem(path, msg))
+			problems = append(problems, cfg.typeProblem(msg))
 		}
 	}
 	cfg.decoded = true
+	if !included {
+		problems = append(problems, cfg.includeRuleFiles()...)
+	}
 	cfg.applyDefaults()
 	if ps := cfg.expandSecrets(); len(ps) > 0 {
 		// Unset secrets are reported once; their emptiness is not reported again.
@@ -158,7 +165,7 @@ func typeErrorProblem(path, msg string) Problem {
 	}
 	if m := unknownFieldRe.FindStringSubmatch(p.Msg); m != nil {
 		p.Field = m[1]
-		p.Msg = unknownKeyMsg
+		p.Msg = unknownKey(m[1], keysOfType(m[2]))
 	}
 	return p
 }
@@ -178,8 +185,12 @@ func (c *Config) locateField(p Problem) Problem {
 	return p
 }
 
-// recordPositions notes the line of every key and list item under n.
-func recordPositions(n *yaml.Node, path string, into map[string]int) {
+// recordPositions notes the line of every key and list item under n, and
+// the text of every scalar value (to tell the fields of one line apart).
+func recordPositions(n *yaml.Node, path string, into map[string]int, values map[string]string) {
+	if n.Kind == yaml.ScalarNode && path != "" {
+		values[path] = n.Value
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -189,13 +200,13 @@ func recordPositions(n *yaml.Node, path string, into map[string]int) {
 				child = path + "." + key
 			}
 			into[child] = n.Content[i].Line
-			recordPositions(n.Content[i+1], child, into)
+			recordPositions(n.Content[i+1], child, into, values)
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
 			child := fmt.Sprintf("%s[%d]", path, i)
 			into[child] = item.Line
-			recordPositions(item, child, into)
+			recordPositions(item, child, into, values)
 		}
 	}
 }

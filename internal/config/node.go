@@ -103,8 +103,9 @@ func (c *Config) DecodeStrict(node *yaml.Node, path string, into any, skip ...st
 	for _, k := range skip {
 		skipped[k] = true
 	}
-	checkKeys(node, reflect.TypeOf(into), path, skipped, func(field string) {
-		ps = append(ps, c.Problemf(field, "%s", unknownKeyMsg))
+	checkKeys(node, reflect.TypeOf(into), path, skipped, func(field string, known []string) {
+		key := field[strings.LastIndexAny(field, ".")+1:]
+		ps = append(ps, c.Problemf(field, "%s", unknownKey(key, append(known, skip...))))
 	})
 	if err := node.Decode(into); err != nil {
 		var te *yaml.TypeError
@@ -112,7 +113,7 @@ func (c *Config) DecodeStrict(node *yaml.Node, path string, into any, skip ...st
 			return append(ps, c.Problemf(path, "%v", err))
 		}
 		for _, msg := range te.Errors {
-			ps = append(ps, typeErrorProblem(c.File, msg))
+			ps = append(ps, c.typeProblem(msg))
 		}
 	}
 	return append(ps, c.expandSecretFields(reflect.ValueOf(into), path)...)
@@ -124,7 +125,7 @@ const unknownKeyMsg = "unknown key (check its spelling and the documented option
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
 // checkKeys reports the keys under n that t has no field for.
-func checkKeys(n *yaml.Node, t reflect.Type, path string, skip map[string]bool, unknown func(path string)) {
+func checkKeys(n *yaml.Node, t reflect.Type, path string, skip map[string]bool, unknown func(path string, known []string)) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -152,7 +153,11 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, skip map[string]bool, 
 			case ok:
 				checkKeys(n.Content[i+1], ft, child, nil, unknown)
 			case !anyKey:
-				unknown(child)
+				known := make([]string, 0, len(fields))
+				for k := range fields {
+					known = append(known, k)
+				}
+				unknown(child, known)
 			}
 		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
@@ -254,7 +259,11 @@ func (c *Config) expandSecret(path string, v *string) (Problem, bool) {
 	}
 	val, ok := os.LookupEnv(m[1])
 	if !ok || val == "" {
-		return c.Problemf(path, "environment variable %s is not set (export it, or write the secret here)", m[1]), false
+		if m[2] == "" {
+			return c.Problemf(path, "environment variable %s is not set (export it, give it in --env-file, write ${%s:-default}, or write the secret here)", m[1], m[1]), false
+		}
+		val = m[3]
+		c.warnings = append(c.warnings, c.Problemf(path, "environment variable %s is not set: using the default written in the file, which anyone who read the file knows; set %s before going live", m[1], m[1]))
 	}
 	*v = val
 	return Problem{}, true
@@ -295,9 +304,13 @@ func (c *Config) SetSection(name, text string) error {
 // unclaimedSections reports the top-level keys that no package claimed.
 func (c *Config) unclaimedSections() []Problem {
 	var ps []Problem
+	known := Keys(Config{})
+	for name := range c.claimed {
+		known = append(known, name)
+	}
 	for name := range c.Extra {
 		if !c.claimed[name] {
-			ps = append(ps, c.Problemf(name, "%s", unknownKeyMsg))
+			ps = append(ps, c.Problemf(name, "%s", unknownKey(name, known)))
 		}
 	}
 	return ps

@@ -37,12 +37,12 @@ func (s *selfDecoding) UnmarshalYAML(n *yaml.Node) error { s.keys = len(n.Conten
 // nodeOf parses text as the file f.yaml and returns the node at items[0].
 func nodeOf(t *testing.T, text string) (*Config, *yaml.Node) {
 	t.Helper()
-	cfg := &Config{File: "f.yaml", positions: map[string]int{}}
+	cfg := &Config{File: "f.yaml", positions: map[string]int{}, values: map[string]string{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &root); err != nil {
 		t.Fatal(err)
 	}
-	recordPositions(root.Content[0], "", cfg.positions)
+	recordPositions(root.Content[0], "", cfg.positions, cfg.values)
 	m := root.Content[0]
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == "items" {
@@ -70,13 +70,13 @@ func TestDecodeStrict(t *testing.T) {
 			}},
 		{"unknown keys, nested too", "items:\n  - kind: x\n    colour: red\n    steps:\n      - {at: 2s, doo: fault}\n    groups: {g: {when: now}}\n    hidden: h\n", []string{
 			"f.yaml:3: items[0].colour: unknown key (check its spelling and the documented options in configs/)",
-			"f.yaml:5: items[0].steps[0].doo: unknown key (check its spelling and the documented options in configs/)",
+			`f.yaml:5: items[0].steps[0].doo: unknown key (did you mean "do"?)`,
 			"f.yaml:6: items[0].groups.g.when: unknown key (check its spelling and the documented options in configs/)",
 			"f.yaml:7: items[0].hidden: unknown key (check its spelling and the documented options in configs/)",
 		}, nil},
 		{"type errors", "items:\n  - kind: x\n    balance: lots\n    steps:\n      - {at: soon}\n", []string{
-			"f.yaml:3: cannot unmarshal !!str `lots` into float64",
-			"f.yaml:5: cannot unmarshal !!str `soon` into time.Duration",
+			`f.yaml:3: items[0].balance: expected a number, got "lots"`,
+			`f.yaml:5: items[0].steps[0].at: expected a duration with its unit, such as 500ms, 30s, 5m or 1h, got "soon"`,
 		}, nil},
 		{"merge keys", "base: &base {balance: 4}\nitems:\n  - <<: *base\n    name: m\n", nil,
 			func(t *testing.T, o nodeOptions) {
@@ -84,7 +84,7 @@ func TestDecodeStrict(t *testing.T) {
 					t.Errorf("merged %+v", o)
 				}
 			}},
-		{"not a mapping", "items:\n  - 5\n", []string{"f.yaml:2: cannot unmarshal !!int `5` into config.nodeOptions"}, nil},
+		{"not a mapping", "items:\n  - 5\n", []string{"f.yaml:2: items[0]: expected a mapping of its options, got 5"}, nil},
 		{"secrets from the environment", "items:\n  - secret: ${NODE_TEST_SECRET}\n    plain: ${NODE_TEST_SECRET}\n", nil,
 			func(t *testing.T, o nodeOptions) {
 				if o.Secret != "s3cret" || o.Plain != "${NODE_TEST_SECRET}" {
@@ -92,7 +92,7 @@ func TestDecodeStrict(t *testing.T) {
 				}
 			}},
 		{"unset secret", "items:\n  - kind: x\n    secret: ${NODE_TEST_EMPTY}\n", []string{
-			"f.yaml:3: items[0].secret: environment variable NODE_TEST_EMPTY is not set (export it, or write the secret here)",
+			"f.yaml:3: items[0].secret: environment variable NODE_TEST_EMPTY is not set (export it, give it in --env-file, write ${NODE_TEST_EMPTY:-default}, or write the secret here)",
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,7 +46,7 @@ func TestDecodeStrictLocatesProblems(t *testing.T) {
 	}
 	all := strings.Join(got, "\n")
 	for _, want := range []string{
-		"site.yaml:19: cannot unmarshal !!seq into string",
+		"site.yaml:19: devices[0].address: expected a single value (text), got a list",
 		"site.yaml:20: devices[0].line.baud: unknown key",
 		"site.yaml:21: devices[0].groups.fast.colour: unknown key",
 		"site.yaml:22: devices[0].secret: environment variable TEST_DECODE_STRICT_SECRET is not set",

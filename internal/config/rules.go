@@ -393,3 +393,25 @@ func article(w string) string {
 	}
 	return "a"
 }
+
+// Selects reports whether the rule selects a device by its family, profile,
+// location, ids and tags (what the alarm engine matches on; an outage rule
+// selects feeders, not devices).
+func (r Rule) Selects(d Device) bool {
+	if r.Type == RuleOutage {
+		return false
+	}
+	if r.Family != "" && r.Family != d.Family || r.Profile != "" && r.Profile != d.Profile ||
+		r.Building != "" && r.Building != d.Building || r.Floor != "" && r.Floor != d.Floor {
+		return false
+	}
+	if len(r.Devices) > 0 && !slices.Contains(r.Devices, d.ID) {
+		return false
+	}
+	for _, t := range r.Tags {
+		if !slices.Contains(d.Tags, t) {
+			return false
+		}
+	}
+	return true
+}
