@@ -4,7 +4,7 @@ GO ?= go
 INFLUXDB_DEMO_PORT ?= 18086
 TEST_FLAGS ?=
 
-.PHONY: demo test build vet bench deps web influxdb-install clean
+.PHONY: demo test build vet bench soak deps web influxdb-install clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -56,6 +56,18 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./... || rc=$$?; \
 	deploy/test-env.sh stop; \
 	exit $$rc
+
+# A whole simulated estate for SOAK_DURATION (default 30m) under faults and
+# kills, then a one-page report of what was lost (docs/testing.md, "Soak").
+# Not part of `make test` (its short version, TestShortSoak, is). It starts
+# InfluxDB and mosquitto of its own on ports of its own; the desks use the
+# PostgreSQL of ESTATE_TEST_POSTGRES_URL (var/test.env, written by
+# deploy/test-env.sh) on a fresh database, or one desk on SQLite without it.
+SOAK_DURATION ?= 30m
+SOAK_FLAGS ?=
+soak: deps build influxdb-install
+	@set -a; [ ! -f var/test.env ] || . var/test.env; set +a; \
+	./bin/estate soak --duration $(SOAK_DURATION) $(SOAK_FLAGS)
 
 clean:
 	rm -rf bin var web/node_modules internal/web/dist/*.js internal/web/dist/*.css internal/web/dist/*.html

@@ -111,6 +111,8 @@ func plan(o Options, rnd *rand.Rand) []*fault {
 	return fs
 }
 
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0xa5a5a5a5)) }
+
 // toxics owns the proxies.
 type toxics struct {
 	srv     *toxiproxy.ApiServer

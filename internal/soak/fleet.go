@@ -54,6 +54,7 @@ subscriptions:
   - topic: estate/{site}/soak/{device}/state
     qos: 1
     format: json
+    time: {path: ts, format: unix_ms}   # the device's time: a message delivered twice is one point
     points:
       - {name: seq, path: seq, type: number}
       - {name: voltage, path: voltage, type: number}
@@ -260,7 +261,7 @@ func (f *fleet) runMQTT(ctx context.Context, broker string) error {
 			}
 			for i, d := range f.mqttDevs {
 				n := seq[i] + 1
-				body, _ := json.Marshal(map[string]any{"seq": n, "voltage": 230 + float64(n%7)})
+				body, _ := json.Marshal(map[string]any{"seq": n, "voltage": 230 + float64(n%7), "ts": time.Now().UnixMilli()})
 				t := c.Publish(fmt.Sprintf("estate/%s/soak/%s/state", siteID, d.ID), 1, false, body)
 				if !t.WaitTimeout(5*time.Second) || t.Error() != nil {
 					// Not acknowledged: not produced; the same number goes out next time.

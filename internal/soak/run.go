@@ -280,9 +280,17 @@ func (s *soak) addIncident(i *incident) {
 // spooled and queued, and every incident has its ticket, or SettleMax.
 func (s *soak) settle(ctx context.Context, client *http.Client) error {
 	within := 3*time.Minute + s.o.OfflineFor
-	return waitFor(ctx, within, "the gateway's backlogs to empty and every incident's ticket", func() bool {
+	var why string
+	err := waitFor(ctx, within, "the gateway to catch up and every incident's ticket", func() bool {
 		m, err := scrape(client, s.gateway.metrics)
-		if err != nil || sumSeries(m, "estate_telemetry_backlog_points") > 0 || sumSeries(m, "estate_outbox_pending") > 0 {
+		// Live points wait for their batch (flush_interval): caught up is
+		// no point older than a few seconds, not an empty spool.
+		if err != nil {
+			why = "gateway metrics: " + err.Error()
+			return false
+		}
+		if age, pending := sumSeries(m, "estate_telemetry_oldest_unsent_age_seconds"), sumSeries(m, "estate_outbox_pending"); age > 5 || pending > 0 {
+			why = fmt.Sprintf("oldest unsent point %.0f s old, %.0f alarm actions pending", age, pending)
 			return false
 		}
 		ts, err := s.tickets(ctx)
@@ -297,9 +305,14 @@ func (s *soak) settle(ctx context.Context, client *http.Client) error {
 		defer s.mu.Unlock()
 		for _, i := range s.incidents {
 			if !have[i.Key] {
+				why = i.Key + " has no ticket yet"
 				return false
 			}
 		}
 		return true
 	})
+	if err != nil {
+		return fmt.Errorf("%w (%s)", err, why)
+	}
+	return nil
 }
