@@ -44,7 +44,7 @@ func TestDecodeTime(t *testing.T) {
 		{"ts", `{"v":1,"ts":null}`, time.Time{}, false},
 		{"ts", `{"v":1,"ts":"soon"}`, time.Time{}, true},
 		{"ts", `{"v":1,"ts":-5}`, time.Time{}, true},
-		{"ts", `{"v":1,"ts":12}`, time.Time{}, true},   // 1970: a clock never set
+		{"ts", `{"v":1,"ts":12}`, time.Time{}, true},    // 1970: a clock never set
 		{"ts", `{"v":1,"ts":1e300}`, time.Time{}, true}, // no instant
 		{"ts, format: rfc3339", `{"v":1,"ts":1796286615250}`, time.Time{}, true},
 		{"ts, format: rfc3339", `{"v":1,"ts":"2026-12-03 08:30"}`, time.Time{}, true},
