@@ -1,13 +1,19 @@
 package mqtt
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/internal/config"
 )
 
 const timedProfile = `name: timed
-family: power
+family: meter
 protocol: mqtt
 subscriptions:
   - topic: estate/{site}/x/{device}/state
@@ -100,4 +106,47 @@ func FuzzDecodeTime(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A message the broker delivers twice (QoS 1 after a lost PUBACK) is one
+// point: both readings carry the payload's time; a payload whose time is far
+// ahead of the gateway's clock keeps its time of arrival.
+func TestStreamerStampsDeviceTime(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "timed.yaml"), []byte(strings.Replace(timedProfile, "%s", "ts", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := `site: {id: s1}
+gateway: {id: gw1, profiles_dir: ` + dir + `, desk_url: "http://127.0.0.1:9", desk_token: test-gateway-token-0123}
+influxdb: {url: "http://127.0.0.1:9", bucket: test/autogen}
+mqtt: {broker: "tcp://127.0.0.1:1"}
+devices:
+  - {id: t1, family: meter, protocol: mqtt, profile: timed}
+`
+	cfg, err := config.ParseWith(filepath.Join(dir, "site.yaml"), []byte(text), devices.Validate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestStreamer(t, cfg)
+	sink := newRecorder()
+	sent := time.Now().Add(-30 * time.Second).Truncate(time.Millisecond)
+	payload := []byte(fmt.Sprintf(`{"v":1,"ts":%d}`, sent.UnixMilli()))
+	first := time.Now()
+	s.receive(first, "estate/s1/x/t1/state", payload)
+	s.receive(first.Add(40*time.Second), "estate/s1/x/t1/state", payload) // the resend
+	ahead := time.Now().Add(time.Hour)
+	late := first.Add(41 * time.Second)
+	s.receive(late, "estate/s1/x/t1/state", []byte(fmt.Sprintf(`{"v":2,"ts":%d}`, ahead.UnixMilli())))
+	drain(s, sink)
+	if len(sink.readings) != 3 {
+		t.Fatalf("%d readings, want 3", len(sink.readings))
+	}
+	for i, r := range sink.readings[:2] {
+		if !r.Time.Equal(sent) {
+			t.Errorf("reading %d at %v, want the payload's time %v", i, r.Time, sent)
+		}
+	}
+	if got := sink.readings[2].Time; !got.Equal(late) {
+		t.Errorf("a time an hour ahead stamped the reading %v, want its arrival %v", got, late)
+	}
 }
