@@ -13,6 +13,8 @@ import (
 // takes every fault off, waits for the gateway to catch up, and stops.
 func (s *soak) run(ctx context.Context) error {
 	o := s.o
+	// The plan's times count from here, after the processes started.
+	s.start = time.Now()
 	fctx, stopFleet := s.fctx, s.stopFleet
 
 	// MQTT devices publish once the gateway's persistent session exists
