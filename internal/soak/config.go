@@ -55,7 +55,9 @@ func (s *soak) config(deskListen, driver, database string, px map[string]string,
 			if d.Proxied {
 				timeout = proxiedTimeout.String()
 			}
-			w("  - {id: %s, family: meter, protocol: %s, profile: soak-meter, address: %q, slave_id: %d, building: %q, unit: %q, poll_interval: %s, timeout: %s}",
+			// retries: 0: a failed poll is one request, whose late answer the
+			// count may excuse (count.go).
+			w("  - {id: %s, family: meter, protocol: %s, profile: soak-meter, address: %q, slave_id: %d, building: %q, unit: %q, poll_interval: %s, timeout: %s, retries: 0}",
 				d.ID, d.Protocol, d.Endpoint, d.Unit, d.Building, fmt.Sprint(d.Unit), o.PollInterval, timeout)
 		case "dlt645":
 			w("  - {id: %s, family: meter, protocol: dlt645, profile: dlt645-prepaid-single-phase, address: %q, serial: {port: %q, baud: 9600, parity: E}, building: %q, poll_interval: %s, timeout: 500ms}",

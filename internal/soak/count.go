@@ -20,7 +20,10 @@ import (
 // number held at two timestamps is a duplicate. A number the device produced
 // that InfluxDB lacks is lost, unless the gateway cannot have had it: it was
 // answered while the gateway was being killed, or (for the proxied endpoint)
-// while a toxic stood between them; those are counted apart, as not taken.
+// while a toxic stood between them, or the gateway counted a failed poll of
+// the device (a timeout: the answer came after it gave up; the soak's meters
+// poll without retries, so a failed poll is one answer at most); those are
+// counted apart, as not taken.
 
 // readingCount is the tally of one protocol.
 type readingCount struct {
@@ -30,6 +33,7 @@ type readingCount struct {
 	Stored     int // distinct numbers in InfluxDB
 	NotTakenGW int // answered while the gateway was killed
 	NotTakenTx int // answered through a toxic (proxied endpoint)
+	NotTakenTO int // answered after the gateway gave up (its failed polls of the device)
 	Lost       int
 	Duplicated int // numbers stored at more than one timestamp
 	Phantom    int // numbers stored that the device never produced
@@ -66,6 +70,7 @@ func (s *soak) countReadings(ctx context.Context) ([]*readingCount, error) {
 	s.mu.Lock()
 	gwDown := append([]window(nil), s.gwDown...)
 	s.mu.Unlock()
+	failed := s.gateway.failedPolls()
 	in := func(t time.Time, ws []window, before, after time.Duration) bool {
 		for _, w := range ws {
 			if !t.Before(w.From.Add(-before)) && !t.After(w.To.Add(after)) {
@@ -99,6 +104,7 @@ func (s *soak) countReadings(ctx context.Context) ([]*readingCount, error) {
 				rc.example(fmt.Sprintf("%s: seq %d stored %d times (%s)", d.ID, n, len(ts), fmtTimes(ts)))
 			}
 		}
+		budget := failed[d.ID] // each failed poll (retries: 0) may have had its answer come too late
 		for i, at := range produced {
 			n := uint64(i + 1)
 			if _, ok := got[n]; ok {
@@ -110,6 +116,9 @@ func (s *soak) countReadings(ctx context.Context) ([]*readingCount, error) {
 				rc.NotTakenGW++
 			case d.Proxied && in(t, modbusWindows, time.Second, grace):
 				rc.NotTakenTx++
+			case budget > 0 && d.Protocol != "mqtt":
+				budget--
+				rc.NotTakenTO++
 			default:
 				rc.Lost++
 				rc.example(fmt.Sprintf("%s: seq %d produced at %s, not in InfluxDB", d.ID, n, t.UTC().Format("15:04:05.000")))

@@ -80,6 +80,9 @@ type child struct {
 	exited []string // unexpected exits
 
 	samples []sample
+	// pollErrors are, per life, the gateway's failed polls by device
+	// (estate_gateway_polls_total{result="error"}) at the last sample.
+	pollErrors map[int]map[string]float64
 }
 
 // sample is one measurement of a process.
@@ -203,9 +206,18 @@ func (c *child) Sample(client *http.Client) {
 	}
 	rss := procRSS(pid)
 	g := -1
+	var errs map[string]float64
 	if m, err := scrape(client, c.metrics); err == nil {
 		if v, ok := m["go_goroutines"]; ok {
 			g = int(v)
+		}
+		for k, v := range m {
+			if rest, ok := strings.CutPrefix(k, `estate_gateway_polls_total{device="`); ok && strings.HasSuffix(rest, `",result="error"}`) {
+				if errs == nil {
+					errs = map[string]float64{}
+				}
+				errs[strings.TrimSuffix(rest, `",result="error"}`)] = v
+			}
 		}
 	}
 	if rss <= 0 || g < 0 {
@@ -214,6 +226,26 @@ func (c *child) Sample(client *http.Client) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.samples = append(c.samples, sample{At: time.Now(), Life: c.lives, RSS: rss, Goroutines: g})
+	if errs != nil {
+		if c.pollErrors == nil {
+			c.pollErrors = map[int]map[string]float64{}
+		}
+		c.pollErrors[c.lives] = errs
+	}
+}
+
+// failedPolls is, by device, the polls the gateway counted as failed over
+// all its lives (up to each life's last sample).
+func (c *child) failedPolls() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for _, errs := range c.pollErrors {
+		for d, v := range errs {
+			out[d] += int(v)
+		}
+	}
+	return out
 }
 
 func procRSS(pid int) int64 {

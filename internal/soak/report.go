@@ -257,17 +257,17 @@ func (r *Report) Markdown() string {
 	w("")
 
 	w("## Readings (the devices' own numbers vs InfluxDB)")
-	w("| protocol | devices | produced | stored | not taken: gateway killed | not taken: toxic on path | lost | duplicated |")
-	w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	w("| protocol | devices | produced | stored | not taken: gateway killed | not taken: toxic on path | not taken: poll failed | lost | duplicated |")
+	w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, rc := range r.Readings {
 		if rc.Protocol == "dlt645" {
-			w("| dlt645 (no numbers: points counted) | %d | – | %d points | – | – | – | – |", rc.Devices, rc.Points)
+			w("| dlt645 (no numbers: points counted) | %d | – | %d points | – | – | – | – | – |", rc.Devices, rc.Points)
 			continue
 		}
-		w("| %s | %d | %d | %d | %d | %d | **%d** | **%d** |", rc.Protocol, rc.Devices, rc.Produced, rc.Stored, rc.NotTakenGW, rc.NotTakenTx, rc.Lost, rc.Duplicated+rc.Phantom)
+		w("| %s | %d | %d | %d | %d | %d | %d | **%d** | **%d** |", rc.Protocol, rc.Devices, rc.Produced, rc.Stored, rc.NotTakenGW, rc.NotTakenTx, rc.NotTakenTO, rc.Lost, rc.Duplicated+rc.Phantom)
 	}
 	w("")
-	w("\"Not taken\" are answers the gateway cannot have received: sent while it was being killed, or into a reset or black-holed connection of the proxied endpoint. Everything the gateway took must be in InfluxDB once.")
+	w("\"Not taken\" are answers the gateway cannot have received: sent while it was being killed, into a reset or black-holed connection of the proxied endpoint, or after the gateway gave up on that poll (at most one per poll it counted as failed; the meters poll without retries). Everything the gateway took must be in InfluxDB once.")
 	w("")
 
 	w("## Alarms and tickets")

@@ -126,6 +126,7 @@ loop:
 	}
 	s.ticketList = tickets
 
+	s.gateway.Sample(client) // its failed polls up to now
 	// The devices stop; the gateway spools its last readings and stops
 	// (SIGTERM flushes telemetry), then InfluxDB holds all it will hold.
 	s.fleet.stopModbus()
