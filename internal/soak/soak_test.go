@@ -2,7 +2,6 @@ package soak
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -203,5 +202,4 @@ func TestIncidentKey(t *testing.T) {
 			t.Errorf("incidentKey(%q) = %q, want %q", in, got, want)
 		}
 	}
-	_ = fmt.Sprint()
 }
