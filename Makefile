@@ -4,7 +4,7 @@ GO ?= go
 INFLUXDB_DEMO_PORT ?= 18086
 TEST_FLAGS ?=
 
-.PHONY: demo test build vet bench bench-telegraf telegraf-install deps web influxdb-install clean package static
+.PHONY: demo test build vet bench bench-telegraf telegraf-install soak deps web influxdb-install clean package static
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -106,6 +106,18 @@ bench-telegraf: deps build telegraf-install
 	  --influxdb http://127.0.0.1:$(BENCH_TELEGRAF_PORT) $(BENCH_TELEGRAF_FLAGS) || rc=$$?; \
 	deploy/influxdb/influxdb.sh stop --dir var/bench-telegraf-influxdb; \
 	exit $$rc
+
+# A whole simulated estate for SOAK_DURATION (default 30m) under faults and
+# kills, then a one-page report of what was lost (docs/testing.md, "Soak").
+# Not part of `make test` (its short version, TestShortSoak, is). It starts
+# InfluxDB and mosquitto of its own on ports of its own; the desks use the
+# PostgreSQL of ESTATE_TEST_POSTGRES_URL (var/test.env, written by
+# deploy/test-env.sh) on a fresh database, or one desk on SQLite without it.
+SOAK_DURATION ?= 30m
+SOAK_FLAGS ?=
+soak: deps build influxdb-install
+	@set -a; [ ! -f var/test.env ] || . var/test.env; set +a; \
+	./bin/estate soak --duration $(SOAK_DURATION) $(SOAK_FLAGS)
 
 clean:
 	rm -rf bin dist var web/node_modules internal/web/dist/*.js internal/web/dist/*.css internal/web/dist/*.html

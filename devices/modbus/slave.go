@@ -25,6 +25,20 @@ type Slave struct {
 	faults Faults
 
 	requests atomic.Uint64
+
+	// counter, when set, is a point that counts the reads covering it.
+	counter *readCounter
+}
+
+// readCounter is a register point whose value is the number of read
+// requests that covered it (CountReads).
+type readCounter struct {
+	table   string
+	addr    uint16
+	width   uint16
+	pt      *Point
+	n       uint64
+	observe func(n uint64)
 }
 
 // bank is one table's values from address lo on.
@@ -119,6 +133,40 @@ func (s *Slave) Faults() Faults {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.faults
+}
+
+// CountReads makes a register point (an unsigned integer of 16 or 32 bits)
+// the slave's own record of what it answered: every read request covering the
+// point is answered with the count of such requests so far (1 for the first),
+// and observe, when not nil, is told each count before the answer leaves (it
+// runs with the slave locked and must be quick). A soak counts a reading the
+// gateway stored against the answer that carried it this way.
+func (s *Slave) CountReads(point string, observe func(n uint64)) error {
+	pt, ok := s.profile.Point(point)
+	if !ok {
+		return fmt.Errorf("modbus simulator: profile %s has no point %q", s.profile.Name, point)
+	}
+	if IsBitTable(pt.Table) || pt.kind == kindBool {
+		return fmt.Errorf("modbus simulator: point %s is not a register count", point)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counter = &readCounter{table: pt.Table, addr: pt.Address, width: uint16(pt.width), pt: pt, observe: observe}
+	return nil
+}
+
+// countRead advances the read counter when a read of table from addr, qty
+// registers, covers it; s.mu is held.
+func (s *Slave) countRead(table string, b *bank, addr, qty uint16) {
+	c := s.counter
+	if c == nil || c.table != table || uint32(c.addr) < uint32(addr) || uint32(c.addr)+uint32(c.width) > uint32(addr)+uint32(qty) {
+		return
+	}
+	c.n++
+	s.putRaw(b, int(c.addr)-int(b.lo), c.pt.Encode(float64(c.n)))
+	if c.observe != nil {
+		c.observe(c.n)
+	}
 }
 
 // Set writes a point's value (in engineering units) into its registers.
@@ -282,6 +330,7 @@ func (s *Slave) Handle(pdu []byte) []byte {
 		}
 		return out
 	case 3, 4:
+		s.countRead(table, b, addr, qty)
 		out := make([]byte, 2+2*int(qty))
 		out[0], out[1] = fc, byte(2*qty)
 		for i := range int(qty) {

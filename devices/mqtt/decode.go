@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -18,11 +19,64 @@ type decoded struct {
 	values  []devices.Value
 	signals []signal
 	found   []gjson.Result // per point of the subscription: its JSON value, when found in one pass
+	// at is the device's own time of the data (Subscription.Time); zero when
+	// the payload has none.
+	at time.Time
 }
 
 func (d *decoded) reset() {
 	d.values = d.values[:0]
 	d.signals = d.signals[:0]
+	d.at = time.Time{}
+}
+
+// Device times outside these bounds are not believed (a clock never set, a
+// unit mistaken for another).
+var (
+	earliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestTime   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// parse reads a payload's time.
+func (tm *TimeMap) parse(r gjson.Result) (time.Time, bool) {
+	var t time.Time
+	switch tm.Format {
+	case TimeRFC3339:
+		if r.Type != gjson.String {
+			return t, false
+		}
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, r.Str); err != nil {
+			return t, false
+		}
+	default:
+		var f float64
+		switch r.Type {
+		case gjson.Number:
+			f = r.Num
+		case gjson.String:
+			var err error
+			if f, err = strconv.ParseFloat(strings.TrimSpace(r.Str), 64); err != nil {
+				return t, false
+			}
+		default:
+			return t, false
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e14 {
+			return t, false
+		}
+		if tm.Format == TimeUnix {
+			sec, frac := math.Modf(f)
+			t = time.Unix(int64(sec), int64(math.Round(frac*1e9)))
+		} else {
+			ms, frac := math.Modf(f)
+			t = time.UnixMilli(int64(ms)).Add(time.Duration(math.Round(frac * 1e6)))
+		}
+	}
+	if t.Before(earliestTime) || !t.Before(latestTime) {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // signal is a code a device sent, named through its code table.
@@ -82,6 +136,15 @@ func (s *Subscription) decode(payload []byte, tables map[string]*CodeTable, out 
 			continue
 		}
 		out.values = append(out.values, devices.Value{Point: pt.Name, Value: v, Quality: devices.Good})
+	}
+	if tm := s.Time; tm != nil {
+		if r := gjson.GetBytes(payload, tm.Path); r.Exists() && r.Type != gjson.Null {
+			if at, ok := tm.parse(r); ok {
+				out.at = at
+			} else {
+				problems = append(problems, problem{reasonWrongType, "time at " + tm.Path + ": " + describe(r) + " is not a " + tm.Format + " time"})
+			}
+		}
 	}
 	for i := range s.Codes {
 		c := &s.Codes[i]

@@ -62,7 +62,12 @@ type Subscription struct {
 	Format string     `yaml:"format"` // json (default) or text
 	Points []PointMap `yaml:"points"`
 	Codes  []CodeMap  `yaml:"codes"`
-	topic  *topicTemplate
+	// Time, when set, is where a JSON payload carries the device's own time
+	// of its data: the reading is stamped with it instead of the time it
+	// arrived, so that a message the broker delivers twice (QoS 1 resends
+	// one whose PUBACK it never got) is the same point in InfluxDB, not two.
+	Time  *TimeMap `yaml:"time"`
+	topic *topicTemplate
 	// topLevel maps a top-level JSON key to the points read from it, so that a
 	// flat payload is walked once instead of once per point.
 	topLevel map[string][]int
@@ -99,6 +104,23 @@ const (
 	TypeBool   = "bool"
 	TypeEnum   = "enum"
 )
+
+// TimeMap says where and how a payload writes its time.
+type TimeMap struct {
+	Path string `yaml:"path"`
+	// Format is unix_ms (default: milliseconds since 1970), unix (seconds,
+	// fractions allowed) or rfc3339 (text with a zone, fractions allowed).
+	Format string `yaml:"format"`
+}
+
+// Time formats.
+const (
+	TimeUnixMS  = "unix_ms"
+	TimeUnix    = "unix"
+	TimeRFC3339 = "rfc3339"
+)
+
+var timeFormats = []string{TimeUnixMS, TimeUnix, TimeRFC3339}
 
 // Payload formats.
 const (
@@ -221,6 +243,19 @@ func (p *Profile) normalise() error {
 		}
 		if s.QoS != nil && (*s.QoS < 0 || *s.QoS > 2) {
 			bad("%s.qos: must be 0, 1 or 2", where)
+		}
+		if tm := s.Time; tm != nil {
+			if tm.Format == "" {
+				tm.Format = TimeUnixMS
+			}
+			switch {
+			case s.Format != FormatJSON:
+				bad("%s.time: only a JSON payload carries a time", where)
+			case tm.Path == "":
+				bad("%s.time.path: required (the JSON path of the device's time)", where)
+			case !slices.Contains(timeFormats, tm.Format):
+				bad("%s.time.format: %q is not one of %v", where, tm.Format, timeFormats)
+			}
 		}
 		if len(s.Points) == 0 && len(s.Codes) == 0 {
 			bad("%s: give points or codes", where)

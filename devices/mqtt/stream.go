@@ -36,6 +36,10 @@ import (
 // Protocol is the name devices use in their configuration.
 const Protocol = "mqtt"
 
+// maxDeviceLead is how far ahead of the gateway's clock a payload's own time
+// may be and still stamp its reading.
+const maxDeviceLead = 5 * time.Minute
+
 // Timing of the decoding goroutine: family timers run every tick, presence is
 // judged and reported every presenceEvery.
 const (
@@ -372,7 +376,18 @@ func (s *Streamer) process(in inbound, sink devices.Sink) {
 		s.judge(d, in.at, sink)
 	}
 	if len(s.dec.values) > 0 {
-		sink.Reading(devices.Reading{Device: d.info, Time: in.at, Values: slices.Clone(s.dec.values)})
+		// The device's own time, when it sends one, makes a message the
+		// broker delivers twice one point; a time ahead of the gateway's
+		// clock by more than a few minutes is a wrong clock, not the data's.
+		at := in.at
+		if !s.dec.at.IsZero() {
+			if s.dec.at.After(in.at.Add(maxDeviceLead)) {
+				s.bad.report(d.cfg.ID, reasonWrongType, in.topic, in.payload, "the payload's time "+s.dec.at.UTC().Format(time.RFC3339)+" is ahead of the gateway's clock; the time of arrival is used")
+			} else {
+				at = s.dec.at
+			}
+		}
+		sink.Reading(devices.Reading{Device: d.info, Time: at, Values: slices.Clone(s.dec.values)})
 	}
 	var events []devices.Event
 	if d.family != nil {

@@ -228,8 +228,13 @@ func (e *Engine) inferGroups(now time.Time) {
 		in := make([]groupMember, len(g.members))
 		for i, d := range g.members {
 			_, explained := e.inhibitor.Mutes(Target{ID: d.cfg.ID, OnOutage: true}, now)
+			// A device silent since before the group last answered again
+			// (its poller backing off, or dead) is no evidence of when a
+			// new silence began: it must not spread that silence past the
+			// window (the group falling silent again soon after it came back).
+			stale := !g.restoredAt.IsZero() && d.offlineSince.Before(g.restoredAt)
 			in[i] = groupMember{offline: d.known && d.isOffline, since: d.offlineSince,
-				explained: explained || d.ticketedOffline()}
+				explained: explained || d.ticketedOffline() || stale}
 		}
 		// A bus or endpoint inside a silent gateway is not an incident of its
 		// own (and not back either: the gateway's incident stands for it).

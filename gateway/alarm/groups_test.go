@@ -315,3 +315,35 @@ func TestRestartDuringEndpointSilence(t *testing.T) {
 		}
 	}
 }
+
+// The soak's outage storm: an endpoint's meters fall silent (one incident);
+// one meter answers again, the others have not been polled yet (their
+// pollers back off) when the whole endpoint falls silent a second time, a
+// minute later. That is the endpoint's incident again, not a repair per
+// meter: the meters still silent from the first time do not make the second
+// silence look spread over more than the window (found by internal/soak).
+func TestEndpointSilentAgainBeforeAllAnswered(t *testing.T) {
+	cfg, links := endpointConfig(t, "", endpoint{"10.0.0.5", "1", 5}, endpoint{"10.0.0.6", "1", 5})
+	h := newHarnessLinks(t, cfg, links)
+	cut, back, again, end := 60*time.Second, 4*time.Minute, 5*time.Minute, 12*time.Minute
+	h.run(0, end, func(id string, s time.Duration) bool {
+		if !strings.HasPrefix(id, "10_0_0_5-") {
+			return false
+		}
+		if id == "10_0_0_5-04" {
+			return s >= cut+3*time.Second && (s < back || s >= again)
+		}
+		return s >= cut+3*time.Second
+	})
+	if rep := h.deviceTickets(); len(rep) != 0 {
+		var ids []string
+		for _, tk := range rep {
+			ids = append(ids, tk.Device)
+		}
+		t.Fatalf("per-meter repairs %v, want none: the whole endpoint was silent again", ids)
+	}
+	all := h.tickets("")
+	if len(all) != 1 || all[0].AlarmKey != "s1/link_silent/tcp:10.0.0.5:502" {
+		t.Fatalf("tickets %+v, want the endpoint's one incident", all)
+	}
+}
