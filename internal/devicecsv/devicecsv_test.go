@@ -180,7 +180,7 @@ func TestAddReportsEveryBadRow(t *testing.T) {
 		`devices.csv:5: protocol: unknown protocol "modbus_tcpp"`,
 		`devices.csv:6: profile: no profile "nope"`,
 		`devices.csv:7: address: "nowhere" is not host:port`,
-		"devices.csv:8: poll_interval: cannot unmarshal !!str `1x` into time.Duration",
+		"devices.csv:8: poll_interval: expected a duration with its unit, such as 500ms, 30s, 5m or 1h, got \"1x\"",
 		`devices.csv:9: colour: unknown key`,
 		`devices.csv:10: id: "meter-2" is also the id of row 2`,
 	}
