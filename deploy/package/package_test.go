@@ -243,9 +243,12 @@ func demoRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every address the demo listens on is moved to a free port: other
+	// tests run demos at the same time.
 	desk, broker, meter, influx := freePort(t), freePort(t), freePort(t), freePort(t)
 	cfg := strings.NewReplacer("127.0.0.1:8080", desk, "127.0.0.1:11883", broker,
-		"127.0.0.1:15020", meter, "127.0.0.1:18086", influx).Replace(string(text))
+		"127.0.0.1:15020", meter, "127.0.0.1:15030", freePort(t), "127.0.0.1:15031", freePort(t),
+		"127.0.0.1:18086", influx).Replace(string(text))
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "demo.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -263,7 +266,7 @@ func demoRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var bad []string
+	var bad, tail []string
 	lines := 0
 	logsDone := make(chan struct{})
 	go func() {
@@ -274,6 +277,9 @@ func demoRun(t *testing.T) {
 			var rec map[string]any
 			mu.Lock()
 			lines++
+			if tail = append(tail, sc.Text()); len(tail) > 20 {
+				tail = tail[1:]
+			}
 			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil || rec["msg"] == nil || rec["level"] == nil {
 				bad = append(bad, sc.Text())
 			}
@@ -295,7 +301,9 @@ func demoRun(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			t.Fatalf("the demo's meter never showed online on the desk; last answer: %s", last)
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("the demo's meter never showed online on the desk; last answer: %s\nthe demo's last log lines:\n%s", last, strings.Join(tail, "\n"))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
