@@ -48,6 +48,7 @@ func routes(s *Server) []route {
 		// The engineers' console: gateways, devices, and telemetry read back from InfluxDB.
 		{http.MethodGet, "/gateways", s.listGateways, staffRoles},
 		{http.MethodGet, "/alarms", s.listAlarms, staffRoles},
+		{http.MethodPost, "/alarms/ack", s.ackAlarm, []string{RoleAdmin, RoleManager, RoleEngineer, RoleControlRoom}},
 		{http.MethodGet, "/devices", s.listDevices, staffRoles},
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
