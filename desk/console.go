@@ -27,12 +27,19 @@ type TicketDetail struct {
 	// (none for a gateway, which takes no actions).
 	AllowedActions []ticket.Action `json:"allowed_actions"`
 	SiteName       string          `json:"site_name"`
+	// SiteTimezone is the site's IANA zone: the console shows times in it.
+	SiteTimezone string `json:"site_timezone"`
 	// Link is the ticket's page on the console, when desk.public_url is set.
 	Link string `json:"link,omitempty"`
 }
 
 func (s *Server) ticketDetail(p Principal, t wire.Ticket) TicketDetail {
 	d := TicketDetail{Ticket: p.ticketView(t), AllowedActions: []ticket.Action{}, SiteName: s.siteName(t.Site), Link: s.ticketLink(t.ID)}
+	loc := s.cfg.Location(t.Site, time.UTC)
+	if s.location != nil {
+		loc = s.location(t.Site)
+	}
+	d.SiteTimezone = loc.String()
 	if p.Role != RoleGateway {
 		d.AllowedActions = ticket.AllowedActions(t.Kind, t.Status)
 	}
@@ -140,4 +147,27 @@ func (s *Server) ackAlarm(c echo.Context) error {
 // last day (an episode longer than that is acknowledged again).
 func (s *Server) alarmAcks(c echo.Context) (map[store.AlarmAckKey]store.AlarmAck, error) {
 	return s.store.AlarmAcks(c.Request().Context(), principal(c).Site, s.now().Add(-24*time.Hour))
+}
+
+// StaffView is one person of desk.staff as the console shows them: whom to
+// dispatch to, and the display names of the audit trail's actors.
+type StaffView struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+	Role        string `json:"role"`
+	Team        string `json:"team,omitempty"`
+}
+
+// listStaff is GET /api/v1/staff: the people of the caller's site (and the
+// all-sites ones), by login name; no phones or hashes.
+func (s *Server) listStaff(c echo.Context) error {
+	p := principal(c)
+	out := []StaffView{}
+	for _, st := range s.cfg.Staff {
+		if p.Site != "" && st.Site != "" && st.Site != p.Site {
+			continue
+		}
+		out = append(out, StaffView{Name: st.Name, DisplayName: st.DisplayName, Role: st.Role, Team: st.Team})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"staff": out})
 }

@@ -34,7 +34,7 @@ func TestTicketDetailForTheConsole(t *testing.T) {
 		return decodeInto[TicketDetail](t, body)
 	}
 	got := detail(adminToken)
-	if got.SiteName != "演示花园" || got.Link != fmt.Sprintf("https://desk.example.com/#/tickets/%d", id) {
+	if got.SiteName != "演示花园" || got.SiteTimezone != "Asia/Shanghai" || got.Link != fmt.Sprintf("https://desk.example.com/#/tickets/%d", id) {
 		t.Errorf("site name %q, link %q", got.SiteName, got.Link)
 	}
 	steps := []struct {

@@ -107,7 +107,8 @@ func newIsoDesk(t *testing.T, st *store.Store) *isoDesk {
 			{Name: "root", Token: isoRoot, Role: RoleAdmin},
 			{Name: "gw-b", Token: isoGatewayB, Role: RoleGateway, Site: "site-b"},
 		},
-		Staff: []deskconfig.Staff{{Name: "amy", DisplayName: "Amy", Role: RoleAssistant, Site: "site-a", PasswordHash: isoHash}},
+		Staff: []deskconfig.Staff{{Name: "amy", DisplayName: "Amy", Role: RoleAssistant, Site: "site-a", PasswordHash: isoHash},
+			{Name: "bob-b", DisplayName: secretName, Role: RoleEngineer, Site: "site-b", PasswordHash: isoHash}},
 	}
 	for _, role := range isoRoles {
 		cfg.Tokens = append(cfg.Tokens, deskconfig.Token{Name: role + "-a", Token: isoTokens[role], Role: role, Site: "site-a"})
@@ -222,6 +223,7 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 		"GET /api/v1/openapi.json":           {{name: "document", path: "/api/v1/openapi.json", want: []int{200}}},
 		"POST /api/v1/login":                 {{name: "B's name as a login", path: "/api/v1/login", body: `{"name":"gw-b","password":"x"}`, want: []int{401}}},
 		"GET /api/v1/me":                     {{name: "who am I", path: "/api/v1/me", want: []int{200}}},
+		"GET /api/v1/staff":                  {{name: "B's people", path: "/api/v1/staff", want: []int{200}, check: noB}},
 		"POST /api/v1/logout":                {{name: "logout of a token", path: "/api/v1/logout", want: []int{400}}},
 		"GET /api/v1/tickets/:id":            byIDs("", ""),
 		"GET /api/v1/tickets/:id/audit":      byIDs("/audit", ""),

@@ -25,6 +25,7 @@ var (
 func routes(s *Server) []route {
 	return []route{
 		{http.MethodGet, "/me", s.me, everyoneRoles},
+		{http.MethodGet, "/staff", s.listStaff, staffRoles},
 		{http.MethodPost, "/logout", s.logout, staffRoles},
 		{http.MethodPost, "/tickets", s.createTicket, everyoneRoles},
 		{http.MethodGet, "/tickets", s.listTickets, everyoneRoles},
