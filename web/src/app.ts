@@ -8,13 +8,17 @@ import { api, APIError, login, Me, setToken, token } from "./api";
 import { busy, clear, h } from "./dom";
 import { events } from "./events";
 import { currentLang, setLang, t } from "./i18n";
+import { setStaff, StaffMember } from "./format";
 import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
 import { controlPage } from "./pages/control";
 import { engineeringPage } from "./pages/engineering";
+import { myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
+import { ticketPage } from "./pages/ticket";
 
-const pages: Page[] = [controlPage, engineeringPage, assistantsPage, reportsPage];
+// In menu order; a role's first page is where it lands (an engineer on "my work").
+const pages: Page[] = [myWorkPage, controlPage, engineeringPage, assistantsPage, reportsPage, ticketPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
@@ -81,8 +85,10 @@ async function route() {
   current = undefined;
   if (!me) return;
   const [path, query] = (window.location.hash.replace(/^#\/?/, "") || "").split("?");
+  // #/tickets/123 and #/tickets/123/print: the page, then its object.
+  const [name, id, sub] = path.split("/");
   const allowed = pagesFor(me.role);
-  const page = allowed.find((p) => p.route === path) || allowed[0];
+  const page = allowed.find((p) => p.route === name) || allowed.find((p) => !p.hidden);
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("data-route") === page?.route));
   const root = document.getElementById("page")!;
   if (!page) {
@@ -90,6 +96,9 @@ async function route() {
     return;
   }
   const params = new URLSearchParams(query || "");
+  if (id) params.set("id", id);
+  if (sub === "print") params.set("print", "1");
+  document.body.classList.toggle("printing", sub === "print");
   current = page;
   const tick = async () => {
     try {
@@ -112,7 +121,7 @@ async function route() {
 }
 
 function shell() {
-  const nav = h("nav", {}, ...pagesFor(me!.role).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
+  const nav = h("nav", {}, ...pagesFor(me!.role).filter((p) => !p.hidden).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
   clear(app,
     h("header", {},
       h("strong", {}, t("app.title")),
@@ -148,6 +157,10 @@ async function start() {
   } catch (e: any) {
     setToken("");
     return loginView(t("login.failed", { msg: e.message }));
+  }
+  if (me.role !== "gateway") {
+    // Display names of the audit trail and whom to dispatch to.
+    setStaff(await api<{ staff: StaffMember[] }>("/staff").then((r) => r.staff).catch(() => []));
   }
   shell();
   if (me.role !== "gateway") events.start();

@@ -33,7 +33,7 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
     chartBox,
     h("h3", {}, t("eng.openTickets")),
     h("ul", {}, ...tickets.filter((tk) => openStatuses.has(tk.status)).map((tk) =>
-      h("li", {}, `#${tk.id} ${t("kind." + tk.kind)} · ${tk.title}`))),
+      h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id} ${t("kind." + tk.kind)} · ${tk.title}`)))),
     h("h3", {}, t("eng.alarmHistory")),
     alarms.length === 0 ? h("p", { class: "empty" }, t("eng.noAlarms")) :
       h("table", { class: "grid compact", id: "alarm-history" }, h("tbody", {}, ...alarms.map((a) =>
