@@ -6,8 +6,10 @@ package desk
 // not call residents, and the acknowledgement of alarms that open no ticket.
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,10 +42,29 @@ func (s *Server) ticketDetail(p Principal, t wire.Ticket) TicketDetail {
 		loc = s.location(t.Site)
 	}
 	d.SiteTimezone = loc.String()
-	if p.Role != RoleGateway {
-		d.AllowedActions = ticket.AllowedActions(t.Kind, t.Status)
+	for _, a := range ticket.AllowedActions(t.Kind, t.Status) {
+		if roleMay(p.Role, a) {
+			d.AllowedActions = append(d.AllowedActions, a)
+		}
 	}
 	return d
+}
+
+// roleActions are the lifecycle actions each role takes, after the manuals'
+// division of the work: engineers take, reach and finish the work; the
+// control room also cancels false alarms and closes incidents; the front
+// desk, who own the case and call the resident, do everything but be on
+// site; managers and administrators everything. Gateways take none.
+var roleActions = map[string][]ticket.Action{
+	RoleAdmin:       ticket.Actions,
+	RoleManager:     ticket.Actions,
+	RoleEngineer:    {ticket.Acknowledge, ticket.Dispatch, ticket.Arrive, ticket.Resolve},
+	RoleControlRoom: {ticket.Acknowledge, ticket.Dispatch, ticket.Arrive, ticket.Resolve, ticket.CloseTicket, ticket.Cancel, ticket.Reopen},
+	RoleAssistant:   {ticket.Acknowledge, ticket.Dispatch, ticket.Resolve, ticket.FollowUp, ticket.CloseTicket, ticket.Cancel, ticket.Reopen},
+}
+
+func roleMay(role string, a ticket.Action) bool {
+	return slices.Contains(roleActions[role], a)
 }
 
 // siteName is a site's display name: desk.sites' name, else the name the
@@ -86,27 +107,68 @@ func maskPhone(phone string) string {
 	return phone[:3] + strings.Repeat("*", len(phone)-7) + phone[len(phone)-4:]
 }
 
-// siteAlarm finds a firing or pending alarm of the caller's sites by its key
-// in the gateways' last heartbeats.
-func (s *Server) siteAlarm(c echo.Context, key string) (AlarmView, bool, error) {
+// alarmSite is the site whose alarms a call lists: the caller's own, else
+// the site= filter (empty: every site).
+func alarmSite(c echo.Context) string {
+	if p := principal(c); p.Site != "" {
+		return p.Site
+	}
+	return c.QueryParam("site")
+}
+
+// episode names one episode of one alarm.
+type episode struct {
+	site, key string
+	since     int64
+}
+
+// alarmViews are the gateways' alarms from their last heartbeats, each with
+// its acknowledgement, then the critical alarms that open no ticket which
+// fired within the last day, are no longer reported (a forced door closed
+// again after seconds) and nobody has acknowledged yet: state "cleared",
+// shown until someone does.
+func (s *Server) alarmViews(c echo.Context) ([]AlarmView, error) {
 	gs, err := s.gateways(c)
 	if err != nil {
-		return AlarmView{}, false, err
+		return nil, err
 	}
+	logged, err := s.store.AlarmLog(c.Request().Context(), alarmSite(c), s.now().Add(-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	byEpisode := map[episode]store.LoggedAlarm{}
+	for _, l := range logged {
+		byEpisode[episode{l.Site, l.Key, l.Since.UnixNano()}] = l
+	}
+	live := map[episode]bool{}
+	out := []AlarmView{}
 	for _, g := range gs {
+		stale := s.isStale(g)
 		for _, a := range g.Alarms {
-			if a.Key == key {
-				return AlarmView{Alarm: a, Site: g.Site, Gateway: g.Gateway, Stale: s.isStale(g)}, true, nil
+			ep := episode{g.Site, a.Key, a.Since.UnixNano()}
+			live[ep] = true
+			v := AlarmView{Alarm: a, Site: g.Site, Gateway: g.Gateway, Stale: stale}
+			if l, ok := byEpisode[ep]; ok && l.AckedBy != "" {
+				v.AcknowledgedBy, v.AcknowledgedAt = l.AckedBy, l.AckedAt
 			}
+			out = append(out, v)
 		}
 	}
-	return AlarmView{}, false, nil
+	for _, l := range logged {
+		if live[episode{l.Site, l.Key, l.Since.UnixNano()}] || l.AckedBy != "" || l.Severity != "critical" {
+			continue
+		}
+		a := l.Alarm
+		a.State = "cleared"
+		out = append(out, AlarmView{Alarm: a, Site: l.Site, Gateway: l.Gateway, LastSeen: &l.LastSeen})
+	}
+	return out, nil
 }
 
 // ackAlarm is POST /api/v1/alarms/ack {"key": …}: the control room has seen
-// an alarm that opens no ticket (a forced door): its flashing and sound stop
-// on every console, and who and when are kept. An alarm with a ticket is
-// acknowledged on its ticket instead (409).
+// an alarm that opens no ticket (a forced door), firing or fired and not yet
+// acknowledged: its flashing and sound stop on every console, and who and
+// when are kept. An alarm with a ticket is acknowledged on its ticket (409).
 func (s *Server) ackAlarm(c echo.Context) error {
 	var req struct {
 		Key string `json:"key"`
@@ -121,32 +183,37 @@ func (s *Server) ackAlarm(c echo.Context) error {
 		return fieldError("key", "longer than 256 bytes")
 	}
 	p := principal(c)
-	site, _, _ := strings.Cut(req.Key, "/")
-	if !p.SiteAllowed(site) {
-		return apiError(http.StatusNotFound, "no such alarm is firing", "")
-	}
-	a, ok, err := s.siteAlarm(c, req.Key)
+	views, err := s.alarmViews(c)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return apiError(http.StatusNotFound, "no such alarm is firing", "it may have cleared since the list was read")
+	// The live episode of the key, else the newest one still waiting.
+	var found *AlarmView
+	for i := range views {
+		v := &views[i]
+		if v.Key != req.Key || !p.SiteAllowed(v.Site) {
+			continue
+		}
+		if found == nil || v.State != "cleared" && found.State == "cleared" {
+			found = v
+		}
 	}
-	if a.Ticketed {
+	if found == nil {
+		return apiError(http.StatusNotFound, "no such alarm is firing or waiting for an acknowledgement", "it may have been acknowledged already")
+	}
+	if found.Ticketed {
 		return apiError(http.StatusConflict, "this alarm has a ticket: acknowledge the ticket", "")
 	}
-	ack, err := s.store.AckAlarm(c.Request().Context(), store.AlarmAck{Site: a.Site, AlarmKey: a.Key, Since: a.Since, By: p.Name, At: s.now()})
+	l, err := s.store.AckAlarm(c.Request().Context(), found.Site, found.Key, found.Since, p.Name, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return apiError(http.StatusNotFound, "this alarm is not firing (pending or suppressed alarms are not acknowledged)", "")
+	}
 	if err != nil {
 		return err
 	}
-	s.log.Info("alarm acknowledged", "alarm", a.Key, "site", a.Site, "by", ack.By, "request_id", requestID(c))
-	return c.JSON(http.StatusOK, ack)
-}
-
-// alarmAcks are the acknowledgements of the caller's sites' alarms over the
-// last day (an episode longer than that is acknowledged again).
-func (s *Server) alarmAcks(c echo.Context) (map[store.AlarmAckKey]store.AlarmAck, error) {
-	return s.store.AlarmAcks(c.Request().Context(), principal(c).Site, s.now().Add(-24*time.Hour))
+	s.log.Info("alarm acknowledged", "alarm", l.Key, "site", l.Site, "by", l.AckedBy, "request_id", requestID(c))
+	return c.JSON(http.StatusOK, map[string]any{"site": l.Site, "alarm_key": l.Key, "since": l.Since,
+		"acknowledged_by": l.AckedBy, "acknowledged_at": l.AckedAt})
 }
 
 // StaffView is one person of desk.staff as the console shows them: whom to

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/ticket"
@@ -173,52 +174,76 @@ func TestMyWork(t *testing.T) {
 	}
 }
 
-// An alarm that opens no ticket (a forced door) is acknowledged once per
-// episode: who and when are kept and shown on every console's alarm list.
+// An alarm that opens no ticket (a forced door) is kept by the desk from the
+// heartbeats: a critical one stays listed after the gateway stops reporting
+// it (the door closed after seconds) until someone acknowledges it, once per
+// episode; who and when are kept and shown on every console's alarm list.
 func TestAcknowledgeTicketlessAlarm(t *testing.T) {
 	d := newDesk(t, nil)
-	beat := `{"gateway":"gw-1","site":"site-a","interval":10000000000,"devices":[{"id":"door-1","family":"access","state":"online"}],
-		"alarms":[{"key":"site-a/door_forced/door-1","rule":"door_forced","device":"door-1","state":"firing","severity":"critical","since":"2026-11-24T01:59:30Z"},
-		{"key":"site-a/fire/panel-1","rule":"fire","device":"panel-1","state":"firing","severity":"critical","ticketed":true,"since":"2026-11-24T01:59:00Z"}]}`
-	if code, body := d.call(t, "POST", "/api/v1/gateways/heartbeat", gatewayToken, beat); code != 204 {
-		t.Fatalf("heartbeat: %d %s", code, body)
+	const door = `{"key":"site-a/door_forced/door-1/door 1","rule":"door_forced","device":"door-1","state":"firing","severity":"critical","since":"2026-11-24T01:59:30Z","message_zh":"门被强行打开"}`
+	const held = `{"key":"site-a/door_held/door-2","rule":"door_held","device":"door-2","state":"firing","severity":"warning","since":"2026-11-24T01:59:40Z"}`
+	const fire = `{"key":"site-a/fire/panel-1","rule":"fire","device":"panel-1","state":"firing","severity":"critical","ticketed":true,"since":"2026-11-24T01:59:00Z"}`
+	beat := func(alarms ...string) {
+		t.Helper()
+		body := `{"gateway":"gw-1","site":"site-a","interval":10000000000,"devices":[{"id":"door-1","family":"access","state":"online"}],"alarms":[` + strings.Join(alarms, ",") + `]}`
+		if code, out := d.call(t, "POST", "/api/v1/gateways/heartbeat", gatewayToken, body); code != 204 {
+			t.Fatalf("heartbeat: %d %s", code, out)
+		}
+	}
+	list := func() map[string]AlarmView {
+		t.Helper()
+		_, body := d.call(t, "GET", "/api/v1/alarms?suppressed=false", roleTokens[RoleManager], "")
+		out := map[string]AlarmView{}
+		for _, a := range decodeInto[struct{ Alarms []AlarmView }](t, body).Alarms {
+			out[a.Key] = a
+		}
+		return out
+	}
+	beat(door, held, fire)
+	d.clock.Advance(8 * time.Second)
+	beat(fire) // the door closed again, the held door too
+	got := list()
+	if a, ok := got["site-a/door_forced/door-1/door 1"]; !ok || a.State != "cleared" || a.AcknowledgedBy != "" || a.LastSeen == nil {
+		t.Errorf("the forced door after it closed: %+v (listed %v)", a, ok)
+	}
+	if _, ok := got["site-a/door_held/door-2"]; ok {
+		t.Errorf("a warning that opens no ticket is listed after it ended")
 	}
 	for _, tc := range []struct {
 		token, body string
 		want        int
 	}{
-		{roleTokens[RoleControlRoom], `{"key":"site-a/door_forced/door-1"}`, 200},
-		{roleTokens[RoleEngineer], `{"key":"site-a/door_forced/door-1"}`, 200}, // again: the first stands
-		{roleTokens[RoleControlRoom], `{"key":"site-a/fire/panel-1"}`, 409},    // ticketed: acknowledge the ticket
+		{roleTokens[RoleControlRoom], `{"key":"site-a/door_forced/door-1/door 1"}`, 200},
+		{roleTokens[RoleEngineer], `{"key":"site-a/door_forced/door-1/door 1"}`, 404}, // acknowledged and no longer firing
+		{roleTokens[RoleControlRoom], `{"key":"site-a/fire/panel-1"}`, 409},           // ticketed: acknowledge the ticket
 		{roleTokens[RoleControlRoom], `{"key":"site-a/door_forced/door-9"}`, 404},
 		{roleTokens[RoleControlRoom], `{"key":""}`, 422},
 		{roleTokens[RoleControlRoom], `{"key":"x","extra":1}`, 400},
-		{roleTokens[RoleAssistant], `{"key":"site-a/door_forced/door-1"}`, 403},
-		{gatewayToken, `{"key":"site-a/door_forced/door-1"}`, 403},
+		{roleTokens[RoleAssistant], `{"key":"site-a/door_forced/door-1/door 1"}`, 403},
+		{gatewayToken, `{"key":"site-a/door_forced/door-1/door 1"}`, 403},
 	} {
 		code, body := d.call(t, "POST", "/api/v1/alarms/ack", tc.token, tc.body)
 		if code != tc.want {
-			t.Errorf("ack %s: %d, want %d: %s", tc.body, code, tc.want, body)
+			t.Errorf("ack %s by %s: %d, want %d: %s", tc.body, tc.token, code, tc.want, body)
 		}
 		if code == 200 && !strings.Contains(body, `"acknowledged_by":"ctrl"`) {
 			t.Errorf("ack answer: %s", body)
 		}
 	}
-	_, body := d.call(t, "GET", "/api/v1/alarms", roleTokens[RoleManager], "")
-	alarms := decodeInto[struct{ Alarms []AlarmView }](t, body).Alarms
-	for _, a := range alarms {
-		acked := a.AcknowledgedBy == "ctrl" && a.AcknowledgedAt != nil && a.AcknowledgedAt.Equal(d.clock.Now())
-		if acked != (a.Key == "site-a/door_forced/door-1") {
-			t.Errorf("alarm %s: acknowledged by %q at %v", a.Key, a.AcknowledgedBy, a.AcknowledgedAt)
-		}
+	if _, ok := list()["site-a/door_forced/door-1/door 1"]; ok {
+		t.Errorf("an acknowledged forced door that closed is still listed")
 	}
-	// The door is forced again: a new episode, not acknowledged yet.
-	if code, body := d.call(t, "POST", "/api/v1/gateways/heartbeat", gatewayToken, strings.Replace(beat, "01:59:30Z", "02:05:00Z", 1)); code != 204 {
-		t.Fatalf("heartbeat: %d %s", code, body)
+	// The door is forced again: a new episode, firing and not acknowledged;
+	// acknowledged while it fires, it shows who and when.
+	beat(strings.Replace(door, "01:59:30Z", "02:05:00Z", 1), fire)
+	if a := list()["site-a/door_forced/door-1/door 1"]; a.State != "firing" || a.AcknowledgedBy != "" {
+		t.Errorf("the new episode: %+v", a)
 	}
-	_, body = d.call(t, "GET", "/api/v1/alarms", roleTokens[RoleManager], "")
-	if strings.Contains(body, "acknowledged_by") {
-		t.Errorf("a new episode shows the old acknowledgement: %s", body)
+	if code, body := d.call(t, "POST", "/api/v1/alarms/ack", roleTokens[RoleEngineer], `{"key":"site-a/door_forced/door-1/door 1"}`); code != 200 {
+		t.Fatalf("ack the new episode: %d %s", code, body)
+	}
+	if a := list()["site-a/door_forced/door-1/door 1"]; a.AcknowledgedBy != "eng" || a.AcknowledgedAt == nil || !a.AcknowledgedAt.Equal(d.clock.Now()) {
+		t.Errorf("acknowledged while firing: %+v", a)
 	}
 }
 
@@ -230,5 +255,53 @@ func TestNotificationLink(t *testing.T) {
 	}
 	if got := newDesk(t, nil).srv.ticketLink(7); got != "" {
 		t.Errorf("without public_url: %q", got)
+	}
+}
+
+// Each role takes its own steps: an engineer does not follow up or close,
+// an assistant is not on site; what the detail offers is what the desk takes.
+func TestActionsByRole(t *testing.T) {
+	d := newDesk(t, nil)
+	code, body := d.call(t, "POST", "/api/v1/tickets", adminToken, `{"kind":"repair","title":"tap","site":"site-a","source":"phone"}`)
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	id := decodeInto[wire.Ticket](t, body).ID
+	act := func(role, change string) int {
+		code, _ := d.call(t, "POST", fmt.Sprintf("/api/v1/tickets/%d/actions", id), roleTokens[role], change)
+		return code
+	}
+	offered := func(role string) []ticket.Action {
+		_, body := d.call(t, "GET", fmt.Sprintf("/api/v1/tickets/%d", id), roleTokens[role], "")
+		return decodeInto[TicketDetail](t, body).AllowedActions
+	}
+	if got := offered(RoleEngineer); !slices.Equal(got, []ticket.Action{ticket.Acknowledge, ticket.Dispatch}) {
+		t.Errorf("engineer offered %v on a new ticket", got)
+	}
+	if code := act(RoleEngineer, `{"action":"cancel","note":"no"}`); code != 403 {
+		t.Errorf("engineer cancels: %d", code)
+	}
+	if code := act(RoleEngineer, `{"action":"dispatch","assignee":"eng"}`); code != 200 {
+		t.Errorf("engineer takes the ticket: %d", code)
+	}
+	if code := act(RoleAssistant, `{"action":"arrive"}`); code != 403 {
+		t.Errorf("assistant arrives: %d", code)
+	}
+	for _, change := range []string{`{"action":"arrive"}`, `{"action":"resolve","resolution":"done"}`} {
+		if code := act(RoleEngineer, change); code != 200 {
+			t.Errorf("engineer %s: %d", change, code)
+		}
+	}
+	if got := offered(RoleEngineer); len(got) != 0 {
+		t.Errorf("engineer offered %v on a resolved ticket", got)
+	}
+	if got := offered(RoleAssistant); !slices.Equal(got, []ticket.Action{ticket.FollowUp, ticket.CloseTicket, ticket.Reopen}) {
+		t.Errorf("assistant offered %v on a resolved ticket", got)
+	}
+	if code := act(RoleEngineer, `{"action":"follow_up","satisfaction":5,"follow_up_note":"x"}`); code != 403 {
+		t.Errorf("engineer follows up: %d", code)
+	}
+	if code := act(RoleAssistant, `{"action":"follow_up","satisfaction":5,"follow_up_note":"fine"}`); code != 200 {
+		t.Errorf("assistant follows up: %d", code)
 	}
 }

@@ -83,8 +83,8 @@ type Store interface {
 	Prune(ctx context.Context, now time.Time) (int64, error)
 	ApplyAlarmAction(ctx context.Context, a wire.AlarmAction, by store.Caller, now time.Time) (wire.AlarmActionResult, error)
 	ListNotes(ctx context.Context, id int64) ([]ticket.Note, error)
-	AckAlarm(ctx context.Context, a store.AlarmAck) (store.AlarmAck, error)
-	AlarmAcks(ctx context.Context, site string, from time.Time) (map[store.AlarmAckKey]store.AlarmAck, error)
+	AckAlarm(ctx context.Context, site, key string, since time.Time, by string, now time.Time) (store.LoggedAlarm, error)
+	AlarmLog(ctx context.Context, site string, from time.Time) ([]store.LoggedAlarm, error)
 	Ping(ctx context.Context) error
 }
 

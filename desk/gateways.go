@@ -126,37 +126,29 @@ type AlarmView struct {
 	// episode of an alarm that opens no ticket (POST /alarms/ack).
 	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
 	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	// LastSeen is when a gateway last reported an alarm that is no longer
+	// reported (state "cleared") but still waits for its acknowledgement.
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // listAlarms is GET /api/v1/alarms: the gateways' pending and firing alarms
 // from their last heartbeats; suppressed=true keeps only the suppressed ones
 // (with why), suppressed=false only the others.
 func (s *Server) listAlarms(c echo.Context) error {
-	gs, err := s.gateways(c)
-	if err != nil {
-		return err
-	}
 	want := c.QueryParam("suppressed")
 	if want != "" && want != "true" && want != "false" {
 		return apiError(http.StatusBadRequest, "suppressed must be true or false", "")
 	}
-	acks, err := s.alarmAcks(c)
+	views, err := s.alarmViews(c)
 	if err != nil {
 		return err
 	}
 	out := []AlarmView{}
-	for _, g := range gs {
-		stale := s.isStale(g)
-		for _, a := range g.Alarms {
-			if want != "" && (a.Suppressed != "") != (want == "true") {
-				continue
-			}
-			v := AlarmView{Alarm: a, Site: g.Site, Gateway: g.Gateway, Stale: stale}
-			if ack, ok := acks[store.AlarmAckKey{Site: g.Site, AlarmKey: a.Key, Since: a.Since.UnixNano()}]; ok {
-				v.AcknowledgedBy, v.AcknowledgedAt = ack.By, &ack.At
-			}
-			out = append(out, v)
+	for _, v := range views {
+		if want != "" && (v.Suppressed != "") != (want == "true") {
+			continue
 		}
+		out = append(out, v)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"alarms": out})
 }

@@ -181,7 +181,7 @@ func (d *isoDesk) siteB(t *testing.T) string {
 	}
 	add(d.st.GetUnit(ctx, "site-b", "1-101"))
 	add(d.st.GatewayStatuses(ctx, "site-b"))
-	add(d.st.AlarmAcks(ctx, "site-b", time.Time{}))
+	add(d.st.AlarmLog(ctx, "site-b", time.Time{}))
 	return out.String()
 }
 

@@ -242,6 +242,13 @@ func (s *Server) ticketAction(c echo.Context) error {
 		return fieldError("assignee", "longer than 100 bytes")
 	}
 	p := principal(c)
+	// A step the lifecycle allows now but the role does not take is a 403;
+	// a step the lifecycle forbids is the store's 409 with what is allowed.
+	if slices.Contains(ticket.AllowedActions(t.Kind, t.Status), ch.Action) && !roleMay(p.Role, ch.Action) {
+		s.metrics.transitionsRefused.WithLabelValues(string(ch.Action)).Inc()
+		return apiError(http.StatusForbidden, fmt.Sprintf("role %s does not %s tickets", p.Role, ch.Action),
+			"engineers acknowledge, dispatch, arrive and resolve; the front desk follows up; see docs/desk-api.md")
+	}
 	out, err := s.store.Transition(c.Request().Context(), t.ID, ch, p.Name, s.now())
 	if err != nil {
 		s.metrics.transitionsRefused.WithLabelValues(string(ch.Action)).Inc()

@@ -260,6 +260,7 @@ const zh: Record<string, string> = {
   "control.alarm": "告警",
   "control.closePanel": "关闭",
   "control.noTicket": "不派单",
+  "control.clearedWaiting": "已恢复，待确认",
   "control.now": "当前紧急事件 {n} 件",
   "control.nowCalm": "当前没有紧急事件",
   "err.conflict": "此工单当前为「{status}」，不能执行这一步。现在可以：{allowed}。",
@@ -336,6 +337,16 @@ const zh: Record<string, string> = {
   "work.count": "共 {n} 件待处理",
   "work.empty": "目前没有派给您或您班组的工单",
   "work.title": "我的工单 · {who}",
+  "audit.to": "派给 {who}",
+  "audit.colon": "：",
+  "audit.missed": "{step}时限（{at}）已过，升级至 {to}",
+  "audit.reminded": "已通过{ch}提醒",
+  "audit.system": "系统",
+  "audit.priorityRaised": "提高级别",
+  "level.assignee": "责任人",
+  "level.supervisor": "主管",
+  "level.manager": "经理",
+  "level.leadership": "公司领导",
 };
 
 const en: Record<string, string> = {
@@ -596,6 +607,7 @@ const en: Record<string, string> = {
   "control.alarm": "Alarm",
   "control.closePanel": "Close",
   "control.noTicket": "no ticket",
+  "control.clearedWaiting": "cleared, not yet acknowledged",
   "control.now": "Open emergencies: {n}",
   "control.nowCalm": "No open emergencies",
   "err.conflict": "This ticket is “{status}”, so that step is not possible. What you can do now: {allowed}.",
@@ -672,6 +684,16 @@ const en: Record<string, string> = {
   "work.count": "{n} to do",
   "work.empty": "Nothing is dispatched to you or your team",
   "work.title": "My work · {who}",
+  "audit.to": "to {who}",
+  "audit.colon": ": ",
+  "audit.missed": "{step} was due {at}; escalated to {to}",
+  "audit.reminded": "reminded by {ch}",
+  "audit.system": "system",
+  "audit.priorityRaised": "Priority raised",
+  "level.assignee": "assignee",
+  "level.supervisor": "supervisor",
+  "level.manager": "manager",
+  "level.leadership": "leadership",
 };
 
 export const catalogues: Record<Lang, Record<string, string>> = { "zh-CN": zh, en };

@@ -51,7 +51,7 @@ function alerting(tk: Ticket): boolean {
 
 // alarmAlerting is a critical ticketless alarm nobody has acknowledged yet.
 function alarmAlerting(a: GatewayAlarm): boolean {
-  return a.severity === "critical" && !a.acknowledged_by && a.state === "firing";
+  return a.severity === "critical" && !a.acknowledged_by && (a.state === "firing" || a.state === "cleared");
 }
 
 function sorted(): Ticket[] {
@@ -128,7 +128,7 @@ function alarmRow(a: GatewayAlarm, now: number): HTMLElement {
     h("td", { class: "deadline" }, h("span", { class: "muted" }, t("control.noTicket"))),
     h("td", { class: "status" }, a.acknowledged_by
       ? h("span", { class: "badge acked" }, t("control.ackedBy", { who: person(a.acknowledged_by) }))
-      : t("alarm.firing")),
+      : t(a.state === "cleared" ? "control.clearedWaiting" : "alarm.firing")),
     h("td", { class: "nowrap" }, a.acknowledged_by ? null
       : h("button", { class: "ack", onclick: (ev: Event) => { ev.stopPropagation(); void ackAlarm(a.key); } }, t("control.ack"))),
   );

@@ -51,7 +51,8 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
   const ys = series.samples.map((s) => s.v);
   chartBox.dataset.points = String(xs.length);
   new uPlot({
-    width: Math.min(900, root.clientWidth || 900), height: 260,
+    // Within the chart box (its padding and border) on every screen.
+    width: Math.max(240, Math.min(900, (chartBox.clientWidth || 900) - 18)), height: 260,
     series: [{}, { label: point, stroke: "#1677ff", width: 1.5 }],
     axes: [{}, {}],
   }, [xs, ys], chartBox);

@@ -73,7 +73,7 @@ function card(tk: TicketDetail, me: Me, refresh: () => void): HTMLElement {
     const c = countdown(d.step, d.due_at, now);
     return h("span", { class: "countdown" + (c.overdue ? " overdue" : ""), "data-due": d.due_at, "data-step": d.step }, c.text);
   });
-  return h("article", { class: `work-card kind-${tk.kind}`, "data-ticket": tk.id },
+  return h("article", { class: `work-card kind-${tk.kind}`, "data-ticket": tk.id, "data-status": tk.status, "data-mine": tk.assignee === me.name ? "1" : "0" },
     h("div", { class: "work-top" },
       h("a", { href: `#/tickets/${tk.id}`, class: "work-id" }, `#${tk.id}`),
       h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind)),

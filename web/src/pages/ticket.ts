@@ -5,7 +5,7 @@
 // lifecycle action the desk allows now with the fields it needs, the audit
 // trail and the comments. #/tickets/123/print is its 维修单 / 派工单.
 import uPlot from "uplot";
-import { action, api, AuditEntry, Comment, Me, TicketDetail } from "../api";
+import { action, api, AuditEntry, Me, TicketDetail } from "../api";
 import { clear, h, reading } from "../dom";
 import { events } from "../events";
 import { assigneeText, errorText, fromLocalInput, person, staff, when, yuan } from "../format";
@@ -209,24 +209,53 @@ function actionForm(tk: TicketDetail, me: Me, name: string, done: (msg: string) 
   return form;
 }
 
-function trail(entries: AuditEntry[], comments: Comment[], zone: string): HTMLElement {
-  const rows = [
-    ...entries.filter((a) => a.action !== "comment").map((a) => ({ at: a.at, who: a.actor, what: a.action === "created" ? t("audit.created") : t("action." + a.action),
-      change: a.from && a.to && a.from !== a.to ? `${t("status." + a.from)} → ${t("status." + a.to)}` : "", note: a.note || "", kind: "audit" })),
-    ...comments.map((c) => ({ at: c.at, who: c.author, what: t(c.kind === "gateway" ? "audit.gatewayNote" : "audit.comment"), change: "", note: c.body, kind: "comment" })),
-  ].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+const levelsKnown = ["assignee", "supervisor", "manager", "leadership"];
+
+// noteText is an audit note in the UI's language where the desk wrote it
+// itself (dispatched to, satisfaction, a missed deadline, a reminder).
+function noteText(a: AuditEntry, zone: string): string {
+  const note = a.note || "";
+  let m: RegExpExecArray | null;
+  if (a.action === "dispatch" && (m = /^to (.+)$/.exec(note))) {
+    return t("audit.to", { who: m[1].split(" ").map((w) => (teams.includes(w) ? t("team." + w) : person(w))).join(" · ") });
+  }
+  if (a.action === "follow_up" && (m = /^satisfaction (\d): ([\s\S]*)$/.exec(note))) {
+    return `${t("satisfaction." + m[1])}${t("audit.colon")}${m[2]}`;
+  }
+  if (a.action === "deadline_missed" && (m = /^(\w+) was due (\S+); escalated to (.*)$/.exec(note))) {
+    return t("audit.missed", { step: t("step." + m[1]), at: when(m[2], zone), to: m[3].split(", ").map((l) => (levelsKnown.includes(l) ? t("level." + l) : l)).join(t("list.sep")) });
+  }
+  if (a.action === "reminder" && (m = /^reminded by (\w+)([\s\S]*)$/.exec(note))) {
+    return t("audit.reminded", { ch: t("contact." + m[1]) }) + m[2];
+  }
+  return note;
+}
+
+function actionText(a: AuditEntry): string {
+  switch (a.action) {
+    case "created": return t("audit.created");
+    case "comment": return t("audit.comment");
+    case "gateway_note": return t("audit.gatewayNote");
+    case "priority_raised": return t("audit.priorityRaised");
+    default: return t("action." + a.action);
+  }
+}
+
+function trail(entries: AuditEntry[], zone: string): HTMLElement {
   return h("table", { class: "grid compact", id: "audit" },
     h("thead", {}, h("tr", {}, ...["audit.when", "audit.who", "audit.what", "audit.change", "audit.note"].map((k) => h("th", {}, t(k))))),
-    h("tbody", {}, ...rows.map((r) => h("tr", { class: r.kind, "data-action": r.what },
-      h("td", { class: "nowrap" }, when(r.at, zone, true)), h("td", { class: "nowrap" }, person(r.who)), h("td", { class: "nowrap" }, r.what),
-      h("td", { class: "nowrap" }, r.change), h("td", {}, r.note)))));
+    h("tbody", {}, ...entries.map((a) => h("tr", { class: a.action === "comment" || a.action === "gateway_note" ? "comment" : "audit", "data-action": a.action },
+      h("td", { class: "nowrap" }, when(a.at, zone, true)),
+      h("td", { class: "nowrap" }, a.actor === "scheduler" ? t("audit.system") : person(a.actor)),
+      h("td", { class: "nowrap" }, actionText(a)),
+      h("td", { class: "nowrap" }, a.from && a.to && a.from !== a.to ? `${t("status." + a.from)} → ${t("status." + a.to)}` : ""),
+      h("td", {}, noteText(a, zone))))));
 }
 
 async function render(root: HTMLElement, id: number, me: Me) {
-  const [tk, { audit }, { comments }] = await Promise.all([
+  const [tk, { audit }] = await Promise.all([
     api<TicketDetail>(`/tickets/${id}`),
     api<{ audit: AuditEntry[] }>(`/tickets/${id}/audit`),
-    api<{ comments: Comment[] }>(`/tickets/${id}/comments`),
   ]);
   document.title = `#${tk.id} ${tk.title} · ${t("app.title")}`;
   const msg = h("p", { class: "msg", id: "ticket-msg", role: "status" });
@@ -276,7 +305,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
     tk.allowed_actions.length ? h("div", { class: "actions-bar", id: "ticket-actions" }, ...buttons) : h("p", { class: "muted", id: "ticket-actions" }, t("ticket.noActions")),
     formBox, msg,
     h("h3", {}, t("ticket.trail")),
-    trail(audit, comments, tk.site_timezone),
+    trail(audit, tk.site_timezone),
     noteForm,
   );
   void readingChart(tk, chart);
