@@ -62,8 +62,12 @@ func checkLayout(t *testing.T, ctx context.Context, what string) {
 // the audit trail at each step, and the printed 维修单 with its QR code.
 func consoleTicketLife(t *testing.T, b context.Context, base string) {
 	a := tab(t, b)
+	wait(t, a, 10*time.Second, "a 1366×768 screen", chromedp.EmulateViewport(1366, 768))
 	login(t, a, base, "assistant")
-	wait(t, a, 20*time.Second, "the work-order form", chromedp.Navigate(base+"/#/assistants"), chromedp.WaitVisible("#new-ticket", chromedp.ByID))
+	// The assistant lands on her page: wait until it is drawn (not by a second
+	// navigation, which would redraw the form while the test types into it).
+	wait(t, a, 20*time.Second, "the work-order form", chromedp.WaitVisible("#new-ticket", chromedp.ByID),
+		chromedp.Poll(`document.body.dataset.route === "assistants" && !document.querySelector('[aria-busy="true"]')`, nil, chromedp.WithPollingTimeout(15*time.Second)))
 	title := fmt.Sprintf("卫生间水龙头漏水 %d", time.Now().UnixNano()%100000)
 	wait(t, a, 20*time.Second, "fill in the work order",
 		chromedp.SetValue(`#new-ticket select[name="kind"]`, "repair", chromedp.ByQuery),
@@ -147,6 +151,15 @@ func consoleTicketLife(t *testing.T, b context.Context, base string) {
 	if status, ok := textWhen(t, a, 15*time.Second, "#ticket-status", "完成"); !ok {
 		t.Fatalf("the assistant's page did not follow the engineer: %q", status)
 	}
+	// A colleague's console has the follow-up form open meanwhile: her step
+	// comes too late and is refused with a sentence, not a code.
+	late := tab(t, b)
+	login(t, late, base, "assistant")
+	wait(t, late, 20*time.Second, "a colleague's ticket page", chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d", base, id)),
+		chromedp.WaitVisible(`#ticket-actions button[data-action="follow_up"]`, chromedp.ByQuery))
+	clickUntil(t, late, 15*time.Second, "the colleague opens the follow-up form", `#ticket-actions button[data-action="follow_up"]`, "#form-follow_up")
+	wait(t, late, 10*time.Second, "the colleague fills it in",
+		chromedp.SendKeys(`#form-follow_up textarea[name="follow_up_note"]`, "重复回访", chromedp.ByQuery))
 	clickUntil(t, a, 15*time.Second, "open the follow-up form", `#ticket-actions button[data-action="follow_up"]`, "#form-follow_up")
 	wait(t, a, 15*time.Second, "follow up",
 		chromedp.SetValue(`#form-follow_up select[name="satisfaction"]`, "5", chromedp.ByQuery),
@@ -164,6 +177,11 @@ func consoleTicketLife(t *testing.T, b context.Context, base string) {
 		t.Errorf("the whole trail: %q", trail)
 	}
 	screenshot(t, a, "ticket-closed-zh")
+	wait(t, late, 10*time.Second, "the colleague's late follow-up", chromedp.Click(`#form-follow_up button[type="submit"]`, chromedp.ByQuery))
+	if refusal, ok := textWhen(t, late, 10*time.Second, "#form-follow_up .msg.error", "现在可以：重新打开"); !ok {
+		t.Errorf("a late follow-up says %q, want a sentence with what can be done now", refusal)
+	}
+	screenshot(t, late, "ticket-conflict-zh")
 	tk = getTicket(t, base, id)
 	if tk.Status != wire.Closed || tk.Assignee != "engineer" || tk.Parts != "陶瓷阀芯 ×1" || tk.ChargeCents != 3500 || tk.Satisfaction != 5 {
 		t.Errorf("closed ticket: %s, assignee %q, parts %q, charge %d, satisfaction %d", tk.Status, tk.Assignee, tk.Parts, tk.ChargeCents, tk.Satisfaction)
@@ -270,6 +288,7 @@ func consoleForcedDoor(t *testing.T, b context.Context, base string) {
 		time.Sleep(250 * time.Millisecond) // polling the desk for the gateway's heartbeat
 	}
 	c := tab(t, b)
+	wait(t, c, 10*time.Second, "a 1366×768 screen", chromedp.EmulateViewport(1366, 768))
 	login(t, c, base, "control")
 	row := fmt.Sprintf(`#incidents tr[data-alarm=%q]`, key)
 	wait(t, c, 20*time.Second, "the forced door flashes in the control room",

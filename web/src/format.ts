@@ -94,10 +94,12 @@ export function errorText(e: unknown, status = ""): string {
   if (!(e instanceof APIError)) return t("err.network");
   switch (e.status) {
     case 409:
-      if (e.allowed.length > 0 || status) {
-        const allowed = e.allowed.map((a) => t("action." + a)).join(t("list.sep"));
-        return t(allowed ? "err.conflict" : "err.conflictNone", { status: t("status." + status), allowed });
+      // A lifecycle refusal: the ticket moved on (another console) or the
+      // step does not fit its status; say what can be done now.
+      if (e.allowed.length > 0) {
+        return t("err.conflict", { allowed: e.allowed.map((a) => t("action." + a)).join(t("list.sep")) });
       }
+      if (/allowed: none/.test(e.message) || status) return t("err.conflictNone");
       return t("err.conflictOther", { msg: e.message });
     case 422:
       return e.field ? t("err.field", { field: t("field." + e.field), msg: e.message }) : t("err.invalid", { msg: e.message });
