@@ -26,7 +26,8 @@ import (
 type TicketDetail struct {
 	wire.Ticket
 	// AllowedActions are the lifecycle's actions from the ticket's status
-	// (none for a gateway, which takes no actions).
+	// that the caller's role takes (none for a gateway), acknowledge only
+	// while nobody has.
 	AllowedActions []ticket.Action `json:"allowed_actions"`
 	SiteName       string          `json:"site_name"`
 	// SiteTimezone is the site's IANA zone: the console shows times in it.
@@ -43,6 +44,10 @@ func (s *Server) ticketDetail(p Principal, t wire.Ticket) TicketDetail {
 	}
 	d.SiteTimezone = loc.String()
 	for _, a := range ticket.AllowedActions(t.Kind, t.Status) {
+		// Acknowledging again changes nothing: not offered once acknowledged.
+		if a == ticket.Acknowledge && t.AcknowledgedAt != nil {
+			continue
+		}
 		if roleMay(p.Role, a) {
 			d.AllowedActions = append(d.AllowedActions, a)
 		}
