@@ -45,15 +45,21 @@ func checkLayout(t *testing.T, ctx context.Context, what string) {
 		Scroll, Client int
 		Narrow         []string
 	}
-	if err := chromedp.Run(ctx, chromedp.Evaluate(layoutJS, &got)); err != nil {
-		t.Fatalf("%s: layout: %v", what, err)
-	}
+	wait(t, ctx, 20*time.Second, what+": layout", chromedp.Evaluate(layoutJS, &got))
 	if got.Scroll > got.Client {
 		t.Errorf("%s scrolls sideways: scrollWidth %d > clientWidth %d", what, got.Scroll, got.Client)
 	}
 	if len(got.Narrow) > 0 {
 		t.Errorf("%s wraps one character per line: %v", what, got.Narrow)
 	}
+}
+
+// front brings a tab to the front before the test works in it: a tab in the
+// background draws no frames, and a screenshot of it waits for one (a run
+// once spent two minutes there).
+func front(t *testing.T, ctx context.Context) {
+	t.Helper()
+	wait(t, ctx, 10*time.Second, "bring the tab to the front", page.BringToFront())
 }
 
 // consoleTicketLife is the repair's whole life by clicks: the assistant's
@@ -148,6 +154,7 @@ func consoleTicketLife(t *testing.T, b context.Context, base string) {
 	screenshot(t, e, "ticket-phone-zh")
 
 	// The assistant's follow-up and close, on the page she kept open.
+	front(t, a)
 	if status, ok := textWhen(t, a, 15*time.Second, "#ticket-status", "完成"); !ok {
 		t.Fatalf("the assistant's page did not follow the engineer: %q", status)
 	}
@@ -160,6 +167,7 @@ func consoleTicketLife(t *testing.T, b context.Context, base string) {
 	clickUntil(t, late, 15*time.Second, "the colleague opens the follow-up form", `#ticket-actions button[data-action="follow_up"]`, "#form-follow_up")
 	wait(t, late, 10*time.Second, "the colleague fills it in",
 		chromedp.SendKeys(`#form-follow_up textarea[name="follow_up_note"]`, "重复回访", chromedp.ByQuery))
+	front(t, a)
 	clickUntil(t, a, 15*time.Second, "open the follow-up form", `#ticket-actions button[data-action="follow_up"]`, "#form-follow_up")
 	wait(t, a, 15*time.Second, "follow up",
 		chromedp.SetValue(`#form-follow_up select[name="satisfaction"]`, "5", chromedp.ByQuery),
@@ -177,6 +185,7 @@ func consoleTicketLife(t *testing.T, b context.Context, base string) {
 		t.Errorf("the whole trail: %q", trail)
 	}
 	screenshot(t, a, "ticket-closed-zh")
+	front(t, late)
 	wait(t, late, 10*time.Second, "the colleague's late follow-up", chromedp.Click(`#form-follow_up button[type="submit"]`, chromedp.ByQuery))
 	if refusal, ok := textWhen(t, late, 10*time.Second, "#form-follow_up .msg.error", "现在可以：重新打开"); !ok {
 		t.Errorf("a late follow-up says %q, want a sentence with what can be done now", refusal)
@@ -188,6 +197,7 @@ func consoleTicketLife(t *testing.T, b context.Context, base string) {
 	}
 
 	// The printed 维修单, with its QR code, on screen and as a PDF.
+	front(t, a)
 	wait(t, a, 20*time.Second, "the print view",
 		chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d/print", base, id)), chromedp.WaitVisible("#print-qr path", chromedp.ByQuery))
 	var qr struct {
@@ -218,6 +228,7 @@ func consoleTicketLife(t *testing.T, b context.Context, base string) {
 		t.Fatal(err)
 	}
 	t.Logf("print view: QR code of %d modules; PDF of %d bytes, %d page(s)", qr.Modules, len(pdf), strings.Count(string(pdf), "/Type /Page")-strings.Count(string(pdf), "/Type /Pages"))
+	front(t, e)
 	wait(t, e, 10*time.Second, "the print view on a phone",
 		chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d/print", base, id)), chromedp.WaitVisible("#print-qr path", chromedp.ByQuery))
 	checkLayout(t, e, "print view at 390 px")
