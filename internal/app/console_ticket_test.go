@@ -187,8 +187,12 @@ func consoleTicketLife(t *testing.T, b context.Context, base string) {
 	screenshot(t, a, "ticket-closed-zh")
 	front(t, late)
 	wait(t, late, 10*time.Second, "the colleague's late follow-up", chromedp.Click(`#form-follow_up button[type="submit"]`, chromedp.ByQuery))
-	if refusal, ok := textWhen(t, late, 10*time.Second, "#form-follow_up .msg.error", "现在可以：重新打开"); !ok {
+	// Refused, the page shows the ticket as it is now, and why.
+	if refusal, ok := textWhen(t, late, 10*time.Second, "#ticket-msg.error", "现在可以：重新打开"); !ok {
 		t.Errorf("a late follow-up says %q, want a sentence with what can be done now", refusal)
+	}
+	if status, ok := textWhen(t, late, 10*time.Second, "#ticket-status", "销单"); !ok {
+		t.Errorf("after the refusal the colleague's page shows %q", status)
 	}
 	screenshot(t, late, "ticket-conflict-zh")
 	tk = getTicket(t, base, id)

@@ -5,7 +5,7 @@
 // lifecycle action the desk allows now with the fields it needs, the audit
 // trail and the comments. #/tickets/123/print is its 维修单 / 派工单.
 import uPlot from "uplot";
-import { action, api, AuditEntry, Me, TicketDetail } from "../api";
+import { action, api, APIError, AuditEntry, Me, TicketDetail } from "../api";
 import { clear, h, reading } from "../dom";
 import { events } from "../events";
 import { assigneeText, errorText, fromLocalInput, person, staff, when, yuan } from "../format";
@@ -125,7 +125,7 @@ async function readingChart(tk: TicketDetail, box: HTMLElement) {
 }
 
 // actionForm is the form of one lifecycle action with the fields it needs.
-function actionForm(tk: TicketDetail, me: Me, name: string, done: (msg: string) => void): HTMLFormElement {
+function actionForm(tk: TicketDetail, me: Me, name: string, done: (msg: string, error?: boolean) => void): HTMLFormElement {
   const z = tk.site_timezone;
   const inputs: HTMLElement[] = [];
   const add = (label: string, el: HTMLElement, wide = false) => {
@@ -201,6 +201,11 @@ function actionForm(tk: TicketDetail, me: Me, name: string, done: (msg: string) 
       await action(tk.id, body);
       done(t("ticket.doneAction", { a: t("action." + name) }));
     } catch (e) {
+      if (e instanceof APIError && e.status === 409) {
+        // The ticket moved on: show it as it is now, and say why.
+        done(errorText(e, tk.status), true);
+        return;
+      }
       msg.textContent = errorText(e, tk.status);
       button.disabled = false;
     }
@@ -260,10 +265,13 @@ async function render(root: HTMLElement, id: number, me: Me) {
   document.title = `#${tk.id} ${tk.title} · ${t("app.title")}`;
   const msg = h("p", { class: "msg", id: "ticket-msg", role: "status" });
   const formBox = h("div", { id: "action-box" });
-  const rerender = (text: string) => {
+  const rerender = (text: string, error = false) => {
     void render(root, id, me).then(() => {
       const m = root.querySelector("#ticket-msg");
-      if (m) m.textContent = text;
+      if (m) {
+        m.textContent = text;
+        m.classList.toggle("error", error);
+      }
     });
   };
   const buttons = tk.allowed_actions.map((a) => h("button", {
