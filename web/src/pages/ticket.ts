@@ -20,6 +20,10 @@ const complaintCauses = ["house_quality", "amenities", "equipment", "service", "
 const repairCauses = ["wear", "misuse", "quality", "installation", "external", "other"];
 
 let unsubscribe: (() => void)[] = [];
+// The reading's chart is kept across redraws of the page (a top-up
+// reminder's page redraws with every note of its gateway): it is drawn once
+// per ticket and reading.
+let chartKept: { key: string; el: HTMLElement } | null = null;
 let ticker: number | undefined;
 let pending: number | undefined;
 
@@ -125,7 +129,7 @@ async function readingChart(tk: TicketDetail, box: HTMLElement) {
 }
 
 // actionForm is the form of one lifecycle action with the fields it needs.
-function actionForm(tk: TicketDetail, me: Me, name: string, done: (msg: string, error?: boolean) => void): HTMLFormElement {
+function actionForm(tk: TicketDetail, name: string, done: (msg: string, error?: boolean) => void): HTMLFormElement {
   const z = tk.site_timezone;
   const inputs: HTMLElement[] = [];
   const add = (label: string, el: HTMLElement, wide = false) => {
@@ -210,7 +214,6 @@ function actionForm(tk: TicketDetail, me: Me, name: string, done: (msg: string, 
       button.disabled = false;
     }
   });
-  void me;
   return form;
 }
 
@@ -277,7 +280,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
   const buttons = tk.allowed_actions.map((a) => h("button", {
     type: "button", class: "act" + (a === "cancel" ? " ghost danger" : ""), "data-action": a,
     onclick: () => {
-      clear(formBox, actionForm(tk, me, a, rerender));
+      clear(formBox, actionForm(tk, a, rerender));
       (formBox.querySelector("textarea, input, select") as HTMLElement | null)?.focus();
     },
   }, t("action." + a)));
@@ -293,7 +296,10 @@ async function render(root: HTMLElement, id: number, me: Me) {
       msg.textContent = errorText(e, tk.status);
     }
   });
-  const chart = h("div", { class: "chart small", id: "reading-chart" });
+  const chartKey = tk.reading && tk.device ? `${tk.id}|${tk.device}|${tk.reading.point}|${tk.reading.at}` : "";
+  const reuse = chartKept?.key === chartKey && chartKey !== "";
+  const chart = reuse ? chartKept!.el : h("div", { class: "chart small", id: "reading-chart" });
+  if (chartKey) chartKept = { key: chartKey, el: chart };
   clear(root,
     h("div", { class: "page-head ticket-head" },
       h("h2", {}, `#${tk.id} `, tk.title),
@@ -316,7 +322,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
     trail(audit, tk.site_timezone),
     noteForm,
   );
-  void readingChart(tk, chart);
+  if (chartKey && !reuse) void readingChart(tk, chart);
 }
 
 function tick() {
@@ -362,5 +368,6 @@ export const ticketPage: Page = {
     unsubscribe = [];
     window.clearInterval(ticker);
     window.clearTimeout(pending);
+    chartKept = null;
   },
 };
