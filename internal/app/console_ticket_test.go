@@ -408,11 +408,21 @@ func consoleLayouts(t *testing.T, b context.Context, base string) {
 		t.Fatalf("no top-up reminder with a reading for the demo meter: %+v", topups.Tickets)
 	}
 	var points string
-	wait(t, p, 30*time.Second, "the reading's chart on the ticket page",
-		chromedp.EmulateViewport(1366, 768),
-		chromedp.Navigate(fmt.Sprintf("%s/?chart=1#/tickets/%d", base, topups.Tickets[0].ID)),
+	p = tab(t, b)
+	wait(t, p, 10*time.Second, "a 1366×768 screen", chromedp.EmulateViewport(1366, 768))
+	login(t, p, base, "admin")
+	cctx, cancel := context.WithTimeout(p, 30*time.Second)
+	err := chromedp.Run(cctx,
+		chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d", base, topups.Tickets[0].ID)),
 		chromedp.WaitVisible("#reading-chart canvas", chromedp.ByQuery),
 		chromedp.Poll(`document.querySelector("#reading-chart").dataset.points || ""`, &points, chromedp.WithPollingTimeout(20*time.Second)))
+	cancel()
+	if err != nil {
+		var seen string
+		_ = chromedp.Run(p, chromedp.Evaluate(`location.href + " | " + (document.querySelector("#reading-chart")?.outerHTML || "no chart box").slice(0, 400) +
+			" | " + document.body.innerText.slice(0, 600)`, &seen))
+		t.Fatalf("the reading's chart on the ticket page: %v; the page: %s", err, seen)
+	}
 	if points == "" || points == "0" {
 		t.Errorf("the reading's chart has %q points", points)
 	}

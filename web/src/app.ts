@@ -24,6 +24,7 @@ let me: Me | null = null;
 let timer: number | undefined;
 let current: Page | undefined;
 let rendered = false;
+let routeGen = 0;
 let pollOK = true;
 
 function setConnection(ok: boolean) {
@@ -90,7 +91,12 @@ async function route() {
   const allowed = pagesFor(me.role);
   const page = allowed.find((p) => p.route === name) || allowed.find((p) => !p.hidden);
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("data-route") === page?.route));
-  const root = document.getElementById("page")!;
+  // Each navigation draws into a fresh element: a page still fetching for
+  // the previous address (the first page after sign-in, when a link is
+  // followed at once) then draws into a detached one, not over this page.
+  const gen = ++routeGen;
+  const root = h("div", { class: "page-root" });
+  clear(document.getElementById("page")!, root);
   if (!page) {
     clear(root, h("p", { class: "msg error" }, t("err.forbidden")));
     return;
@@ -104,6 +110,11 @@ async function route() {
     try {
       // Busy while the page fetches and redraws (its periodic refreshes too).
       await busy(root, () => page.render(root, params));
+      if (gen !== routeGen) {
+        // Left while drawing: undo what it started (timers, subscriptions).
+        if (current !== page) page.leave?.();
+        return;
+      }
       document.body.dataset.route = page.route; // which page is showing, once drawn
       setConnection(true);
       if (!rendered) {
@@ -113,9 +124,14 @@ async function route() {
     } catch (e: any) {
       if (e instanceof APIError && e.status === 401) return signOut();
       if (e instanceof APIError) clear(root, h("p", { class: "msg error" }, t("err.load", { msg: e.message })));
-      else setConnection(false);
+      else if (e instanceof TypeError && /fetch/i.test(e.message)) setConnection(false); // the network
+      else {
+        // A fault of the page itself: say so rather than show nothing.
+        console.error(e);
+        clear(root, h("p", { class: "msg error" }, t("err.load", { msg: String(e) })));
+      }
     }
-    if (page.refreshMs && current === page) timer = window.setTimeout(tick, page.refreshMs);
+    if (page.refreshMs && current === page && gen === routeGen) timer = window.setTimeout(tick, page.refreshMs);
   };
   await tick();
 }
