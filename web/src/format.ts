@@ -15,18 +15,26 @@ export function when(iso: string | undefined, zone = defaultZone, withSeconds = 
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
   const parts = zoned(d, zone);
-  const thisYear = zoned(new Date(), zone).year;
+  const thisYear = String(new Date().getUTCFullYear());
   const date = `${parts.year !== thisYear ? parts.year + "-" : ""}${parts.month}-${parts.day}`;
   return `${date} ${parts.hour}:${parts.minute}${withSeconds ? ":" + parts.second : ""}`;
 }
 
 interface Parts { year: string; month: string; day: string; hour: string; minute: string; second: string }
 
+// One formatter per zone: making one is far slower than using it, and a
+// long audit trail formats thousands of times.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 function zoned(d: Date, zone: string): Parts {
-  const f = new Intl.DateTimeFormat("en-CA", {
-    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
-  });
+  let f = formatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-CA", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    });
+    formatters.set(zone, f);
+  }
   const out: Record<string, string> = {};
   for (const p of f.formatToParts(d)) out[p.type] = p.value;
   return out as unknown as Parts;

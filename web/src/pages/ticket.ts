@@ -249,15 +249,24 @@ function actionText(a: AuditEntry): string {
   }
 }
 
-function trail(entries: AuditEntry[], zone: string): HTMLElement {
-  return h("table", { class: "grid compact", id: "audit" },
+// trailShown is how many of the newest entries a long trail shows at first
+// (a top-up reminder collects a gateway note with every change of the balance).
+const trailShown = 100;
+let trailAll = false;
+
+function trail(all: AuditEntry[], zone: string, redraw: () => void): HTMLElement {
+  const entries = trailAll || all.length <= trailShown ? all : [all[0], ...all.slice(-(trailShown - 1))];
+  const more = entries.length < all.length
+    ? h("button", { type: "button", class: "ghost", id: "audit-all", onclick: () => { trailAll = true; redraw(); } }, t("ticket.trailAll", { n: all.length }))
+    : null;
+  return h("div", {}, more, h("table", { class: "grid compact", id: "audit" },
     h("thead", {}, h("tr", {}, ...["audit.when", "audit.who", "audit.what", "audit.change", "audit.note"].map((k) => h("th", {}, t(k))))),
     h("tbody", {}, ...entries.map((a) => h("tr", { class: a.action === "comment" || a.action === "gateway_note" ? "comment" : "audit", "data-action": a.action },
       h("td", { class: "nowrap" }, when(a.at, zone, true)),
       h("td", { class: "nowrap" }, a.actor === "scheduler" ? t("audit.system") : person(a.actor)),
       h("td", { class: "nowrap" }, actionText(a)),
       h("td", { class: "nowrap" }, a.from && a.to && a.from !== a.to ? `${t("status." + a.from)} → ${t("status." + a.to)}` : ""),
-      h("td", {}, noteText(a, zone))))));
+      h("td", {}, noteText(a, zone)))))));
 }
 
 async function render(root: HTMLElement, id: number, me: Me) {
@@ -319,7 +328,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
     tk.allowed_actions.length ? h("div", { class: "actions-bar", id: "ticket-actions" }, ...buttons) : h("p", { class: "muted", id: "ticket-actions" }, t("ticket.noActions")),
     formBox, msg,
     h("h3", {}, t("ticket.trail")),
-    trail(audit, tk.site_timezone),
+    trail(audit, tk.site_timezone, () => void render(root, id, me)),
     noteForm,
   );
   if (chartKey && !reuse) void readingChart(tk, chart);
@@ -369,5 +378,6 @@ export const ticketPage: Page = {
     window.clearInterval(ticker);
     window.clearTimeout(pending);
     chartKept = null;
+    trailAll = false;
   },
 };
