@@ -400,35 +400,4 @@ func consoleLayouts(t *testing.T, b context.Context, base string) {
 	}
 	_ = chromedp.Run(p, chromedp.Evaluate(`localStorage.setItem("estate.lang", "zh-CN")`, nil))
 
-	// The demo meter's top-up reminder: its reading (the balance) on a chart
-	// of that point around the moment, from InfluxDB, with the moment marked.
-	var topups struct{ Tickets []wire.Ticket }
-	getJSON(t, base, "/api/v1/tickets?kind=top_up&device=meter-1-1-101&sort=id&limit=1", &topups)
-	if len(topups.Tickets) == 0 || topups.Tickets[0].Reading == nil {
-		t.Fatalf("no top-up reminder with a reading for the demo meter: %+v", topups.Tickets)
-	}
-	var points string
-	p = tab(t, b)
-	wait(t, p, 10*time.Second, "a 1366×768 screen", chromedp.EmulateViewport(1366, 768))
-	login(t, p, base, "admin")
-	cctx, cancel := context.WithTimeout(p, 30*time.Second)
-	err := chromedp.Run(cctx,
-		chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d", base, topups.Tickets[0].ID)),
-		chromedp.WaitVisible("#reading-chart canvas", chromedp.ByQuery),
-		chromedp.Poll(`document.querySelector("#reading-chart").dataset.points || ""`, &points, chromedp.WithPollingTimeout(20*time.Second)))
-	cancel()
-	if err != nil {
-		var seen string
-		_ = chromedp.Run(p, chromedp.Evaluate(`location.href + " | " + (document.querySelector("#reading-chart")?.outerHTML || "no chart box").slice(0, 400) +
-			" | " + document.body.innerText.slice(0, 600)`, &seen))
-		t.Fatalf("the reading's chart on the ticket page: %v; the page: %s", err, seen)
-	}
-	if points == "" || points == "0" {
-		t.Errorf("the reading's chart has %q points", points)
-	}
-	if facts, ok := textWhen(t, p, 10*time.Second, "#ticket-facts", "balance", "meter-1-1-101"); !ok {
-		t.Errorf("the top-up reminder's facts: %q", facts)
-	}
-	t.Logf("the top-up reminder's reading chart: %s points around the moment", points)
-	screenshot(t, p, "ticket-reading-zh")
 }
