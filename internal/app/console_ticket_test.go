@@ -399,5 +399,4 @@ func consoleLayouts(t *testing.T, b context.Context, base string) {
 		}
 	}
 	_ = chromedp.Run(p, chromedp.Evaluate(`localStorage.setItem("estate.lang", "zh-CN")`, nil))
-
 }
