@@ -219,6 +219,11 @@ func Validate(c *config.Config) []config.Problem {
 			add(fmt.Sprintf("desk.trusted_proxies[%d]", i), "%q is not a CIDR such as 127.0.0.1/32 or 10.0.0.0/8 (the proxies whose X-Forwarded-For is believed)", cidr)
 		}
 	}
+	if d.PublicURL != "" {
+		if err := config.CheckHTTPURL(d.PublicURL); err != nil {
+			add("desk.public_url", "%v (the console's address, such as https://desk.example.com)", err)
+		}
+	}
 	for _, t := range []struct {
 		name string
 		v    time.Duration

@@ -84,6 +84,8 @@ type Store interface {
 	Prune(ctx context.Context, now time.Time) (int64, error)
 	ApplyAlarmAction(ctx context.Context, a wire.AlarmAction, by store.Caller, now time.Time) (wire.AlarmActionResult, error)
 	ListNotes(ctx context.Context, id int64) ([]ticket.Note, error)
+	AckAlarm(ctx context.Context, site, key string, since time.Time, by string, now time.Time) (store.LoggedAlarm, error)
+	AlarmLog(ctx context.Context, site string, from time.Time) ([]store.LoggedAlarm, error)
 	Ping(ctx context.Context) error
 }
 
@@ -102,6 +104,12 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 // WithLocation gives each site's time zone (monthly reports).
 func WithLocation(loc func(site string) *time.Location) Option {
 	return func(s *Server) { s.location = loc }
+}
+
+// WithSiteNames gives sites' display names (site.name of the gateway's
+// configuration) for the sites desk.sites does not name.
+func WithSiteNames(names map[string]string) Option {
+	return func(s *Server) { s.siteNames = names }
 }
 
 // MetricsHandler serves reg in Prometheus' text format. Nothing is taken from
@@ -132,6 +140,8 @@ type Server struct {
 	senders map[string]deskconfig.Channel
 	// location is a site's time zone; nil: desk.sites, else UTC.
 	location func(site string) *time.Location
+	// siteNames are display names of sites beyond desk.sites' own.
+	siteNames map[string]string
 	// history reads telemetry back from InfluxDB for the consoles; nil: none.
 	history History
 	// reg holds the desk's metrics and is what /metrics serves.

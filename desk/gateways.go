@@ -17,6 +17,7 @@ import (
 // History is where device telemetry is read back from (InfluxDB).
 type History interface {
 	Series(ctx context.Context, site, measurement, device, point, rng string) ([]history.Sample, error)
+	Around(ctx context.Context, site, measurement, device, point string, at time.Time) ([]history.Sample, error)
 	Latest(ctx context.Context, site, measurement, device string) (map[string]float64, time.Time, error)
 	Alarms(ctx context.Context, site, device string, days int) ([]history.AlarmChange, error)
 }
@@ -121,29 +122,33 @@ type AlarmView struct {
 	Gateway string `json:"gateway"`
 	// Stale: the gateway has not reported for several heartbeats.
 	Stale bool `json:"stale"`
+	// AcknowledgedBy and AcknowledgedAt: the control room has seen this
+	// episode of an alarm that opens no ticket (POST /alarms/ack).
+	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	// LastSeen is when a gateway last reported an alarm that is no longer
+	// reported (state "cleared") but still waits for its acknowledgement.
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // listAlarms is GET /api/v1/alarms: the gateways' pending and firing alarms
 // from their last heartbeats; suppressed=true keeps only the suppressed ones
 // (with why), suppressed=false only the others.
 func (s *Server) listAlarms(c echo.Context) error {
-	gs, err := s.gateways(c)
-	if err != nil {
-		return err
-	}
 	want := c.QueryParam("suppressed")
 	if want != "" && want != "true" && want != "false" {
 		return apiError(http.StatusBadRequest, "suppressed must be true or false", "")
 	}
+	views, err := s.alarmViews(c)
+	if err != nil {
+		return err
+	}
 	out := []AlarmView{}
-	for _, g := range gs {
-		stale := s.isStale(g)
-		for _, a := range g.Alarms {
-			if want != "" && (a.Suppressed != "") != (want == "true") {
-				continue
-			}
-			out = append(out, AlarmView{Alarm: a, Site: g.Site, Gateway: g.Gateway, Stale: stale})
+	for _, v := range views {
+		if want != "" && (v.Suppressed != "") != (want == "true") {
+			continue
 		}
+		out = append(out, v)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"alarms": out})
 }
@@ -214,6 +219,18 @@ func (s *Server) deviceHistory(c echo.Context) error {
 		return apiError(http.StatusServiceUnavailable, "no InfluxDB is configured for the desk", "add an influxdb section to the desk's configuration")
 	}
 	point, rng := c.QueryParam("point"), c.QueryParam("range")
+	if v := c.QueryParam("at"); v != "" {
+		// A ticket's reading: the point around the moment it was taken.
+		at, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil || at.Year() < 2000 || at.Year() > 2261 || point == "" {
+			return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "at: give point=<name> and at=<RFC 3339 time> (between 2000 and 2261)", Field: "at"})
+		}
+		samples, err := s.history.Around(c.Request().Context(), d.Site, d.Family, d.ID, point, at)
+		if err != nil {
+			return apiError(http.StatusBadGateway, "InfluxDB query failed", err.Error())
+		}
+		return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "point": point, "at": at, "samples": samples})
+	}
 	if rng == "" {
 		rng = "1h"
 	}

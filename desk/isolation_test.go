@@ -51,6 +51,8 @@ const (
 	// (predictable: <alarm key>@<episode start>/<action>).
 	fireB    = "site-b/fire_alarm/panel-b"
 	fireBKey = fireB + "@2026-11-24T01:59:00Z/open"
+	// Site B's forced door, an alarm that opens no ticket (ticket: none).
+	doorB = "site-b/door_forced/door-b"
 )
 
 var isoRoles = []string{RoleGateway, RoleAdmin, RoleManager, RoleEngineer, RoleControlRoom, RoleAssistant}
@@ -105,7 +107,8 @@ func isoConfig() deskconfig.Config {
 			{Name: "root", Token: isoRoot, Role: RoleAdmin},
 			{Name: "gw-b", Token: isoGatewayB, Role: RoleGateway, Site: "site-b"},
 		},
-		Staff: []deskconfig.Staff{{Name: "amy", DisplayName: "Amy", Role: RoleAssistant, Site: "site-a", PasswordHash: isoHash}},
+		Staff: []deskconfig.Staff{{Name: "amy", DisplayName: "Amy", Role: RoleAssistant, Site: "site-a", PasswordHash: isoHash},
+			{Name: "bob-b", DisplayName: secretName, Role: RoleEngineer, Site: "site-b", PasswordHash: isoHash}},
 	}
 	for _, role := range isoRoles {
 		cfg.Tokens = append(cfg.Tokens, deskconfig.Token{Name: role + "-a", Token: isoTokens[role], Role: role, Site: "site-a"})
@@ -149,7 +152,8 @@ func newIsoDesk(t *testing.T, st *store.Store) *isoDesk {
 	must(201, "POST", fmt.Sprintf("/api/v1/tickets/%d/reminders", d.topUpB), isoRoot, `{"channel":"phone","answer":"`+secretTitle+`"}`)
 	must(204, "POST", "/api/v1/gateways/heartbeat", isoGatewayB,
 		`{"gateway":"gw-b-1","site":"site-b","interval":10000000000,"devices":[{"id":"panel-b","family":"fire_panel","state":"online"}],
-		"alarms":[{"key":"`+fireB+`","rule":"fire_alarm","device":"panel-b","state":"firing"}]}`)
+		"alarms":[{"key":"`+fireB+`","rule":"fire_alarm","device":"panel-b","state":"firing","ticketed":true},
+		{"key":"`+doorB+`","rule":"door_forced","device":"door-b","state":"firing","severity":"critical","since":"2026-11-24T01:59:30Z"}]}`)
 	must(204, "POST", "/api/v1/gateways/heartbeat", isoTokens[RoleGateway],
 		`{"gateway":"gw-a-1","site":"site-a","interval":10000000000,"devices":[{"id":"panel-a","family":"fire_panel","state":"online"}]}`)
 	return d
@@ -183,13 +187,14 @@ func (d *isoDesk) siteB(t *testing.T) string {
 	}
 	add(d.st.GetUnit(ctx, "site-b", "1-101"))
 	add(d.st.GatewayStatuses(ctx, "site-b"))
+	add(d.st.AlarmLog(ctx, "site-b", time.Time{}))
 	return out.String()
 }
 
 // leaks names what of site B an answer shows.
 func leaks(body string) []string {
 	var found []string
-	for _, s := range []string{secretTitle, secretName, secretPhone, "gw-b-1", "panel-b\",\"family", fireB} {
+	for _, s := range []string{secretTitle, secretName, secretPhone, "gw-b-1", "panel-b\",\"family", fireB, doorB} {
 		if strings.Contains(body, s) {
 			found = append(found, s)
 		}
@@ -224,6 +229,7 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 		"GET /api/v1/openapi.json":           {{name: "document", path: "/api/v1/openapi.json", want: []int{200}}},
 		"POST /api/v1/login":                 {{name: "B's name as a login", path: "/api/v1/login", body: `{"name":"gw-b","password":"x"}`, want: []int{401}}},
 		"GET /api/v1/me":                     {{name: "who am I", path: "/api/v1/me", want: []int{200}}},
+		"GET /api/v1/staff":                  {{name: "B's people", path: "/api/v1/staff", want: []int{200}, check: noB}},
 		"POST /api/v1/logout":                {{name: "logout of a token", path: "/api/v1/logout", want: []int{400}}},
 		"GET /api/v1/tickets/:id":            byIDs("", ""),
 		"GET /api/v1/tickets/:id/audit":      byIDs("/audit", ""),
@@ -258,6 +264,7 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 			{name: "by B's device", path: "/api/v1/tickets?device=meter-b", want: []int{200}, check: noB},
 			{name: "by unit", path: "/api/v1/tickets?unit=1-101&open=true", want: []int{200}, check: noB},
 			{name: "oldest first from 0", path: "/api/v1/tickets?sort=id&limit=500", want: []int{200}, check: noB},
+			{name: "my work", path: "/api/v1/tickets?mine=true", want: []int{200}, check: noB},
 		},
 		"GET /api/v1/topups": {
 			{name: "list", path: "/api/v1/topups", want: []int{200}, check: noB},
@@ -316,14 +323,21 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 			{name: "list", path: "/api/v1/alarms", want: []int{200}, check: noB},
 			{name: "site=site-b", path: "/api/v1/alarms?site=site-b", want: []int{200}, check: noB},
 		},
+		"POST /api/v1/alarms/ack": {
+			{name: "B's forced door", path: "/api/v1/alarms/ack", body: `{"key":"` + doorB + `"}`, want: []int{404}},
+			{name: "B's fire alarm", path: "/api/v1/alarms/ack", body: `{"key":"` + fireB + `"}`, want: []int{404}},
+		},
 		"GET /api/v1/devices": {
 			{name: "list", path: "/api/v1/devices", want: []int{200}, check: noB},
 			{name: "site=site-b", path: "/api/v1/devices?site=site-b", want: []int{200}, check: noB},
 		},
-		"GET /api/v1/devices/:id/latest":  {{name: "B's panel", path: "/api/v1/devices/panel-b/latest?site=site-b", want: []int{404}}},
-		"GET /api/v1/devices/:id/history": {{name: "B's panel", path: "/api/v1/devices/panel-b/history?site=site-b&point=x", want: []int{404}}},
-		"GET /api/v1/devices/:id/alarms":  {{name: "B's panel", path: "/api/v1/devices/panel-b/alarms", want: []int{404}}},
-		"GET /*":                          {{name: "console", path: "/tickets/" + fmt.Sprint(d.fireB), want: []int{200}}},
+		"GET /api/v1/devices/:id/latest": {{name: "B's panel", path: "/api/v1/devices/panel-b/latest?site=site-b", want: []int{404}}},
+		"GET /api/v1/devices/:id/history": {
+			{name: "B's panel", path: "/api/v1/devices/panel-b/history?site=site-b&point=x", want: []int{404}},
+			{name: "B's panel around a moment", path: "/api/v1/devices/panel-b/history?site=site-b&point=x&at=2026-11-24T01:59:00Z", want: []int{404}},
+		},
+		"GET /api/v1/devices/:id/alarms": {{name: "B's panel", path: "/api/v1/devices/panel-b/alarms", want: []int{404}}},
+		"GET /*":                         {{name: "console", path: "/tickets/" + fmt.Sprint(d.fireB), want: []int{200}}},
 	}
 }
 

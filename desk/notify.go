@@ -132,13 +132,18 @@ func (s *Server) sendDue(ctx context.Context) int {
 func (s *Server) deliver(ctx context.Context, ch deskconfig.Channel, n store.Notification) error {
 	var body any
 	target := ch.URL
+	link := s.ticketLink(n.Ticket.ID)
 	switch ch.Type {
 	case "webhook":
-		body = map[string]any{"event": n.Event, "levels": n.Levels, "title": n.Title, "ticket": n.Ticket, "notification_id": n.ID}
+		b := map[string]any{"event": n.Event, "levels": n.Levels, "title": n.Title, "ticket": n.Ticket, "notification_id": n.ID}
+		if link != "" {
+			b["link"] = link
+		}
+		body = b
 	case "wecom":
-		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": markdown(n)}}
+		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": markdown(n) + mdLink(n.Ticket.ID, link)}}
 	case "dingtalk":
-		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": n.Title, "text": markdown(n)}}
+		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": n.Title, "text": markdown(n) + mdLink(n.Ticket.ID, link)}}
 		if ch.Secret != "" {
 			target = signDingTalk(ch.URL, ch.Secret, s.now())
 		}
@@ -235,6 +240,16 @@ func markdown(n store.Notification) string {
 		fmt.Fprintf(&b, "- 设备 device: %s\n", mdText(t.Device))
 	}
 	return b.String()
+}
+
+// mdLink is the line that links a message to the ticket's console page
+// (desk.public_url, the administrator's own words, not a caller's); nothing
+// without one.
+func mdLink(id int64, link string) string {
+	if link == "" {
+		return ""
+	}
+	return fmt.Sprintf("- 查看 open: [#%d](%s)\n", id, link)
 }
 
 // mdTitle is the heading: the store's "[P1 emergency] " prefix (the desk's own

@@ -25,6 +25,7 @@ var (
 func routes(s *Server) []route {
 	return []route{
 		{http.MethodGet, "/me", s.me, everyoneRoles},
+		{http.MethodGet, "/staff", s.listStaff, staffRoles},
 		{http.MethodPost, "/logout", s.logout, staffRoles},
 		{http.MethodPost, "/tickets", s.createTicket, everyoneRoles},
 		{http.MethodGet, "/tickets", s.listTickets, everyoneRoles},
@@ -51,6 +52,7 @@ func routes(s *Server) []route {
 		// The engineers' console: gateways, devices, and telemetry read back from InfluxDB.
 		{http.MethodGet, "/gateways", s.listGateways, staffRoles},
 		{http.MethodGet, "/alarms", s.listAlarms, staffRoles},
+		{http.MethodPost, "/alarms/ack", s.ackAlarm, []string{RoleAdmin, RoleManager, RoleEngineer, RoleControlRoom}},
 		{http.MethodGet, "/devices", s.listDevices, staffRoles},
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},

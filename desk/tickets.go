@@ -97,9 +97,9 @@ func (s *Server) listTickets(c echo.Context) error {
 	p := principal(c)
 	qp := c.QueryParams()
 	for name := range qp {
-		if !slices.Contains([]string{"site", "status", "kind", "device", "unit", "assignee", "q", "open", "sort", "limit", "cursor", "before"}, name) {
+		if !slices.Contains([]string{"site", "status", "kind", "device", "unit", "assignee", "q", "open", "mine", "sort", "limit", "cursor", "before"}, name) {
 			return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: name + ": unknown query parameter", Field: name,
-				Hint: "filters: site, status, kind, device, unit, assignee, q, open, sort, limit, cursor"})
+				Hint: "filters: site, status, kind, device, unit, assignee, mine, q, open, sort, limit, cursor"})
 		}
 	}
 	f := store.Filter{
@@ -111,6 +111,17 @@ func (s *Server) listTickets(c echo.Context) error {
 		Assignee: c.QueryParam("assignee"),
 		Search:   strings.TrimSpace(c.QueryParam("q")),
 		Open:     c.QueryParam("open") == "true",
+	}
+	switch c.QueryParam("mine") {
+	case "":
+	case "true":
+		// My work: assigned to me, or to my team.
+		f.MineName = p.Name
+		if st, ok := s.auth.staff[p.Name]; ok && p.session != "" {
+			f.MineTeam = st.Team
+		}
+	default:
+		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "mine: use mine=true (tickets assigned to me or my team)", Field: "mine"})
 	}
 	if f.Status != "" && !slices.Contains(statuses, f.Status) {
 		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: fmt.Sprintf("status: %q is not a status", f.Status), Field: "status"})
@@ -191,16 +202,23 @@ func (s *Server) getTicket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, principal(c).ticketView(t))
+	return c.JSON(http.StatusOK, s.ticketDetail(principal(c), t))
 }
 
 // ticketView is a ticket as the caller may see it: a gateway gets no
 // resident's name, phone or way of contact (it opens top-up reminders that
 // the desk completes from the households register, and must not read the
 // register back through their answers).
+//
+// Engineers and the control room see the resident's name and phone masked
+// (张**, 138****1234), as they work from the ticket, except on a ticket
+// dispatched to them by name: the engineer on the way calls the resident.
 func (p Principal) ticketView(t wire.Ticket) wire.Ticket {
-	if p.Role == RoleGateway {
+	switch {
+	case p.Role == RoleGateway:
 		t.Reporter, t.Phone, t.Contact = "", "", ""
+	case !p.SeesContacts() && (t.Assignee == "" || t.Assignee != p.Name):
+		t.Reporter, t.Phone = maskName(t.Reporter), maskPhone(t.Phone)
 	}
 	return t
 }
@@ -224,11 +242,19 @@ func (s *Server) ticketAction(c echo.Context) error {
 		return fieldError("assignee", "longer than 100 bytes")
 	}
 	p := principal(c)
+	// A step the lifecycle allows now but the role does not take is a 403;
+	// a step the lifecycle forbids is the store's 409 with what is allowed.
+	if slices.Contains(ticket.AllowedActions(t.Kind, t.Status), ch.Action) && !roleMay(p.Role, ch.Action) {
+		s.metrics.transitionsRefused.WithLabelValues(string(ch.Action)).Inc()
+		return apiError(http.StatusForbidden, fmt.Sprintf("role %s does not %s tickets", p.Role, ch.Action),
+			"engineers acknowledge, dispatch, arrive and resolve; the front desk follows up; see docs/desk-api.md")
+	}
 	out, err := s.store.Transition(c.Request().Context(), t.ID, ch, p.Name, s.now())
 	if err != nil {
 		s.metrics.transitionsRefused.WithLabelValues(string(ch.Action)).Inc()
 		return err
 	}
+	out = p.ticketView(out)
 	s.hub.publish()
 	s.metrics.ticketTransitions.WithLabelValues(string(ch.Action)).Inc()
 	s.log.Info("ticket changed", "id", t.ID, "action", ch.Action, "from", t.Status, "to", out.Status, "by", p.Name, "request_id", requestID(c))

@@ -49,6 +49,10 @@ type Config struct {
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	IdleTimeout  time.Duration `yaml:"idle_timeout"`
+	// PublicURL is the console's address as staff reach it (https://desk.example.com):
+	// notifications link to a ticket's page under it, and the printed 维修单
+	// carries it in its QR code. Empty: notifications carry no link.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Token is one API credential and the role it grants.
@@ -75,7 +79,10 @@ type Staff struct {
 
 // Site is a site the desk serves.
 type Site struct {
-	ID       string `yaml:"id"`
+	ID string `yaml:"id"`
+	// Name is what people call the site (演示花园), shown on the console,
+	// the 维修单 and notifications; empty: the id.
+	Name     string `yaml:"name"`
 	Timezone string `yaml:"timezone"`
 }
 

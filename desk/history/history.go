@@ -64,6 +64,31 @@ func (r *Reader) Series(ctx context.Context, site, measurement, device, point, r
 		q += fmt.Sprintf(`
   |> aggregateWindow(every: %ds, fn: mean, createEmpty: false)`, int(every.Seconds()))
 	}
+	return r.samples(ctx, q, device, point)
+}
+
+// AroundSpan is the window of Around on either side of its moment.
+const AroundSpan = 30 * time.Minute
+
+// Around returns one point of one device from AroundSpan before at to
+// AroundSpan after it (10-second means, at most 360 samples): the chart of a
+// ticket's reading around the moment it raised the ticket.
+func (r *Reader) Around(ctx context.Context, site, measurement, device, point string, at time.Time) ([]Sample, error) {
+	for _, v := range []string{site, measurement, device, point} {
+		if !name.MatchString(v) {
+			return nil, fmt.Errorf("%q is not a valid name", v)
+		}
+	}
+	q := fmt.Sprintf(`from(bucket: %q) |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == %q and r.site == %q and r.device == %q and r._field == %q)
+  |> aggregateWindow(every: 10s, fn: mean, createEmpty: false)`,
+		r.bucket, at.Add(-AroundSpan).UTC().Format(time.RFC3339), at.Add(AroundSpan).UTC().Format(time.RFC3339),
+		measurement, site, device, point)
+	return r.samples(ctx, q, device, point)
+}
+
+// samples runs a series query and reads its values, oldest first.
+func (r *Reader) samples(ctx context.Context, q, device, point string) ([]Sample, error) {
 	q += `
   |> keep(columns: ["_time", "_value"])`
 	res, err := r.query.Query(ctx, q)

@@ -345,6 +345,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 		{`DELETE FROM events WHERE at < ?`, now.Add(-EventRetention)},
 		{`DELETE FROM idempotency_keys WHERE created_at < ?`, now.Add(-IdempotencyRetention)},
 		{`DELETE FROM notifications WHERE state <> 'pending' AND created_at < ?`, now.Add(-NotificationRetention)},
+		{`DELETE FROM alarm_log WHERE last_seen < ?`, now.Add(-AlarmLogRetention)},
 	} {
 		res, err := s.db.ExecContext(ctx, s.q(p.query), nanos(p.before))
 		if err != nil {

@@ -38,7 +38,9 @@ func (s *Store) SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, to
 	} else if n == 0 {
 		return fmt.Errorf("%w: gateway %s is reported by another token or site", ErrConflict, st.Gateway)
 	}
-	return nil
+	// Alarms that open no ticket live in the heartbeats only while they
+	// fire: the log keeps them for the control room until acknowledged.
+	return s.logAlarms(ctx, st, received)
 }
 
 // GatewayHeard is a heartbeat with the time the desk received it.

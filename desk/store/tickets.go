@@ -22,7 +22,7 @@ const ticketColumns = `id, kind, category, priority, status, title, description,
 	device, alarm_key, source, reporter, phone, contact, reading_point, reading_value, reading_unit, reading_at,
 	created_by, assignee, team, appointment_at, resolution, cause, charge_cents, satisfaction, follow_up_note,
 	escalation_level, created_at, updated_at, acknowledged_at, dispatched_at, on_site_at, resolved_at,
-	followed_up_at, closed_at, cancelled_at`
+	followed_up_at, closed_at, cancelled_at, parts`
 
 // qualifiedTicketColumns names the columns with their table, for joins.
 var qualifiedTicketColumns = func() string {
@@ -201,6 +201,10 @@ type Filter struct {
 	Device   string
 	Unit     string
 	Assignee string
+	// MineName and MineTeam select a person's work: tickets assigned to
+	// MineName, or dispatched to MineTeam (when not empty). Either set
+	// enables the filter.
+	MineName, MineTeam string
 	// Search matches title and description, case-insensitively.
 	Search string
 	// Oldest sorts oldest first; the default is newest first.
@@ -236,6 +240,9 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]wire.Ticket, error
 	}
 	if f.Assignee != "" {
 		add("assignee = ?", f.Assignee)
+	}
+	if f.MineName != "" || f.MineTeam != "" {
+		add("(assignee = ? OR (team = ? AND team <> ''))", f.MineName, f.MineTeam)
 	}
 	// On SQLite, a search of three characters or more is driven by the
 	// trigram index in id order, so that it stops at the page's end whether
@@ -352,6 +359,7 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id int64, c ticket
 			add("resolved_at", nanos(now))
 			add("resolution", c.Resolution)
 			add("cause", c.Cause)
+			add("parts", c.Parts)
 			add("charge_cents", c.ChargeCents)
 			if note == "" {
 				note = c.Resolution
@@ -534,7 +542,7 @@ func scanTicket(r scanner) (wire.Ticket, error) {
 	err := r.Scan(&t.ID, &t.Kind, &t.Category, &t.Priority, &t.Status, &t.Title, &t.Description, &t.Site, &t.Building,
 		&t.Floor, &t.Unit, &t.Device, &t.AlarmKey, &t.Source, &t.Reporter, &t.Phone, &t.Contact, &rp, &rv, &ru, &ra,
 		&t.CreatedBy, &t.Assignee, &t.Team, &appointment, &t.Resolution, &t.Cause, &t.ChargeCents, &t.Satisfaction, &t.FollowUpNote,
-		&t.EscalationLevel, &created, &updated, &ack, &disp, &onSite, &resolved, &followed, &closed, &cancelled)
+		&t.EscalationLevel, &created, &updated, &ack, &disp, &onSite, &resolved, &followed, &closed, &cancelled, &t.Parts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound
 	}

@@ -102,6 +102,8 @@ type Change struct {
 	Resolution string `json:"resolution,omitempty"`
 	// Cause is why it happened (resolve), for the monthly statistics.
 	Cause string `json:"cause,omitempty"`
+	// Parts are the spare parts used (resolve), for the 维修单 and the stores.
+	Parts string `json:"parts,omitempty"`
 	// ChargeCents is what the resident pays for a chargeable service, in fen.
 	ChargeCents int64 `json:"charge_cents,omitempty"`
 	// Satisfaction 1–5 and FollowUpNote are recorded at 回访.
@@ -162,7 +164,7 @@ func Plan(t wire.Ticket, c Change) (wire.Status, error) {
 	if len(c.Cause) > 64 {
 		return "", &InputError{"cause", "longer than 64 bytes"}
 	}
-	for field, v := range map[string]string{"note": c.Note, "resolution": c.Resolution, "follow_up_note": c.FollowUpNote, "assignee": c.Assignee} {
+	for field, v := range map[string]string{"note": c.Note, "resolution": c.Resolution, "follow_up_note": c.FollowUpNote, "assignee": c.Assignee, "parts": c.Parts} {
 		if len(v) > wire.MaxTextLen {
 			return "", &InputError{field, fmt.Sprintf("longer than %d bytes", wire.MaxTextLen)}
 		}

@@ -93,9 +93,11 @@ type Ticket struct {
 	AppointmentAt *time.Time `json:"appointment_at,omitempty"`
 	Resolution    string     `json:"resolution,omitempty"`
 	Cause         string     `json:"cause,omitempty"`
-	ChargeCents   int64      `json:"charge_cents,omitempty"`
-	Satisfaction  int        `json:"satisfaction,omitempty"`
-	FollowUpNote  string     `json:"follow_up_note,omitempty"`
+	// Parts are the spare parts used (resolve), as the engineer wrote them.
+	Parts        string `json:"parts,omitempty"`
+	ChargeCents  int64  `json:"charge_cents,omitempty"`
+	Satisfaction int    `json:"satisfaction,omitempty"`
+	FollowUpNote string `json:"follow_up_note,omitempty"`
 	// EscalationLevel is the rung of Levels reached by missed deadlines.
 	EscalationLevel int `json:"escalation_level"`
 

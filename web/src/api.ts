@@ -1,6 +1,6 @@
 // The desk API, with the bearer token kept for this browser tab only.
 export class APIError extends Error {
-  constructor(public status: number, message: string, public hint = "") {
+  constructor(public status: number, message: string, public hint = "", public field = "", public allowed: string[] = []) {
     super(message);
   }
 }
@@ -22,14 +22,18 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   if (!resp.ok) {
     let msg = resp.statusText;
     let hint = "";
+    let field = "";
+    let allowed: string[] = [];
     try {
       const body = await resp.json();
       msg = body.error || msg;
       hint = body.hint || "";
+      field = body.field || "";
+      allowed = body.allowed || [];
     } catch {
       /* not JSON: keep the status text */
     }
-    throw new APIError(resp.status, msg, hint);
+    throw new APIError(resp.status, msg, hint, field, allowed);
   }
   if (resp.status === 204) return undefined as T;
   return (await resp.json()) as T;
@@ -72,11 +76,74 @@ export interface Ticket {
   assignee?: string;
   team?: string;
   resolution?: string;
+  cause?: string;
+  parts?: string;
+  charge_cents?: number;
+  follow_up_note?: string;
+  contact?: string;
+  category?: string;
+  created_by?: string;
+  appointment_at?: string;
+  dispatched_at?: string;
+  on_site_at?: string;
+  followed_up_at?: string;
+  closed_at?: string;
+  cancelled_at?: string;
   satisfaction?: number;
   escalation_level: number;
   acknowledged_at?: string;
   resolved_at?: string;
   deadlines?: Deadline[];
+}
+
+// TicketDetail is GET /tickets/{id}: the ticket with what its lifecycle
+// allows now, its site's name and zone, and its console link.
+export interface TicketDetail extends Ticket {
+  allowed_actions: string[];
+  site_name: string;
+  site_timezone: string;
+  link?: string;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  from: string;
+  to: string;
+  note?: string;
+}
+
+export interface Comment {
+  at: string;
+  author: string;
+  kind: string;
+  body: string;
+}
+
+// GatewayAlarm is one alarm from the gateways' heartbeats (GET /alarms).
+export interface GatewayAlarm {
+  key: string;
+  rule: string;
+  device: string;
+  building?: string;
+  unit?: string;
+  source?: string;
+  point?: string;
+  value: number;
+  state: string;
+  severity: string;
+  since?: string;
+  suppressed?: string;
+  ticketed: boolean;
+  message_zh: string;
+  message_en: string;
+  site: string;
+  gateway: string;
+  stale: boolean;
+  acknowledged_by?: string;
+  acknowledged_at?: string;
 }
 
 export interface Reminder {

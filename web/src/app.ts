@@ -8,19 +8,24 @@ import { api, APIError, login, Me, setToken, token } from "./api";
 import { busy, clear, h } from "./dom";
 import { events } from "./events";
 import { currentLang, setLang, t } from "./i18n";
+import { setStaff, StaffMember } from "./format";
 import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
 import { controlPage } from "./pages/control";
 import { engineeringPage } from "./pages/engineering";
 import { householdsPage } from "./pages/households";
+import { myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
+import { ticketPage } from "./pages/ticket";
 
-const pages: Page[] = [controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage];
+// In menu order; a role's first page is where it lands (an engineer on "my work").
+const pages: Page[] = [myWorkPage, controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage, ticketPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
 let current: Page | undefined;
 let rendered = false;
+let routeGen = 0;
 let pollOK = true;
 
 function setConnection(ok: boolean) {
@@ -82,20 +87,35 @@ async function route() {
   current = undefined;
   if (!me) return;
   const [path, query] = (window.location.hash.replace(/^#\/?/, "") || "").split("?");
+  // #/tickets/123 and #/tickets/123/print: the page, then its object.
+  const [name, id, sub] = path.split("/");
   const allowed = pagesFor(me.role);
-  const page = allowed.find((p) => p.route === path) || allowed[0];
+  const page = allowed.find((p) => p.route === name) || allowed.find((p) => !p.hidden);
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("data-route") === page?.route));
-  const root = document.getElementById("page")!;
+  // Each navigation draws into a fresh element: a page still fetching for
+  // the previous address (the first page after sign-in, when a link is
+  // followed at once) then draws into a detached one, not over this page.
+  const gen = ++routeGen;
+  const root = h("div", { class: "page-root" });
+  clear(document.getElementById("page")!, root);
   if (!page) {
     clear(root, h("p", { class: "msg error" }, t("err.forbidden")));
     return;
   }
   const params = new URLSearchParams(query || "");
+  if (id) params.set("id", id);
+  if (sub === "print") params.set("print", "1");
+  document.body.classList.toggle("printing", sub === "print");
   current = page;
   const tick = async () => {
     try {
       // Busy while the page fetches and redraws (its periodic refreshes too).
       await busy(root, () => page.render(root, params));
+      if (gen !== routeGen) {
+        // Left while drawing: undo what it started (timers, subscriptions).
+        if (current !== page) page.leave?.();
+        return;
+      }
       document.body.dataset.route = page.route; // which page is showing, once drawn
       setConnection(true);
       if (!rendered) {
@@ -105,15 +125,20 @@ async function route() {
     } catch (e: any) {
       if (e instanceof APIError && e.status === 401) return signOut();
       if (e instanceof APIError) clear(root, h("p", { class: "msg error" }, t("err.load", { msg: e.message })));
-      else setConnection(false);
+      else if (e instanceof TypeError && /fetch/i.test(e.message)) setConnection(false); // the network
+      else {
+        // A fault of the page itself: say so rather than show nothing.
+        console.error(e);
+        clear(root, h("p", { class: "msg error" }, t("err.load", { msg: String(e) })));
+      }
     }
-    if (page.refreshMs && current === page) timer = window.setTimeout(tick, page.refreshMs);
+    if (page.refreshMs && current === page && gen === routeGen) timer = window.setTimeout(tick, page.refreshMs);
   };
   await tick();
 }
 
 function shell() {
-  const nav = h("nav", {}, ...pagesFor(me!.role).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
+  const nav = h("nav", {}, ...pagesFor(me!.role).filter((p) => !p.hidden).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
   clear(app,
     h("header", {},
       h("strong", {}, t("app.title")),
@@ -149,6 +174,10 @@ async function start() {
   } catch (e: any) {
     setToken("");
     return loginView(t("login.failed", { msg: e.message }));
+  }
+  if (me.role !== "gateway") {
+    // Display names of the audit trail and whom to dispatch to.
+    setStaff(await api<{ staff: StaffMember[] }>("/staff").then((r) => r.staff).catch(() => []));
   }
   shell();
   if (me.role !== "gateway") events.start();

@@ -4,6 +4,8 @@
 export interface Page {
   route: string;
   nav: string;
+  // hidden pages are not in the menu: they are opened by links (a ticket).
+  hidden?: boolean;
   roles: string[];
   refreshMs?: number;
   render(root: HTMLElement, params: URLSearchParams): Promise<void>;

@@ -5,6 +5,7 @@
 import { action, api, Me, Ticket, TopUp } from "../api";
 import { busy, clear, h, location, reading } from "../dom";
 import { events } from "../events";
+import { errorText, fromLocalInput } from "../format";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 
@@ -25,6 +26,7 @@ function newTicketForm(site: string, onDone: () => void): HTMLElement {
     h("label", {}, t("form.reporter"), h("input", { name: "reporter", maxlength: 100 })),
     h("label", {}, t("form.phone"), h("input", { name: "phone", type: "tel", maxlength: 40 })),
     h("label", {}, t("form.building"), h("input", { name: "building" })),
+    h("label", {}, t("form.floor"), h("input", { name: "floor", maxlength: 16 })),
     h("label", {}, t("form.unit"), h("input", { name: "unit" })),
     h("label", {}, t("form.source"), h("select", { name: "source" }, ...["phone", "walk_in", "app"].map((s) => h("option", { value: s }, t("form.source." + s))))),
     h("label", {}, t("form.appointment"), h("input", { name: "appointment_at", type: "datetime-local" })),
@@ -36,15 +38,15 @@ function newTicketForm(site: string, onDone: () => void): HTMLElement {
     ev.preventDefault();
     const data: Record<string, string> = {};
     for (const [k, v] of new FormData(form).entries()) if (String(v).trim()) data[k] = String(v).trim();
-    // datetime-local has no zone: the browser's own zone is the desk's user's.
-    if (data.appointment_at) data.appointment_at = new Date(data.appointment_at).toISOString();
+    // datetime-local has no zone: it is read as the site's wall time.
+    if (data.appointment_at) data.appointment_at = fromLocalInput(data.appointment_at);
     try {
       const tk = await api<Ticket>("/tickets", { method: "POST", body: JSON.stringify({ ...data, site }) });
-      msg.textContent = t("form.created", { id: tk.id });
+      clear(msg, t("form.created", { id: tk.id }), " ", h("a", { href: `#/tickets/${tk.id}`, id: "form-created-link" }, t("form.open")));
       form.reset();
       onDone();
-    } catch (e: any) {
-      msg.textContent = t("form.failed", { msg: e.message });
+    } catch (e) {
+      msg.textContent = errorText(e);
     }
   });
   return form;
@@ -74,7 +76,8 @@ async function redMeters(box: HTMLElement) {
           const msg = h("span", { class: "msg error" });
           const last = tp.last_reminder;
           return h("tr", { "data-ticket": tp.ticket_id },
-            h("td", {}, location(tp), tp.category ? h("span", { class: "meter-kind", "data-kind": tp.category }, " " + t("meterKind." + tp.category)) : null,
+            h("td", {}, h("a", { href: `#/tickets/${tp.ticket_id}` }, location(tp) || "#" + tp.ticket_id),
+              tp.category ? h("span", { class: "meter-kind", "data-kind": tp.category }, " " + t("meterKind." + tp.category)) : null,
               tp.device ? h("small", { class: "muted" }, " " + tp.device) : null),
             h("td", {}, tp.resident || "—"),
             h("td", {}, tp.phone ? h("a", { href: "tel:" + tp.phone }, tp.phone) : "—"),
@@ -108,7 +111,7 @@ function drawFollowUps(box: HTMLElement, tickets: Ticket[], refresh: () => void)
             }
           });
           return h("tr", { "data-ticket": tk.id },
-            h("td", {}, "#" + tk.id), h("td", {}, tk.title),
+            h("td", { class: "nowrap" }, h("a", { href: `#/tickets/${tk.id}` }, "#" + tk.id)), h("td", {}, tk.title),
             h("td", {}, [tk.reporter, tk.phone].filter(Boolean).join(" ")),
             h("td", {}, tk.resolution || ""), h("td", {}, form));
         }))));
@@ -142,8 +145,9 @@ function drawBoard(box: HTMLElement, tickets: Ticket[], params: URLSearchParams)
     h("table", { class: "grid compact", id: "board" },
       h("thead", {}, h("tr", {}, ...["col.id", "col.kind", "col.title", "col.location", "col.age", "col.status"].map((k) => h("th", {}, t(k))))),
       h("tbody", {}, ...board.map((tk) => h("tr", { "data-ticket": tk.id, class: tk.escalation_level > 0 ? "overdue-row" : "" },
-        h("td", {}, "#" + tk.id), h("td", {}, t("kind." + tk.kind)), h("td", {}, tk.title),
-        h("td", {}, location(tk)), h("td", {}, duration(now - Date.parse(tk.created_at))), h("td", {}, t("status." + tk.status)))))));
+        h("td", { class: "nowrap" }, h("a", { href: `#/tickets/${tk.id}` }, "#" + tk.id)), h("td", { class: "nowrap" }, t("kind." + tk.kind)),
+        h("td", {}, h("a", { href: `#/tickets/${tk.id}` }, tk.title)),
+        h("td", { class: "nowrap" }, location(tk)), h("td", { class: "nowrap" }, duration(now - Date.parse(tk.created_at))), h("td", { class: "nowrap" }, t("status." + tk.status)))))));
 }
 
 export const assistantsPage: Page = {

@@ -1,9 +1,10 @@
 // 中控室: open incidents live over the desk's event stream, emergencies first,
 // flashing with a sound until acknowledged, with each ticket's own deadline
 // countdowns; acknowledge, dispatch and add a note from the row.
-import { action, api, APIError, openStatuses, Ticket } from "../api";
+import { action, api, GatewayAlarm, openStatuses, Ticket } from "../api";
 import { clear, h, location, reading } from "../dom";
 import { events } from "../events";
+import { assigneeText, defaultZone, errorText, person, staff, when } from "../format";
 import { currentLang, duration, t } from "../i18n";
 import { Page } from "../page";
 
@@ -30,6 +31,11 @@ function beep() {
 }
 
 const tickets = new Map<number, Ticket>();
+// Alarms that open no ticket (ticket: none: a forced or held door, a
+// tamper), from the gateways' heartbeats; the ticketed ones are their tickets.
+let alarms: GatewayAlarm[] = [];
+let alarmPoll: number | undefined;
+let generation = 0; // a poll of a page since left stops
 let selected: number | null = null;
 let root: HTMLElement | null = null;
 let ticker: number | undefined;
@@ -41,6 +47,11 @@ const teams = ["engineering", "security", "customer_service", "management"];
 // alerting is an emergency nobody has acknowledged yet.
 function alerting(tk: Ticket): boolean {
   return tk.kind === "emergency" && !tk.acknowledged_at && tk.status === "new";
+}
+
+// alarmAlerting is a critical ticketless alarm nobody has acknowledged yet.
+function alarmAlerting(a: GatewayAlarm): boolean {
+  return a.severity === "critical" && !a.acknowledged_by && (a.state === "firing" || a.state === "cleared");
 }
 
 function sorted(): Ticket[] {
@@ -75,8 +86,8 @@ function statusCell(tk: Ticket): HTMLElement {
   return h("td", { class: "status" },
     t("status." + tk.status),
     tk.acknowledged_at ? h("span", { class: "badge acked" }, t("control.acked")) : null,
-    tk.assignee || tk.team ? h("div", { class: "muted" }, tk.assignee || t("team." + tk.team)) : null,
-    tk.escalation_level > 0 ? h("div", { class: "badge escalated" }, t("control.escalated", { n: tk.escalation_level })) : null,
+    tk.assignee || tk.team ? h("span", { class: "muted" }, " " + assigneeText(tk)) : null,
+    tk.escalation_level > 0 ? h("span", { class: "badge escalated" }, t("control.escalated", { n: tk.escalation_level })) : null,
   );
 }
 
@@ -85,11 +96,62 @@ async function act(id: number, body: Record<string, unknown>, msg?: HTMLElement)
     const tk = await action(id, body);
     upsert(tk);
     if (msg) msg.textContent = t("control.done");
-  } catch (e: any) {
-    const text = e instanceof APIError ? e.message : String(e);
-    if (msg) msg.textContent = t("control.failed", { msg: text });
-    else window.alert(t("control.failed", { msg: text }));
+  } catch (e) {
+    const text = errorText(e, tickets.get(id)?.status || "");
+    if (msg) msg.textContent = text;
+    else window.alert(text);
   }
+}
+
+async function ackAlarm(key: string) {
+  try {
+    await api("/alarms/ack", { method: "POST", body: JSON.stringify({ key }) });
+    await loadAlarms();
+  } catch (e) {
+    window.alert(errorText(e));
+  }
+}
+
+function alarmRow(a: GatewayAlarm, now: number): HTMLElement {
+  const alert = alarmAlerting(a);
+  return h("tr", {
+    class: `alarm-row sev-${a.severity}` + (alert ? " flashing" : "") + (a.acknowledged_by ? " acked" : ""),
+    "data-alarm": a.key, tabindex: 0,
+  },
+    h("td", { class: "nowrap" }, h("span", { class: "badge alarm" }, t("control.alarm"))),
+    h("td", { class: "nowrap" }, h("span", { class: `badge sev ${a.severity}` }, t("severity." + a.severity))),
+    h("td", { class: "what", title: currentLang() === "en" ? a.message_en : a.message_zh }, currentLang() === "en" ? a.message_en : a.message_zh),
+    h("td", { class: "nowrap" }, location(a)),
+    h("td", { class: "nowrap" }, a.device),
+    h("td", { class: "nowrap" }, a.point ? `${a.point} ${reading(a.value)}` : ""),
+    h("td", { class: "age nowrap", "data-since": a.since || "" }, a.since ? duration(now - Date.parse(a.since)) : ""),
+    h("td", { class: "deadline" }, h("span", { class: "muted" }, t("control.noTicket"))),
+    h("td", { class: "status" }, a.acknowledged_by
+      ? h("span", { class: "badge acked" }, t("control.ackedBy", { who: person(a.acknowledged_by) }))
+      : t(a.state === "cleared" ? "control.clearedWaiting" : "alarm.firing")),
+    h("td", { class: "nowrap" }, a.acknowledged_by ? null
+      : h("button", { class: "ack", onclick: (ev: Event) => { ev.stopPropagation(); void ackAlarm(a.key); } }, t("control.ack"))),
+  );
+}
+
+// nowStrip is the open emergencies at a glance, each with its nearest
+// pending deadline counting down, linked to its ticket.
+function nowStrip(list: Ticket[], now: number): HTMLElement {
+  const open = list.filter((tk) => tk.kind === "emergency");
+  if (open.length === 0) return h("div", { id: "now-strip", class: "now-strip calm" }, t("control.nowCalm"));
+  return h("div", { id: "now-strip", class: "now-strip" },
+    h("strong", {}, t("control.now", { n: open.length })),
+    ...open.map((tk) => {
+      const due = (tk.deadlines || []).filter((d) => d.state === "pending").sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at))[0];
+      const chip = h("a", { href: `#/tickets/${tk.id}`, class: "now-chip" + (alerting(tk) ? " alert" : ""), "data-ticket": tk.id },
+        `#${tk.id} ${tk.title}`);
+      if (due) {
+        const cd = h("span", { class: "countdown", "data-due": due.due_at, "data-step": due.step });
+        countdownText(cd, now);
+        chip.append(" · ", cd);
+      }
+      return chip;
+    }));
 }
 
 function draw() {
@@ -97,37 +159,43 @@ function draw() {
   if (!box) return;
   const now = Date.now();
   const list = sorted();
+  const shown = alarms.filter((a) => !a.ticketed && !a.suppressed);
+  shown.sort((a, b) => Number(alarmAlerting(b)) - Number(alarmAlerting(a)) || (a.since || "").localeCompare(b.since || ""));
   const count = root!.querySelector("#incident-count");
-  if (count) count.textContent = t("control.count", { n: list.length, a: list.filter(alerting).length });
-  if (list.length === 0) {
+  if (count) count.textContent = t("control.count", { n: list.length, a: list.filter(alerting).length, m: shown.length });
+  const strip = root!.querySelector("#now-strip");
+  if (strip) strip.replaceWith(nowStrip(list, now));
+  if (list.length === 0 && shown.length === 0) {
     clear(box, h("p", { class: "empty" }, t("control.empty")));
     return;
   }
-  const fresh = list.some((tk) => alerting(tk) && !box.querySelector(`tr[data-ticket="${tk.id}"].flashing`));
+  const fresh = list.some((tk) => alerting(tk) && !box.querySelector(`tr[data-ticket="${tk.id}"].flashing`)) ||
+    shown.some((a) => alarmAlerting(a) && !box.querySelector(`tr[data-alarm="${CSS.escape(a.key)}"].flashing`));
   if (fresh) window.setTimeout(beep, 0); // a new emergency sounds at once, not at the next tick
   clear(box, h("table", { class: "grid", id: "incidents" },
     h("thead", {}, h("tr", {},
       ...["col.id", "col.kind", "col.title", "col.location", "col.device", "col.reading", "col.age", "col.deadline", "col.status", ""]
         .map((k) => h("th", {}, k ? t(k) : "")))),
-    h("tbody", {}, ...list.map((tk) =>
+    h("tbody", {}, ...shown.filter(alarmAlerting).map((a) => alarmRow(a, now)), ...list.map((tk) =>
       h("tr", {
         class: `kind-${tk.kind}` + (alerting(tk) ? " flashing" : "") + (tk.acknowledged_at ? " acked" : "") + (tk.id === selected ? " selected" : ""),
-        "data-ticket": tk.id,
+        "data-ticket": tk.id, tabindex: 0, "aria-selected": tk.id === selected ? "true" : "false",
         onclick: () => select(tk.id),
+        onkeydown: (ev: KeyboardEvent) => { if (ev.key === "Enter" && ev.target === ev.currentTarget) select(tk.id); },
       },
-        h("td", {}, "#" + tk.id),
-        h("td", {}, h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind))),
-        h("td", {}, tk.title),
-        h("td", {}, location(tk)),
-        h("td", {}, tk.device || ""),
-        h("td", {}, tk.reading ? `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""}` : ""),
-        h("td", { class: "age", "data-since": tk.created_at }, duration(now - Date.parse(tk.created_at))),
+        h("td", { class: "nowrap" }, h("a", { href: `#/tickets/${tk.id}`, class: "ticket-link", onclick: (ev: Event) => ev.stopPropagation() }, "#" + tk.id)),
+        h("td", { class: "nowrap" }, h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind))),
+        h("td", { class: "what", title: tk.title }, tk.title),
+        h("td", { class: "nowrap" }, location(tk)),
+        h("td", { class: "nowrap" }, tk.device || ""),
+        h("td", { class: "nowrap" }, tk.reading ? `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""}` : ""),
+        h("td", { class: "age nowrap", "data-since": tk.created_at }, duration(now - Date.parse(tk.created_at))),
         deadlineCell(tk, now),
         statusCell(tk),
-        h("td", {}, !tk.acknowledged_at && (tk.status === "new" || tk.status === "dispatched")
+        h("td", { class: "nowrap" }, !tk.acknowledged_at && (tk.status === "new" || tk.status === "dispatched")
           ? h("button", { class: "ack", onclick: (ev: Event) => { ev.stopPropagation(); void act(tk.id, { action: "acknowledge" }); } }, t("control.ack"))
           : null),
-      ))),
+      )), ...shown.filter((a) => !alarmAlerting(a)).map((a) => alarmRow(a, now))),
   ));
 }
 
@@ -143,7 +211,8 @@ async function panel() {
   }
   const msg = h("p", { class: "msg", id: "panel-msg" });
   const team = h("select", { name: "team" }, h("option", { value: "" }, "—"), ...teams.map((x) => h("option", { value: x }, t("team." + x)))) as HTMLSelectElement;
-  const assignee = h("input", { name: "assignee", placeholder: t("control.assigneeHint") }) as HTMLInputElement;
+  const assignee = h("select", { name: "assignee" }, h("option", { value: "" }, "—"),
+    ...staff().map((s) => h("option", { value: s.name, selected: s.name === tk.assignee }, `${s.display_name || s.name}${s.team ? " · " + t("team." + s.team) : ""}`))) as HTMLSelectElement;
   const dispatch = h("form", { id: "dispatch-form", class: "inline" },
     h("label", {}, t("control.team"), team), h("label", {}, t("control.assignee"), assignee),
     h("button", { type: "submit" }, t("control.dispatch")));
@@ -170,14 +239,15 @@ async function panel() {
     }
   });
   clear(box, h("div", { class: "card panel" },
-    h("h3", {}, `#${tk.id} ${tk.title}`, h("button", { type: "button", class: "ghost", onclick: () => select(null) }, "×")),
+    h("h3", {}, h("a", { href: `#/tickets/${tk.id}`, id: "panel-open" }, `#${tk.id} ${tk.title}`),
+      h("button", { type: "button", class: "ghost", "aria-label": t("control.closePanel"), onclick: () => select(null) }, "×")),
     dispatch, noteForm, msg, comments));
   await loadComments(tk.id, comments);
 }
 
 async function loadComments(id: number, ul: HTMLElement) {
   const { comments } = await api<{ comments: { author: string; at: string; body: string }[] }>(`/tickets/${id}/comments`);
-  clear(ul, ...(comments || []).map((c) => h("li", {}, h("small", {}, `${new Date(c.at).toLocaleTimeString()} ${c.author}: `), c.body)));
+  clear(ul, ...(comments || []).map((c) => h("li", {}, h("small", {}, `${when(c.at, defaultZone, true)} ${person(c.author)}: `), c.body)));
 }
 
 function select(id: number | null) {
@@ -218,28 +288,31 @@ async function loadAll() {
   draw();
 }
 
+// loadAlarms reads the gateways' alarms (they come with the heartbeats, so
+// they are polled rather than streamed).
+async function loadAlarms() {
+  const { alarms: list } = await api<{ alarms: GatewayAlarm[] }>("/alarms?suppressed=false");
+  alarms = list || [];
+  draw();
+}
+
+function pollAlarms() {
+  const gen = generation;
+  void loadAlarms().catch(() => { /* the connection indicator tells */ }).finally(() => {
+    if (root && gen === generation) alarmPoll = window.setTimeout(pollAlarms, 2000);
+  });
+}
+
 function tick() {
   ticks++;
   const now = Date.now();
-  root?.querySelectorAll<HTMLElement>("#incidents .countdown").forEach((el) => countdownText(el, now));
+  root?.querySelectorAll<HTMLElement>("#incidents .countdown, #now-strip .countdown").forEach((el) => countdownText(el, now));
   root?.querySelectorAll<HTMLElement>("#incidents .age").forEach((el) => {
-    el.textContent = duration(now - Date.parse(el.dataset.since!));
+    if (el.dataset.since) el.textContent = duration(now - Date.parse(el.dataset.since));
   });
-  if (ticks % 2 === 1 && [...tickets.values()].some(alerting)) beep();
+  if (ticks % 2 === 1 && ([...tickets.values()].some(alerting) || alarms.some((a) => !a.ticketed && !a.suppressed && alarmAlerting(a)))) beep();
 }
 
-interface GatewayAlarm {
-  key: string;
-  device: string;
-  building?: string;
-  unit?: string;
-  since?: string;
-  suppressed?: string;
-  message_zh: string;
-  message_en: string;
-  gateway: string;
-  stale: boolean;
-}
 
 // showSuppressed lists, on demand, the alarms the gateways hold back from
 // tickets (a power outage on the feeder, a maintenance window) and why.
@@ -288,6 +361,7 @@ export const controlPage: Page = {
     clear(r,
       h("div", { class: "page-head" }, h("h2", {}, t("control.title")), h("span", { id: "incident-count", class: "muted" }),
         suppressedToggle, soundToggle),
+      h("div", { id: "now-strip" }),
       h("div", { id: "incidents-box" }),
       suppressedBox,
       h("div", { id: "action-panel" }),
@@ -300,13 +374,17 @@ export const controlPage: Page = {
       // also picks up deadlines that moved while the page was away.
       events.onStatus((live) => { if (live) void loadAll(); }),
     ];
-    await loadAll();
+    await Promise.all([loadAll(), loadAlarms().catch(() => { /* polled again below */ })]);
     ticker = window.setInterval(tick, 1000);
+    alarmPoll = window.setTimeout(pollAlarms, 2000);
   },
   leave() {
     unsubscribe.forEach((u) => u());
     unsubscribe = [];
     window.clearInterval(ticker);
+    window.clearTimeout(alarmPoll);
+    generation++;
+    root = null;
     selected = null;
   },
 };

@@ -33,7 +33,7 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
     chartBox,
     h("h3", {}, t("eng.openTickets")),
     h("ul", {}, ...tickets.filter((tk) => openStatuses.has(tk.status)).map((tk) =>
-      h("li", {}, `#${tk.id} ${t("kind." + tk.kind)} · ${tk.title}`))),
+      h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id} ${t("kind." + tk.kind)} · ${tk.title}`)))),
     h("h3", {}, t("eng.alarmHistory")),
     alarms.length === 0 ? h("p", { class: "empty" }, t("eng.noAlarms")) :
       h("table", { class: "grid compact", id: "alarm-history" }, h("tbody", {}, ...alarms.map((a) =>
@@ -51,7 +51,8 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
   const ys = series.samples.map((s) => s.v);
   chartBox.dataset.points = String(xs.length);
   new uPlot({
-    width: Math.min(900, root.clientWidth || 900), height: 260,
+    // Within the chart box (its padding and border) on every screen.
+    width: Math.max(240, Math.min(900, (chartBox.clientWidth || 900) - 18)), height: 260,
     series: [{}, { label: point, stroke: "#1677ff", width: 1.5 }],
     axes: [{}, {}],
   }, [xs, ys], chartBox);

@@ -1,0 +1,383 @@
+// 工单: one ticket's whole life on one page, for every role (what its role
+// allows): what, where, who reported it (masked by the desk for the roles that
+// do not call residents), the device and the reading that raised it with a
+// chart of that point around the moment, the deadlines counting down, every
+// lifecycle action the desk allows now with the fields it needs, the audit
+// trail and the comments. #/tickets/123/print is its 维修单 / 派工单.
+import uPlot from "uplot";
+import { action, api, APIError, AuditEntry, Me, TicketDetail } from "../api";
+import { clear, h, reading } from "../dom";
+import { events } from "../events";
+import { assigneeText, errorText, fromLocalInput, person, staff, when, yuan } from "../format";
+import { duration, t } from "../i18n";
+import { Page } from "../page";
+import { printView } from "./print";
+
+const teams = ["engineering", "security", "customer_service", "management"];
+// Causes for the monthly statistics: a complaint's from the manuals' list,
+// a repair's from the engineers' usual ones.
+const complaintCauses = ["house_quality", "amenities", "equipment", "service", "fees", "emergency", "neighbours", "other"];
+const repairCauses = ["wear", "misuse", "quality", "installation", "external", "other"];
+
+let unsubscribe: (() => void)[] = [];
+// The reading's chart is kept across redraws of the page (a top-up
+// reminder's page redraws with every note of its gateway): it is drawn once
+// per ticket and reading.
+let chartKept: { key: string; el: HTMLElement } | null = null;
+let ticker: number | undefined;
+let pending: number | undefined;
+
+// place is where the ticket is: site name, building, floor, unit.
+export function place(tk: TicketDetail): string {
+  return [tk.site_name || tk.site, tk.building && t("loc.building", { b: tk.building }),
+    tk.floor && t("loc.floor", { f: tk.floor }), tk.unit && t("loc.unit", { u: tk.unit })].filter(Boolean).join(" ");
+}
+
+// countdown text of one pending deadline at now.
+export function countdown(step: string, due: string, now: number): { text: string; overdue: boolean } {
+  const left = Date.parse(due) - now;
+  const label = t("step." + step);
+  return left < 0
+    ? { text: `${label} ${t("control.overdue", { d: duration(-left) })}`, overdue: true }
+    : { text: `${label} ${t("ticket.left", { d: duration(left) })}`, overdue: false };
+}
+
+function deadlines(tk: TicketDetail): HTMLElement {
+  const now = Date.now();
+  const list = (tk.deadlines || []).filter((d) => d.state !== "withdrawn");
+  if (list.length === 0) return h("p", { class: "muted" }, t("ticket.noDeadlines"));
+  return h("ul", { class: "deadlines", id: "ticket-deadlines" }, ...list.map((d) => {
+    if (d.state === "pending") {
+      const c = countdown(d.step, d.due_at, now);
+      return h("li", { class: "countdown" + (c.overdue ? " overdue" : ""), "data-due": d.due_at, "data-step": d.step },
+        c.text, h("small", { class: "muted" }, " · " + t("ticket.dueAt", { at: when(d.due_at, tk.site_timezone) })));
+    }
+    if (d.state === "missed") return h("li", { class: "overdue" }, `${t("step." + d.step)} ${t("deadline.missed")}`, h("small", { class: "muted" }, " · " + when(d.due_at, tk.site_timezone)));
+    return h("li", { class: "met" }, `${t("step." + d.step)} ✓`, d.met_at ? h("small", { class: "muted" }, " · " + when(d.met_at, tk.site_timezone)) : null);
+  }));
+}
+
+function field(label: string, value: Node | string | undefined | null, id?: string): HTMLElement | null {
+  if (value === undefined || value === null || value === "") return null;
+  return h("div", { class: "field", id }, h("dt", {}, t(label)), h("dd", {}, value));
+}
+
+function facts(tk: TicketDetail, me: Me): HTMLElement {
+  const z = tk.site_timezone;
+  const canSeeDevices = ["admin", "manager", "engineer"].includes(me.role);
+  const device = tk.device ? (canSeeDevices ? h("a", { href: `#/engineering?device=${encodeURIComponent(tk.device)}` }, tk.device) : tk.device) : "";
+  const phone = tk.phone ? (tk.phone.includes("*") ? h("span", { class: "masked", title: t("ticket.masked") }, tk.phone) : h("a", { href: "tel:" + tk.phone }, tk.phone)) : "";
+  return h("dl", { class: "facts", id: "ticket-facts" },
+    field("ticket.place", place(tk), "ticket-place"),
+    field("ticket.reporter", tk.reporter ? h("span", {}, tk.reporter, " ", phone) : phone, "ticket-reporter"),
+    field("ticket.source", t("source." + tk.source)),
+    field("ticket.created", `${when(tk.created_at, z)} · ${person(tk.created_by)}`),
+    field("ticket.device", device),
+    field("ticket.reading", tk.reading ? `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""} · ${when(tk.reading.at, z, true)}` : ""),
+    field("ticket.assignee", assigneeText(tk), "ticket-assignee"),
+    field("ticket.appointment", when(tk.appointment_at, z)),
+    field("ticket.onSite", when(tk.on_site_at, z)),
+    field("ticket.resolution", tk.resolution, "ticket-resolution"),
+    field("ticket.cause", tk.cause ? t("cause." + tk.cause) : ""),
+    field("ticket.parts", tk.parts),
+    field("ticket.charge", yuan(tk.charge_cents)),
+    field("ticket.followUp", tk.satisfaction ? `${t("satisfaction." + tk.satisfaction)} · ${tk.follow_up_note || ""}` : "", "ticket-follow-up"),
+    field("ticket.description", tk.description),
+  );
+}
+
+// readingChart draws the reading's point 30 minutes either side of the
+// moment it was taken, with that moment marked.
+async function readingChart(tk: TicketDetail, box: HTMLElement) {
+  if (!tk.device || !tk.reading) return;
+  const at = tk.reading.at;
+  try {
+    const series = await api<{ samples: { t: string; v: number }[] }>(
+      `/devices/${encodeURIComponent(tk.device)}/history?point=${encodeURIComponent(tk.reading.point)}&at=${encodeURIComponent(at)}`);
+    if (series.samples.length === 0) {
+      clear(box, h("p", { class: "empty" }, t("eng.noData")));
+      return;
+    }
+    const xs = series.samples.map((s) => Date.parse(s.t) / 1000);
+    const ys = series.samples.map((s) => s.v);
+    const mark = Date.parse(at) / 1000;
+    clear(box);
+    box.dataset.points = String(xs.length);
+    const width = Math.max(260, Math.min(760, (box.clientWidth || 760) - 16));
+    new uPlot({
+      width, height: 200,
+      series: [{}, { label: `${tk.reading.point}${tk.reading.unit ? " (" + tk.reading.unit + ")" : ""}`, stroke: "#1677ff", width: 1.5 }],
+      axes: [{}, { size: 50 }],
+      hooks: {
+        draw: [(u: uPlot) => {
+          const x = u.valToPos(mark, "x", true);
+          const ctx = u.ctx;
+          ctx.save();
+          ctx.strokeStyle = "#cf222e";
+          ctx.setLineDash([4, 3]);
+          ctx.beginPath();
+          ctx.moveTo(x, u.bbox.top);
+          ctx.lineTo(x, u.bbox.top + u.bbox.height);
+          ctx.stroke();
+          ctx.restore();
+        }],
+      },
+    }, [xs, ys], box);
+  } catch (e) {
+    clear(box, h("p", { class: "empty" }, errorText(e)));
+  }
+}
+
+// actionForm is the form of one lifecycle action with the fields it needs.
+function actionForm(tk: TicketDetail, name: string, done: (msg: string, error?: boolean) => void): HTMLFormElement {
+  const z = tk.site_timezone;
+  const inputs: HTMLElement[] = [];
+  const add = (label: string, el: HTMLElement, wide = false) => {
+    inputs.push(h("label", { class: wide ? "wide" : "" }, t(label), el));
+    return el;
+  };
+  const text = (name: string, required = false, rows = 2) =>
+    h("textarea", { name, rows, required, maxlength: 2000 }) as HTMLTextAreaElement;
+  const get: (() => Record<string, unknown>)[] = [];
+  switch (name) {
+    case "dispatch": {
+      const team = add("control.team", h("select", { name: "team" }, h("option", { value: "" }, "—"),
+        ...teams.map((x) => h("option", { value: x, selected: x === (tk.team || "engineering") }, t("team." + x))))) as HTMLSelectElement;
+      const people = staff().filter((s) => s.role !== "gateway");
+      const who = add("control.assignee", h("select", { name: "assignee" }, h("option", { value: "" }, "—"),
+        ...people.map((s) => h("option", { value: s.name, selected: s.name === tk.assignee }, `${s.display_name || s.name}${s.team ? " · " + t("team." + s.team) : ""}`)))) as HTMLSelectElement;
+      const appt = add("form.appointment", h("input", { name: "appointment_at", type: "datetime-local" })) as HTMLInputElement;
+      get.push(() => {
+        const b: Record<string, unknown> = {};
+        if (team.value) b.team = team.value;
+        if (who.value) b.assignee = who.value;
+        if (appt.value) b.appointment_at = fromLocalInput(appt.value, z);
+        return b;
+      });
+      break;
+    }
+    case "resolve": {
+      const res = add("ticket.resolution", text("resolution", true, 3), true) as HTMLTextAreaElement;
+      const cause = add("ticket.cause", h("select", { name: "cause" }, h("option", { value: "" }, "—"), ...(tk.kind === "complaint" ? complaintCauses : repairCauses).map((c) => h("option", { value: c }, t("cause." + c))))) as HTMLSelectElement;
+      const parts = add("ticket.parts", h("input", { name: "parts", maxlength: 500, placeholder: t("ticket.partsHint") })) as HTMLInputElement;
+      const charge = add("ticket.chargeYuan", h("input", { name: "charge", type: "number", min: 0, step: "0.01", inputmode: "decimal" })) as HTMLInputElement;
+      get.push(() => {
+        const b: Record<string, unknown> = { resolution: res.value.trim() };
+        if (cause.value) b.cause = cause.value;
+        if (parts.value.trim()) b.parts = parts.value.trim();
+        if (charge.value) b.charge_cents = Math.round(Number(charge.value) * 100);
+        return b;
+      });
+      break;
+    }
+    case "follow_up": {
+      const score = add("col.satisfaction", h("select", { name: "satisfaction" }, ...[5, 4, 3, 2, 1].map((n) => h("option", { value: n }, t("satisfaction." + n))))) as HTMLSelectElement;
+      const note = add("asst.followUpNote", text("follow_up_note", true), true) as HTMLTextAreaElement;
+      get.push(() => ({ satisfaction: Number(score.value), follow_up_note: note.value.trim() }));
+      break;
+    }
+    case "cancel":
+    case "reopen": {
+      const note = add(name === "cancel" ? "ticket.cancelReason" : "ticket.reopenReason", text("note", true), true) as HTMLTextAreaElement;
+      get.push(() => ({ note: note.value.trim() }));
+      break;
+    }
+    default: {
+      // acknowledge, arrive, close: a remark for the trail, if any.
+      const note = add("ticket.remark", h("input", { name: "note", maxlength: 2000 })) as HTMLInputElement;
+      get.push(() => (note.value.trim() ? { note: note.value.trim() } : {}));
+    }
+  }
+  const msg = h("p", { class: "msg error", role: "alert" });
+  const form = h("form", { class: "card action-form", id: "form-" + name, "data-action": name },
+    h("h3", {}, t("action." + name)), ...inputs,
+    h("div", { class: "buttons" },
+      h("button", { type: "submit" }, t("ticket.confirm", { a: t("action." + name) })),
+      h("button", { type: "button", class: "ghost", onclick: () => form.remove() }, t("ticket.back"))),
+    msg) as HTMLFormElement;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body: Record<string, unknown> = { action: name };
+    for (const g of get) Object.assign(body, g());
+    const button = form.querySelector("button[type=submit]") as HTMLButtonElement;
+    button.disabled = true;
+    try {
+      await action(tk.id, body);
+      done(t("ticket.doneAction", { a: t("action." + name) }));
+    } catch (e) {
+      if (e instanceof APIError && e.status === 409) {
+        // The ticket moved on: show it as it is now, and say why.
+        done(errorText(e, tk.status), true);
+        return;
+      }
+      msg.textContent = errorText(e, tk.status);
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+const levelsKnown = ["assignee", "supervisor", "manager", "leadership"];
+
+// noteText is an audit note in the UI's language where the desk wrote it
+// itself (dispatched to, satisfaction, a missed deadline, a reminder).
+function noteText(a: AuditEntry, zone: string): string {
+  const note = a.note || "";
+  let m: RegExpExecArray | null;
+  if (a.action === "dispatch" && (m = /^to (.+)$/.exec(note))) {
+    return t("audit.to", { who: m[1].split(" ").map((w) => (teams.includes(w) ? t("team." + w) : person(w))).join(" · ") });
+  }
+  if (a.action === "follow_up" && (m = /^satisfaction (\d): ([\s\S]*)$/.exec(note))) {
+    return `${t("satisfaction." + m[1])}${t("audit.colon")}${m[2]}`;
+  }
+  if (a.action === "deadline_missed" && (m = /^(\w+) was due (\S+); escalated to (.*)$/.exec(note))) {
+    return t("audit.missed", { step: t("step." + m[1]), at: when(m[2], zone), to: m[3].split(", ").map((l) => (levelsKnown.includes(l) ? t("level." + l) : l)).join(t("list.sep")) });
+  }
+  if (a.action === "reminder" && (m = /^reminded by (\w+)([\s\S]*)$/.exec(note))) {
+    return t("audit.reminded", { ch: t("contact." + m[1]) }) + m[2];
+  }
+  return note;
+}
+
+function actionText(a: AuditEntry): string {
+  switch (a.action) {
+    case "created": return t("audit.created");
+    case "comment": return t("audit.comment");
+    case "gateway_note": return t("audit.gatewayNote");
+    case "priority_raised": return t("audit.priorityRaised");
+    default: return t("action." + a.action);
+  }
+}
+
+// trailShown is how many of the newest entries a long trail shows at first
+// (a top-up reminder collects a gateway note with every change of the balance).
+const trailShown = 100;
+let trailAll = false;
+
+function trail(all: AuditEntry[], zone: string, redraw: () => void): HTMLElement {
+  const entries = trailAll || all.length <= trailShown ? all : [all[0], ...all.slice(-(trailShown - 1))];
+  const more = entries.length < all.length
+    ? h("button", { type: "button", class: "ghost", id: "audit-all", onclick: () => { trailAll = true; redraw(); } }, t("ticket.trailAll", { n: all.length }))
+    : null;
+  return h("div", {}, more, h("table", { class: "grid compact", id: "audit" },
+    h("thead", {}, h("tr", {}, ...["audit.when", "audit.who", "audit.what", "audit.change", "audit.note"].map((k) => h("th", {}, t(k))))),
+    h("tbody", {}, ...entries.map((a) => h("tr", { class: a.action === "comment" || a.action === "gateway_note" ? "comment" : "audit", "data-action": a.action },
+      h("td", { class: "nowrap" }, when(a.at, zone, true)),
+      h("td", { class: "nowrap" }, a.actor === "scheduler" ? t("audit.system") : person(a.actor)),
+      h("td", { class: "nowrap" }, actionText(a)),
+      h("td", { class: "nowrap" }, a.from && a.to && a.from !== a.to ? `${t("status." + a.from)} → ${t("status." + a.to)}` : ""),
+      h("td", {}, noteText(a, zone)))))));
+}
+
+async function render(root: HTMLElement, id: number, me: Me) {
+  const [tk, { audit }] = await Promise.all([
+    api<TicketDetail>(`/tickets/${id}`),
+    api<{ audit: AuditEntry[] }>(`/tickets/${id}/audit`),
+  ]);
+  document.title = `#${tk.id} ${tk.title} · ${t("app.title")}`;
+  const msg = h("p", { class: "msg", id: "ticket-msg", role: "status" });
+  const formBox = h("div", { id: "action-box" });
+  const rerender = (text: string, error = false) => {
+    void render(root, id, me).then(() => {
+      const m = root.querySelector("#ticket-msg");
+      if (m) {
+        m.textContent = text;
+        m.classList.toggle("error", error);
+      }
+    });
+  };
+  const buttons = tk.allowed_actions.map((a) => h("button", {
+    type: "button", class: "act" + (a === "cancel" ? " ghost danger" : ""), "data-action": a,
+    onclick: () => {
+      clear(formBox, actionForm(tk, a, rerender));
+      (formBox.querySelector("textarea, input, select") as HTMLElement | null)?.focus();
+    },
+  }, t("action." + a)));
+  const note = h("textarea", { name: "body", rows: 2, required: true, maxlength: 2000, "aria-label": t("control.note") }) as HTMLTextAreaElement;
+  const noteForm = h("form", { id: "comment-form", class: "inline" }, h("label", { class: "wide" }, t("ticket.addComment"), note),
+    h("button", { type: "submit" }, t("control.addNote")));
+  noteForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api(`/tickets/${id}/comments`, { method: "POST", body: JSON.stringify({ body: note.value }) });
+      rerender(t("control.done"));
+    } catch (e) {
+      msg.textContent = errorText(e, tk.status);
+    }
+  });
+  const chartKey = tk.reading && tk.device ? `${tk.id}|${tk.device}|${tk.reading.point}|${tk.reading.at}` : "";
+  const reuse = chartKept?.key === chartKey && chartKey !== "";
+  const chart = reuse ? chartKept!.el : h("div", { class: "chart small", id: "reading-chart" });
+  if (chartKey) chartKept = { key: chartKey, el: chart };
+  clear(root,
+    h("div", { class: "page-head ticket-head" },
+      h("h2", {}, `#${tk.id} `, tk.title),
+      h("div", { class: "head-links" },
+        h("a", { href: `#/tickets/${tk.id}/print`, class: "button ghost", id: "print-link" }, t("ticket.print")),
+        h("button", { type: "button", class: "ghost", onclick: () => (history.length > 1 ? history.back() : (window.location.hash = "#/")) }, t("ticket.back")))),
+    h("div", { class: "badges", id: "ticket-badges" },
+      h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind)),
+      h("span", { class: "badge" }, tk.priority),
+      h("span", { class: `badge status-${tk.status}`, id: "ticket-status" }, t("status." + tk.status)),
+      tk.escalation_level > 0 ? h("span", { class: "badge escalated" }, t("control.escalated", { n: tk.escalation_level })) : null),
+    h("div", { class: "ticket-grid" },
+      h("section", {}, facts(tk, me)),
+      h("section", {}, h("h3", {}, t("col.deadline")), deadlines(tk),
+        tk.reading && tk.device ? h("h3", {}, t("ticket.readingChart")) : null, tk.reading && tk.device ? chart : null)),
+    h("h3", {}, t("ticket.actions")),
+    tk.allowed_actions.length ? h("div", { class: "actions-bar", id: "ticket-actions" }, ...buttons) : h("p", { class: "muted", id: "ticket-actions" }, t("ticket.noActions")),
+    formBox, msg,
+    h("h3", {}, t("ticket.trail")),
+    trail(audit, tk.site_timezone, () => void render(root, id, me)),
+    noteForm,
+  );
+  if (chartKey && !reuse) void readingChart(tk, chart);
+}
+
+function tick() {
+  const now = Date.now();
+  document.querySelectorAll<HTMLElement>("#ticket-deadlines .countdown").forEach((el) => {
+    const c = countdown(el.dataset.step!, el.dataset.due!, now);
+    el.classList.toggle("overdue", c.overdue);
+    (el.firstChild as Text).textContent = c.text;
+  });
+}
+
+export const ticketPage: Page = {
+  route: "tickets",
+  nav: "",
+  hidden: true,
+  roles: ["admin", "manager", "engineer", "control_room", "assistant"],
+  async render(root, params) {
+    ticketPage.leave!();
+    const id = Number(params.get("id"));
+    if (!Number.isInteger(id) || id < 1) {
+      clear(root, h("p", { class: "msg error" }, t("err.notFound")));
+      return;
+    }
+    const me = await api<Me>("/me");
+    if (params.get("print")) {
+      await printView(root, id);
+      return;
+    }
+    await render(root, id, me);
+    ticker = window.setInterval(tick, 1000);
+    // Another console's change redraws the page (an open form is kept).
+    unsubscribe = [events.on((e) => {
+      if (!e.type.startsWith("ticket.") || e.data?.id !== id) return;
+      window.clearTimeout(pending);
+      pending = window.setTimeout(() => {
+        if (root.querySelector("#action-box form")) return;
+        void render(root, id, me).catch(() => { /* the next event retries */ });
+      }, 300);
+    })];
+  },
+  leave() {
+    unsubscribe.forEach((u) => u());
+    unsubscribe = [];
+    window.clearInterval(ticker);
+    window.clearTimeout(pending);
+    chartKept = null;
+    trailAll = false;
+  },
+};
