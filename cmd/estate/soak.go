@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,8 +22,7 @@ func init() {
 // runSoak is `estate soak` (make soak): see internal/soak and docs/testing.md.
 func runSoak(args []string, stdout, stderr io.Writer) int {
 	o := soak.Defaults()
-	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("soak", stderr)
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long devices run and faults come (settling and counting come on top)")
 	fs.StringVar(&o.PostgresURL, "postgres", os.Getenv("ESTATE_TEST_POSTGRES_URL"), "PostgreSQL server for the desks (a fresh database is made and dropped); empty: one desk on SQLite")
 	fs.IntVar(&o.Desks, "desks", o.Desks, "desks on the PostgreSQL database (1 or 2; one without --postgres)")
@@ -43,8 +41,8 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "random seed of the fault plan (0: from the clock; the report names it)")
 	dir := fs.String("dir", "", "working folder (default var/soak/run-TIME)")
 	report := fs.String("report", "var/soak/report.md", "where the Markdown report is written (it is printed too)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if o.PostgresURL == "" {
 		o.Desks = 1
