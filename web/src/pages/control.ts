@@ -66,9 +66,21 @@ function countdownText(el: HTMLElement, now: number) {
   el.textContent = left < 0 ? `${label} ${t("control.overdue", { d: duration(-left) })}` : `${label} ${duration(left)}`;
 }
 
+// clipCell is a one-line cell cut with an ellipsis, its whole text in the
+// tooltip: location, device and reading may be as long as an id or a
+// building's name gets, and the control room must fit a 1366 px screen
+// whatever the data (a long device id once pushed it 81 px wide).
+function clipCell(text: string): HTMLElement {
+  return h("td", { class: "clip", title: text }, text);
+}
+
 function deadlineCell(tk: Ticket, now: number): HTMLElement {
   const cell = h("td", { class: "deadline" });
-  for (const d of tk.deadlines || []) {
+  const pending = (tk.deadlines || []).filter((d) => d.state === "pending");
+  // On one line the nearest comes first; the tooltip names every step.
+  pending.sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at));
+  cell.title = pending.map((d) => `${t("step." + d.step)} ${when(d.due_at, defaultZone)}`).join("\n");
+  for (const d of [...(tk.deadlines || []).filter((d) => d.state === "missed"), ...pending, ...(tk.deadlines || []).filter((d) => d.state === "met")]) {
     if (d.state === "pending") {
       const div = h("div", { class: "countdown", "data-due": d.due_at, "data-step": d.step });
       countdownText(div, now);
@@ -83,7 +95,7 @@ function deadlineCell(tk: Ticket, now: number): HTMLElement {
 }
 
 function statusCell(tk: Ticket): HTMLElement {
-  return h("td", { class: "status" },
+  return h("td", { class: "status", title: [t("status." + tk.status), tk.assignee || tk.team ? assigneeText(tk) : ""].filter(Boolean).join(" · ") },
     t("status." + tk.status),
     tk.acknowledged_at ? h("span", { class: "badge acked" }, t("control.acked")) : null,
     tk.assignee || tk.team ? h("span", { class: "muted" }, " " + assigneeText(tk)) : null,
@@ -121,9 +133,9 @@ function alarmRow(a: GatewayAlarm, now: number): HTMLElement {
     h("td", { class: "nowrap" }, h("span", { class: "badge alarm" }, t("control.alarm"))),
     h("td", { class: "nowrap" }, h("span", { class: `badge sev ${a.severity}` }, t("severity." + a.severity))),
     h("td", { class: "what", title: currentLang() === "en" ? a.message_en : a.message_zh }, currentLang() === "en" ? a.message_en : a.message_zh),
-    h("td", { class: "nowrap" }, location(a)),
-    h("td", { class: "nowrap" }, a.device),
-    h("td", { class: "nowrap" }, a.point ? `${a.point} ${reading(a.value)}` : ""),
+    clipCell(location(a)),
+    clipCell(a.device),
+    clipCell(a.point ? `${a.point} ${reading(a.value)}` : ""),
     h("td", { class: "age nowrap", "data-since": a.since || "" }, a.since ? duration(now - Date.parse(a.since)) : ""),
     h("td", { class: "deadline" }, h("span", { class: "muted" }, t("control.noTicket"))),
     h("td", { class: "status" }, a.acknowledged_by
@@ -184,11 +196,11 @@ function draw() {
         onkeydown: (ev: KeyboardEvent) => { if (ev.key === "Enter" && ev.target === ev.currentTarget) select(tk.id); },
       },
         h("td", { class: "nowrap" }, h("a", { href: `#/tickets/${tk.id}`, class: "ticket-link", onclick: (ev: Event) => ev.stopPropagation() }, "#" + tk.id)),
-        h("td", { class: "nowrap" }, h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind))),
+        h("td", { class: "clip", title: t("kind." + tk.kind) }, h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind))),
         h("td", { class: "what", title: tk.title }, tk.title),
-        h("td", { class: "nowrap" }, location(tk)),
-        h("td", { class: "nowrap" }, tk.device || ""),
-        h("td", { class: "nowrap" }, tk.reading ? `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""}` : ""),
+        clipCell(location(tk)),
+        clipCell(tk.device || ""),
+        clipCell(tk.reading ? `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""}` : ""),
         h("td", { class: "age nowrap", "data-since": tk.created_at }, duration(now - Date.parse(tk.created_at))),
         deadlineCell(tk, now),
         statusCell(tk),

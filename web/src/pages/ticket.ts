@@ -26,6 +26,11 @@ let unsubscribe: (() => void)[] = [];
 let chartKept: { key: string; el: HTMLElement } | null = null;
 let ticker: number | undefined;
 let pending: number | undefined;
+// The last answer to this console's own action (done, or why it was
+// refused) outlives the live redraws that follow it: another console's
+// change arriving a moment later must not wipe the sentence the user is
+// reading.
+let said: { id: number; text: string; error: boolean } | null = null;
 
 // place is where the ticket is: site name, building, floor, unit.
 export function place(tk: TicketDetail): string {
@@ -276,15 +281,14 @@ async function render(root: HTMLElement, id: number, me: Me) {
   ]);
   document.title = `#${tk.id} ${tk.title} · ${t("app.title")}`;
   const msg = h("p", { class: "msg", id: "ticket-msg", role: "status" });
+  if (said?.id === id) {
+    msg.textContent = said.text;
+    msg.classList.toggle("error", said.error);
+  }
   const formBox = h("div", { id: "action-box" });
   const rerender = (text: string, error = false) => {
-    void render(root, id, me).then(() => {
-      const m = root.querySelector("#ticket-msg");
-      if (m) {
-        m.textContent = text;
-        m.classList.toggle("error", error);
-      }
-    });
+    said = { id, text, error };
+    void render(root, id, me);
   };
   const buttons = tk.allowed_actions.map((a) => h("button", {
     type: "button", class: "act" + (a === "cancel" ? " ghost danger" : ""), "data-action": a,
@@ -379,5 +383,6 @@ export const ticketPage: Page = {
     window.clearTimeout(pending);
     chartKept = null;
     trailAll = false;
+    said = null;
   },
 };
