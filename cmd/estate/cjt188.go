@@ -38,13 +38,12 @@ func lineFlags(fs *flag.FlagSet) func() serial.Settings {
 // cjt188Discover lists the meters on a line. It opens the line itself, so
 // the gateway that polls that line must be stopped first.
 func cjt188Discover(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cjt188 discover", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("cjt188 discover", stderr)
 	line := lineFlags(fs)
 	timeout := fs.Duration("timeout", 500*time.Millisecond, "how long each probe listens")
 	highFirst := fs.Bool("high-first", false, "send identifiers DI1 first (810A as 81 0A) for meters that want it")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	s := line()
 	if s.Port == "" {
@@ -77,13 +76,12 @@ func cjt188Discover(args []string, stdout, stderr io.Writer) int {
 }
 
 func cjt188SetAddress(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cjt188 set-address", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("cjt188 set-address", stderr)
 	line := lineFlags(fs)
 	from := fs.String("from", "", "the meter's present address (default: the broadcast address, for the only meter on the line)")
 	to := fs.String("to", "", "the new 14-digit address")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	s := line()
 	if s.Port == "" || *to == "" {
@@ -117,14 +115,13 @@ func cjt188SetAddress(args []string, stdout, stderr io.Writer) int {
 // cjt188Valve opens or closes one configured meter's valve. It opens the
 // meter's line itself, so the gateway that polls that line must be stopped.
 func cjt188Valve(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cjt188 valve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("cjt188 valve", stderr)
 	path := fs.String("config", "", "site configuration")
 	id := fs.String("device", "", "id of the water meter")
 	openIt := fs.Bool("open", false, "open the valve (开阀)")
 	closeIt := fs.Bool("close", false, "close the valve (关阀)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if *path == "" || *id == "" || *openIt == *closeIt {
 		fmt.Fprintln(stderr, "usage: estate cjt188 valve --config FILE --device ID --open|--close")

@@ -40,7 +40,7 @@ func configAddDevices(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dryRun := fs.Bool("dry-run", false, "check and report; leave the configuration as it is")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: estate config add-devices CONFIG DEVICES.csv [--dry-run]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: estate config add-devices CONFIG DEVICES.csv [--dry-run]\n\n"+
 			"DEVICES.csv (or .xlsx) has a column per device key: id, family, protocol, profile, building,\n"+
 			"floor, unit, tags (separated by ;), poll_interval, timeout and the protocol's own keys\n"+
 			"(address, slave_id, …; nested options as serial.port). The devices are added after the\n"+
@@ -48,9 +48,9 @@ func configAddDevices(args []string, stdout, stderr io.Writer) int {
 			"configuration passes estate check; every problem is reported as file:row: column: problem.\n\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
+	pos, code, ok := parseInterleaved(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	if len(pos) != 2 {
 		fs.Usage()
@@ -97,13 +97,13 @@ func configExportDevices(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "", "csv or xlsx (default: from --to's extension, else csv)")
 	to := fs.String("to", "", "the file to write (default: standard output)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: estate config export-devices CONFIG [--format csv|xlsx] [--to FILE]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: estate config export-devices CONFIG [--format csv|xlsx] [--to FILE]\n\n"+
 			"The table has the columns estate config add-devices reads.\n\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
+	pos, code, ok := parseInterleaved(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fs.Usage()

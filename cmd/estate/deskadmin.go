@@ -44,15 +44,14 @@ func deskCommand(args []string, stdout, stderr io.Writer) int {
 
 // parseInterleaved parses flags that may come before and after the
 // positional arguments ("import households FILE --dry-run").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
+func parseInterleaved(fs *flag.FlagSet, args []string, stdout io.Writer) (pos []string, code int, ok bool) {
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+		if code, ok := parseFlags(fs, args, stdout); !ok {
+			return nil, code, false
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return pos, 0, true
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
@@ -93,13 +92,13 @@ func deskBackup(args []string, stdout, stderr io.Writer) int {
 	to := fs.String("to", "", "the backup file to write (must not exist)")
 	pgBin := fs.String("pg-bin", "", "folder of pg_dump (PostgreSQL; default: from PATH)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: estate desk backup --config FILE --to FILE [--pg-bin DIR]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: estate desk backup --config FILE --to FILE [--pg-bin DIR]\n\n"+
 			"SQLite: a consistent copy made with VACUUM INTO while the desk runs.\n"+
 			"PostgreSQL: pg_dump --format=custom (restore it with estate desk restore).\n\n")
 		fs.PrintDefaults()
 	}
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return flagExit(err)
+	if _, code, ok := parseInterleaved(fs, args, stdout); !ok {
+		return code
 	}
 	if *to == "" {
 		fs.Usage()
@@ -129,14 +128,14 @@ func deskRestore(args []string, stdout, stderr io.Writer) int {
 	force := fs.Bool("force", false, "restore although the database looks in use by a running desk")
 	pgBin := fs.String("pg-bin", "", "folder of pg_restore and psql (PostgreSQL; default: from PATH)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: estate desk restore --config FILE --from FILE [--force] [--pg-bin DIR]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: estate desk restore --config FILE --from FILE [--force] [--pg-bin DIR]\n\n"+
 			"Stop the desk first. SQLite: the configured file is replaced (the one replaced is kept\n"+
 			"beside it as FILE.before-restore-TIME). PostgreSQL: pg_restore --clean --if-exists into\n"+
 			"the configured database, in one transaction.\n\n")
 		fs.PrintDefaults()
 	}
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return flagExit(err)
+	if _, code, ok := parseInterleaved(fs, args, stdout); !ok {
+		return code
 	}
 	if *from == "" {
 		fs.Usage()
@@ -167,13 +166,6 @@ func deskRestore(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func flagExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 2
-}
-
 func deskImport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("desk import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -181,16 +173,16 @@ func deskImport(args []string, stdout, stderr io.Writer) int {
 	site := fs.String("site", "", "the site to import into (else every row names its site)")
 	dryRun := fs.Bool("dry-run", false, "check the file and report; import nothing")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: estate desk import households FILE --config FILE [--site ID] [--dry-run]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: estate desk import households FILE --config FILE [--site ID] [--dry-run]\n\n"+
 			"FILE is CSV (UTF-8) or XLSX with one row per resident: site, building, floor, unit, name,\n"+
 			"phone, contact, meters (separated by ;), or 楼栋, 楼层, 房号, 姓名, 电话, 联系方式, 电表.\n"+
 			"Every bad row is reported as file:row: column: problem; nothing is imported until the\n"+
 			"file is clean, and then everything in one transaction.\n\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
+	pos, code, ok := parseInterleaved(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	if len(pos) != 2 || pos[0] != "households" {
 		fs.Usage()
@@ -247,13 +239,13 @@ func deskExport(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "", "csv or xlsx (default: from --to's extension, else csv)")
 	to := fs.String("to", "", "the file to write (default: standard output)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: estate desk export households --config FILE --site ID [--format csv|xlsx] [--to FILE]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: estate desk export households --config FILE --site ID [--format csv|xlsx] [--to FILE]\n\n"+
 			"The file has the columns of estate desk import households and imports back.\n\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagExit(err)
+	pos, code, ok := parseInterleaved(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 || pos[0] != "households" || *site == "" {
 		fs.Usage()

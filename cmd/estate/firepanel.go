@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -32,12 +31,11 @@ func init() {
 // (with gateway.metrics_token when set), and the gateway sends the control
 // command and waits for the device's confirm.
 func firepanelTimeSync(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("firepanel time-sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("firepanel time-sync", stderr)
 	path := fs.String("config", "", "the gateway's configuration (YAML)")
 	id := fs.String("device", "", "id of the transmission device (default: every gbt26875 device)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if *path == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: estate firepanel time-sync --config FILE [--device ID]")

@@ -34,7 +34,10 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	for _, k := range devices.Simulators() {
 		invocations = append(invocations, []string{"sim", k.Name, "--help"})
 	}
-	invocations = append(invocations, []string{"--help"}, []string{"help"}, []string{"help", "check"})
+	invocations = append(invocations, []string{"--help"}, []string{"help"}, []string{"help", "check"},
+		// Commands that take words as well as flags read --help after them too.
+		[]string{"desk", "import", "households", "--help"}, []string{"desk", "export", "households", "-h"},
+		[]string{"config", "add-devices", "site.yaml", "--help"}, []string{"config", "export-devices", "site.yaml", "--help"})
 	sort.Slice(invocations, func(i, j int) bool { return strings.Join(invocations[i], " ") < strings.Join(invocations[j], " ") })
 	if len(commands) < 11 || len(groups) < 3 {
 		t.Fatalf("only %d commands and %d groups registered", len(commands), len(groups))
