@@ -74,12 +74,17 @@ vet:
 
 # Go benchmarks of the hot paths, with allocations per operation; the
 # components are started as for the tests (MQTT throughput through mosquitto; the desk's list benchmarks run on
-# SQLite and PostgreSQL with ESTATE_BENCH_TICKETS tickets, default 1,000,000).
+# SQLite and PostgreSQL with ESTATE_BENCH_TICKETS tickets, default 1,000,000;
+# the desk's HTTP load client, internal/loadtest BenchmarkCreateTicketsOverHTTP).
+# Last, one table of DESIGN §7's targets, measured and met or not
+# (internal/benchsummary), with the last `make bench-telegraf` run's figures;
+# the whole output stays in var/bench.txt.
 bench: deps
 	deploy/test-env.sh start
 	@rc=0; set -a; . var/test.env; set +a; \
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./... || rc=$$?; \
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./... 2>&1 | tee var/bench.txt; rc=$${PIPESTATUS[0]}; \
 	deploy/test-env.sh stop; \
+	$(GO) run ./internal/benchsummary/cmd/benchsummary --telegraf var/bench-telegraf/results.json var/bench.txt || rc=$$?; \
 	exit $$rc
 
 # Telegraf's modbus input and Estate's gateway, in turn, on the same simulated

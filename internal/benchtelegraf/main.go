@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices/modbus"
+	"github.com/estatehq/estate/internal/benchsummary"
 )
 
 type options struct {
@@ -148,6 +149,30 @@ func run(ctx context.Context, o options) error {
 		fleet.close()
 	}
 	printTable(os.Stdout, o, all)
+	return writeResults(filepath.Join(o.workDir, "results.json"), o, all)
+}
+
+// writeResults leaves the runs where `make bench`'s summary finds them
+// (benchsummary.ReadTelegraf), so that its table carries the last
+// side-by-side with its date.
+func writeResults(path string, o options, all []result) error {
+	host, _ := os.Hostname()
+	rep := benchsummary.TelegrafReport{At: time.Now().UTC(), Host: host, Endpoints: o.endpoints, Units: o.units}
+	runs := map[string]int{}
+	for _, r := range all {
+		k := fmt.Sprint(r.poller, r.points)
+		runs[k]++
+		rep.Runs = append(rep.Runs, benchsummary.TelegrafRun{Poller: r.poller, Points: r.points, Run: runs[k],
+			ReadingsPS: r.readingsPS, CPUPerM: r.cpuPerM, PeakRSSMB: r.peakRSSMB, Requests: r.requests})
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	log.Printf("results: %s", path)
 	return nil
 }
 

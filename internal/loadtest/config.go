@@ -12,7 +12,8 @@ import (
 // DeskConfig is what a replica's configuration file says; every replica of
 // a test gets the same one but for its listen address.
 type DeskConfig struct {
-	Database string // postgres:// URL
+	Database string // postgres:// URL, or the SQLite file when Driver is "sqlite"
+	Driver   string // "postgres" (default) or "sqlite"
 	// Tokens are name → (token, role, site).
 	Tokens []Token
 	// Staff are console accounts (bcrypt hashes).
@@ -38,7 +39,11 @@ func (c DeskConfig) Write(t testing.TB, dir, name, listen string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "site:\n  id: service-centre\n  name: load test\n  timezone: Asia/Shanghai\ndesk:\n")
-	fmt.Fprintf(&b, "  listen: %s\n  driver: postgres\n  database: %q\n  escalation_interval: 1s\n", listen, withAppName(c.Database, name))
+	if c.Driver == "sqlite" {
+		fmt.Fprintf(&b, "  listen: %s\n  driver: sqlite\n  database: %q\n  escalation_interval: 1s\n", listen, c.Database)
+	} else {
+		fmt.Fprintf(&b, "  listen: %s\n  driver: postgres\n  database: %q\n  escalation_interval: 1s\n", listen, withAppName(c.Database, name))
+	}
 	attempts := c.LoginAttempts
 	if attempts == 0 {
 		attempts = 5
