@@ -60,6 +60,12 @@ type SimEnv struct {
 	// words where it serves and how to stop it. Nil in the demo, whose
 	// simulators say it in the log.
 	Out io.Writer
+	// Subscribed, when set, tells whether anyone has subscribed to an MQTT
+	// topic yet: the demo's embedded broker knows. A simulated MQTT device
+	// says a fault or a forced door once, when it happens, so it starts its
+	// script only when the gateway listens (or after a minute), and a slow
+	// start on a loaded machine loses none of it.
+	Subscribed func(topic string) bool
 }
 
 // Logger is the simulator's logger.

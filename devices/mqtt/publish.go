@@ -169,6 +169,41 @@ func (p *Publisher) send(ctx context.Context, s *Subscription, payload []byte) e
 	return wait(ctx, p.client.Publish(topic, p.qos, false, payload))
 }
 
+// Topics are the concrete topics the device publishes on.
+func (p *Publisher) Topics() []string {
+	var out []string
+	for i := range p.profile.Subscriptions {
+		if t, err := p.topic(p.profile.Subscriptions[i].Topic); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// awaitListener returns once subscribed(t) holds for one of the device's
+// topics, ctx ends or within passes (the script then starts anyway: a
+// gateway that never comes must not stall the simulator).
+func (p *Publisher) awaitListener(ctx context.Context, subscribed func(string) bool, within time.Duration) {
+	if subscribed == nil {
+		return
+	}
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		for _, t := range p.Topics() {
+			if subscribed(t) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 func (p *Publisher) topic(raw string) (string, error) {
 	t, err := compileTopic(raw, nil)
 	if err != nil {

@@ -216,7 +216,10 @@ func startElevator(ctx context.Context, env devices.SimEnv, o *ElevatorSimOption
 	env.Announce(fmt.Sprintf("elevator %s publishing to %s (site %s, profile %s); Ctrl-C stops", o.TopicID, o.Broker, o.Site, o.Profile),
 		"simulated elevator monitor publishing", "broker", o.Broker, "script", scriptSummary(o.Script))
 	done := make(chan error, 1)
-	go func() { done <- RunElevatorSim(ctx, pub, sim, o.Every, log) }()
+	go func() {
+		pub.awaitListener(ctx, env.Subscribed, time.Minute)
+		done <- RunElevatorSim(ctx, pub, sim, o.Every, log)
+	}()
 	return func() error { err := <-done; pub.Close(); return err }, nil
 }
 
@@ -231,6 +234,9 @@ func startAccess(ctx context.Context, env devices.SimEnv, o *AccessSimOptions) (
 	env.Announce(fmt.Sprintf("door controller %s publishing to %s (site %s, profile %s); Ctrl-C stops", o.TopicID, o.Broker, o.Site, o.Profile),
 		"simulated door controller publishing", "broker", o.Broker, "script", scriptSummary(o.Script))
 	done := make(chan error, 1)
-	go func() { done <- RunAccessSim(ctx, pub, sim, o.Every, log) }()
+	go func() {
+		pub.awaitListener(ctx, env.Subscribed, time.Minute)
+		done <- RunAccessSim(ctx, pub, sim, o.Every, log)
+	}()
 	return func() error { err := <-done; pub.Close(); return err }, nil
 }

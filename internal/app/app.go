@@ -124,12 +124,15 @@ func RunGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *
 func RunDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer, configure func(*gateway.Gateway)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stopBroker, err := startEmbeddedBroker(cfg, log)
+	subscribed, stopBroker, err := startEmbeddedBroker(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer stopBroker() // last: the gateway and the simulators say goodbye through it
-	waitSims, err := StartSimulators(ctx, cfg, log.With("part", "simulator"))
+	// The MQTT simulators start their scripts once the gateway has subscribed
+	// (devices.SimEnv.Subscribed): the desk starts first, which took over
+	// 20 s on a loaded machine, and a fault said once before that was lost.
+	waitSims, err := startSimulators(ctx, cfg, devices.SimEnv{Log: log.With("part", "simulator"), Subscribed: subscribed})
 	if err != nil {
 		return err
 	}

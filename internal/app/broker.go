@@ -10,21 +10,21 @@ import (
 
 // startEmbeddedBroker runs the demo's MQTT broker when the configuration asks
 // for one (mqtt.embedded); the returned function stops it.
-func startEmbeddedBroker(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+func startEmbeddedBroker(cfg *config.Config, log *slog.Logger) (subscribed func(string) bool, stop func(), err error) {
 	m, err := mqtt.SettingsOf(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m.Embedded == nil {
-		return func() {}, nil
+		return nil, func() {}, nil
 	}
 	filters, err := mqtt.DeviceFilters(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, err := broker.Start(*m.Embedded, filters, log.With("part", "broker"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() { _ = b.Close() }, nil
+	return b.Subscribed, func() { _ = b.Close() }, nil
 }

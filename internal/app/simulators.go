@@ -17,6 +17,13 @@ import (
 // stops them and waits, is called. A simulator that stops on its own is
 // logged; the others go on.
 func StartSimulators(ctx context.Context, cfg *config.Config, log *slog.Logger) (wait func(), err error) {
+	return startSimulators(ctx, cfg, devices.SimEnv{Log: log})
+}
+
+// startSimulators is StartSimulators in env (the demo passes its broker's
+// Subscribed).
+func startSimulators(ctx context.Context, cfg *config.Config, env devices.SimEnv) (wait func(), err error) {
+	log := env.Logger()
 	sims, ps := devices.ConfiguredSimulators(cfg, nil)
 	if len(ps) > 0 {
 		return nil, config.Problems(ps)
@@ -31,7 +38,7 @@ func StartSimulators(ctx context.Context, cfg *config.Config, log *slog.Logger) 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	for _, s := range sims {
-		w, err := s.Start(ctx, devices.SimEnv{Log: log})
+		w, err := s.Start(ctx, env)
 		if err != nil {
 			cancel()
 			waitAll()

@@ -69,6 +69,13 @@ func Start(cfg devmqtt.EmbeddedBroker, deviceFilters []string, log *slog.Logger)
 	return &Broker{server: server, addr: cfg.Listen, log: log}, nil
 }
 
+// Subscribed tells whether any client has subscribed to a filter matching
+// topic (the demo's simulators wait for the gateway with it).
+func (b *Broker) Subscribed(topic string) bool {
+	s := b.server.Topics.Subscribers(topic)
+	return len(s.Subscriptions) > 0 || len(s.Shared) > 0
+}
+
 // URL is where clients connect.
 func (b *Broker) URL() string { return "tcp://" + b.addr }
 
