@@ -303,7 +303,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.As(err, &xe):
 		code, body = xe.Status, apiErr{Error: xe.Msg}
 	case errors.Is(err, store.ErrIncidentReport):
-		code, body = http.StatusConflict, apiErr{Error: err.Error(), Hint: "write the incident report (GET/PUT /tickets/{id}/incident); a manager approves it"}
+		code, body = http.StatusConflict, apiErr{Error: err.Error(), Field: "incident_report", Hint: "write the incident report (GET/PUT /tickets/{id}/incident); a manager approves it"}
 	case errors.Is(err, store.ErrConflict):
 		code, body = http.StatusConflict, apiErr{Error: err.Error()}
 	case errors.Is(err, store.ErrNotFound):

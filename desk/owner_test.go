@@ -93,7 +93,10 @@ func TestOwnerSideBadInput(t *testing.T) {
 	repair := decodeInto[wire.Ticket](t, body)
 	_, body = d.call(t, "POST", "/api/v1/tickets", roleTokens[RoleControlRoom], `{"kind":"emergency","title":"电梯困人","site":"site-a"}`)
 	em := decodeInto[wire.Ticket](t, body)
-	trail := func(id int64) string { _, b := d.call(t, "GET", fmt.Sprintf("/api/v1/tickets/%d/audit", id), adminToken, ""); return b }
+	trail := func(id int64) string {
+		_, b := d.call(t, "GET", fmt.Sprintf("/api/v1/tickets/%d/audit", id), adminToken, "")
+		return b
+	}
 	beforeRepair, beforeEm := trail(repair.ID), trail(em.ID)
 
 	// A follow-up on a ticket not resolved.

@@ -7,7 +7,7 @@ import { h } from "../dom";
 import { person, when } from "../format";
 import { t } from "../i18n";
 
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 && x > 0 ? 1 : 0)}%`;
+const pct = (x: number) => `${+(x * 100).toFixed(1)}%`;
 
 export function targetsTable(r: Report): HTMLElement {
   const rows = r.targets || [];
