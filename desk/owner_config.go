@@ -2,6 +2,7 @@ package desk
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
@@ -68,4 +69,31 @@ func siteSatisfied(d deskconfig.Config, site string) int {
 		return s.SatisfactionThreshold
 	}
 	return store.DefaultSatisfied
+}
+
+// targetRows are the report's owner-side figures and its targets as CSV
+// rows of section, item, value: a figure with nothing to count is empty
+// (the console shows "—"), and so is its verdict.
+func targetRows(r store.Report) [][]string {
+	rows := [][]string{
+		{"households", "registered", strconv.Itoa(r.Households)}, {"households", "followed_up", strconv.Itoa(r.HouseholdsFollowedUp)},
+		{"satisfaction", "threshold", strconv.Itoa(r.SatisfactionThreshold)}, {"satisfaction", "satisfied", strconv.Itoa(r.Satisfied)},
+		{"rework", "resolved_once", strconv.Itoa(r.EverResolved)}, {"rework", "reopened", strconv.Itoa(r.Reopened)},
+	}
+	for _, g := range r.Targets {
+		name := g.Name
+		if g.Step != "" {
+			name += "/" + string(g.Step)
+		}
+		value, met := "", ""
+		if g.Value != nil {
+			value = strconv.FormatFloat(*g.Value, 'f', 3, 64)
+		}
+		if g.Met != nil {
+			met = strconv.FormatBool(*g.Met)
+		}
+		rows = append(rows, []string{"target_value", name, value}, []string{"target", name, g.Op + " " + strconv.FormatFloat(g.Target, 'f', 3, 64)},
+			[]string{"target_met", name, met})
+	}
+	return rows
 }

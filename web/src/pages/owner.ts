@@ -4,10 +4,11 @@
 // over — and, for an emergency, its 突发事件处理表: the owner writes and
 // submits it, a manager approves or returns it, and #/tickets/5/incident-print
 // prints it. "My cases" (the cases a person owns) is a tab of my work.
-import { api, Me, Ticket, TicketDetail } from "../api";
+import { api, AuditEntry, Me, Ticket, TicketDetail } from "../api";
 import { clear, h } from "../dom";
 import { errorText, fromLocalInput, person, staff, when } from "../format";
 import { t } from "../i18n";
+import { noteText } from "./ticket";
 
 export interface Incident {
   ticket_id: number;
@@ -132,7 +133,7 @@ function timeline(v: IncidentView, zone: string): HTMLElement {
       h("td", { class: "nowrap" }, a.actor === "scheduler" ? t("audit.system") : person(a.actor)),
       h("td", { class: "nowrap" }, a.action === "created" ? t("audit.created") : t("action." + a.action) +
         (a.from && a.to && a.from !== a.to ? ` (${t("status." + a.from)} → ${t("status." + a.to)})` : "")),
-      h("td", {}, unsatisfiedNote(a.note || "") || a.note || "")))));
+      h("td", {}, noteText({ id: 0, ticket_id: v.ticket.id, ...a } as AuditEntry, zone))))));
 }
 
 // incidentPage is #/tickets/5/incident: the form for the owner, the

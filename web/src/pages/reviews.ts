@@ -13,7 +13,7 @@ export function targetsTable(r: Report): HTMLElement {
   const rows = r.targets || [];
   const show = (name: string, v: number | null) => (v === null ? "—" : name === "households_followed_up" ? String(v) : pct(v));
   return h("table", { class: "grid compact", id: "rep-targets" },
-    h("thead", {}, h("tr", {}, ...["tgt.title", "tgt.figure", "tgt.target", "tgt.met"].map((k) => h("th", {}, t(k))))),
+    h("thead", {}, h("tr", {}, ...["tgt.name", "tgt.figure", "tgt.target", "tgt.met"].map((k) => h("th", {}, t(k))))),
     h("tbody", {}, ...rows.map((g) => h("tr", { "data-target": g.name + (g.step ? "/" + g.step : ""), class: g.met === false ? "overdue" : "" },
       h("td", {}, t("tgt." + g.name, { step: g.step ? t("step." + g.step) : "" })),
       h("td", { class: "num" }, show(g.name, g.value), g.value !== null && g.name !== "households_followed_up" ? h("small", { class: "muted" }, ` (${g.num}/${g.den})`) : null),
@@ -36,8 +36,10 @@ export async function reviews(site: string, zone: string): Promise<HTMLElement> 
         h("thead", {}, h("tr", {}, ...["rev.owner", "rev.open", "rev.overdue", "rev.next"].map((k) => h("th", {}, t(k))))),
         h("tbody", {}, ...daily.owners.map((o) => h("tr", { class: o.overdue ? "overdue" : "" },
           h("td", {}, o.owner ? person(o.owner) : t("owner.none")), h("td", { class: "num" }, o.open), h("td", { class: "num" }, o.overdue),
-          h("td", {}, ...o.cases.slice(0, 8).map((c) => h("a", { href: `#/tickets/${c.id}`, class: "chip" + (c.overdue ? " overdue" : "") },
-            `#${c.id} ${c.title}${c.next_step ? " · " + t("step." + c.next_step) + " " + when(c.next_due, zone) : ""}`))))))),
+          h("td", {}, h("ul", { class: "rev-cases" }, ...o.cases.slice(0, 8).map((c) => h("li", { class: c.overdue ? "overdue" : "" },
+            h("a", { href: `#/tickets/${c.id}` }, `#${c.id} ${c.title}`),
+            c.next_step ? h("small", { class: "muted" }, ` · ${t("step." + c.next_step)} ${when(c.next_due, zone)}`) : null)),
+            o.cases.length > 8 ? h("li", { class: "muted" }, "…") : null)))))),
     h("h3", {}, t("rev.weekly")),
     weekly.overdue.length === 0 ? h("p", { class: "empty" }, t("rev.noneOverdue")) :
       h("table", { class: "grid compact", id: "rev-weekly" },

@@ -222,7 +222,7 @@ const levelsKnown = ["assignee", "supervisor", "manager", "leadership"];
 
 // noteText is an audit note in the UI's language where the desk wrote it
 // itself (dispatched to, satisfaction, a missed deadline, a reminder).
-function noteText(a: AuditEntry, zone: string): string {
+export function noteText(a: AuditEntry, zone: string): string {
   const note = a.note || "";
   let m: RegExpExecArray | null;
   if (a.action === "dispatch" && (m = /^to (.+)$/.exec(note))) {
