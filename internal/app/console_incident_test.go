@@ -26,21 +26,8 @@ const demoGatewayToken = "demo-gateway-token-not-for-production"
 // still refused; the manager approves it on the report's page; the close
 // goes through. The report prints; "my cases" lists what the owner owns.
 func consoleIncident(t *testing.T, b context.Context, base string) {
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/tickets", strings.NewReader(
-		`{"kind":"emergency","title":"3号楼电梯困人（演练）","site":"demo-estate","building":"3","source":"device_alarm"}`))
-	req.Header.Set("Authorization", "Bearer "+demoGatewayToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var tk wire.Ticket
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(out, &tk) != nil || tk.Owner != "" {
-		t.Fatalf("the gateway's emergency: %d %s", resp.StatusCode, bytes.TrimSpace(out))
-	}
-	id := tk.ID
+	id := gatewayTicket(t, base, `{"kind":"emergency","title":"3号楼电梯困人（演练）","site":"demo-estate","building":"3","source":"device_alarm"}`)
+	other := gatewayTicket(t, base, `{"kind":"repair","title":"2号楼门禁离线（演练）","site":"demo-estate","building":"2","source":"device_alarm"}`)
 
 	c := tab(t, b)
 	wait(t, c, 10*time.Second, "a 1366×768 screen", chromedp.EmulateViewport(1366, 768))
@@ -162,10 +149,21 @@ func consoleIncident(t *testing.T, b context.Context, base string) {
 	wait(t, p, 20*time.Second, "the report on a phone", chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d/incident", base, id)), chromedp.WaitVisible("#incident-form", chromedp.ByID))
 	checkLayout(t, p, "incident report at 390 px")
 	screenshot(t, p, "incident-phone-zh")
-	// My cases: what the control room owns (the emergency is closed: not listed).
+	// My cases: what the control room owns — the door it accepts now, not
+	// the emergency (closed).
+	wait(t, p, 20*time.Second, "the door's ticket", chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d", base, other)), chromedp.WaitVisible("#ticket-actions", chromedp.ByID))
+	clickUntil(t, p, 15*time.Second, "open acknowledge", `#ticket-actions button[data-action="acknowledge"]`, "#form-acknowledge")
+	wait(t, p, 15*time.Second, "acknowledge", chromedp.Click(`#form-acknowledge button[type="submit"]`, chromedp.ByQuery))
+	if owner, ok := textWhen(t, p, 15*time.Second, "#ticket-owner", "中控值班"); !ok {
+		t.Errorf("the door's owner: %q", owner)
+	}
 	wait(t, p, 20*time.Second, "my cases", chromedp.Navigate(base+"/#/mycases"), chromedp.WaitVisible("#owned-count", chromedp.ByID))
-	if list, ok := textWhen(t, p, 10*time.Second, "#work-box", "由您受理"); !ok || strings.Contains(list, "3号楼电梯困人（演练）") {
-		t.Errorf("my cases: %q", list)
+	card := fmt.Sprintf(`#owned-list article[data-ticket="%d"]`, other)
+	if text, ok := textWhen(t, p, 15*time.Second, card, "2号楼门禁离线（演练）", "每周回访"); !ok {
+		t.Errorf("my cases card: %q", text)
+	}
+	if list, _ := textWhen(t, p, 5*time.Second, "#work-box"); strings.Contains(list, "3号楼电梯困人（演练）") {
+		t.Errorf("a closed case in my cases: %q", list)
 	}
 	checkLayout(t, p, "my cases at 390 px")
 	screenshot(t, p, "my-cases-phone-zh")
@@ -181,4 +179,23 @@ func consoleIncident(t *testing.T, b context.Context, base string) {
 	}
 	checkLayout(t, m, "reports with targets at 1366×768")
 	screenshot(t, m, "reports-targets-zh")
+}
+
+// gatewayTicket opens a ticket as the demo's gateway does (no owner yet).
+func gatewayTicket(t *testing.T, base, body string) int64 {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/tickets", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+demoGatewayToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var tk wire.Ticket
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(out, &tk) != nil || tk.Owner != "" {
+		t.Fatalf("the gateway's ticket: %d %s", resp.StatusCode, bytes.TrimSpace(out))
+	}
+	return tk.ID
 }

@@ -262,7 +262,7 @@ export async function ownedCases(box: HTMLElement, me: Me, countdown: (step: str
             h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind)),
             h("span", { class: `badge status-${tk.status}` }, t("status." + tk.status))),
           h("a", { href: `#/tickets/${tk.id}`, class: "work-title" }, tk.title),
-          h("div", { class: "muted" }, `${t("control.assignee")}: ${tk.assignee ? person(tk.assignee) : "—"}`),
+          h("div", { class: "muted" }, `${t("ticket.assignee")}: ${tk.assignee ? person(tk.assignee) : "—"}`),
           dues.length ? h("div", { class: "work-dues" }, ...dues) : null);
       })));
 }
