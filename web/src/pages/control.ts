@@ -66,9 +66,13 @@ function countdownText(el: HTMLElement, now: number) {
   el.textContent = left < 0 ? `${label} ${t("control.overdue", { d: duration(-left) })}` : `${label} ${duration(left)}`;
 }
 
+// The owner's steps (the reply, the weekly call) are the front desk's, not
+// the control room's: left to the ticket's page and "my cases".
+const ownersSteps = ["reply", "weekly_call"];
+
 function deadlineCell(tk: Ticket, now: number): HTMLElement {
   const cell = h("td", { class: "deadline" });
-  for (const d of tk.deadlines || []) {
+  for (const d of (tk.deadlines || []).filter((d) => !ownersSteps.includes(d.step))) {
     if (d.state === "pending") {
       const div = h("div", { class: "countdown", "data-due": d.due_at, "data-step": d.step });
       countdownText(div, now);
@@ -142,7 +146,7 @@ function nowStrip(list: Ticket[], now: number): HTMLElement {
   return h("div", { id: "now-strip", class: "now-strip" },
     h("strong", {}, t("control.now", { n: open.length })),
     ...open.map((tk) => {
-      const due = (tk.deadlines || []).filter((d) => d.state === "pending").sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at))[0];
+      const due = (tk.deadlines || []).filter((d) => d.state === "pending" && !ownersSteps.includes(d.step)).sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at))[0];
       const chip = h("a", { href: `#/tickets/${tk.id}`, class: "now-chip" + (alerting(tk) ? " alert" : ""), "data-ticket": tk.id },
         `#${tk.id} ${tk.title}`);
       if (due) {
