@@ -139,6 +139,7 @@ func Validate(c *config.Config) []config.Problem {
 		if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "" {
 			add(p+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", s.Timezone)
 		}
+		checkSiteOwnerSide(d, s, p, add)
 	}
 	kinds := make([]string, len(wire.Kinds))
 	for i, k := range wire.Kinds {

@@ -34,6 +34,8 @@ type TicketDetail struct {
 	SiteTimezone string `json:"site_timezone"`
 	// Link is the ticket's page on the console, when desk.public_url is set.
 	Link string `json:"link,omitempty"`
+	// NeedsIncident: the ticket closes only with an approved incident report.
+	NeedsIncident bool `json:"needs_incident,omitempty"`
 }
 
 func (s *Server) ticketDetail(p Principal, t wire.Ticket) TicketDetail {
@@ -43,6 +45,7 @@ func (s *Server) ticketDetail(p Principal, t wire.Ticket) TicketDetail {
 		loc = s.location(t.Site)
 	}
 	d.SiteTimezone = loc.String()
+	d.NeedsIncident = ticket.NeedsIncidentReport(t)
 	for _, a := range ticket.AllowedActions(t.Kind, t.Status) {
 		// Acknowledging again changes nothing: not offered once acknowledged.
 		if a == ticket.Acknowledge && t.AcknowledgedAt != nil {

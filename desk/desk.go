@@ -65,6 +65,7 @@ type Store interface {
 	PutUnit(ctx context.Context, u store.Unit) error
 	GetUnit(ctx context.Context, site, unit string) (store.Unit, error)
 	HouseholdImporter
+	OwnerStore
 	AddReminder(ctx context.Context, r store.Reminder) (store.Reminder, error)
 	Reminders(ctx context.Context, ticketID int64) ([]store.Reminder, error)
 	TopUps(ctx context.Context, site string, now time.Time) ([]store.TopUp, error)
@@ -280,6 +281,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	var te *ticket.TransitionError
 	var ie *ticket.InputError
+	var xe *store.IncidentError
 	switch {
 	case errors.As(err, &he):
 		code = he.Code
@@ -298,6 +300,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 	case errors.As(err, &ie):
 		code, body = http.StatusUnprocessableEntity, apiErr{Error: ie.Error(), Field: ie.Field}
+	case errors.As(err, &xe):
+		code, body = xe.Status, apiErr{Error: xe.Msg}
+	case errors.Is(err, store.ErrIncidentReport):
+		code, body = http.StatusConflict, apiErr{Error: err.Error(), Field: "incident_report", Hint: "write the incident report (GET/PUT /tickets/{id}/incident); a manager approves it"}
 	case errors.Is(err, store.ErrConflict):
 		code, body = http.StatusConflict, apiErr{Error: err.Error()}
 	case errors.Is(err, store.ErrNotFound):

@@ -38,6 +38,8 @@ func StorePolicy(cfg *config.Config) store.Policy {
 		Route: func(t wire.Ticket, _ string, levels []ticket.Level) []string {
 			return routeNotice(d.Channels, t, levels)
 		},
+		Satisfied: func(site string) int { return siteSatisfied(d, site) },
+		Targets:   func(site string) store.Targets { return siteTargets(d, site) },
 	}
 }
 

@@ -82,6 +82,7 @@ func writeReportCSV(w http.ResponseWriter, r store.Report) error {
 	rows = append(rows, []string{"follow_up", "resolved", strconv.Itoa(r.Resolved)}, []string{"follow_up", "followed_up", strconv.Itoa(r.FollowedUp)},
 		[]string{"follow_up", "rate", f(r.FollowUpRate)}, []string{"follow_up", "complaint_rate", f(r.ComplaintFollowUpRate)},
 		[]string{"satisfaction", "count", strconv.Itoa(r.SatisfactionCount)}, []string{"satisfaction", "mean", f(r.SatisfactionMean)})
+	rows = append(rows, targetRows(r)...)
 	if err := cw.WriteAll(rows); err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ func (s *Server) createTicket(c echo.Context) error {
 	if n.AlarmKey != "" && !strings.HasPrefix(n.AlarmKey, n.Site+"/") {
 		return fieldError("alarm_key", fmt.Sprintf("must start with the ticket's site %q and a slash (alarm keys are <site>/<rule>/<device>)", n.Site))
 	}
+	n.Owner = s.ownerOf(p, n)
 	t, created, err := s.store.CreateTicket(c.Request().Context(), n, p.Name, s.now())
 	if err != nil {
 		return err
@@ -114,6 +115,9 @@ func (s *Server) listTickets(c echo.Context) error {
 	}
 	switch c.QueryParam("mine") {
 	case "":
+	case "owner":
+		// My cases: those I accepted and answer for.
+		f.Owner = p.Name
 	case "true":
 		// My work: assigned to me, or to my team.
 		f.MineName = p.Name
@@ -121,7 +125,7 @@ func (s *Server) listTickets(c echo.Context) error {
 			f.MineTeam = st.Team
 		}
 	default:
-		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "mine: use mine=true (tickets assigned to me or my team)", Field: "mine"})
+		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "mine: use mine=true (tickets assigned to me or my team) or mine=owner (the cases I own)", Field: "mine"})
 	}
 	if f.Status != "" && !slices.Contains(statuses, f.Status) {
 		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: fmt.Sprintf("status: %q is not a status", f.Status), Field: "status"})

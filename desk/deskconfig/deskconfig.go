@@ -84,6 +84,27 @@ type Site struct {
 	// the 维修单 and notifications; empty: the id.
 	Name     string `yaml:"name"`
 	Timezone string `yaml:"timezone"`
+	// Head is the staff name of the management office's head (管理处主任):
+	// the owner of the site's important complaints. Empty: their creator.
+	Head string `yaml:"head"`
+	// SatisfactionThreshold (1–5, default 3): a follow-up below it reopens
+	// the ticket to engineering; at or above it counts as satisfied.
+	SatisfactionThreshold int `yaml:"satisfaction_threshold"`
+	// Targets of the monthly report; unset ones take the defaults.
+	Targets SiteTargets `yaml:"targets"`
+}
+
+// SiteTargets are a site's monthly targets; zero means the default (the
+// manuals': follow-up rate 100 %, satisfaction rate ≥ 96 %, effective
+// complaint rate ≤ 1 % of households, ≥ 20 households followed up; ours:
+// each deadline step met ≥ 95 %, reopened ≤ 5 %). Rates are fractions (0.96).
+type SiteTargets struct {
+	FollowUpRate         float64 `yaml:"follow_up_rate"`
+	SatisfactionRate     float64 `yaml:"satisfaction_rate"`
+	ComplaintRate        float64 `yaml:"complaint_rate"`
+	HouseholdsFollowedUp int     `yaml:"households_followed_up"`
+	OnTime               float64 `yaml:"on_time"`
+	ReopenRate           float64 `yaml:"reopen_rate"`
 }
 
 // DeadlineRule sets deadlines for a kind on a site ("*" or empty: every site).

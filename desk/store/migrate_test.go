@@ -301,6 +301,12 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 			if err != nil || tk.Title != "3号楼电梯困人" || tk.AcknowledgedAt == nil {
 				t.Errorf("old emergency: %+v %v", tk, err)
 			}
+			// 013: every old ticket is owned by whoever created it.
+			for _, id := range []int64{1, 2} {
+				if old, err := st.GetTicket(ctx, id); err != nil || old.Owner == "" || old.Owner != old.CreatedBy {
+					t.Errorf("old ticket %d: owner %q, created by %q: %v", id, old.Owner, old.CreatedBy, err)
+				}
+			}
 			if audit, err := st.Audit(ctx, 1); err != nil || len(audit) < 3 {
 				t.Errorf("old audit trail: %+v %v", audit, err)
 			}

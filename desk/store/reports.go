@@ -38,6 +38,16 @@ type Report struct {
 	ComplaintFollowUpRate float64 `json:"complaint_follow_up_rate"`
 	SatisfactionCount     int     `json:"satisfaction_count"`
 	SatisfactionMean      float64 `json:"satisfaction_mean"`
+	// The owner's side and the targets (reviews.go): households of the
+	// site, those followed up in the month, follow-ups at or above the
+	// site's threshold, tickets resolved at least once and those reopened.
+	Households            int      `json:"households"`
+	HouseholdsFollowedUp  int      `json:"households_followed_up"`
+	Satisfied             int      `json:"satisfied"`
+	SatisfactionThreshold int      `json:"satisfaction_threshold"`
+	EverResolved          int      `json:"ever_resolved"`
+	Reopened              int      `json:"reopened"`
+	Targets               []Target `json:"targets"`
 }
 
 // StepShare is how one step's deadlines went.
@@ -173,5 +183,11 @@ func (s *Store) MonthlyReport(ctx context.Context, site string, from, to time.Ti
 			r.Deadlines = append(r.Deadlines, *sh)
 		}
 	}
-	return r, drows.Err()
+	if err := drows.Err(); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	if err := s.addTargets(ctx, &r); err != nil {
+		return r, fmt.Errorf("report: %w", err)
+	}
+	return r, nil
 }

@@ -55,6 +55,24 @@ type Policy struct {
 	// Route returns the notification channels that carry an event of a ticket
 	// to the given escalation levels; nil sends nothing.
 	Route func(t wire.Ticket, event string, levels []ticket.Level) []string
+	// Satisfied returns a site's satisfaction threshold (1–5): a follow-up
+	// below it reopens the ticket to engineering; nil means DefaultSatisfied.
+	Satisfied func(site string) int
+	// Targets returns a site's monthly targets; nil means DefaultTargets.
+	Targets func(site string) Targets
+}
+
+// DefaultSatisfied is the satisfaction threshold when none is configured: 3
+// of 5 ("fair") counts as satisfied; 1 and 2 send the work back.
+const DefaultSatisfied = 3
+
+func (p Policy) satisfied(site string) int {
+	if p.Satisfied != nil {
+		if n := p.Satisfied(site); n >= 1 && n <= 5 {
+			return n
+		}
+	}
+	return DefaultSatisfied
 }
 
 var defaultDeadlines = ticket.DefaultDeadlines()

@@ -225,7 +225,9 @@ func TestComplaintLifecycleAndAudit(t *testing.T) {
 			states[d.Step] = d.State
 		}
 		wantStates := map[wire.Step]wire.DeadlineState{wire.StepDispatch: wire.DeadlineMet, wire.StepRespond: wire.DeadlineMet,
-			wire.StepResolve: wire.DeadlineMet, wire.StepFollowUp: wire.DeadlineMet}
+			wire.StepResolve: wire.DeadlineMet, wire.StepFollowUp: wire.DeadlineMet,
+			// The follow-up told the resident the result; a solved case needs no more weekly calls.
+			wire.StepReply: wire.DeadlineMet, wire.StepWeeklyCall: wire.DeadlineWithdrawn}
 		if fmt.Sprint(states) != fmt.Sprint(wantStates) {
 			t.Fatalf("deadlines: %v, want %v", states, wantStates)
 		}
@@ -287,7 +289,8 @@ func TestMissedDeadlinesEscalateOnce(t *testing.T) {
 			due[d.Step] = d.DueAt
 		}
 		if !due[wire.StepDispatch].Equal(t0.Add(10*time.Minute)) || !due[wire.StepOnSite].Equal(t0.Add(15*time.Minute)) ||
-			!due[wire.StepResolve].Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, shanghai)) || len(due) != 3 {
+			!due[wire.StepResolve].Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, shanghai)) ||
+			!due[wire.StepWeeklyCall].Equal(t0.AddDate(0, 0, 7)) || len(due) != 4 {
 			t.Fatalf("due times: %v", due)
 		}
 		if m, err := st.MissDeadlines(ctx, t0.Add(9*time.Minute), 100); err != nil || len(m) != 0 {

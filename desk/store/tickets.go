@@ -22,7 +22,7 @@ const ticketColumns = `id, kind, category, priority, status, title, description,
 	device, alarm_key, source, reporter, phone, contact, reading_point, reading_value, reading_unit, reading_at,
 	created_by, assignee, team, appointment_at, resolution, cause, charge_cents, satisfaction, follow_up_note,
 	escalation_level, created_at, updated_at, acknowledged_at, dispatched_at, on_site_at, resolved_at,
-	followed_up_at, closed_at, cancelled_at, parts`
+	followed_up_at, closed_at, cancelled_at, parts, owner, replied_at, reply_note, reply_committed_at`
 
 // qualifiedTicketColumns names the columns with their table, for joins.
 var qualifiedTicketColumns = func() string {
@@ -81,12 +81,12 @@ func (s *Store) createTicketTx(ctx context.Context, tx *sql.Tx, n wire.NewTicket
 		}
 		row := s.txQueryRow(ctx, tx, (`INSERT INTO tickets (kind, category, priority, status, title, description, site,
 			building, floor, unit, device, alarm_key, source, reporter, phone, contact, reading_point, reading_value,
-			reading_unit, reading_at, created_by, appointment_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			reading_unit, reading_at, created_by, appointment_at, created_at, updated_at, owner)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING RETURNING ` + ticketColumns),
 			n.Kind, n.Category, priorityOf(n), wire.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
 			n.Device, n.AlarmKey, source, n.Reporter, n.Phone, n.Contact, rp, rv, ru, ra, by, nullTime(n.AppointmentAt),
-			nanos(now), nanos(now))
+			nanos(now), nanos(now), n.Owner)
 		t, err = scanTicket(row)
 		if errors.Is(err, ErrNotFound) {
 			// The insert hit a uniqueness index: return the ticket that holds
@@ -205,6 +205,8 @@ type Filter struct {
 	// MineName, or dispatched to MineTeam (when not empty). Either set
 	// enables the filter.
 	MineName, MineTeam string
+	// Owner selects the cases a person owns (受理人).
+	Owner string
 	// Search matches title and description, case-insensitively.
 	Search string
 	// Oldest sorts oldest first; the default is newest first.
@@ -240,6 +242,9 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]wire.Ticket, error
 	}
 	if f.Assignee != "" {
 		add("assignee = ?", f.Assignee)
+	}
+	if f.Owner != "" {
+		add("owner = ?", f.Owner)
 	}
 	if f.MineName != "" || f.MineTeam != "" {
 		add("(assignee = ? OR (team = ? AND team <> ''))", f.MineName, f.MineTeam)
@@ -331,12 +336,24 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id int64, c ticket
 		if err != nil {
 			return err
 		}
+		if c.Action == ticket.CloseTicket && ticket.NeedsIncidentReport(t) {
+			if err := s.incidentApproved(ctx, tx, t); err != nil {
+				return err
+			}
+		}
+		// A follow-up below the site's threshold sends the work back to
+		// engineering with the resident's words (see reopenUnsatisfied).
+		unsatisfied := c.Action == ticket.FollowUp && c.Satisfaction < s.policy.satisfied(t.Site)
 		from := t.Status
 		set := []string{"status = ?", "updated_at = ?"}
 		args := []any{to, nanos(now)}
 		add := func(col string, v any) { set = append(set, col+" = ?"); args = append(args, v) }
 		stamp := func(col string) { set = append(set, col+" = COALESCE("+col+", ?)"); args = append(args, nanos(now)) }
 		note := c.Note
+		if t.Owner == "" && (c.Action == ticket.Acknowledge || c.Action == ticket.Dispatch) {
+			// A ticket a gateway opened is owned by whoever accepts it.
+			add("owner", actor)
+		}
 		switch c.Action {
 		case ticket.Acknowledge:
 			stamp("acknowledged_at")
@@ -385,9 +402,16 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id int64, c ticket
 			if isUniqueViolation(err) {
 				return fmt.Errorf("%w: another open ticket already holds alarm %q; close it first", ErrConflict, t.AlarmKey)
 			}
+			if isTriggerRefusal(err) {
+				// The database's own guard (migration 013), behind incidentApproved.
+				return fmt.Errorf("%w: ticket %d: %v", ErrIncidentReport, id, err)
+			}
 			return err
 		}
 		if err := s.meetSteps(ctx, tx, id, ticket.StepsMetBy(c.Action), now); err != nil {
+			return err
+		}
+		if err := s.withdrawSteps(ctx, tx, id, ticket.StepsEndedBy(c.Action)); err != nil {
 			return err
 		}
 		if c.Action == ticket.Dispatch && c.AppointmentAt != nil && c.AppointmentAt.After(now) {
@@ -405,14 +429,22 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id int64, c ticket
 			_, err = s.txExec(ctx, tx, (`UPDATE ticket_deadlines SET state = ? WHERE ticket_id = ? AND state = ?`),
 				wire.DeadlineWithdrawn, id, wire.DeadlinePending)
 		case ticket.Reopen:
-			// The work starts again: the engineer must be back and done in time.
-			err = s.addDeadlines(ctx, tx, t, now, func(st wire.Step) bool { return st == wire.StepOnSite || st == wire.StepResolve })
+			// The work starts again: the engineer must be back and done in
+			// time, and the owner calls weekly again while it lasts.
+			err = s.addDeadlines(ctx, tx, t, now, func(st wire.Step) bool {
+				return st == wire.StepOnSite || st == wire.StepResolve || st == wire.StepWeeklyCall
+			})
 		}
 		if err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, id, now, actor, string(c.Action), from, to, note); err != nil {
 			return err
+		}
+		if unsatisfied {
+			if err := s.reopenUnsatisfied(ctx, tx, t, c, actor, now); err != nil {
+				return err
+			}
 		}
 		out, err = scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?`), id))
 		if err != nil {
@@ -423,6 +455,9 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id int64, c ticket
 		}
 		if c.Action == ticket.Dispatch {
 			return s.notify(ctx, tx, now, out, "dispatched", []ticket.Level{ticket.LevelAssignee})
+		}
+		if unsatisfied {
+			return s.notify(ctx, tx, now, out, "reopened", []ticket.Level{ticket.LevelAssignee, ticket.LevelSupervisor})
 		}
 		return nil
 	}()
@@ -537,12 +572,13 @@ func scanTicket(r scanner) (wire.Ticket, error) {
 	var t wire.Ticket
 	var rp, ru sql.NullString
 	var rv sql.NullFloat64
-	var ra, appointment, ack, disp, onSite, resolved, followed, closed, cancelled sql.NullInt64
+	var ra, appointment, ack, disp, onSite, resolved, followed, closed, cancelled, replied, committed sql.NullInt64
 	var created, updated int64
 	err := r.Scan(&t.ID, &t.Kind, &t.Category, &t.Priority, &t.Status, &t.Title, &t.Description, &t.Site, &t.Building,
 		&t.Floor, &t.Unit, &t.Device, &t.AlarmKey, &t.Source, &t.Reporter, &t.Phone, &t.Contact, &rp, &rv, &ru, &ra,
 		&t.CreatedBy, &t.Assignee, &t.Team, &appointment, &t.Resolution, &t.Cause, &t.ChargeCents, &t.Satisfaction, &t.FollowUpNote,
-		&t.EscalationLevel, &created, &updated, &ack, &disp, &onSite, &resolved, &followed, &closed, &cancelled, &t.Parts)
+		&t.EscalationLevel, &created, &updated, &ack, &disp, &onSite, &resolved, &followed, &closed, &cancelled, &t.Parts,
+		&t.Owner, &replied, &t.ReplyNote, &committed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound
 	}
@@ -555,6 +591,7 @@ func scanTicket(r scanner) (wire.Ticket, error) {
 	t.CreatedAt, t.UpdatedAt = time.Unix(0, created), time.Unix(0, updated)
 	t.AppointmentAt, t.AcknowledgedAt, t.DispatchedAt, t.OnSiteAt = timePtr(appointment), timePtr(ack), timePtr(disp), timePtr(onSite)
 	t.ResolvedAt, t.FollowedUpAt, t.ClosedAt, t.CancelledAt = timePtr(resolved), timePtr(followed), timePtr(closed), timePtr(cancelled)
+	t.RepliedAt, t.ReplyCommittedAt = timePtr(replied), timePtr(committed)
 	return t, nil
 }
 

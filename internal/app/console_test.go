@@ -293,11 +293,11 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("each role sees only its pages", func(t *testing.T) {
 		want := map[string][]string{
-			"admin":     {"中控室", "工程部", "客服", "管理", "住户导入"},
-			"manager":   {"中控室", "工程部", "客服", "管理", "住户导入"},
+			"admin":     {"中控室", "工程部", "客服", "管理", "住户导入", "我的工作"},
+			"manager":   {"中控室", "工程部", "客服", "管理", "住户导入", "我的工作"},
 			"engineer":  {"我的工单", "中控室", "工程部"},
-			"control":   {"中控室"},
-			"assistant": {"客服", "住户导入"},
+			"control":   {"中控室", "我的工作"},
+			"assistant": {"客服", "住户导入", "我的工作"},
 		}
 		for _, name := range []string{"admin", "manager", "engineer", "control", "assistant"} {
 			tb := tab(t, b)
@@ -657,6 +657,10 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("a repair's whole life by clicks: form, dispatch, the engineer's phone, follow-up, close, print", func(t *testing.T) {
 		consoleTicketLife(t, b, base)
+	})
+
+	t.Run("an emergency closes only when its incident report is approved, by clicks (console_incident_test.go)", func(t *testing.T) {
+		consoleIncident(t, b, base)
 	})
 
 	t.Run("every page at 1366×768 and 390 px in both languages keeps within the screen", func(t *testing.T) {

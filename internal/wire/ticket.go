@@ -87,6 +87,10 @@ type Ticket struct {
 	Contact   string   `json:"contact,omitempty"`
 	Reading   *Reading `json:"reading,omitempty"`
 	CreatedBy string   `json:"created_by"`
+	// Owner (受理人) is who accepted the case and answers for it to the end:
+	// the reply, the weekly calls and the follow-up are theirs; the assignee
+	// does the work. Important complaints are owned by the site's head.
+	Owner string `json:"owner,omitempty"`
 	// Assignee is the person, Team the team, the ticket is dispatched to.
 	Assignee      string     `json:"assignee,omitempty"`
 	Team          string     `json:"team,omitempty"`
@@ -98,6 +102,11 @@ type Ticket struct {
 	ChargeCents  int64  `json:"charge_cents,omitempty"`
 	Satisfaction int    `json:"satisfaction,omitempty"`
 	FollowUpNote string `json:"follow_up_note,omitempty"`
+	// ReplyNote is what the owner told the resident (the result, or why it
+	// cannot be solved yet); ReplyCommittedAt the reply time then promised.
+	ReplyNote        string     `json:"reply_note,omitempty"`
+	RepliedAt        *time.Time `json:"replied_at,omitempty"`
+	ReplyCommittedAt *time.Time `json:"reply_committed_at,omitempty"`
 	// EscalationLevel is the rung of Levels reached by missed deadlines.
 	EscalationLevel int `json:"escalation_level"`
 
@@ -125,11 +134,13 @@ const (
 	StepOnSite      Step = "on_site"     // the engineer is there
 	StepRemind      Step = "remind"      // the household was told to buy power
 	StepResolve     Step = "resolve"     // done ("same day")
+	StepReply       Step = "reply"       // the result told to the resident (or a committed reply time)
+	StepWeeklyCall  Step = "weekly_call" // a call to the resident every week while the case is open
 	StepFollowUp    Step = "follow_up"   // 回访, counted from resolution
 )
 
 // Steps lists every step in lifecycle order.
-var Steps = []Step{StepAcknowledge, StepDispatch, StepRespond, StepOnSite, StepRemind, StepResolve, StepFollowUp}
+var Steps = []Step{StepAcknowledge, StepDispatch, StepRespond, StepOnSite, StepRemind, StepResolve, StepReply, StepWeeklyCall, StepFollowUp}
 
 // FromResolution reports whether a step's deadline counts from the ticket's
 // resolution rather than from its creation.
@@ -176,6 +187,13 @@ type NewTicket struct {
 	Reading       *Reading   `json:"reading,omitempty"`
 	// Priority overrides the kind's default (an urgent top-up reminder is P2).
 	Priority string `json:"priority,omitempty"`
+	// SubKind is the complaint's sub-kind (written, important, staff
+	// attitude, general; the kinds' part of issue 14 keeps it): an
+	// "important" complaint is owned by the site's head.
+	SubKind string `json:"sub_kind,omitempty"`
+	// Owner is set by the desk (the staff member who opens the ticket, the
+	// site's head for an important complaint), never by the caller.
+	Owner string `json:"-"`
 }
 
 // MaxTextLen bounds free-text fields (notes, resolutions, comments), in bytes.
@@ -210,7 +228,7 @@ func (n NewTicket) Validate() error {
 	}{
 		{"title", n.Title, 200}, {"description", n.Description, MaxTextLen}, {"category", n.Category, 64},
 		{"site", n.Site, 64}, {"building", n.Building, 64}, {"floor", n.Floor, 64}, {"unit", n.Unit, 64},
-		{"device", n.Device, 128}, {"alarm_key", n.AlarmKey, 256}, {"reporter", n.Reporter, 100}, {"phone", n.Phone, 32},
+		{"device", n.Device, 128}, {"sub_kind", n.SubKind, 64}, {"alarm_key", n.AlarmKey, 256}, {"reporter", n.Reporter, 100}, {"phone", n.Phone, 32},
 	} {
 		if len(f.value) > f.max {
 			errs = append(errs, fmt.Sprintf("%s is longer than %d bytes", f.name, f.max))

@@ -94,6 +94,10 @@ export interface Ticket {
   acknowledged_at?: string;
   resolved_at?: string;
   deadlines?: Deadline[];
+  owner?: string;
+  reply_note?: string;
+  replied_at?: string;
+  reply_committed_at?: string;
 }
 
 // TicketDetail is GET /tickets/{id}: the ticket with what its lifecycle
@@ -103,6 +107,7 @@ export interface TicketDetail extends Ticket {
   site_name: string;
   site_timezone: string;
   link?: string;
+  needs_incident?: boolean;
 }
 
 export interface AuditEntry {
@@ -197,6 +202,9 @@ export interface Report {
   complaint_follow_up_rate: number;
   satisfaction_count: number;
   satisfaction_mean: number;
+  households?: number;
+  households_followed_up?: number;
+  targets?: { name: string; step?: string; value: number | null; target: number; op: string; met: boolean | null; num: number; den: number }[];
 }
 
 export interface Me {

@@ -14,12 +14,12 @@ import { assistantsPage } from "./pages/assistants";
 import { controlPage } from "./pages/control";
 import { engineeringPage } from "./pages/engineering";
 import { householdsPage } from "./pages/households";
-import { myWorkPage } from "./pages/mywork";
+import { myCasesPage, myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
 import { ticketPage } from "./pages/ticket";
 
 // In menu order; a role's first page is where it lands (an engineer on "my work").
-const pages: Page[] = [myWorkPage, controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage, ticketPage];
+const pages: Page[] = [myWorkPage, controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage, myCasesPage, ticketPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
@@ -105,7 +105,9 @@ async function route() {
   const params = new URLSearchParams(query || "");
   if (id) params.set("id", id);
   if (sub === "print") params.set("print", "1");
-  document.body.classList.toggle("printing", sub === "print");
+  // #/tickets/123/incident and …/incident-print: its 突发事件处理表 (pages/owner.ts).
+  if (sub === "incident" || sub === "incident-print") params.set("incident", sub === "incident" ? "1" : "print");
+  document.body.classList.toggle("printing", sub === "print" || sub === "incident-print");
   current = page;
   const tick = async () => {
     try {

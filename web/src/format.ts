@@ -102,6 +102,8 @@ export function errorText(e: unknown, status = ""): string {
   if (!(e instanceof APIError)) return t("err.network");
   switch (e.status) {
     case 409:
+      // An emergency closed before its incident report is approved (owner.ts).
+      if (e.field === "incident_report") return t("inc.needed");
       // A lifecycle refusal: the ticket moved on (another console) or the
       // step does not fit its status; say what can be done now.
       if (e.allowed.length > 0) {

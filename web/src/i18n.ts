@@ -1,5 +1,7 @@
 // Message catalogues. Simplified Chinese is the default; English is a switch
 // remembered in localStorage. Every string the console shows is here.
+import { ownerEn, ownerZh } from "./owner_i18n";
+
 export type Lang = "zh-CN" | "en";
 
 const zh: Record<string, string> = {
@@ -777,6 +779,10 @@ const en: Record<string, string> = {
   "level.manager": "manager",
   "level.leadership": "leadership",
 };
+
+// The owner's side (issue 14 parts 3–6) keeps its strings in owner_i18n.ts.
+Object.assign(zh, ownerZh);
+Object.assign(en, ownerEn);
 
 export const catalogues: Record<Lang, Record<string, string>> = { "zh-CN": zh, en };
 

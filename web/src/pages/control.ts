@@ -66,6 +66,10 @@ function countdownText(el: HTMLElement, now: number) {
   el.textContent = left < 0 ? `${label} ${t("control.overdue", { d: duration(-left) })}` : `${label} ${duration(left)}`;
 }
 
+// The owner's steps (the reply, the weekly call) are the front desk's, not
+// the control room's: left to the ticket's page and "my cases".
+const ownersSteps = ["reply", "weekly_call"];
+
 // clipCell is a one-line cell cut with an ellipsis, its whole text in the
 // tooltip: location, device and reading may be as long as an id or a
 // building's name gets, and the control room must fit a 1366 px screen
@@ -76,11 +80,12 @@ function clipCell(text: string): HTMLElement {
 
 function deadlineCell(tk: Ticket, now: number): HTMLElement {
   const cell = h("td", { class: "deadline" });
-  const pending = (tk.deadlines || []).filter((d) => d.state === "pending");
+  const mine = (tk.deadlines || []).filter((d) => !ownersSteps.includes(d.step));
+  const pending = mine.filter((d) => d.state === "pending");
   // On one line the nearest comes first; the tooltip names every step.
   pending.sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at));
   cell.title = pending.map((d) => `${t("step." + d.step)} ${when(d.due_at, defaultZone)}`).join("\n");
-  for (const d of [...(tk.deadlines || []).filter((d) => d.state === "missed"), ...pending, ...(tk.deadlines || []).filter((d) => d.state === "met")]) {
+  for (const d of [...mine.filter((d) => d.state === "missed"), ...pending, ...mine.filter((d) => d.state === "met")]) {
     if (d.state === "pending") {
       const div = h("div", { class: "countdown", "data-due": d.due_at, "data-step": d.step });
       countdownText(div, now);
@@ -154,7 +159,7 @@ function nowStrip(list: Ticket[], now: number): HTMLElement {
   return h("div", { id: "now-strip", class: "now-strip" },
     h("strong", {}, t("control.now", { n: open.length })),
     ...open.map((tk) => {
-      const due = (tk.deadlines || []).filter((d) => d.state === "pending").sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at))[0];
+      const due = (tk.deadlines || []).filter((d) => d.state === "pending" && !ownersSteps.includes(d.step)).sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at))[0];
       const chip = h("a", { href: `#/tickets/${tk.id}`, class: "now-chip" + (alerting(tk) ? " alert" : ""), "data-ticket": tk.id },
         `#${tk.id} ${tk.title}`);
       if (due) {

@@ -9,6 +9,7 @@ import { events } from "../events";
 import { assigneeText, errorText, when } from "../format";
 import { t } from "../i18n";
 import { Page } from "../page";
+import { ownedCases } from "./owner";
 import { countdown, place } from "./ticket";
 
 let unsubscribe: (() => void)[] = [];
@@ -103,37 +104,57 @@ async function draw(box: HTMLElement, me: Me) {
 
 function tick() {
   const now = Date.now();
-  document.querySelectorAll<HTMLElement>("#work-list .countdown").forEach((el) => {
+  document.querySelectorAll<HTMLElement>("#work-list .countdown, #owned-list .countdown").forEach((el) => {
     const c = countdown(el.dataset.step!, el.dataset.due!, now);
     el.classList.toggle("overdue", c.overdue);
     el.textContent = c.text;
   });
 }
 
+// renderWork draws my work with its two tabs: the tickets dispatched to me
+// (an engineer's round) and the cases I own (受理人: reply, weekly calls,
+// follow-up), the latter first for the front desk.
+async function renderWork(root: HTMLElement, params: URLSearchParams, route: string, defaultTab: "assigned" | "owned") {
+  myWorkPage.leave!();
+  const me = await api<Me>("/me");
+  const tab = params.get("tab") === "owned" || params.get("tab") === "assigned" ? params.get("tab")! : defaultTab;
+  const box = h("section", { id: "work-box" });
+  const tabLink = (name: string, label: string) => h("a", { href: `#/${route}?tab=${name}`, id: "tab-" + name, role: "tab",
+    class: "button" + (tab === name ? "" : " ghost"), "aria-selected": tab === name ? "true" : "false" }, t(label));
+  clear(root, h("div", { class: "page-head" }, h("h2", {}, t(tab === "owned" ? "work.casesTitle" : "work.title", { who: me.display_name || me.name }))),
+    h("div", { class: "tabs", role: "tablist" }, tabLink("assigned", "work.tabAssigned"), tabLink("owned", "work.tabOwned")), box);
+  const drawTab = () => (tab === "owned" ? ownedCases(box, me, countdown) : draw(box, me));
+  await busy(box, drawTab);
+  ticker = window.setInterval(tick, 1000);
+  unsubscribe = [events.on((e) => {
+    if (!e.type.startsWith("ticket.")) return;
+    window.clearTimeout(pending);
+    pending = window.setTimeout(() => {
+      if (box.querySelector("form")) return; // an engineer is typing
+      void busy(box, drawTab).catch(() => { /* the next event retries */ });
+    }, 300);
+  })];
+}
+
 export const myWorkPage: Page = {
   route: "mywork",
   nav: "nav.mywork",
   roles: ["engineer"],
-  async render(root) {
-    myWorkPage.leave!();
-    const me = await api<Me>("/me");
-    const box = h("section", { id: "work-box" });
-    clear(root, h("div", { class: "page-head" }, h("h2", {}, t("work.title", { who: me.display_name || me.name }))), box);
-    await busy(box, () => draw(box, me));
-    ticker = window.setInterval(tick, 1000);
-    unsubscribe = [events.on((e) => {
-      if (!e.type.startsWith("ticket.")) return;
-      window.clearTimeout(pending);
-      pending = window.setTimeout(() => {
-        if (box.querySelector("form")) return; // an engineer is typing
-        void busy(box, () => draw(box, me)).catch(() => { /* the next event retries */ });
-      }, 300);
-    })];
-  },
+  render: (root, params) => renderWork(root, params, "mywork", "assigned"),
   leave() {
     unsubscribe.forEach((u) => u());
     unsubscribe = [];
     window.clearInterval(ticker);
     window.clearTimeout(pending);
   },
+};
+
+// myCasesPage is my work for the front desk, the control room and managers,
+// who own cases more than they do the work: the same page, "my cases" first.
+export const myCasesPage: Page = {
+  route: "mycases",
+  nav: "nav.mycases",
+  roles: ["admin", "manager", "control_room", "assistant"],
+  render: (root, params) => renderWork(root, params, "mycases", "owned"),
+  leave: () => myWorkPage.leave!(),
 };

@@ -5,7 +5,9 @@ import { api, download, Gateway, Me, Report, Ticket } from "../api";
 import { bars } from "../charts";
 import { clear, h } from "../dom";
 import { duration, t } from "../i18n";
+import { defaultZone } from "../format";
 import { Page } from "../page";
+import { reviews, targetsTable } from "./reviews";
 
 function thisMonth(): string {
   const d = new Date();
@@ -47,6 +49,7 @@ function draw(box: HTMLElement, r: Report) {
   const kindLabel = (k: string) => k.split("/").map((p, i) => (i === 0 ? t("kind." + p) : p)).join(" / ");
   clear(box,
     summary(r),
+    h("h3", {}, t("tgt.title")), targetsTable(r),
     h("div", { class: "charts" },
       h("div", { class: "chart-card" }, h("h3", {}, t("rep.byKind")), mapBars("chart-kind", r.by_kind, (k) => t("kind." + k))),
       h("div", { class: "chart-card" }, h("h3", {}, t("rep.deadlinesMet")),
@@ -94,5 +97,6 @@ export const reportsPage: Page = {
       return;
     }
     draw(box, await api<Report>(`/reports/monthly?${query}`));
+    box.append(await reviews(site, defaultZone));
   },
 };

@@ -12,6 +12,7 @@ import { assigneeText, errorText, fromLocalInput, person, staff, when, yuan } fr
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 import { printView } from "./print";
+import { incidentPage, incidentPrint, ownerPanel, unsatisfiedNote } from "./owner";
 
 const teams = ["engineering", "security", "customer_service", "management"];
 // Causes for the monthly statistics: a complaint's from the manuals' list,
@@ -226,7 +227,7 @@ const levelsKnown = ["assignee", "supervisor", "manager", "leadership"];
 
 // noteText is an audit note in the UI's language where the desk wrote it
 // itself (dispatched to, satisfaction, a missed deadline, a reminder).
-function noteText(a: AuditEntry, zone: string): string {
+export function noteText(a: AuditEntry, zone: string): string {
   const note = a.note || "";
   let m: RegExpExecArray | null;
   if (a.action === "dispatch" && (m = /^to (.+)$/.exec(note))) {
@@ -238,6 +239,7 @@ function noteText(a: AuditEntry, zone: string): string {
   if (a.action === "deadline_missed" && (m = /^(\w+) was due (\S+); escalated to (.*)$/.exec(note))) {
     return t("audit.missed", { step: t("step." + m[1]), at: when(m[2], zone), to: m[3].split(", ").map((l) => (levelsKnown.includes(l) ? t("level." + l) : l)).join(t("list.sep")) });
   }
+  if (a.action === "reopen" && unsatisfiedNote(note)) return unsatisfiedNote(note)!;
   if (a.action === "reminder" && (m = /^reminded by (\w+)([\s\S]*)$/.exec(note))) {
     return t("audit.reminded", { ch: t("contact." + m[1]) }) + m[2];
   }
@@ -325,7 +327,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
       h("span", { class: `badge status-${tk.status}`, id: "ticket-status" }, t("status." + tk.status)),
       tk.escalation_level > 0 ? h("span", { class: "badge escalated" }, t("control.escalated", { n: tk.escalation_level })) : null),
     h("div", { class: "ticket-grid" },
-      h("section", {}, facts(tk, me)),
+      h("section", {}, facts(tk, me), ownerPanel(tk, me, rerender)),
       h("section", {}, h("h3", {}, t("col.deadline")), deadlines(tk),
         tk.reading && tk.device ? h("h3", {}, t("ticket.readingChart")) : null, tk.reading && tk.device ? chart : null)),
     h("h3", {}, t("ticket.actions")),
@@ -364,6 +366,10 @@ export const ticketPage: Page = {
       await printView(root, id);
       return;
     }
+    if (params.get("incident")) {
+      await (params.get("incident") === "print" ? incidentPrint(root, id) : incidentPage(root, id, me));
+      return;
+    }
     await render(root, id, me);
     ticker = window.setInterval(tick, 1000);
     // Another console's change redraws the page (an open form is kept).
@@ -371,7 +377,7 @@ export const ticketPage: Page = {
       if (!e.type.startsWith("ticket.") || e.data?.id !== id) return;
       window.clearTimeout(pending);
       pending = window.setTimeout(() => {
-        if (root.querySelector("#action-box form")) return;
+        if (root.querySelector("#action-box form, #owner-box form")) return;
         void render(root, id, me).catch(() => { /* the next event retries */ });
       }, 300);
     })];
