@@ -23,7 +23,7 @@ var (
 )
 
 func routes(s *Server) []route {
-	return []route{
+	return append([]route{
 		{http.MethodGet, "/me", s.me, everyoneRoles},
 		{http.MethodGet, "/staff", s.listStaff, staffRoles},
 		{http.MethodPost, "/logout", s.logout, staffRoles},
@@ -57,5 +57,7 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
 		{http.MethodGet, "/devices/:id/alarms", s.deviceAlarms, staffRoles},
-	}
+	},
+		// The control room's shifts, duty log and keys (duty.go).
+		dutyRoutes(s)...)
 }
