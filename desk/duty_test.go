@@ -233,15 +233,15 @@ func TestDutyDay(t *testing.T) {
 	}
 	signPath, acceptPath := fmt.Sprintf("/api/v1/duty/sheets/%d/sign", night.ID), fmt.Sprintf("/api/v1/duty/sheets/%d/accept", night.ID)
 	// Bad input: nothing changes.
-	d.must(409, "POST", acceptPath, dora, `{"keys_counted":1}`)            // not signed yet
-	d.must(403, "POST", signPath, dora, `{}`)                              // dora is not the outgoing shift
-	d.must(200, "POST", signPath, nina, `{"note":"火警已报 119"}`)            // nina signs
-	d.must(409, "POST", signPath, nina, `{}`)                              // once
+	d.must(409, "POST", acceptPath, dora, `{"keys_counted":1}`) // not signed yet
+	d.must(403, "POST", signPath, dora, `{}`)                   // dora is not the outgoing shift
+	d.must(200, "POST", signPath, nina, `{"note":"火警已报 119"}`)  // nina signs
+	d.must(409, "POST", signPath, nina, `{}`)                   // once
 	if _, body := d.call(t, "POST", acceptPath, evan, `{"keys_counted":1}`); !strings.Contains(body, "evan is not on the next shift") {
 		t.Errorf("accepted by the evening's operator: %s", body)
 	}
-	d.must(403, "POST", acceptPath, nina, `{"keys_counted":1}`)            // the signer
-	d.must(422, "POST", acceptPath, dora, `{}`)                            // no count
+	d.must(403, "POST", acceptPath, nina, `{"keys_counted":1}`) // the signer
+	d.must(422, "POST", acceptPath, dora, `{}`)                 // no count
 	// 08:15: not accepted yet, the supervisors are reminded; once.
 	d.at("08:14")
 	if n := d.notices(); len(n) != 0 {

@@ -133,7 +133,7 @@ func (s *Server) deliver(ctx context.Context, ch deskconfig.Channel, n store.Not
 	var body any
 	target := ch.URL
 	link := s.ticketLink(n.Ticket.ID)
-	if n.TicketID == 0 {
+	if n.Ticket.ID == 0 {
 		link = "" // a shift's notice: no ticket to link to
 	}
 	switch ch.Type {
@@ -236,7 +236,7 @@ func markdown(n store.Notification) string {
 	fmt.Fprintf(&b, "> **%s** → %s\n\n", what, strings.Join(levels, ", "))
 	where := strings.Join(slices.DeleteFunc([]string{t.Site, t.Building, t.Unit}, func(s string) bool { return s == "" }), " / ")
 	fmt.Fprintf(&b, "- 位置 where: %s\n", mdText(where))
-	if n.TicketID == 0 {
+	if t.ID == 0 {
 		// A shift's notice (desk/shift): no ticket, status or device.
 		return b.String()
 	}

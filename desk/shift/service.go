@@ -139,10 +139,10 @@ type Duty struct {
 	Holdover bool `json:"holdover"`
 	// Pending are the sheets of ended shifts not accepted yet, oldest first;
 	// Sheet is the current shift's, once built.
-	Pending []Sheet  `json:"pending"`
-	Sheet   *Sheet   `json:"sheet,omitempty"`
-	Entries []Entry  `json:"entries"`
-	Reminder string  `json:"handover_reminder"`
+	Pending  []Sheet  `json:"pending"`
+	Sheet    *Sheet   `json:"sheet,omitempty"`
+	Entries  []Entry  `json:"entries"`
+	Reminder string   `json:"handover_reminder"`
 	Kinds    []string `json:"entry_kinds"`
 }
 
@@ -541,7 +541,9 @@ func (s *Service) Return(ctx context.Context, site string, keyID int64, by strin
 }
 
 // Keys is a site's register.
-func (s *Service) Keys(ctx context.Context, site string) ([]Key, error) { return s.st.Keys(ctx, site, s.o.Now()) }
+func (s *Service) Keys(ctx context.Context, site string) ([]Key, error) {
+	return s.st.Keys(ctx, site, s.o.Now())
+}
 
 // Log is the duty log of a site over a period: the sheets of the shifts in
 // it, its entries and events, and its key loans; with q, only what matches.

@@ -22,7 +22,9 @@ type Store struct {
 }
 
 // NewStore is the store on the desk's database; dialect is "sqlite" or "postgres".
-func NewStore(db *sql.DB, dialect string) *Store { return &Store{db: db, postgres: dialect == "postgres"} }
+func NewStore(db *sql.DB, dialect string) *Store {
+	return &Store{db: db, postgres: dialect == "postgres"}
+}
 
 var errNotFound = errors.New("not found")
 
@@ -91,7 +93,9 @@ func (s *Store) addEntry(ctx context.Context, x execer, e Entry) (Entry, error) 
 }
 
 // AddEntry writes a duty-log entry.
-func (s *Store) AddEntry(ctx context.Context, e Entry) (Entry, error) { return s.addEntry(ctx, s.db, e) }
+func (s *Store) AddEntry(ctx context.Context, e Entry) (Entry, error) {
+	return s.addEntry(ctx, s.db, e)
+}
 
 // EntryFilter selects entries of a site.
 type EntryFilter struct {
