@@ -185,7 +185,13 @@ func (p Plan) At(site string, t time.Time, loc *time.Location) Instance {
 	for day := -1; day <= 0; day++ {
 		for _, def := range p {
 			start := time.Date(y, m, d+day, def.Start/60, def.Start%60, 0, 0, loc)
-			end := start.Add(time.Duration(def.minutes()) * time.Minute)
+			// The end on the wall clock, not start + duration: a shift
+			// across a clock change is an hour shorter or longer.
+			endDay := d + day
+			if def.End <= def.Start {
+				endDay++
+			}
+			end := time.Date(y, m, endDay, def.End/60, def.End%60, 0, 0, loc)
 			if !t.Before(start) && t.Before(end) {
 				// The latest start wins where a clock change made two cover t.
 				if best.Name == "" || start.After(best.Start) {
