@@ -495,6 +495,8 @@ const zh: Record<string, string> = {
   "field.due_at": "应还时间",
   "field.kind": "类别",
   "field.shift_start": "班次",
+  "alarm.cleared": "已恢复",
+  "alarm.pending": "待确认",
 };
 
 const en: Record<string, string> = {
@@ -950,6 +952,8 @@ const en: Record<string, string> = {
   "field.due_at": "due back",
   "field.kind": "kind",
   "field.shift_start": "shift",
+  "alarm.cleared": "cleared",
+  "alarm.pending": "pending",
 };
 
 export const catalogues: Record<Lang, Record<string, string>> = { "zh-CN": zh, en };

@@ -101,7 +101,7 @@ function sheetView(sh: Sheet, zone: string, actions: HTMLElement | null): HTMLEl
     h("p", { class: "muted" }, t("duty.builtBy", { who: person(sh.built_by), at: when(sh.built_at, zone) }), " · ", t("duty.next"), ": ", shiftText(sh.next, zone)),
     section(t("duty.sec.alarms", { n: sh.alarms.length }), sh.alarms.map((a) => h("tr", {},
       h("td", {}, h("span", { class: "badge " + (a.severity === "critical" ? "emergency" : "") }, t("severity." + (a.severity || "info")))),
-      h("td", {}, a.rule, " · ", a.device), h("td", {}, when(a.since, zone)), h("td", {}, a.state)))),
+      h("td", {}, a.rule, " · ", a.device), h("td", {}, when(a.since, zone)), h("td", {}, t("alarm." + a.state))))),
     section(t("duty.sec.emergencies", { n: sh.emergencies.length }), sh.emergencies.map((tk) => ticketRow(tk, zone))),
     section(t("duty.sec.tickets", { n: sh.tickets.length }), sh.tickets.map((tk) => ticketRow(tk, zone))),
     section(t("duty.sec.entries", { n: sh.entries.length }), sh.entries.map((e) => entryRow(e, zone))),
