@@ -3,6 +3,9 @@ package desk
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +13,9 @@ import (
 
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/shift"
+	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/internal/config"
+	"github.com/estatehq/estate/internal/testenv"
 )
 
 // The control room of site-a in Asia/Shanghai: three shifts (the default
@@ -58,8 +64,22 @@ type dutyDesk struct {
 	t *testing.T
 }
 
-func newDutyDesk(t *testing.T) *dutyDesk {
+func newDutyDesk(t *testing.T) *dutyDesk { return newDutyDeskOn(t, "") }
+
+// newDutyDeskOn is the desk on SQLite, or on PostgreSQL at pgURL.
+func newDutyDeskOn(t *testing.T, pgURL string) *dutyDesk {
 	d := &dutyDesk{testDesk: newDesk(t, dutyConfig), t: t}
+	if pgURL != "" {
+		cfg := d.srv.cfg
+		policy := StorePolicy(&config.Config{Site: config.Site{ID: "site-a", Timezone: "Asia/Shanghai"}, Desk: cfg})
+		st, err := store.Open(context.Background(), store.PostgresDialect, pgURL, policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		srv := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), WithClock(d.clock.Now), WithLocation(policy.Location))
+		d.testDesk = &testDesk{srv: srv, h: srv.Handler(), st: st, clock: d.clock}
+	}
 	if d.srv.Duty() == nil {
 		t.Fatal("the desk on its SQL store has no shift service")
 	}
@@ -149,7 +169,16 @@ func entryBodies(es []shift.Entry) []string {
 // tickets and keys, and checks each handover sheet, the people on duty, the
 // reminders and the duty log.
 func TestDutyDay(t *testing.T) {
-	d := newDutyDesk(t)
+	t.Run("sqlite", func(t *testing.T) { dutyDay(t, newDutyDesk(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv("ESTATE_TEST_POSTGRES_URL") == "" && os.Getenv("CI") != "true" {
+			t.Skip("ESTATE_TEST_POSTGRES_URL not set")
+		}
+		dutyDay(t, newDutyDeskOn(t, testenv.PostgreSQL(t)))
+	})
+}
+
+func dutyDay(t *testing.T, d *dutyDesk) {
 	nina, dora, evan := dutyTokens["nina"], dutyTokens["dora"], dutyTokens["evan"]
 	const site = "?site=site-a"
 

@@ -103,7 +103,7 @@ func (s *Store) Loans(ctx context.Context, f LoanFilter, now time.Time) ([]Loan,
 		where, args = append(where, "l.lent_at < ?"), append(args, nanos(f.To))
 	}
 	if f.Search != "" {
-		where = append(where, "(LOWER(k.label) LIKE ? OR LOWER(k.name) LIKE ? OR LOWER(l.borrower) LIKE ? OR LOWER(l.note) LIKE ?)")
+		where = append(where, "(LOWER(k.label) LIKE ? ESCAPE '\\' OR LOWER(k.name) LIKE ? ESCAPE '\\' OR LOWER(l.borrower) LIKE ? ESCAPE '\\' OR LOWER(l.note) LIKE ? ESCAPE '\\')")
 		for range 4 {
 			args = append(args, like(f.Search))
 		}

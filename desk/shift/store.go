@@ -127,7 +127,7 @@ func (s *Store) Entries(ctx context.Context, f EntryFilter) ([]Entry, error) {
 		where = append(where, "kind IN ("+strings.Join(marks, ", ")+")")
 	}
 	if f.Search != "" {
-		where, args = append(where, "(LOWER(body) LIKE ? OR LOWER(author) LIKE ?)"), append(args, like(f.Search), like(f.Search))
+		where, args = append(where, "(LOWER(body) LIKE ? ESCAPE '\\' OR LOWER(author) LIKE ? ESCAPE '\\')"), append(args, like(f.Search), like(f.Search))
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
@@ -248,7 +248,7 @@ func (s *Store) Sheets(ctx context.Context, f SheetFilter) ([]Sheet, error) {
 	if f.Search != "" {
 		// The content is JSON: non-ASCII text is stored as it is (Go's
 		// encoder does not escape it), so a search for 配电室 finds it.
-		where = append(where, "(LOWER(content) LIKE ? OR LOWER(signed_by) LIKE ? OR LOWER(accepted_by) LIKE ? OR LOWER(sign_note) LIKE ? OR LOWER(accept_note) LIKE ?)")
+		where = append(where, "(LOWER(content) LIKE ? ESCAPE '\\' OR LOWER(signed_by) LIKE ? ESCAPE '\\' OR LOWER(accepted_by) LIKE ? ESCAPE '\\' OR LOWER(sign_note) LIKE ? ESCAPE '\\' OR LOWER(accept_note) LIKE ? ESCAPE '\\')")
 		for range 5 {
 			args = append(args, like(f.Search))
 		}
