@@ -449,3 +449,41 @@ func TestDutyBadInput(t *testing.T) {
 		t.Errorf("no site: %d %s", code, body)
 	}
 }
+
+// A desk restarted after a shift ended builds that shift's sheet (the site
+// hands over already); a desk newly installed starts with the next shift.
+func TestDutyRestart(t *testing.T) {
+	d := newDutyDesk(t)
+	d.clock.Set(local("08:02"))
+	d.srv.newDuty() // installed at 08:02
+	d.at("08:02")
+	if du := d.duty(dutyTokens["dora"]); len(du.Pending) != 0 || du.Holdover {
+		t.Fatalf("a new desk at 08:02 hands over a night it did not see: %+v", du.Pending)
+	}
+	d.at("16:00")
+	if du := d.duty(dutyTokens["evan"]); len(du.Pending) != 1 || du.Pending[0].Shift.Name != "day" {
+		t.Fatalf("day sheet at 16:00: %+v", du.Pending)
+	}
+	// Down from 23:59 to 00:03: the evening ended while no desk ran.
+	d.clock.Set(local("24:03"))
+	d.srv.newDuty()
+	d.at("24:03")
+	du := d.duty(dutyTokens["nina"])
+	if len(du.Pending) != 2 || du.Pending[1].Shift.Name != "evening" || !du.Holdover {
+		t.Fatalf("after the restart: %+v", du.Pending)
+	}
+	// Two desks (or two ticks) build it once.
+	if err := d.srv.Duty().Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	log := decodeInto[struct{ Log shift.Log }](t, d.must(200, "GET", "/api/v1/duty/log?site=site-a&from=2026-11-25T23:00:00%2B08:00&to=2026-11-26T01:00:00%2B08:00", adminToken, "")).Log
+	built := 0
+	for _, e := range log.Entries {
+		if strings.Contains(e.Body, "handover sheet of 中班") {
+			built++
+		}
+	}
+	if built != 1 {
+		t.Errorf("evening sheet built %d times: %v", built, entryBodies(log.Entries))
+	}
+}

@@ -267,14 +267,22 @@ func (s *Service) content(ctx context.Context, inst Instance, now time.Time) (Co
 	return c, nil
 }
 
-func (s *Service) build(ctx context.Context, inst Instance, by string, now time.Time) (Sheet, error) {
+func (s *Service) sheetOf(ctx context.Context, inst Instance, by string, now time.Time) (Sheet, Entry, error) {
 	c, err := s.content(ctx, inst, now)
 	if err != nil {
-		return Sheet{}, err
+		return Sheet{}, Entry{}, err
 	}
 	ev := s.event(inst.Site, now, by, "交接班记录已生成 handover sheet of %s built: %d alarms, %d emergencies, %d tickets due, %d entries, %d of %d keys out",
 		s.describe(inst), len(c.Alarms), len(c.Emergencies), len(c.Tickets), len(c.Entries), len(c.KeysOut), c.KeysTotal)
-	return s.st.SaveSheet(ctx, Sheet{Shift: inst, BuiltAt: now, BuiltBy: by, Content: c}, ev)
+	return Sheet{Shift: inst, BuiltAt: now, BuiltBy: by, Content: c}, ev, nil
+}
+
+func (s *Service) build(ctx context.Context, inst Instance, by string, now time.Time) (Sheet, error) {
+	sh, ev, err := s.sheetOf(ctx, inst, by, now)
+	if err != nil {
+		return Sheet{}, err
+	}
+	return s.st.SaveSheet(ctx, sh, ev)
 }
 
 // Build builds (or, while it is unsigned, rebuilds) the handover sheet of
@@ -403,19 +411,27 @@ func (s *Service) tickSite(ctx context.Context, site string, now time.Time) erro
 	loc := s.loc(site)
 	cur := sp.Plan.At(site, now, loc)
 	prev := sp.Plan.Previous(cur, loc)
-	// Shifts that ended while the desk ran get their sheet at once; older
-	// ones (before the desk was installed) have none to hand over.
-	if prev.End.After(s.started) {
-		if _, err := s.st.SheetAt(ctx, site, prev.Start); errors.Is(err, errNotFound) {
-			if _, err := s.build(ctx, prev, "desk", now); err != nil {
-				var se *Error
-				if !errors.As(err, &se) || se.Code != 409 {
-					return err
-				}
+	// The shift that has just ended gets its sheet at once: if it ended
+	// while the desk ran, or the site hands over already (a desk restarted
+	// after the end); a desk newly installed starts with the next shift.
+	if _, err := s.st.SheetAt(ctx, site, prev.Start); errors.Is(err, errNotFound) {
+		inUse := prev.End.After(s.started)
+		if !inUse {
+			if inUse, err = s.st.HasSheets(ctx, site); err != nil {
+				return err
 			}
-		} else if err != nil {
-			return err
 		}
+		if inUse {
+			sh, ev, err := s.sheetOf(ctx, prev, "desk", now)
+			if err != nil {
+				return err
+			}
+			if _, err := s.st.AddSheet(ctx, sh, ev); err != nil {
+				return err
+			}
+		}
+	} else if err != nil {
+		return err
 	}
 	late, err := s.st.Sheets(ctx, SheetFilter{Site: site, Unaccepted: true, EndedBy: now, Limit: 50})
 	if err != nil {

@@ -274,6 +274,39 @@ func (s *Store) Sheets(ctx context.Context, f SheetFilter) ([]Sheet, error) {
 	return out, rows.Err()
 }
 
+// HasSheets reports whether a site has any sheet: whether its control room
+// uses the handover at all.
+func (s *Store) HasSheets(ctx context.Context, site string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM duty_sheets WHERE site = ? LIMIT 1) x`), site).Scan(&n)
+	return n > 0, err
+}
+
+// AddSheet writes a shift's sheet unless it has one: the scheduler's build
+// at a shift's end, which another desk on the same database may have done
+// already (added is false then, and nothing is written).
+func (s *Store) AddSheet(ctx context.Context, sh Sheet, ev Entry) (added bool, err error) {
+	content, err := encodeContent(sh.Shift.Label, sh.Content)
+	if err != nil {
+		return false, err
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO duty_sheets (site, shift, starts_at, ends_at, built_at, built_by, content) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (site, starts_at) DO NOTHING`),
+			sh.Shift.Site, sh.Shift.Name, nanos(sh.Shift.Start), nanos(sh.Shift.End), nanos(sh.BuiltAt), sh.BuiltBy, content)
+		if err != nil {
+			return fmt.Errorf("add sheet: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		added = true
+		_, err = s.addEntry(ctx, tx, ev)
+		return err
+	})
+	return added, err
+}
+
 // SaveSheet writes a shift's sheet, or replaces the content of its sheet
 // while nobody has signed it; a signed sheet is conflictErr. The event
 // entry is written in the same transaction.
