@@ -164,11 +164,11 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 		o(s)
 	}
 	s.feed = newFeed(st, s.hub)
-	s.newDuty()
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	s.newDuty()
 	for _, ch := range cfg.Channels {
 		s.senders[ch.Name] = ch
 	}

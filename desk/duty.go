@@ -65,7 +65,8 @@ func (s *Server) newDuty() {
 			slices.Sort(out)
 			return out
 		},
-		Log: s.log.With("part", "shifts"),
+		Log:      s.log.With("part", "shifts"),
+		Registry: s.reg,
 	})
 }
 

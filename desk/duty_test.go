@@ -373,6 +373,30 @@ func dutyDay(t *testing.T, d *dutyDesk) {
 			t.Errorf("the log has no %q:\n%s", want, events)
 		}
 	}
+	// The handover's metrics on the desk's registry.
+	counts := map[string]float64{}
+	families, err := d.srv.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			name := f.GetName()
+			for _, l := range m.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			counts[name] = m.GetCounter().GetValue()
+		}
+	}
+	for name, want := range map[string]float64{
+		"estate_desk_handover_steps_total/built": 4, "estate_desk_handover_steps_total/signed": 4, "estate_desk_handover_steps_total/accepted": 4,
+		"estate_desk_handover_steps_total/reminded_supervisor": 2, "estate_desk_handover_steps_total/reminded_manager": 1,
+		"estate_desk_key_overdue_notices_total": 1,
+	} {
+		if counts[name] != want {
+			t.Errorf("%s = %v, want %v", name, counts[name], want)
+		}
+	}
 	found := decodeInto[struct{ Log shift.Log }](t, d.must(200, "GET", "/api/v1/duty/log"+site+"&from=2026-11-25&q=配电室", adminToken, "")).Log
 	if len(found.Sheets) != 1 || found.Sheets[0].Shift.Name != "night" || len(found.Loans) != 1 || found.Loans[0].Label != "K-01" {
 		t.Errorf("search 配电室: sheets %d, loans %+v", len(found.Sheets), found.Loans)

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/estatehq/estate/internal/promreg"
 )
 
 // Source is what the desk knows that a sheet hands over besides tickets:
@@ -33,6 +37,8 @@ type Options struct {
 	// Sites lists the sites whose shifts the scheduler follows.
 	Sites func() []string
 	Log   *slog.Logger
+	// Registry takes the service's metrics; nil: a private one.
+	Registry prometheus.Registerer
 }
 
 // Service is the shifts, duty log and key register of every site.
@@ -40,6 +46,10 @@ type Service struct {
 	st      *Store
 	o       Options
 	started time.Time
+	// sheets counts handover steps (built, signed, accepted, reminded);
+	// keyNotices the overdue keys told to the supervisors.
+	sheets     *prometheus.CounterVec
+	keyNotices prometheus.Counter
 }
 
 // NewService builds the service on its store.
@@ -56,7 +66,19 @@ func NewService(st *Store, o Options) *Service {
 	if o.Sites == nil {
 		o.Sites = func() []string { return o.Settings.Sites }
 	}
-	return &Service{st: st, o: o, started: o.Now()}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	return &Service{st: st, o: o, started: o.Now(),
+		sheets: promreg.Register(o.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_desk_handover_steps_total",
+			Help: "Handover sheets built, signed, accepted, and reminders of late handovers sent (reminded_supervisor, reminded_manager).",
+		}, []string{"step"})),
+		keyNotices: promreg.Register(o.Registry, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_desk_key_overdue_notices_total",
+			Help: "Keys not back when due, told to the supervisors (once per loan).",
+		})),
+	}
 }
 
 // Store is the service's store.
@@ -282,7 +304,11 @@ func (s *Service) build(ctx context.Context, inst Instance, by string, now time.
 	if err != nil {
 		return Sheet{}, err
 	}
-	return s.st.SaveSheet(ctx, sh, ev)
+	out, err := s.st.SaveSheet(ctx, sh, ev)
+	if err == nil {
+		s.sheets.WithLabelValues("built").Inc()
+	}
+	return out, err
 }
 
 // Build builds (or, while it is unsigned, rebuilds) the handover sheet of
@@ -336,7 +362,11 @@ func (s *Service) Sign(ctx context.Context, site string, id int64, by, note stri
 	}
 	now := s.o.Now()
 	ev := s.event(site, now, by, "交班签字 handover of %s signed by %s", s.describe(sh.Shift), by)
-	return s.st.Sign(ctx, site, id, by, strings.TrimSpace(note), now, ev)
+	out, err := s.st.Sign(ctx, site, id, by, strings.TrimSpace(note), now, ev)
+	if err == nil {
+		s.sheets.WithLabelValues("signed").Inc()
+	}
+	return out, err
 }
 
 // Accept is the incoming operator's acceptance with the keys counted in the
@@ -379,7 +409,11 @@ func (s *Service) Accept(ctx context.Context, site string, id int64, by, note st
 		evs = append(evs, s.event(site, now, by, "钥匙清点不符 key count differs: %d counted in the key box, the register says %d (%d of %d out)",
 			*counted, want, len(sh.KeysOut), sh.KeysTotal))
 	}
-	return s.st.Accept(ctx, site, id, by, strings.TrimSpace(note), *counted, now, evs)
+	out, err := s.st.Accept(ctx, site, id, by, strings.TrimSpace(note), *counted, now, evs)
+	if err == nil {
+		s.sheets.WithLabelValues("accepted").Inc()
+	}
+	return out, err
 }
 
 // Levels of the shift notices, in the order a late handover reaches them.
@@ -426,8 +460,12 @@ func (s *Service) tickSite(ctx context.Context, site string, now time.Time) erro
 			if err != nil {
 				return err
 			}
-			if _, err := s.st.AddSheet(ctx, sh, ev); err != nil {
+			added, err := s.st.AddSheet(ctx, sh, ev)
+			if err != nil {
 				return err
+			}
+			if added {
+				s.sheets.WithLabelValues("built").Inc()
 			}
 		}
 	} else if err != nil {
@@ -460,6 +498,7 @@ func (s *Service) tickSite(ctx context.Context, site string, now time.Time) erro
 			return err
 		}
 		if ok {
+			s.sheets.WithLabelValues("reminded_" + level).Inc()
 			s.o.Log.Warn("handover not accepted; reminded", "site", site, "shift", sh.Shift.Name, "start", sh.Shift.Start, "level", level)
 		}
 	}
@@ -471,8 +510,13 @@ func (s *Service) tickSite(ctx context.Context, site string, now time.Time) erro
 		title := fmt.Sprintf("[钥匙未还 key overdue] %s %s %s: %s, due %s", site, l.Label, l.KeyName, l.Borrower, s.when(site, l.DueAt))
 		n := Notice{Channels: s.route(site, "supervisor"), Event: "key_overdue", Level: "supervisor", Site: site, Title: title}
 		ev := s.event(site, now, "desk", "钥匙未还 key %s (%s) not back from %s, due %s: supervisors told", l.Label, l.KeyName, l.Borrower, s.when(site, l.DueAt))
-		if _, err := s.st.NoticeOverdue(ctx, l, now, n, ev); err != nil {
+		told, err := s.st.NoticeOverdue(ctx, l, now, n, ev)
+		if err != nil {
 			return err
+		}
+		if told {
+			s.keyNotices.Inc()
+			s.o.Log.Warn("key not back when due; supervisors told", "site", site, "key", l.Label, "borrower", l.Borrower, "due", l.DueAt)
 		}
 	}
 	return nil
