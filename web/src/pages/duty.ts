@@ -72,7 +72,7 @@ function ticketRow(tk: TicketItem, zone: string): HTMLElement {
 
 function entryRow(e: Entry, zone: string): HTMLElement {
   return h("tr", { class: "entry-" + e.kind },
-    h("td", { class: "nowrap" }, when(e.at, zone)),
+    h("td", { class: "duty-at" }, when(e.at, zone)),
     h("td", {}, h("span", { class: "badge" }, t("duty.kind." + e.kind))),
     h("td", { class: "entry-body" }, e.body),
     h("td", {}, person(e.author)));
