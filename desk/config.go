@@ -233,5 +233,7 @@ func Validate(c *config.Config) []config.Problem {
 			add("desk."+t.name, "must be at least 1s, got %s", t.v)
 		}
 	}
+	// The control room's shift plans and rosters (desk/shift).
+	ps = append(ps, ValidateShifts(c)...)
 	return ps
 }

@@ -6,6 +6,7 @@ package desk
 // not call residents, and the acknowledgement of alarms that open no ticket.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -136,11 +137,16 @@ type episode struct {
 // again after seconds) and nobody has acknowledged yet: state "cleared",
 // shown until someone does.
 func (s *Server) alarmViews(c echo.Context) ([]AlarmView, error) {
-	gs, err := s.gateways(c)
+	return s.alarmViewsOf(c.Request().Context(), alarmSite(c))
+}
+
+// alarmViewsOf is alarmViews of one site ("" for every site).
+func (s *Server) alarmViewsOf(ctx context.Context, site string) ([]AlarmView, error) {
+	gs, err := s.store.GatewayStatuses(ctx, site)
 	if err != nil {
 		return nil, err
 	}
-	logged, err := s.store.AlarmLog(c.Request().Context(), alarmSite(c), s.now().Add(-24*time.Hour))
+	logged, err := s.store.AlarmLog(ctx, site, s.now().Add(-24*time.Hour))
 	if err != nil {
 		return nil, err
 	}

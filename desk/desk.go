@@ -45,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/estatehq/estate/desk/deskconfig"
+	"github.com/estatehq/estate/desk/shift"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/web"
@@ -148,6 +149,9 @@ type Server struct {
 	// reg holds the desk's metrics and is what /metrics serves.
 	reg     *prometheus.Registry
 	metrics *metrics
+	// duty is the control room's shifts, duty log and keys (duty.go); nil
+	// without a SQL store.
+	duty *shift.Service
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
@@ -165,6 +169,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	s.newDuty()
 	for _, ch := range cfg.Channels {
 		s.senders[ch.Name] = ch
 	}
@@ -215,6 +220,9 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.runScheduler(ctx) })
 	wg.Go(func() { s.runNotifier(ctx) })
+	if s.duty != nil {
+		wg.Go(func() { s.duty.Run(ctx, s.cfg.EscalationInterval) })
+	}
 	if l, ok := s.store.(interface{ OnListenError(func(error)) }); ok {
 		l.OnListenError(func(err error) {
 			s.log.Warn("event listener lost its connection; streams poll every 2 s until it is back", "err", err)

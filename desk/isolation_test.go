@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/estatehq/estate/desk/deskconfig"
+	"github.com/estatehq/estate/desk/shift"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/internal/testenv"
 	"github.com/estatehq/estate/internal/wire"
@@ -63,6 +64,8 @@ type isoDesk struct {
 	topUpB, fireB int64
 	// ids of site A's tickets.
 	topUpA int64
+	// Site B's key (lent to Bob-of-B) and handover sheet (desk/shift).
+	keyB, sheetB int64
 }
 
 // isoBackends runs the suite on SQLite and, when ESTATE_TEST_POSTGRES_URL is
@@ -156,6 +159,11 @@ func newIsoDesk(t *testing.T, st *store.Store) *isoDesk {
 		{"key":"`+doorB+`","rule":"door_forced","device":"door-b","state":"firing","severity":"critical","since":"2026-11-24T01:59:30Z"}]}`)
 	must(204, "POST", "/api/v1/gateways/heartbeat", isoTokens[RoleGateway],
 		`{"gateway":"gw-a-1","site":"site-a","interval":10000000000,"devices":[{"id":"panel-a","family":"fire_panel","state":"online"}]}`)
+	// Site B's control room: a key out, a note, a handover sheet.
+	d.keyB = decodeInto[struct{ ID int64 }](t, must(201, "POST", "/api/v1/keys", isoRoot, `{"site":"site-b","label":"KB-1","name":"`+secretTitle+` plant room"}`)).ID
+	must(201, "POST", fmt.Sprintf("/api/v1/keys/%d/lend?site=site-b", d.keyB), isoRoot, `{"borrower":"`+secretName+`"}`)
+	must(201, "POST", "/api/v1/duty/entries", isoRoot, `{"site":"site-b","kind":"instruction","body":"`+secretTitle+` instruction"}`)
+	d.sheetB = decodeInto[struct{ ID int64 }](t, must(200, "POST", "/api/v1/duty/sheets", isoRoot, `{"site":"site-b"}`)).ID
 	return d
 }
 
@@ -188,6 +196,11 @@ func (d *isoDesk) siteB(t *testing.T) string {
 	add(d.st.GetUnit(ctx, "site-b", "1-101"))
 	add(d.st.GatewayStatuses(ctx, "site-b"))
 	add(d.st.AlarmLog(ctx, "site-b", time.Time{}))
+	ds := d.srv.Duty().Store()
+	add(ds.Sheets(ctx, shift.SheetFilter{Site: "site-b"}))
+	add(ds.Entries(ctx, shift.EntryFilter{Site: "site-b"}))
+	add(ds.Keys(ctx, "site-b", time.Time{}))
+	add(ds.Loans(ctx, shift.LoanFilter{Site: "site-b"}, time.Time{}))
 	return out.String()
 }
 
@@ -348,6 +361,49 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 		},
 		"GET /api/v1/devices/:id/alarms": {{name: "B's panel", path: "/api/v1/devices/panel-b/alarms", want: []int{404}}},
 		"GET /*":                         {{name: "console", path: "/tickets/" + fmt.Sprint(d.fireB), want: []int{200}}},
+		// The control room's shifts, duty log and keys (duty.go).
+		"GET /api/v1/duty": {
+			{name: "own site", path: "/api/v1/duty", want: []int{200}, check: noB},
+			{name: "site=site-b", path: "/api/v1/duty?site=site-b", want: []int{403}},
+		},
+		"GET /api/v1/duty/on-duty": {
+			{name: "own site", path: "/api/v1/duty/on-duty?department=control_room", want: []int{200}, check: noB},
+			{name: "site=site-b", path: "/api/v1/duty/on-duty?department=control_room&site=site-b", want: []int{403}},
+		},
+		"POST /api/v1/duty/entries": {{name: "into B's log", path: "/api/v1/duty/entries", body: `{"site":"site-b","kind":"note","body":"probe"}`, want: []int{403}}},
+		"POST /api/v1/duty/sheets": {
+			{name: "B's sheet rebuilt", path: "/api/v1/duty/sheets", body: `{"site":"site-b"}`, want: []int{403}},
+			{name: "B's sheet by query", path: "/api/v1/duty/sheets?site=site-b", body: `{}`, want: []int{403}},
+		},
+		"GET /api/v1/duty/sheets/:id": {
+			{name: "B's sheet by id", path: fmt.Sprintf("/api/v1/duty/sheets/%d", d.sheetB), want: []int{404}},
+			{name: "B's sheet by id and site", path: fmt.Sprintf("/api/v1/duty/sheets/%d?site=site-b", d.sheetB), want: []int{403}},
+		},
+		"POST /api/v1/duty/sheets/:id/sign": {
+			{name: "B's sheet signed", path: fmt.Sprintf("/api/v1/duty/sheets/%d/sign", d.sheetB), body: `{}`, want: []int{404}},
+			{name: "B's sheet signed naming B", path: fmt.Sprintf("/api/v1/duty/sheets/%d/sign?site=site-b", d.sheetB), body: `{}`, want: []int{403}},
+		},
+		"POST /api/v1/duty/sheets/:id/accept": {
+			{name: "B's sheet accepted", path: fmt.Sprintf("/api/v1/duty/sheets/%d/accept", d.sheetB), body: `{"keys_counted":0}`, want: []int{404}},
+		},
+		"GET /api/v1/duty/log": {
+			{name: "search B's words (the search ignores case; the answer repeats q)", path: "/api/v1/duty/log?q=" + strings.ToLower(secretTitle), want: []int{200}, check: noB},
+			{name: "own log", path: "/api/v1/duty/log?from=2026-11-01&to=2026-12-01", want: []int{200}, check: noB},
+			{name: "site=site-b", path: "/api/v1/duty/log?site=site-b", want: []int{403}},
+		},
+		"GET /api/v1/keys": {
+			{name: "own register", path: "/api/v1/keys", want: []int{200}, check: noB},
+			{name: "site=site-b", path: "/api/v1/keys?site=site-b", want: []int{403}},
+		},
+		"POST /api/v1/keys": {
+			{name: "into B's register", path: "/api/v1/keys", body: `{"site":"site-b","label":"KB-2","name":"probe"}`, want: []int{403}},
+			{name: "B's label on A", path: "/api/v1/keys", body: `{"label":"KB-1","name":"probe"}`, want: []int{201, 409}},
+		},
+		"POST /api/v1/keys/:id/lend": {
+			{name: "B's key lent", path: fmt.Sprintf("/api/v1/keys/%d/lend", d.keyB), body: `{"borrower":"Mallory"}`, want: []int{404}},
+			{name: "B's key lent naming B", path: fmt.Sprintf("/api/v1/keys/%d/lend?site=site-b", d.keyB), body: `{"borrower":"Mallory"}`, want: []int{403}},
+		},
+		"POST /api/v1/keys/:id/return": {{name: "B's key returned", path: fmt.Sprintf("/api/v1/keys/%d/return", d.keyB), want: []int{404}}},
 	}
 }
 

@@ -135,6 +135,9 @@ func (s *Server) deliver(ctx context.Context, ch deskconfig.Channel, n store.Not
 	var body any
 	target := ch.URL
 	link := s.ticketLink(n.Ticket.ID)
+	if n.Ticket.ID == 0 {
+		link = "" // a shift's notice: no ticket to link to
+	}
 	switch ch.Type {
 	case "webhook":
 		b := map[string]any{"event": n.Event, "levels": n.Levels, "title": n.Title, "ticket": n.Ticket, "notification_id": n.ID}
@@ -208,7 +211,9 @@ func signDingTalk(raw, secret string, now time.Time) string {
 	return raw + sep + "timestamp=" + ts + "&sign=" + url.QueryEscape(sign)
 }
 
-var eventWords = map[string]string{"created": "新工单 new ticket", "dispatched": "已派工 dispatched"}
+var eventWords = map[string]string{"created": "新工单 new ticket", "dispatched": "已派工 dispatched",
+	// The control room's notices, which have no ticket (desk/shift).
+	"handover_overdue": "交接班未完成 handover not accepted", "key_overdue": "钥匙未还 key not returned"}
 
 // markdown is the message for group robots: WeCom and DingTalk read the same
 // subset (headings, quotes, bold, lists, links, <@user> mentions). Every text
@@ -233,6 +238,10 @@ func markdown(n store.Notification) string {
 	fmt.Fprintf(&b, "> **%s** → %s\n\n", what, strings.Join(levels, ", "))
 	where := strings.Join(slices.DeleteFunc([]string{t.Site, t.Building, t.Unit}, func(s string) bool { return s == "" }), " / ")
 	fmt.Fprintf(&b, "- 位置 where: %s\n", mdText(where))
+	if t.ID == 0 {
+		// A shift's notice (desk/shift): no ticket, status or device.
+		return b.String()
+	}
 	fmt.Fprintf(&b, "- 状态 status: %s", mdText(string(t.Status)))
 	if t.Assignee != "" || t.Team != "" {
 		fmt.Fprintf(&b, " (%s)", mdText(strings.TrimSpace(t.Assignee+" "+t.Team)))

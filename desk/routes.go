@@ -2,6 +2,7 @@ package desk
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 )
@@ -23,7 +24,8 @@ var (
 )
 
 func routes(s *Server) []route {
-	return append([]route{
+	// Each domain's routes live beside its handlers and join the table here.
+	return slices.Concat([]route{
 		{http.MethodGet, "/me", s.me, everyoneRoles},
 		{http.MethodGet, "/staff", s.listStaff, staffRoles},
 		{http.MethodPost, "/logout", s.logout, staffRoles},
@@ -57,5 +59,8 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
 		{http.MethodGet, "/devices/:id/alarms", s.deviceAlarms, staffRoles},
-	}, ownerRoutes(s)...)
+	},
+		ownerRoutes(s), // the owner's side (owner.go)
+		dutyRoutes(s),  // the control room's shifts, duty log and keys (duty.go)
+	)
 }

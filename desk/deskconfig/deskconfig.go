@@ -53,6 +53,42 @@ type Config struct {
 	// notifications link to a ticket's page under it, and the printed 维修单
 	// carries it in its QR code. Empty: notifications carry no link.
 	PublicURL string `yaml:"public_url"`
+	// Shifts are the control room's shift plans and duty rosters, per site
+	// (desk/shift; docs/control-room.md "Shifts and handover").
+	Shifts []ShiftPlan `yaml:"shifts"`
+}
+
+// ShiftPlan is one site's shifts (site "" or "*": every site without a plan
+// of its own) and who is on duty in each.
+type ShiftPlan struct {
+	Site string `yaml:"site"`
+	// Shifts cover the day without gaps or overlaps; empty: 早班 08:00–16:00,
+	// 中班 16:00–24:00, 夜班 00:00–08:00.
+	Shifts []ShiftDef `yaml:"shifts"`
+	// Duty lists, per shift and department, the people on duty: who is
+	// called in an emergency, and who may sign (outgoing) and accept
+	// (incoming) the control room's handover.
+	Duty []DutyRoster `yaml:"duty"`
+	// HandoverReminder is how long after a shift's end an unaccepted
+	// handover reminds the supervisors, and twice more that long later the
+	// managers (default 15m).
+	HandoverReminder time.Duration `yaml:"handover_reminder"`
+}
+
+// ShiftDef is one shift of a plan: HH:MM in the site's time; an end at or
+// before the start runs past midnight.
+type ShiftDef struct {
+	Name  string `yaml:"name"`
+	Label string `yaml:"label"`
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+}
+
+// DutyRoster is the people of one department on duty in one shift.
+type DutyRoster struct {
+	Shift      string   `yaml:"shift"`
+	Department string   `yaml:"department"`
+	Staff      []string `yaml:"staff"`
 }
 
 // Token is one API credential and the role it grants.

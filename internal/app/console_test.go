@@ -293,10 +293,10 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("each role sees only its pages", func(t *testing.T) {
 		want := map[string][]string{
-			"admin":     {"中控室", "工程部", "客服", "管理", "住户导入", "我的工作"},
-			"manager":   {"中控室", "工程部", "客服", "管理", "住户导入", "我的工作"},
+			"admin":     {"中控室", "值班", "钥匙", "工程部", "客服", "管理", "住户导入", "我的工作"},
+			"manager":   {"中控室", "值班", "钥匙", "工程部", "客服", "管理", "住户导入", "我的工作"},
 			"engineer":  {"我的工单", "中控室", "工程部"},
-			"control":   {"中控室", "我的工作"},
+			"control":   {"中控室", "值班", "钥匙", "我的工作"},
 			"assistant": {"客服", "住户导入", "我的工作"},
 		}
 		for _, name := range []string{"admin", "manager", "engineer", "control", "assistant"} {

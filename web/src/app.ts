@@ -12,6 +12,7 @@ import { setStaff, StaffMember } from "./format";
 import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
 import { controlPage } from "./pages/control";
+import { dutyPage, keysPage } from "./pages/duty";
 import { engineeringPage } from "./pages/engineering";
 import { householdsPage } from "./pages/households";
 import { myCasesPage, myWorkPage } from "./pages/mywork";
@@ -19,7 +20,7 @@ import { reportsPage } from "./pages/reports";
 import { ticketPage } from "./pages/ticket";
 
 // In menu order; a role's first page is where it lands (an engineer on "my work").
-const pages: Page[] = [myWorkPage, controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage, myCasesPage, ticketPage];
+const pages: Page[] = [myWorkPage, controlPage, dutyPage, keysPage, engineeringPage, assistantsPage, reportsPage, householdsPage, myCasesPage, ticketPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
