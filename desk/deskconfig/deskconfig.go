@@ -84,6 +84,21 @@ type Site struct {
 	// the 维修单 and notifications; empty: the id.
 	Name     string `yaml:"name"`
 	Timezone string `yaml:"timezone"`
+	// CommandRules approve, without a manager, commands to the site's
+	// devices that restore a supply in a case the site names (issue 15):
+	// closing a meter's relay after its household topped up. Everything
+	// else a manager approves.
+	CommandRules []CommandRule `yaml:"command_rules"`
+}
+
+// CommandRule approves one action by itself when its condition holds.
+type CommandRule struct {
+	// Action is relay_close or valve_open: a rule restores a supply, it
+	// never cuts one.
+	Action string `yaml:"action"`
+	// AfterTopUp: the meter's top-up reminder was closed (the balance is
+	// back) at most this long ago.
+	AfterTopUp time.Duration `yaml:"after_top_up"`
 }
 
 // DeadlineRule sets deadlines for a kind on a site ("*" or empty: every site).
