@@ -444,6 +444,7 @@ const zh: Record<string, string> = {
   "out.preview": "批准后将通知以下住户（{n} 户）",
   "out.told.n": "已通知 {n} 户",
   "out.back": "返回",
+  "out.none": "住户登记中没有受影响的住户",
   "out.printed": "打印于 {at}",
   "out.bad": "操作失败：{msg}",
   // Device commands (pages/commands.ts)
@@ -463,7 +464,7 @@ const zh: Record<string, string> = {
   "cmd.approve": "批准",
   "cmd.reject": "驳回",
   "cmd.audit": "审计记录",
-  "cmd.noControls": "该设备的配置不允许远程控制",
+  "cmd.noControls": "本站点没有允许远程控制的设备（需在设备配置中开启 writes、relay_control 或 valve_control）",
   "cmd.act.relay_trip": "拉闸（跳闸）",
   "cmd.act.relay_close": "合闸",
   "cmd.act.valve_open": "开阀",
@@ -878,6 +879,7 @@ const en: Record<string, string> = {
   "out.preview": "On approval these households are told ({n})",
   "out.told.n": "{n} households told",
   "out.back": "Back",
+  "out.none": "No household of the register is affected",
   "out.printed": "Printed {at}",
   "out.bad": "Failed: {msg}",
   // Device commands (pages/commands.ts)
@@ -897,7 +899,7 @@ const en: Record<string, string> = {
   "cmd.approve": "Approve",
   "cmd.reject": "Reject",
   "cmd.audit": "Audit",
-  "cmd.noControls": "This device's configuration allows no remote control",
+  "cmd.noControls": "No device of the site allows remote control (its configuration must turn on writes, relay_control or valve_control)",
   "cmd.act.relay_trip": "Trip relay",
   "cmd.act.relay_close": "Close relay",
   "cmd.act.valve_open": "Open valve",

@@ -3,7 +3,7 @@
 // it. Once approved, the page lists each household told (unit, channel) and
 // prints the notice (#/outages/N/print): one sheet to post at each
 // building's entrance, with the households' list beneath.
-import { api, Me } from "../api";
+import { api, Gateway, Me } from "../api";
 import { clear, h } from "../dom";
 import { errorText, fromLocalInput, person, when } from "../format";
 import { t } from "../i18n";
@@ -27,9 +27,9 @@ export interface Outage {
 const scope = (o: Outage) => o.feeder ? `${t("out.feeder")} ${o.feeder}` : `${t("out.building")} ${o.buildings.join(", ")}`;
 const period = (o: Outage) => `${when(o.start, o.site_timezone)} – ${when(o.end, o.site_timezone)}`;
 
-function requestForm(me: Me, onDone: () => void): HTMLElement {
+function requestForm(me: Me, defaultSite: string): HTMLElement {
   const field = (id: string, attrs: Record<string, any> = {}) => h("input", { id, ...attrs }) as HTMLInputElement;
-  const site = field("out-site", { value: me.site || "" });
+  const site = field("out-site", { value: me.site || defaultSite });
   const feeder = field("out-feeder", { placeholder: "b1" });
   const buildings = field("out-buildings", { placeholder: "3, 5" });
   const start = field("out-start", { type: "datetime-local", required: true });
@@ -53,7 +53,6 @@ function requestForm(me: Me, onDone: () => void): HTMLElement {
         site: me.site ? undefined : site.value.trim(), feeder: feeder.value.trim() || undefined, buildings: list.length ? list : undefined,
         start: fromLocalInput(start.value), end: fromLocalInput(end.value), reason: reason.value.trim() }) });
       window.location.hash = `#/outages/${o.id}`;
-      onDone();
     } catch (e) {
       msg.textContent = errorText(e);
     }
@@ -63,6 +62,8 @@ function requestForm(me: Me, onDone: () => void): HTMLElement {
 
 async function list(root: HTMLElement, me: Me) {
   const { outages } = await api<{ outages: Outage[] }>("/outages");
+  // An account of every site requests for the site of the gateways it sees first.
+  const site = me.site || (await api<{ gateways: Gateway[] | null }>("/gateways")).gateways?.[0]?.site || "";
   const mayRequest = ["admin", "manager", "engineer"].includes(me.role);
   clear(root,
     h("div", { class: "page-head" }, h("h2", {}, t("out.title"))),
@@ -76,7 +77,7 @@ async function list(root: HTMLElement, me: Me) {
           h("td", {}, o.reason),
           h("td", {}, h("span", { class: `badge out-${o.status}` }, t("out.status." + o.status))),
           h("td", { class: "num" }, o.households || "—"))))),
-    mayRequest ? requestForm(me, () => undefined) : null);
+    mayRequest ? requestForm(me, site) : null);
 }
 
 async function detail(root: HTMLElement, me: Me, id: string) {
@@ -92,7 +93,8 @@ async function detail(root: HTMLElement, me: Me, id: string) {
     }
   };
   const manager = ["admin", "manager"].includes(me.role);
-  const households = o.notices && o.notices.length > 0
+  const households = o.affected.length === 0 ? h("p", { class: "empty", id: "out-none" }, t("out.none"))
+    : o.notices && o.notices.length > 0
     ? h("table", { class: "grid compact", id: "out-notices" },
       h("thead", {}, h("tr", {}, ...["out.building", "out.unit", "out.channel", "out.told"].map((k) => h("th", {}, t(k))))),
       h("tbody", {}, ...o.notices.map((n) => h("tr", {}, h("td", {}, n.building || ""), h("td", {}, n.unit),
