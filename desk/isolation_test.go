@@ -174,7 +174,7 @@ func (d *isoDesk) seedMaintenanceB(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := wire.Window{ID: store.OutageWindowID(o.ID), Scope: wire.ScopeBuildings, Buildings: []string{"1"}, Start: o.Start, End: o.End, Cause: secretTitle + " outage"}
-	if _, err := d.st.ApproveOutage(ctx, "site-b", o.ID, "boss-b", now, []store.Notice{{Unit: "1-101", Building: "1", Channel: "sms", TextZH: secretTitle, TextEN: secretTitle}}, w); err != nil {
+	if _, err := d.st.ApproveOutage(ctx, "site-b", o.ID, "boss-b", secretTitle, now, []store.Notice{{Unit: "1-101", Building: "1", Channel: "sms", TextZH: secretTitle, TextEN: secretTitle}}, w); err != nil {
 		t.Fatal(err)
 	}
 	c, err := d.st.CreateCommand(ctx, store.DeviceCommand{Site: "site-b", Gateway: "gw-b-1", Device: "meter-b", Action: wire.CommandRelayTrip,

@@ -31,7 +31,7 @@ type maintenanceStore interface {
 	CreateOutage(ctx context.Context, o store.Outage) (store.Outage, error)
 	GetOutage(ctx context.Context, site string, id int64) (store.Outage, error)
 	ListOutages(ctx context.Context, site string, limit int) ([]store.Outage, error)
-	ApproveOutage(ctx context.Context, site string, id int64, by string, now time.Time, notices []store.Notice, w wire.Window) (store.Outage, error)
+	ApproveOutage(ctx context.Context, site string, id int64, by, note string, now time.Time, notices []store.Notice, w wire.Window) (store.Outage, error)
 	DecideOutage(ctx context.Context, site string, id int64, from, to, by, note string, now time.Time) (store.Outage, error)
 	OutageNotices(ctx context.Context, site string, id int64) ([]store.Notice, error)
 	SiteWindows(ctx context.Context, site string, now time.Time) ([]wire.Window, error)
@@ -181,7 +181,10 @@ func (s *Server) noticeTexts(o store.Outage, u store.Unit, now time.Time) (zh, e
 	loc := s.siteLocation(o.Site)
 	const layout = "2006-01-02 15:04"
 	start, end := o.Start.In(loc).Format(layout), o.End.In(loc).Format(layout)
-	where := strings.TrimSpace(u.Building + " " + u.Unit)
+	whereZH, whereEN := u.Unit, "unit "+u.Unit
+	if u.Building != "" {
+		whereZH, whereEN = u.Building+"栋 "+u.Unit, "building "+u.Building+", unit "+u.Unit
+	}
 	scopeZH, scopeEN := "", ""
 	if o.Feeder != "" {
 		scopeZH, scopeEN = fmt.Sprintf("供电线路 %s", o.Feeder), "feeder "+o.Feeder
@@ -191,9 +194,9 @@ func (s *Server) noticeTexts(o store.Outage, u store.Unit, now time.Time) (zh, e
 	}
 	site := s.siteName(o.Site)
 	zh = fmt.Sprintf("【停电通知】尊敬的 %s 住户:因%s,定于 %s 至 %s 对%s计划停电(停电编号 #%d)。停电期间电梯、水泵等可能暂停使用,请提前做好准备,关闭用电设备。给您带来不便,敬请谅解。%s 管理处 %s",
-		where, o.Reason, start, end, scopeZH, o.ID, site, now.In(loc).Format("2006-01-02"))
+		whereZH, o.Reason, start, end, scopeZH, o.ID, site, now.In(loc).Format("2006-01-02"))
 	en = fmt.Sprintf("Planned power outage notice: dear residents of %s, because of %s, the power of %s will be off from %s to %s (%s time; outage #%d). Lifts and pumps may stop meanwhile; please prepare and switch off your appliances. We apologise for the inconvenience. %s management office, %s",
-		where, o.Reason, scopeEN, start, end, loc.String(), o.ID, site, now.In(loc).Format("2006-01-02"))
+		whereEN, o.Reason, scopeEN, start, end, loc.String(), o.ID, site, now.In(loc).Format("2006-01-02"))
 	return zh, en
 }
 
@@ -428,7 +431,8 @@ func (s *Server) approveOutage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.decodeDecision(c); err != nil {
+	req, err := s.decodeDecision(c)
+	if err != nil {
 		return err
 	}
 	o, err := s.findOutage(c, ms)
@@ -474,7 +478,7 @@ func (s *Server) approveOutage(c echo.Context) error {
 	if err := w.Validate(); err != nil {
 		return err
 	}
-	o, err = ms.ApproveOutage(ctx, o.Site, o.ID, p.Name, now, notices, w)
+	o, err = ms.ApproveOutage(ctx, o.Site, o.ID, p.Name, req.Note, now, notices, w)
 	if err != nil {
 		return err
 	}

@@ -134,13 +134,13 @@ func (s *Store) ListOutages(ctx context.Context, site string, limit int) ([]Outa
 // ApproveOutage approves a requested outage in one transaction: its status,
 // a notice per household told, and the window its site's gateways receive.
 // An outage that is no longer requested is ErrConflict, and nothing changes.
-func (s *Store) ApproveOutage(ctx context.Context, site string, id int64, by string, now time.Time, notices []Notice, w wire.Window) (Outage, error) {
+func (s *Store) ApproveOutage(ctx context.Context, site string, id int64, by, note string, now time.Time, notices []Notice, w wire.Window) (Outage, error) {
 	body, err := json.Marshal(w)
 	if err != nil {
 		return Outage{}, err
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.decide(ctx, tx, site, id, OutageRequested, OutageApproved, by, "", now); err != nil {
+		if err := s.decide(ctx, tx, site, id, OutageRequested, OutageApproved, by, note, now); err != nil {
 			return err
 		}
 		for _, n := range notices {
