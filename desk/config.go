@@ -140,6 +140,15 @@ func Validate(c *config.Config) []config.Problem {
 			add(p+".timezone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", s.Timezone)
 		}
 		checkSiteOwnerSide(d, s, p, add)
+		for j, r := range s.CommandRules {
+			rp := fmt.Sprintf("%s.command_rules[%d]", p, j)
+			if r.Action != wire.CommandRelayClose && r.Action != wire.CommandValveOpen {
+				add(rp+".action", "%q: a rule may approve relay_close or valve_open only (cutting a supply needs a manager)", r.Action)
+			}
+			if r.AfterTopUp <= 0 || r.AfterTopUp > 7*24*time.Hour {
+				add(rp+".after_top_up", "required: how long after a top-up reminder closed the rule applies (such as 24h, at most 168h)")
+			}
+		}
 	}
 	kinds := make([]string, len(wire.Kinds))
 	for i, k := range wire.Kinds {

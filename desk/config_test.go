@@ -95,6 +95,8 @@ func TestDeskProblems(t *testing.T) {
 		{"tokens:", "read_timeout: 10ms\n  tokens:", "desk.read_timeout: must be at least 1s"},
 		{"tokens:", "write_timeout: 10ms\n  tokens:", "desk.write_timeout: must be at least 1s"},
 		{"tokens:", "idle_timeout: 10ms\n  tokens:", "desk.idle_timeout: must be at least 1s"},
+		{"timezone: Asia/Urumqi}", "timezone: Asia/Urumqi, command_rules: [{action: relay_trip, after_top_up: 24h}]}", "desk.sites[0].command_rules[0].action: \"relay_trip\": a rule may approve relay_close or valve_open only"},
+		{"timezone: Asia/Urumqi}", "timezone: Asia/Urumqi, command_rules: [{action: relay_close}]}", "desk.sites[0].command_rules[0].after_top_up: required"},
 	}
 	for _, tc := range cases {
 		text := strings.Replace(deskConfig, tc.old, tc.new, 1)

@@ -77,6 +77,7 @@ func (s *Server) Duty() *shift.Service { return s.duty }
 // ValidateShifts checks desk.shifts (config.Validator), within Validate.
 func ValidateShifts(c *config.Config) []config.Problem { return shift.Validate(c) }
 
+// siteLocation is the site's time zone (shift ends, notices, deadlines).
 func (s *Server) siteLocation(site string) *time.Location {
 	if s.location != nil {
 		if l := s.location(site); l != nil {

@@ -77,7 +77,17 @@ func (s *Server) heartbeat(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.NoContent(http.StatusNoContent)
+	// What the desk wants of the gateway travels back in the answer: the
+	// site's maintenance windows and the gateway's approved commands
+	// (outages.go); nothing to hand is 204, as before.
+	a, err := s.heartbeatAnswer(c.Request().Context(), st)
+	if err != nil {
+		return err
+	}
+	if len(a.Windows) == 0 && len(a.Commands) == 0 && len(a.Acked) == 0 {
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.JSON(http.StatusOK, a)
 }
 
 func (s *Server) gateways(c echo.Context) ([]store.GatewayHeard, error) {

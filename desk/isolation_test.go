@@ -66,6 +66,8 @@ type isoDesk struct {
 	topUpA int64
 	// Site B's key (lent to Bob-of-B) and handover sheet (desk/shift).
 	keyB, sheetB int64
+	// Site B's planned outage (approved: its notices and window) and command.
+	outageB, commandB int64
 }
 
 // isoBackends runs the suite on SQLite and, when ESTATE_TEST_POSTGRES_URL is
@@ -164,7 +166,31 @@ func newIsoDesk(t *testing.T, st *store.Store) *isoDesk {
 	must(201, "POST", fmt.Sprintf("/api/v1/keys/%d/lend?site=site-b", d.keyB), isoRoot, `{"borrower":"`+secretName+`"}`)
 	must(201, "POST", "/api/v1/duty/entries", isoRoot, `{"site":"site-b","kind":"instruction","body":"`+secretTitle+` instruction"}`)
 	d.sheetB = decodeInto[struct{ ID int64 }](t, must(200, "POST", "/api/v1/duty/sheets", isoRoot, `{"site":"site-b"}`)).ID
+	d.seedMaintenanceB(t)
 	return d
+}
+
+// seedMaintenanceB gives site B an approved planned outage (its notices and
+// the window its gateways receive) and an approved command for its gateway,
+// every one carrying the secret.
+func (d *isoDesk) seedMaintenanceB(t *testing.T) {
+	t.Helper()
+	ctx, now := context.Background(), d.clock.Now()
+	o, err := d.st.CreateOutage(ctx, store.Outage{Site: "site-b", Buildings: []string{"1"}, Start: now.Add(time.Hour), End: now.Add(2 * time.Hour),
+		Reason: secretTitle + " switchgear", RequestedBy: "bob-b", RequestedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := wire.Window{ID: store.OutageWindowID(o.ID), Scope: wire.ScopeBuildings, Buildings: []string{"1"}, Start: o.Start, End: o.End, Cause: secretTitle + " outage"}
+	if _, err := d.st.ApproveOutage(ctx, "site-b", o.ID, "boss-b", secretTitle, now, []store.Notice{{Unit: "1-101", Building: "1", Channel: "sms", TextZH: secretTitle, TextEN: secretTitle}}, w); err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.st.CreateCommand(ctx, store.DeviceCommand{Site: "site-b", Gateway: "gw-b-1", Device: "meter-b", Action: wire.CommandRelayTrip,
+		Reason: secretTitle + " arrears", RequestedBy: "bob-b", RequestedAt: now}, "boss-b", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.outageB, d.commandB = o.ID, c.ID
 }
 
 func fireAction(idemKey, alarmKey, site, title, note string) string {
@@ -201,6 +227,11 @@ func (d *isoDesk) siteB(t *testing.T) string {
 	add(ds.Entries(ctx, shift.EntryFilter{Site: "site-b"}))
 	add(ds.Keys(ctx, "site-b", time.Time{}))
 	add(ds.Loans(ctx, shift.LoanFilter{Site: "site-b"}, time.Time{}))
+	add(d.st.ListOutages(ctx, "site-b", 100))
+	add(d.st.OutageNotices(ctx, "site-b", d.outageB))
+	add(d.st.SiteWindows(ctx, "site-b", time.Time{}))
+	add(d.st.ListCommands(ctx, "site-b", "", 100))
+	add(d.st.CommandAudit(ctx, d.commandB))
 	return out.String()
 }
 
@@ -337,6 +368,12 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 		"POST /api/v1/gateways/heartbeat": {
 			{name: "B's gateway id on site A", path: "/api/v1/gateways/heartbeat", body: `{"gateway":"gw-b-1","site":"site-a","devices":[]}`, want: []int{403}},
 			{name: "B's gateway id on site B", path: "/api/v1/gateways/heartbeat", body: `{"gateway":"gw-b-1","site":"site-b","devices":[]}`, want: []int{403}},
+			{name: "B's command results reported by A's gateway", path: "/api/v1/gateways/heartbeat",
+				body: fmt.Sprintf(`{"gateway":"gw-a-1","site":"site-a","devices":[],"results":[{"id":%d,"outcome":"done","at":"2026-11-24T02:00:00Z"}]}`, d.commandB),
+				want: []int{200, 204}, check: noB},
+			{name: "A's answer holds none of B's windows or commands", path: "/api/v1/gateways/heartbeat",
+				body: `{"gateway":"gw-a-1","site":"site-a","devices":[{"id":"panel-a","family":"fire_panel","state":"online"}]}`,
+				want: []int{200, 204}, check: noB},
 		},
 		"GET /api/v1/gateways": {
 			{name: "list", path: "/api/v1/gateways", want: []int{200}, check: noB},
@@ -404,6 +441,30 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 			{name: "B's key lent naming B", path: fmt.Sprintf("/api/v1/keys/%d/lend?site=site-b", d.keyB), body: `{"borrower":"Mallory"}`, want: []int{403}},
 		},
 		"POST /api/v1/keys/:id/return": {{name: "B's key returned", path: fmt.Sprintf("/api/v1/keys/%d/return", d.keyB), want: []int{404}}},
+		// Planned outages and commands (outages.go, commands.go).
+		"GET /api/v1/outages": {
+			{name: "list", path: "/api/v1/outages", want: []int{200}, check: noB},
+			{name: "site=site-b", path: "/api/v1/outages?site=site-b", want: []int{200}, check: noB},
+		},
+		"POST /api/v1/outages": {
+			{name: "site B named", path: "/api/v1/outages", body: `{"site":"site-b","buildings":["1"],"start":"2026-11-24T03:00:00Z","end":"2026-11-24T04:00:00Z","reason":"probe"}`, want: []int{403}},
+			{name: "B's feeder on site A", path: "/api/v1/outages", body: `{"feeder":"feeder-b","start":"2026-11-24T03:00:00Z","end":"2026-11-24T04:00:00Z","reason":"probe"}`, want: []int{422}},
+		},
+		"GET /api/v1/outages/:id":          {{name: "B's outage by id", path: fmt.Sprintf("/api/v1/outages/%d", d.outageB), want: []int{404}}},
+		"POST /api/v1/outages/:id/approve": {{name: "B's outage approved", path: fmt.Sprintf("/api/v1/outages/%d/approve", d.outageB), want: []int{404}}},
+		"POST /api/v1/outages/:id/reject":  {{name: "B's outage rejected", path: fmt.Sprintf("/api/v1/outages/%d/reject", d.outageB), want: []int{404}}},
+		"POST /api/v1/outages/:id/cancel":  {{name: "B's outage cancelled", path: fmt.Sprintf("/api/v1/outages/%d/cancel", d.outageB), want: []int{404}}},
+		"GET /api/v1/commands": {
+			{name: "list", path: "/api/v1/commands", want: []int{200}, check: noB},
+			{name: "site=site-b", path: "/api/v1/commands?site=site-b&device=meter-b", want: []int{200}, check: noB},
+		},
+		"POST /api/v1/commands": {
+			{name: "site B named", path: "/api/v1/commands", body: `{"site":"site-b","device":"meter-b","action":"relay_trip","reason":"probe"}`, want: []int{403}},
+			{name: "B's meter on site A", path: "/api/v1/commands", body: `{"device":"meter-b","action":"relay_trip","reason":"probe"}`, want: []int{422}},
+		},
+		"GET /api/v1/commands/:id":          {{name: "B's command by id", path: fmt.Sprintf("/api/v1/commands/%d", d.commandB), want: []int{404}}},
+		"POST /api/v1/commands/:id/approve": {{name: "B's command approved", path: fmt.Sprintf("/api/v1/commands/%d/approve", d.commandB), want: []int{404}}},
+		"POST /api/v1/commands/:id/reject":  {{name: "B's command rejected", path: fmt.Sprintf("/api/v1/commands/%d/reject", d.commandB), want: []int{404}}},
 	}
 }
 

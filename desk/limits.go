@@ -215,6 +215,9 @@ func checkHeartbeat(st wire.GatewayStatus) error {
 	if len(st.Alarms) > maxHeartbeatAlarms {
 		return fieldError("alarms", fmt.Sprintf("more than %d alarms", maxHeartbeatAlarms))
 	}
+	if err := checkHeartbeatMaintenance(st); err != nil {
+		return err
+	}
 	type field struct {
 		name, value string
 		max         int

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/estatehq/estate/desk/store"
 )
 
 // route is one authenticated call under /api/v1 and the roles that may make it.
@@ -21,6 +23,8 @@ var (
 	frontDesk     = []string{RoleAdmin, RoleManager, RoleControlRoom, RoleAssistant}
 	managersOnly  = []string{RoleAdmin, RoleManager}
 	everyoneRoles = append(append([]string{}, staffRoles...), RoleGateway)
+	// requesters ask for planned outages and device commands.
+	requesters = []string{RoleAdmin, RoleManager, RoleEngineer}
 )
 
 func routes(s *Server) []route {
@@ -59,6 +63,20 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
 		{http.MethodGet, "/devices/:id/alarms", s.deviceAlarms, staffRoles},
+		// Planned outages (outages.go): requested by engineers, approved by
+		// managers; their windows go to the gateways in the heartbeat's answer.
+		{http.MethodGet, "/outages", s.listOutages, staffRoles},
+		{http.MethodPost, "/outages", s.requestOutage, requesters},
+		{http.MethodGet, "/outages/:id", s.getOutage, staffRoles},
+		{http.MethodPost, "/outages/:id/approve", s.approveOutage, managersOnly},
+		{http.MethodPost, "/outages/:id/reject", s.decideOutage(store.OutageRequested, store.OutageRejected), managersOnly},
+		{http.MethodPost, "/outages/:id/cancel", s.decideOutage(store.OutageApproved, store.OutageCancelled), managersOnly},
+		// Commands to gateways (commands.go): requested, approved, delivered, reported.
+		{http.MethodGet, "/commands", s.listCommands, staffRoles},
+		{http.MethodPost, "/commands", s.requestCommand, requesters},
+		{http.MethodGet, "/commands/:id", s.getCommand, staffRoles},
+		{http.MethodPost, "/commands/:id/approve", s.decideCommand(true), managersOnly},
+		{http.MethodPost, "/commands/:id/reject", s.decideCommand(false), managersOnly},
 	},
 		ownerRoutes(s), // the owner's side (owner.go)
 		dutyRoutes(s),  // the control room's shifts, duty log and keys (duty.go)

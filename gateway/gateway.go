@@ -23,6 +23,7 @@ import (
 	"github.com/estatehq/estate/gateway/deskclient"
 	"github.com/estatehq/estate/gateway/health"
 	"github.com/estatehq/estate/gateway/heartbeat"
+	"github.com/estatehq/estate/gateway/orders"
 	"github.com/estatehq/estate/gateway/outbox"
 	"github.com/estatehq/estate/gateway/statedb"
 	"github.com/estatehq/estate/gateway/telemetry"
@@ -84,6 +85,7 @@ type Gateway struct {
 	alarms    *alarm.Engine
 	state     *sql.DB // the state file: alarm state and outbox
 	outbox    *outbox.Outbox
+	orders    *orders.Runner
 	desk      *deskclient.Client
 	loc       *time.Location
 	// reg is where the gateway's parts register their metrics.
@@ -162,7 +164,20 @@ func (g *Gateway) openAlarms(desk *deskclient.Client, log *slog.Logger) error {
 		db.Close()
 		return err
 	}
-	g.outbox, g.state, g.alarms = ob, db, eng
+	// What the desk orders (windows to the engine, commands to the
+	// drivers) shares the state file: a command runs once, even across restarts.
+	cmdrs := map[string]devices.Commander{}
+	for _, d := range g.devices.Polled {
+		if c, ok := d.Driver.(devices.Commander); ok {
+			cmdrs[d.Config.ID] = c
+		}
+	}
+	or, err := orders.New(context.Background(), orders.Options{DB: db, Devices: cmdrs, Windows: eng, Log: log.With("part", "orders"), Registry: g.reg})
+	if err != nil {
+		db.Close()
+		return err
+	}
+	g.outbox, g.state, g.alarms, g.orders = ob, db, eng, or
 	return nil
 }
 
@@ -211,8 +226,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sinks.Go(func() { g.outbox.Run(sinkCtx, g.delivered) })
 	sinks.Go(func() {
 		heartbeat.Run(ctx, g.cfg.Gateway.HeartbeatInterval, g.Status, g.desk, g.log.With("part", "heartbeat"), heartbeat.NewMetrics(g.reg),
-			heartbeat.WithStatusFile(heartbeat.StatusFileName(g.cfg.Gateway.StateDir, g.cfg.Gateway.ID)))
+			heartbeat.WithStatusFile(heartbeat.StatusFileName(g.cfg.Gateway.StateDir, g.cfg.Gateway.ID)),
+			heartbeat.WithAnswer(g.answered))
 	})
+	sinks.Go(func() { g.orders.Run(ctx) })
 	sinks.Go(func() { g.tickAlarms(ctx) })
 
 	var pollers sync.WaitGroup
@@ -239,9 +256,18 @@ func (g *Gateway) Status() wire.GatewayStatus {
 		TelemetryBacklog: g.telemetry.Backlog(),
 		OutboxPending:    g.outbox.Pending(),
 	}
+	controls := map[string][]string{}
+	for _, p := range g.devices.Polled {
+		if c, ok := p.Driver.(devices.Commander); ok {
+			controls[p.Config.ID] = c.Controls()
+		}
+	}
+	s.Feeders = g.alarms.Feeders()
+	s.Results = g.orders.Results(context.Background())
+	s.Windows = g.orders.Windows()
 	add := func(info *devices.Info) {
 		d := wire.Device{ID: info.ID, Family: info.Family, Model: info.Model, Building: info.Building,
-			Floor: info.Floor, Unit: info.Unit, State: string(health.Unknown)}
+			Floor: info.Floor, Unit: info.Unit, State: string(health.Unknown), Controls: controls[info.ID]}
 		if h, ok := g.health.Get(info.ID); ok {
 			d.State, d.LastSeen, d.ConsecutiveFailures = string(h.State), h.LastSeen, h.ConsecutiveFailures
 			d.Polls, d.Errors, d.LastError = h.Polls, h.Errors, h.LastError
@@ -265,6 +291,14 @@ func (g *Gateway) Status() wire.GatewayStatus {
 			Since: since, Suppressed: v.Suppressed, Ticketed: v.Ticketed, MessageZH: v.MessageZH, MessageEN: v.MessageEN})
 	}
 	return s
+}
+
+// answered takes what the desk handed back with a heartbeat: windows for
+// the engine, commands for the drivers, results it recorded.
+func (g *Gateway) answered(ctx context.Context, a wire.HeartbeatAnswer) {
+	if err := g.orders.Answer(ctx, a); err != nil && ctx.Err() == nil {
+		g.log.Error("desk answer not taken; the next heartbeat brings it again", "err", err)
+	}
 }
 
 func (g *Gateway) delivered(a wire.AlarmAction, res wire.AlarmActionResult) {

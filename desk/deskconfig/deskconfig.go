@@ -128,6 +128,11 @@ type Site struct {
 	SatisfactionThreshold int `yaml:"satisfaction_threshold"`
 	// Targets of the monthly report; unset ones take the defaults.
 	Targets SiteTargets `yaml:"targets"`
+	// CommandRules approve, without a manager, commands to the site's
+	// devices that restore a supply in a case the site names (issue 15):
+	// closing a meter's relay after its household topped up. Everything
+	// else a manager approves.
+	CommandRules []CommandRule `yaml:"command_rules"`
 }
 
 // SiteTargets are a site's monthly targets; zero means the default (the
@@ -141,6 +146,16 @@ type SiteTargets struct {
 	HouseholdsFollowedUp int     `yaml:"households_followed_up"`
 	OnTime               float64 `yaml:"on_time"`
 	ReopenRate           float64 `yaml:"reopen_rate"`
+}
+
+// CommandRule approves one action by itself when its condition holds.
+type CommandRule struct {
+	// Action is relay_close or valve_open: a rule restores a supply, it
+	// never cuts one.
+	Action string `yaml:"action"`
+	// AfterTopUp: the meter's top-up reminder was closed (the balance is
+	// back) at most this long ago.
+	AfterTopUp time.Duration `yaml:"after_top_up"`
 }
 
 // DeadlineRule sets deadlines for a kind on a site ("*" or empty: every site).

@@ -24,9 +24,13 @@ const (
 	// LinkBack: a device of that group answers again since less than
 	// outage_grace ago (groups.go).
 	LinkBack
+	// Window: a maintenance window the desk handed the gateway covers the
+	// alarm (a planned outage, a maintenance order: windows.go); Reason is
+	// the window's cause text ("planned outage #7"), Group its id.
+	Window
 )
 
-var causeNames = [...]string{"", "maintenance", "outage", "power_back", "saved_text", "link_silent", "link_back"}
+var causeNames = [...]string{"", "maintenance", "outage", "power_back", "saved_text", "link_silent", "link_back", "window"}
 
 func (k CauseKind) String() string {
 	if int(k) < len(causeNames) {
@@ -93,6 +97,8 @@ func (c Cause) String() string {
 			c.Scope, c.Group, c.RestoredAt.Format(time.RFC3339), c.Grace)
 	case SavedText:
 		return c.Text
+	case Window:
+		return fmt.Sprintf("%s (until %s)", c.Reason, c.Until.Format(time.RFC3339))
 	}
 	return ""
 }
@@ -101,7 +107,7 @@ func (c Cause) String() string {
 // outage (a silent gateway, bus or endpoint counts as an outage: the label
 // set stays as documented).
 func (c Cause) Metric() string {
-	if c.Kind == Maintenance {
+	if c.Kind == Maintenance || c.Kind == Window {
 		return "maintenance"
 	}
 	return "outage"

@@ -154,6 +154,8 @@ type Batch struct {
 type Target struct {
 	ID, Building string
 	OnOutage     bool
+	// Feeder: the alarm is a feeder's outage alarm (ID is the feeder's).
+	Feeder bool
 }
 
 // Muter says whether an alarm that fires (or still fires) at now must be
@@ -210,6 +212,7 @@ type Engine struct {
 	// maintenance windows first, then the inhibitor (feeders), then the
 	// groups (a silent gateway, bus or endpoint).
 	mute       Muter
+	windows    *windowMuter
 	inhibitor  *Inhibitor
 	groupMuter *groupMuter
 
@@ -331,7 +334,10 @@ func NewEngine(o Options) (*Engine, error) {
 	e.buildGroups(o.Links)
 	// Feeder inference keeps precedence over groups: a feeder's outage
 	// explains its devices' silence better than the line they share.
-	e.mute = Muters{Silences(cfg.Maintenance), e.inhibitor, e.groupMuter}
+	// The desk's windows (a planned outage) come before inference: the
+	// silence they explain is announced, not inferred.
+	e.windows = newWindowMuter(e.inhibitor)
+	e.mute = Muters{Silences(cfg.Maintenance), e.windows, e.inhibitor, e.groupMuter}
 	if e.store != nil {
 		saved, err := e.store.Load()
 		if err != nil {
@@ -582,7 +588,7 @@ func (e *Engine) mutes(s *slot, now time.Time) Cause {
 	case s.dev != nil:
 		t.ID, t.Building = s.dev.cfg.ID, s.dev.cfg.Building
 	case s.feeder != nil:
-		t.ID, t.Building = s.feeder.cfg.ID, s.feeder.cfg.Building
+		t.ID, t.Building, t.Feeder = s.feeder.cfg.ID, s.feeder.cfg.Building, true
 	case s.group != nil:
 		t.ID, t.Building = s.group.id, s.group.building()
 	case s.room != nil:

@@ -84,7 +84,7 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 		}
 		return &StatusError{Code: resp.StatusCode, Msg: e.Error}
 	}
-	if out == nil { // an answer without a body (204), or one the caller ignores
+	if out == nil || len(data) == 0 { // an answer without a body (204), or one the caller ignores
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {

@@ -37,7 +37,7 @@ const DefaultInterval = 10 * time.Second
 
 // Sender delivers a heartbeat to the desk.
 type Sender interface {
-	Heartbeat(ctx context.Context, s wire.GatewayStatus) error
+	Heartbeat(ctx context.Context, s wire.GatewayStatus) (wire.HeartbeatAnswer, error)
 }
 
 // Run sends status() every interval until ctx ends. A failed heartbeat is not
@@ -61,8 +61,13 @@ func Run(ctx context.Context, interval time.Duration, status func() wire.Gateway
 	for {
 		callCtx, cancel := context.WithTimeout(ctx, interval)
 		st := status()
-		err := to.Heartbeat(callCtx, st)
+		answer, err := to.Heartbeat(callCtx, st)
 		cancel()
+		if err == nil && o.answer != nil {
+			// What the desk wants of the gateway (windows, commands) comes
+			// back in the answer; it is taken before the next beat.
+			o.answer(ctx, answer)
+		}
 		if o.statusFile != "" && ctx.Err() == nil {
 			if werr := o.publish(st, err); werr != nil && !o.warned {
 				log.Warn("cannot write the status file that estate status reads", "file", o.statusFile, "err", werr)
@@ -97,9 +102,16 @@ func Run(ctx context.Context, interval time.Duration, status func() wire.Gateway
 type Option func(*options)
 
 type options struct {
+	answer     func(context.Context, wire.HeartbeatAnswer)
 	statusFile string
 	lastOK     time.Time
 	warned     bool
+}
+
+// WithAnswer hands every answer the desk accepted a heartbeat with to f
+// (gateway/orders): its maintenance windows and approved commands.
+func WithAnswer(f func(context.Context, wire.HeartbeatAnswer)) Option {
+	return func(o *options) { o.answer = f }
 }
 
 // WithStatusFile makes Run write every heartbeat, with how the desk took it,

@@ -25,14 +25,14 @@ type flaky struct {
 	fail map[int]bool
 }
 
-func (f *flaky) Heartbeat(ctx context.Context, s wire.GatewayStatus) error {
+func (f *flaky) Heartbeat(ctx context.Context, s wire.GatewayStatus) (wire.HeartbeatAnswer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n++
 	if f.fail[f.n] {
-		return errors.New("desk unreachable")
+		return wire.HeartbeatAnswer{}, errors.New("desk unreachable")
 	}
-	return nil
+	return wire.HeartbeatAnswer{Acked: []int64{int64(f.n)}}, nil
 }
 
 // The interval is driven by synctest's fake clock: ten beats take no real time.
@@ -120,4 +120,26 @@ func TestRunPublishesStatusFile(t *testing.T) {
 	if _, err := ReadPublished(filepath.Join(dir, "none.json")); err == nil {
 		t.Error("a missing file read without error")
 	}
+}
+
+// WithAnswer hears every answer the desk accepted, never a failed one's.
+func TestRunHandsAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		to := &flaky{fail: map[int]bool{2: true}}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		var got []int64
+		go func() {
+			Run(ctx, time.Second, func() wire.GatewayStatus { return wire.GatewayStatus{} }, to, slog.New(slog.DiscardHandler), nil,
+				WithAnswer(func(_ context.Context, a wire.HeartbeatAnswer) { got = append(got, a.Acked...) }))
+			close(done)
+		}()
+		time.Sleep(2500 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		<-done
+		if len(got) != 2 || got[0] != 1 || got[1] != 3 {
+			t.Fatalf("answers heard %v, want those of beats 1 and 3", got)
+		}
+	})
 }

@@ -66,6 +66,26 @@ ALTER TABLE actions ADD COLUMN last_error TEXT;
 ALTER TABLE actions ADD COLUMN last_failed INTEGER;
 CREATE INDEX IF NOT EXISTS actions_open_by_alarm ON actions(alarm_key, seq) WHERE done IS NULL;
 CREATE INDEX IF NOT EXISTS actions_dead ON actions(seq) WHERE dead IS NOT NULL AND done IS NULL;`,
+	// 2: what the desk orders (gateway/orders): each command it handed the
+	// gateway, by the desk's id, so that it runs once even across restarts
+	// (state: queued, sending, done; outcome and detail once done; acked
+	// when the desk has recorded the result), and the maintenance windows
+	// of the last answer, so that a restart while the desk is unreachable
+	// keeps them.
+	`CREATE TABLE IF NOT EXISTS commands (
+	id       INTEGER PRIMARY KEY,
+	body     TEXT NOT NULL,
+	state    TEXT NOT NULL,
+	received INTEGER NOT NULL,
+	outcome  TEXT,
+	detail   TEXT,
+	done     INTEGER,
+	acked    INTEGER
+);
+CREATE TABLE IF NOT EXISTS windows (
+	id   TEXT PRIMARY KEY,
+	body TEXT NOT NULL
+);`,
 }
 
 // upgrade applies the Upgrades a file lacks, each in a transaction with its

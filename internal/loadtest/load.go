@@ -309,7 +309,7 @@ func Run(ctx context.Context, l Load, db *pgx.Conn, replicas ...*Replica) (Repor
 				}
 				timer.Reset(l.Heartbeat)
 				t0 := time.Now()
-				err := g.client().Heartbeat(gwCtx, g.status(t0, l.Heartbeat))
+				_, err := g.client().Heartbeat(gwCtx, g.status(t0, l.Heartbeat))
 				if gwCtx.Err() != nil {
 					return
 				}

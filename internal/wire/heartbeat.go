@@ -22,6 +22,13 @@ type GatewayStatus struct {
 	// Alarms are the gateway's pending and firing alarms, the suppressed ones
 	// (by an outage or a maintenance window) included, with why.
 	Alarms []Alarm `json:"alarms,omitempty"`
+	// Feeders are the gateway's topology (planned outages list their households from it).
+	Feeders []Feeder `json:"feeders,omitempty"`
+	// Results are what became of the desk's commands, reported until the
+	// desk's answer acknowledges them (maintenance.go).
+	Results []CommandResult `json:"results,omitempty"`
+	// Windows are the ids of the maintenance windows the gateway holds.
+	Windows []string `json:"windows,omitempty"`
 }
 
 // Alarm is one alarm as the gateway's engine holds it.
@@ -59,4 +66,7 @@ type Device struct {
 	Polls               uint64    `json:"polls"`
 	Errors              uint64    `json:"errors"`
 	LastError           string    `json:"last_error,omitempty"`
+	// Controls are what the device's configuration lets a command do:
+	// relay, valve, write:<point> (maintenance.go).
+	Controls []string `json:"controls,omitempty"`
 }

@@ -18,9 +18,13 @@ import { householdsPage } from "./pages/households";
 import { myCasesPage, myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
 import { ticketPage } from "./pages/ticket";
+import { outagesPage } from "./pages/outages";
+import { commandsPage } from "./pages/commands";
 
 // In menu order; a role's first page is where it lands (an engineer on "my work").
 const pages: Page[] = [myWorkPage, controlPage, dutyPage, keysPage, engineeringPage, assistantsPage, reportsPage, householdsPage, myCasesPage, ticketPage];
+// Planned outages and device commands (issue 15), after the others in the menu.
+pages.push(outagesPage, commandsPage);
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
