@@ -57,5 +57,16 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
 		{http.MethodGet, "/devices/:id/alarms", s.deviceAlarms, staffRoles},
+		// Assistants' areas, the access log of residents' data, and top-up
+		// reminders by text message (areas.go, privacy.go, smsreminders.go).
+		{http.MethodGet, "/areas", s.listAreas, []string{RoleAdmin, RoleManager, RoleAssistant, RoleControlRoom}},
+		{http.MethodPost, "/areas", s.createArea, managersOnly},
+		{http.MethodPut, "/areas/:id", s.updateArea, managersOnly},
+		{http.MethodDelete, "/areas/:id", s.deleteArea, managersOnly},
+		{http.MethodGet, "/access-log", s.listAccess, managersOnly},
+		{http.MethodPost, "/tickets/:id/sms", s.sendSMS, []string{RoleAdmin, RoleManager, RoleAssistant}},
+		{http.MethodGet, "/tickets/:id/sms", s.ticketSMS, frontDesk},
+		{http.MethodPut, "/units/:site/:unit/sms", s.putOptOut, []string{RoleAdmin, RoleManager, RoleAssistant}},
+		{http.MethodGet, "/sms/optouts", s.listOptOuts, []string{RoleAdmin, RoleManager, RoleAssistant}},
 	}
 }

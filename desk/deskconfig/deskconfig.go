@@ -8,6 +8,8 @@ package deskconfig
 import (
 	"fmt"
 	"time"
+
+	"github.com/estatehq/estate/desk/sms"
 )
 
 // Config configures the service-desk HTTP API.
@@ -53,6 +55,9 @@ type Config struct {
 	// notifications link to a ticket's page under it, and the printed 维修单
 	// carries it in its QR code. Empty: notifications carry no link.
 	PublicURL string `yaml:"public_url"`
+	// SMS are the sites' text-message channels for top-up reminders
+	// (Alibaba Cloud or Tencent Cloud SMS), one per site (desk/sms).
+	SMS []sms.Config `yaml:"sms"`
 }
 
 // Token is one API credential and the role it grants.
@@ -168,5 +173,9 @@ func (d *Config) Secrets(visit func(path string, v *string)) {
 	for i := range d.Channels {
 		visit(fmt.Sprintf("desk.channels[%d].url", i), &d.Channels[i].URL)
 		visit(fmt.Sprintf("desk.channels[%d].secret", i), &d.Channels[i].Secret)
+	}
+	for i := range d.SMS {
+		visit(fmt.Sprintf("desk.sms[%d].access_key_id", i), &d.SMS[i].AccessKeyID)
+		visit(fmt.Sprintf("desk.sms[%d].access_key_secret", i), &d.SMS[i].AccessKeySecret)
 	}
 }
