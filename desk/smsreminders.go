@@ -103,11 +103,12 @@ func (s *Server) sendSMS(c echo.Context) error {
 	if t.Unit == "" {
 		return fieldError("unit", fmt.Sprintf("ticket %d names no household: a message goes to a household's resident", t.ID))
 	}
+	// The ticket's phone, else the first mobile number among the household's residents.
 	phone := t.Phone
-	if phone == "" {
+	if !sms.ValidPhone(phone) {
 		if u, err := s.store.GetUnit(c.Request().Context(), t.Site, t.Unit); err == nil {
 			for _, r := range u.Residents {
-				if r.Phone != "" {
+				if sms.ValidPhone(r.Phone) {
 					phone = r.Phone
 					break
 				}
