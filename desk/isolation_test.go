@@ -1,13 +1,13 @@
 package desk
 
 import (
-	"maps"
 	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"

@@ -32,7 +32,7 @@ func (d *isoDesk) privacyIsoCases(t *testing.T) map[string][]isoCase {
 			{name: "an area on site B", path: "/api/v1/areas", body: `{"site":"site-b","name":"x","assistant":"amy","buildings":["1"]}`, want: []int{403}},
 			{name: "B's assistant on site A", path: "/api/v1/areas", body: `{"site":"site-a","name":"x","assistant":"bob-b","buildings":["9"]}`, want: []int{422}},
 		},
-		"PUT /api/v1/areas/:id": {{name: "B's area reassigned", path: area, body: `{"name":"x","assistant":"amy","buildings":["1"],"note":"probe"}`, want: []int{404}}},
+		"PUT /api/v1/areas/:id":    {{name: "B's area reassigned", path: area, body: `{"name":"x","assistant":"amy","buildings":["1"],"note":"probe"}`, want: []int{404}}},
 		"DELETE /api/v1/areas/:id": {{name: "B's area deleted", path: area, want: []int{404}}},
 		"GET /api/v1/access-log": {
 			{name: "own site", path: "/api/v1/access-log", want: []int{200}, check: noB},
