@@ -17,9 +17,11 @@ import { householdsPage } from "./pages/households";
 import { myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
 import { ticketPage } from "./pages/ticket";
+import { accessPage, areasPage } from "./pages/privacy";
 
 // In menu order; a role's first page is where it lands (an engineer on "my work").
 const pages: Page[] = [myWorkPage, controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage, ticketPage];
+pages.push(areasPage, accessPage); // 客服区域, 访问记录 (pages/privacy.ts)
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;

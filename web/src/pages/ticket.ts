@@ -12,6 +12,7 @@ import { assigneeText, errorText, fromLocalInput, person, staff, when, yuan } fr
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 import { printView } from "./print";
+import { smsCard } from "./privacy";
 
 const teams = ["engineering", "security", "customer_service", "management"];
 // Causes for the monthly statistics: a complaint's from the manuals' list,
@@ -327,6 +328,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
     h("h3", {}, t("ticket.actions")),
     tk.allowed_actions.length ? h("div", { class: "actions-bar", id: "ticket-actions" }, ...buttons) : h("p", { class: "muted", id: "ticket-actions" }, t("ticket.noActions")),
     formBox, msg,
+    tk.kind === "top_up" ? smsCard(tk, me) : null, // text-message reminders (pages/privacy.ts)
     h("h3", {}, t("ticket.trail")),
     trail(audit, tk.site_timezone, () => void render(root, id, me)),
     noteForm,
