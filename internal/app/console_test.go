@@ -293,11 +293,11 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("each role sees only its pages", func(t *testing.T) {
 		want := map[string][]string{
-			"admin":     {"中控室", "工程部", "客服", "管理", "住户导入"},
-			"manager":   {"中控室", "工程部", "客服", "管理", "住户导入"},
+			"admin":     {"中控室", "工程部", "客服", "管理", "住户导入", "客服区域", "访问记录"},
+			"manager":   {"中控室", "工程部", "客服", "管理", "住户导入", "客服区域", "访问记录"},
 			"engineer":  {"我的工单", "中控室", "工程部"},
-			"control":   {"中控室"},
-			"assistant": {"客服", "住户导入"},
+			"control":   {"中控室", "客服区域"},
+			"assistant": {"客服", "住户导入", "客服区域"},
 		}
 		for _, name := range []string{"admin", "manager", "engineer", "control", "assistant"} {
 			tb := tab(t, b)
@@ -657,6 +657,10 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("a repair's whole life by clicks: form, dispatch, the engineer's phone, follow-up, close, print", func(t *testing.T) {
 		consoleTicketLife(t, b, base)
+	})
+
+	t.Run("assistants' areas, the red-meter list of one area, the SMS box and the access log (issue 15)", func(t *testing.T) {
+		consolePrivacy(t, b, base)
 	})
 
 	t.Run("every page at 1366×768 and 390 px in both languages keeps within the screen", func(t *testing.T) {
