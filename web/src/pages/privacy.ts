@@ -251,3 +251,22 @@ export function smsCard(tk: TicketDetail, me: Me): HTMLElement {
   void busy(box, () => draw()).catch(() => clear(box));
   return box;
 }
+
+// areaNoteText says the desk's audit notes of areas and text messages in
+// the UI's language; "" for any other note.
+export function areaNoteText(action: string, note: string): string {
+  let m: RegExpExecArray | null;
+  const why = (s?: string) => (s ? t("audit.colon") + s : "");
+  if (action === "area") {
+    if ((m = /^area (.+?): owned by (\S+)$/.exec(note))) return t("audit.areaOwned", { area: m[1], who: person(m[2]) });
+    if ((m = /^area (.+?): moved from (\S*) to (\S*?)(?:: ([\s\S]*))?$/.exec(note))) return t("audit.areaMoved", { area: m[1], from: person(m[2]), to: person(m[3]) }) + why(m[4]);
+    if ((m = /^no longer in an area \(was (\S*)\)(?:: ([\s\S]*))?$/.exec(note))) return t("audit.areaNone", { who: person(m[1]) }) + why(m[2]);
+  }
+  if ((action === "sms_delivered" || action === "sms_undelivered") && (m = /^text message (\d+) .*\((\w+) report: ([\s\S]*)\)$/.exec(note))) {
+    return t(action === "sms_delivered" ? "audit.smsDelivered" : "audit.smsUndelivered", { id: m[1], p: t("sms.p." + m[2]), code: m[3] });
+  }
+  if (action === "sms_failed" && (m = /^text message (\d+) not sent by (\w+): ([\s\S]*)$/.exec(note))) {
+    return t("audit.smsFailed", { id: m[1], p: t("sms.p." + m[2]), why: m[3] });
+  }
+  return "";
+}

@@ -12,7 +12,7 @@ import { assigneeText, errorText, fromLocalInput, person, staff, when, yuan } fr
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 import { printView } from "./print";
-import { smsCard } from "./privacy";
+import { areaNoteText, smsCard } from "./privacy";
 
 const teams = ["engineering", "security", "customer_service", "management"];
 // Causes for the monthly statistics: a complaint's from the manuals' list,
@@ -234,6 +234,8 @@ function noteText(a: AuditEntry, zone: string): string {
   if (a.action === "deadline_missed" && (m = /^(\w+) was due (\S+); escalated to (.*)$/.exec(note))) {
     return t("audit.missed", { step: t("step." + m[1]), at: when(m[2], zone), to: m[3].split(", ").map((l) => (levelsKnown.includes(l) ? t("level." + l) : l)).join(t("list.sep")) });
   }
+  const areaNote = areaNoteText(a.action, note); // areas and text messages (pages/privacy.ts)
+  if (areaNote) return areaNote;
   if (a.action === "reminder" && (m = /^reminded by (\w+)([\s\S]*)$/.exec(note))) {
     return t("audit.reminded", { ch: t("contact." + m[1]) }) + m[2];
   }
