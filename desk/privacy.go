@@ -8,10 +8,10 @@ package desk
 //   - admin, manager, assistant: everything (they call residents), each
 //     unmasked phone and household record they view logged;
 //   - engineer: the resident's name and phone masked (张**, 138****1234),
-//     except on a ticket dispatched to them by name while the work is open
-//     (new, dispatched, on site): the engineer on the way calls the
-//     resident; a household record likewise, while they hold such a ticket
-//     of that household;
+//     except on a ticket dispatched to them by name, until it is closed or
+//     cancelled (the engineer on the way calls the resident, and may call
+//     back after the repair); a household record likewise, while they hold
+//     such a ticket of that household;
 //   - control room: names, phones masked except on an open emergency (the
 //     operator calls the household that is flooding);
 //   - gateway: no resident's name, phone or way of contact at all.
@@ -69,7 +69,7 @@ func (p Principal) ticketView(t wire.Ticket) wire.Ticket {
 	switch {
 	case seesAll(p.Role):
 	case p.Role == RoleEngineer:
-		if t.Assignee == "" || t.Assignee != p.Name || !workOpen(t.Status) {
+		if t.Assignee == "" || t.Assignee != p.Name || !t.Status.Open() {
 			t.Reporter, t.Phone = maskName(t.Reporter), maskPhone(t.Phone)
 		}
 	case p.Role == RoleControlRoom:
@@ -160,12 +160,7 @@ func (s *Server) unitView(c echo.Context, u store.Unit, purpose string) (store.U
 		if err != nil {
 			return u, err
 		}
-		allowed := false
-		for _, t := range ts {
-			if p.Role == RoleControlRoom || workOpen(t.Status) {
-				allowed = true
-			}
-		}
+		allowed := len(ts) > 0 // open (not closed or cancelled) tickets of the caller's
 		maskPhones = !allowed
 		maskNames = !allowed && p.Role == RoleEngineer
 	default:

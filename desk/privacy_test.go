@@ -67,12 +67,11 @@ func pdDesk(t *testing.T) (*testDesk, []pdCaller) {
 // want is what the specification lets a caller see of the resident of a
 // ticket as it stands: name and phone each "full", "masked" or "none".
 func pdWant(k pdCaller, t wire.Ticket) (name, phone string) {
-	open := t.Status == wire.New || t.Status == wire.Dispatched || t.Status == wire.OnSite
 	switch k.role {
 	case RoleAdmin, RoleManager, RoleAssistant:
 		return "full", "full"
 	case RoleEngineer:
-		if t.Assignee == k.name && open {
+		if t.Assignee == k.name && t.Status.Open() {
 			return "full", "full"
 		}
 		return "masked", "masked"
