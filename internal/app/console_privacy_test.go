@@ -67,7 +67,9 @@ func consolePrivacy(t *testing.T, b context.Context, base string) {
 		if tk.Building != "1" {
 			continue
 		}
-		var a struct{ Audit []struct{ Action, Note string } }
+		var a struct {
+			Audit []struct{ Action, Note string }
+		}
 		getJSON(t, base, fmt.Sprintf("/api/v1/tickets/%d/audit", tk.ID), &a)
 		audit = append(audit, a.Audit...)
 		for _, e := range a.Audit {
