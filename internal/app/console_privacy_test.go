@@ -135,10 +135,17 @@ func consolePrivacy(t *testing.T, b context.Context, base string) {
 	}
 
 	step("sms card")
-	// The manager reads who saw which phone: the assistant's list is there.
+	// The assistant opens a household's repair with the resident's phone: a view that is logged.
+	repair := createTicket(t, base, `{"kind":"repair","title":"门铃不响","site":"demo-estate","building":"1","unit":"1-1-101","reporter":"赵先生","phone":"13712345678","source":"phone"}`)
+	wait(t, a, 20*time.Second, "the assistant opens the repair", chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d", base, repair)),
+		chromedp.WaitVisible("#ticket-facts", chromedp.ByID))
+	if facts, ok := textWhen(t, a, 15*time.Second, "#ticket-facts", "赵先生", "13712345678"); !ok {
+		t.Errorf("the assistant's view of the repair: %q", facts)
+	}
+
+	// The manager reads who saw which phone: the assistant's view is there.
 	wait(t, m, 20*time.Second, "the access log", chromedp.Navigate(base+"/#/access"), chromedp.WaitVisible("#access-filter", chromedp.ByID))
-	// (The demo's households have no phones: the views logged are of the repair's reporter.)
-	if txt, ok := textWhen(t, m, 15*time.Second, "#access-list", "陈助理 (客服助理)", "完整电话", "工单列表"); !ok {
+	if txt, ok := textWhen(t, m, 15*time.Second, "#access-list", "陈助理 (客服助理)", fmt.Sprintf("工单 #%d", repair), "完整电话", "查看工单"); !ok {
 		t.Errorf("access log: %.400q", txt)
 	}
 	checkLayout(t, m, "access log at 1366×768")
@@ -156,7 +163,7 @@ func consolePrivacy(t *testing.T, b context.Context, base string) {
 		wait(t, m, 10*time.Second, "viewport "+size.name, chromedp.EmulateViewport(int64(size.w), int64(size.h), opts...))
 		for _, lang := range []string{"zh-CN", "en"} {
 			wait(t, m, 10*time.Second, "language "+lang, chromedp.Evaluate(fmt.Sprintf(`localStorage.setItem("estate.lang", %q)`, lang), nil))
-			for _, pg := range []struct{ route, ready string }{{"areas", "#areas"}, {"access", "#access"}} {
+			for _, pg := range []struct{ route, ready string }{{"areas", "#areas"}, {"access", "#access-list h3"}} {
 				wait(t, m, 30*time.Second, pg.route+" "+size.name+" "+lang,
 					chromedp.Navigate(base+"/?layout="+lang+"#/"+pg.route), chromedp.WaitVisible(pg.ready, chromedp.ByQuery),
 					chromedp.Poll(`!document.querySelector('[aria-busy="true"]')`, nil, chromedp.WithPollingTimeout(10*time.Second)))

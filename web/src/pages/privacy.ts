@@ -59,6 +59,9 @@ function siteField(me: Me, onchange: () => void): HTMLInputElement {
   return el;
 }
 
+// ml is a cell's label, shown where a table becomes a list of cards (phones).
+const ml = (key: string) => h("small", { class: "mobile-label" }, t(key));
+
 const list = (s: string) => s.split(/[,，;；\s]+/).map((v) => v.trim()).filter(Boolean);
 
 function errText(e: any): string {
@@ -76,16 +79,16 @@ async function drawAreas(box: HTMLElement, site: string, me: Me, edit: (a: Area)
   const msg = h("p", { class: "msg", id: "area-list-msg", role: "status" });
   clear(box,
     h("h3", {}, t("area.count", { n: areas.length })),
-    areas.length === 0 ? h("p", { class: "empty", id: "areas-empty" }, t("area.empty")) :
+    areas.length === 0 ? h("p", { class: "empty wide", id: "areas-empty" }, t("area.empty")) :
       h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "areas" },
         h("thead", {}, h("tr", {}, ...["area.name", "area.assistant", "area.buildings", "area.units", "area.households", "area.openCases", ""].map((k) => h("th", {}, k ? t(k) : "")))),
         h("tbody", {}, ...areas.map((a) => h("tr", { "data-area": a.id, class: a.assistant === me.name ? "mine" : "" },
           h("td", {}, a.name),
-          h("td", {}, person(a.assistant)),
-          h("td", {}, a.buildings.map((b) => t("area.building", { b })).join("、") || "—"),
-          h("td", {}, a.units.join("、") || "—"),
-          h("td", { class: "num" }, a.households),
-          h("td", { class: "num" }, a.open_cases),
+          h("td", {}, ml("area.assistant"), person(a.assistant)),
+          h("td", {}, ml("area.buildings"), a.buildings.map((b) => t("area.building", { b })).join("、") || "—"),
+          h("td", {}, ml("area.units"), a.units.join("、") || "—"),
+          h("td", { class: "num" }, ml("area.households"), a.households),
+          h("td", { class: "num" }, ml("area.openCases"), a.open_cases),
           h("td", { class: "actions" }, manages ? h("button", { type: "button", class: "ghost", "data-edit": a.id, onclick: () => edit(a) }, t("area.edit")) : null,
             manages ? h("button", { type: "button", class: "ghost", "data-delete": a.id, onclick: async () => {
               if (!window.confirm(t("area.confirmDelete", { name: a.name }))) return;
@@ -176,7 +179,7 @@ async function drawAccess(box: HTMLElement, q: URLSearchParams) {
   const { access } = await api<{ access: Access[] }>("/access-log?" + q.toString());
   clear(box,
     h("h3", {}, t("access.count", { n: access.length })),
-    access.length === 0 ? h("p", { class: "empty", id: "access-empty" }, t("access.empty")) :
+    access.length === 0 ? h("p", { class: "empty wide", id: "access-empty" }, t("access.empty")) :
       h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "access" },
         h("thead", {}, h("tr", {}, ...["access.at", "access.actor", "access.which", "access.what", "access.reason"].map((k) => h("th", {}, t(k))))),
         h("tbody", {}, ...access.map((a) => h("tr", { "data-access": a.id },
@@ -184,8 +187,8 @@ async function drawAccess(box: HTMLElement, q: URLSearchParams) {
           h("td", {}, `${person(a.actor)} (${t("role." + a.role)})`),
           h("td", {}, a.subject === "ticket" ? h("a", { href: `#/tickets/${a.subject_id}` }, t("access.ticket", { id: a.subject_id })) : t("access.s." + a.subject, { id: a.subject_id }),
             a.unit && a.subject !== "unit" ? h("small", { class: "muted" }, " " + a.unit) : null),
-          h("td", {}, t("access.w." + a.what)),
-          h("td", {}, t("access.r." + a.reason) === "access.r." + a.reason ? a.reason : t("access.r." + a.reason))))))));
+          h("td", {}, ml("access.what"), t("access.w." + a.what)),
+          h("td", {}, ml("access.reason"), t("access.r." + a.reason) === "access.r." + a.reason ? a.reason : t("access.r." + a.reason))))))));
 }
 
 export const accessPage: Page = {
