@@ -144,6 +144,7 @@ func consolePrivacy(t *testing.T, b context.Context, base string) {
 	}
 
 	// The manager reads who saw which phone: the assistant's view is there.
+	front(t, m)
 	wait(t, m, 20*time.Second, "the access log", chromedp.Navigate(base+"/#/access"), chromedp.WaitVisible("#access-filter", chromedp.ByID))
 	if txt, ok := textWhen(t, m, 15*time.Second, "#access-list", "陈助理 (客服助理)", fmt.Sprintf("工单 #%d", repair), "完整电话", "查看工单"); !ok {
 		t.Errorf("access log: %.400q", txt)
