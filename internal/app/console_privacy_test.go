@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,8 @@ func consolePrivacy(t *testing.T, b context.Context, base string) {
 	}
 
 	closeA()
+	// The repair was only for the access log: cancelled, it leaves the control room as it was.
+	postJSON(t, base, fmt.Sprintf("/api/v1/tickets/%d/actions", repair), `{"action":"cancel","note":"test walk"}`, http.StatusOK)
 	// The manager reads who saw which phone: the assistant's view is there.
 	front(t, m)
 	wait(t, m, 20*time.Second, "the access log", chromedp.Navigate(base+"/#/access"), chromedp.WaitVisible("#access-filter", chromedp.ByID))
