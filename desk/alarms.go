@@ -67,7 +67,13 @@ func (s *Server) applyAlarmAction(c echo.Context) error {
 	case err != nil:
 		return fmt.Errorf("alarm action: %w", err)
 	}
-	res.Ticket = p.ticketView(res.Ticket)
+	given := ""
+	if a.Ticket != nil {
+		given = a.Ticket.Phone
+	}
+	if res.Ticket, err = s.viewTicket(c, "alarm action", res.Ticket, given); err != nil {
+		return err
+	}
 	if res.Created || !res.Replayed {
 		s.hub.publish()
 	}

@@ -212,6 +212,17 @@ func Validate(c *config.Config) []config.Problem {
 			}
 		}
 	}
+	smsSites := map[string]bool{}
+	for i, ch := range d.SMS {
+		p := fmt.Sprintf("desk.sms[%d]", i)
+		for _, pr := range ch.Check() {
+			add(p+"."+pr.Field, "%s", pr.Message)
+		}
+		if smsSites[ch.Site] && ch.Site != "" {
+			add(p+".site", "%q has another SMS channel: one per site", ch.Site)
+		}
+		smsSites[ch.Site] = true
+	}
 	if d.EscalationInterval < time.Second {
 		add("desk.escalation_interval", "must be at least 1s, got %s", d.EscalationInterval)
 	}

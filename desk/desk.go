@@ -89,6 +89,8 @@ type Store interface {
 	AckAlarm(ctx context.Context, site, key string, since time.Time, by string, now time.Time) (store.LoggedAlarm, error)
 	AlarmLog(ctx context.Context, site string, from time.Time) ([]store.LoggedAlarm, error)
 	Ping(ctx context.Context) error
+	// Areas, the access log and SMS reminders (privacy.go).
+	PrivacyStore
 }
 
 // eventListener is a store that several desks share and that announces
@@ -152,6 +154,9 @@ type Server struct {
 	// duty is the control room's shifts, duty log and keys (duty.go); nil
 	// without a SQL store.
 	duty *shift.Service
+	// sms are the sites' text-message channels (smsreminders.go).
+	sms       map[string]smsChannel
+	smsClient *http.Client
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
@@ -174,6 +179,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 		s.senders[ch.Name] = ch
 	}
 	s.auth = newAuthenticator(cfg, st, func() time.Time { return s.now() })
+	s.sms = s.newSMSChannels()
 	e.HTTPErrorHandler = s.handleError
 	// The peer's address, or X-Forwarded-For as far as it was written by
 	// trusted proxies only: a client must not choose the address that the
@@ -223,6 +229,7 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	if s.duty != nil {
 		wg.Go(func() { s.duty.Run(ctx, s.cfg.EscalationInterval) })
 	}
+	wg.Go(func() { s.runReceipts(ctx) })
 	if l, ok := s.store.(interface{ OnListenError(func(error)) }); ok {
 		l.OnListenError(func(err error) {
 			s.log.Warn("event listener lost its connection; streams poll every 2 s until it is back", "err", err)

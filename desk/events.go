@@ -214,14 +214,26 @@ func (s *Server) events(c echo.Context) error {
 		if !s.auth.stillValid(ctx, p) {
 			return nil // logged out, expired or removed: the stream ends with the session
 		}
-		for _, e := range evs {
+		// Each event as the caller may see it (privacy.go); the unmasked
+		// phones among them are logged before they are written.
+		datas := make([]json.RawMessage, len(evs))
+		var seen []store.Access
+		for i, e := range evs {
+			var a *store.Access
+			datas[i], a = s.eventView(ctx, c, p, e)
+			if a != nil {
+				seen = append(seen, *a)
+			}
+		}
+		if err := s.store.LogAccess(ctx, seen); err != nil {
+			s.log.Error("event stream: access log", "err", err, "request_id", requestID(c))
+			return nil // nothing unlogged is shown; the console reconnects
+		}
+		for i, e := range evs {
 			if !p.SiteAllowed(e.Site) {
 				continue // Events is asked for the caller's site; a second wall
 			}
-			data := e.Data
-			if !p.SeesContacts() {
-				data = withoutContacts(data)
-			}
+			data := datas[i]
 			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, data); err != nil {
 				return nil
 			}

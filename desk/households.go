@@ -69,6 +69,9 @@ func (s *Server) putUnit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if saved, err = s.unitView(c, saved, "household saved"); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, saved)
 }
 
@@ -82,6 +85,9 @@ func (s *Server) getUnit(c echo.Context) error {
 		return apiError(http.StatusNotFound, fmt.Sprintf("no unit %s on site %s", c.Param("unit"), site), "")
 	}
 	if err != nil {
+		return err
+	}
+	if u, err = s.unitView(c, u, "household record"); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, u)
@@ -154,6 +160,13 @@ func (s *Server) topUps(c echo.Context) error {
 	}
 	list, err := s.store.TopUps(c.Request().Context(), site, s.now())
 	if err != nil {
+		return err
+	}
+	// The caller's area first, and each line with its area (areas.go).
+	if list, err = s.topUpsByArea(c, list); err != nil {
+		return err
+	}
+	if list, err = s.viewTopUps(c, list); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"topups": list})

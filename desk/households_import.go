@@ -156,6 +156,13 @@ func (s *Server) exportHouseholds(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The export is a view of every household record of the site: logged
+	// once, with how many it holds (privacy.go).
+	a := s.access(c, site, "households", site, "", "household export", "households export")
+	a.SubjectID = fmt.Sprintf("%s (%d households, %s)", site, len(units), format)
+	if err := s.store.LogAccess(c.Request().Context(), []store.Access{a}); err != nil {
+		return err
+	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, ct)
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="households-%s.%s"`, site, format))

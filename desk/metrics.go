@@ -16,6 +16,7 @@ type metrics struct {
 	ticketTransitions  *prometheus.CounterVec
 	transitionsRefused *prometheus.CounterVec
 	logins             *prometheus.CounterVec
+	smsSent            *prometheus.CounterVec
 	eventStreams       prometheus.Gauge
 	notificationsSent  *prometheus.CounterVec
 	deadlinesMissed    *prometheus.CounterVec
@@ -45,6 +46,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "estate_desk_logins_total",
 			Help: "Console logins, by result (ok, bad_password, rate_limited).",
 		}, []string{"result"})),
+		smsSent: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "estate_desk_sms_total",
+			Help: "Text messages to households, by provider and outcome (sent, failed, delivered, undelivered).",
+		}, []string{"provider", "result"})),
 		eventStreams: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "estate_desk_event_streams",
 			Help: "Consoles connected to GET /api/v1/events.",

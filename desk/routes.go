@@ -77,6 +77,17 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/commands/:id", s.getCommand, staffRoles},
 		{http.MethodPost, "/commands/:id/approve", s.decideCommand(true), managersOnly},
 		{http.MethodPost, "/commands/:id/reject", s.decideCommand(false), managersOnly},
+		// Assistants' areas, the access log of residents' data, and top-up
+		// reminders by text message (areas.go, privacy.go, smsreminders.go).
+		{http.MethodGet, "/areas", s.listAreas, []string{RoleAdmin, RoleManager, RoleAssistant, RoleControlRoom}},
+		{http.MethodPost, "/areas", s.createArea, managersOnly},
+		{http.MethodPut, "/areas/:id", s.updateArea, managersOnly},
+		{http.MethodDelete, "/areas/:id", s.deleteArea, managersOnly},
+		{http.MethodGet, "/access-log", s.listAccess, managersOnly},
+		{http.MethodPost, "/tickets/:id/sms", s.sendSMS, []string{RoleAdmin, RoleManager, RoleAssistant}},
+		{http.MethodGet, "/tickets/:id/sms", s.ticketSMS, frontDesk},
+		{http.MethodPut, "/units/:site/:unit/sms", s.putOptOut, []string{RoleAdmin, RoleManager, RoleAssistant}},
+		{http.MethodGet, "/sms/optouts", s.listOptOuts, []string{RoleAdmin, RoleManager, RoleAssistant}},
 	},
 		ownerRoutes(s), // the owner's side (owner.go)
 		dutyRoutes(s),  // the control room's shifts, duty log and keys (duty.go)

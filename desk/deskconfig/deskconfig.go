@@ -8,6 +8,8 @@ package deskconfig
 import (
 	"fmt"
 	"time"
+
+	"github.com/estatehq/estate/desk/sms"
 )
 
 // Config configures the service-desk HTTP API.
@@ -56,6 +58,9 @@ type Config struct {
 	// Shifts are the control room's shift plans and duty rosters, per site
 	// (desk/shift; docs/control-room.md "Shifts and handover").
 	Shifts []ShiftPlan `yaml:"shifts"`
+	// SMS are the sites' text-message channels for top-up reminders
+	// (Alibaba Cloud or Tencent Cloud SMS), one per site (desk/sms).
+	SMS []sms.Config `yaml:"sms"`
 }
 
 // ShiftPlan is one site's shifts (site "" or "*": every site without a plan
@@ -240,5 +245,9 @@ func (d *Config) Secrets(visit func(path string, v *string)) {
 	for i := range d.Channels {
 		visit(fmt.Sprintf("desk.channels[%d].url", i), &d.Channels[i].URL)
 		visit(fmt.Sprintf("desk.channels[%d].secret", i), &d.Channels[i].Secret)
+	}
+	for i := range d.SMS {
+		visit(fmt.Sprintf("desk.sms[%d].access_key_id", i), &d.SMS[i].AccessKeyID)
+		visit(fmt.Sprintf("desk.sms[%d].access_key_secret", i), &d.SMS[i].AccessKeySecret)
 	}
 }

@@ -241,6 +241,20 @@ var ErrNotTopUp = errors.New("not an open top-up reminder")
 // entry; it meets the ticket's remind deadline.
 func (s *Store) AddReminder(ctx context.Context, r Reminder) (Reminder, error) {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = s.addReminderTx(ctx, tx, r)
+		return err
+	})
+	if err != nil {
+		return Reminder{}, fmt.Errorf("reminder on ticket %d: %w", r.TicketID, err)
+	}
+	return r, nil
+}
+
+// addReminderTx is AddReminder inside the caller's transaction (an SMS
+// accepted by its provider records its reminder with the message).
+func (s *Store) addReminderTx(ctx context.Context, tx *sql.Tx, r Reminder) (Reminder, error) {
+	err := func() error {
 		t, err := scanTicket(s.txQueryRow(ctx, tx, (`SELECT ` + ticketColumns + ` FROM tickets WHERE id = ?` + s.forUpdate()), r.TicketID))
 		if err != nil {
 			return err
@@ -267,11 +281,8 @@ func (s *Store) AddReminder(ctx context.Context, r Reminder) (Reminder, error) {
 			return err
 		}
 		return s.event(ctx, tx, r.At, "ticket.updated", t)
-	})
-	if err != nil {
-		return Reminder{}, fmt.Errorf("reminder on ticket %d: %w", r.TicketID, err)
-	}
-	return r, nil
+	}()
+	return r, err
 }
 
 // Reminders returns the reminders given on a ticket, oldest first.
@@ -312,6 +323,11 @@ type TopUp struct {
 	Contact      string    `json:"contact,omitempty"`
 	Reminders    int       `json:"reminders"`
 	LastReminder *Reminder `json:"last_reminder,omitempty"`
+	// AreaID, Area and Assistant are the household's area and the
+	// assistant who owns the reminder (filled by the desk from areas).
+	AreaID    int64  `json:"area_id,omitempty"`
+	Area      string `json:"area,omitempty"`
+	Assistant string `json:"assistant,omitempty"`
 }
 
 // TopUps lists the open top-up reminders of a site (every site when empty),

@@ -118,6 +118,10 @@ func (s *Store) createTicketTx(ctx context.Context, tx *sql.Tx, n wire.NewTicket
 		if err := s.addDeadlines(ctx, tx, t, now, func(st wire.Step) bool { return !st.FromResolution() }); err != nil {
 			return err
 		}
+		// A household's ticket is owned by its area's assistant (areas.go).
+		if err := s.fileInArea(ctx, tx, &t, by, now); err != nil {
+			return err
+		}
 		if err := s.event(ctx, tx, now, "ticket.created", t); err != nil {
 			return err
 		}
@@ -247,7 +251,8 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]wire.Ticket, error
 		add("owner = ?", f.Owner)
 	}
 	if f.MineName != "" || f.MineTeam != "" {
-		add("(assignee = ? OR (team = ? AND team <> ''))", f.MineName, f.MineTeam)
+		// …and the cases of the areas the person looks after (areas.go).
+		add("(assignee = ? OR (team = ? AND team <> '') OR id IN (SELECT ticket_id FROM area_tickets WHERE assistant = ?))", f.MineName, f.MineTeam, f.MineName)
 	}
 	// On SQLite, a search of three characters or more is driven by the
 	// trigram index in id order, so that it stops at the page's end whether

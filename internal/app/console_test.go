@@ -293,11 +293,11 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("each role sees only its pages", func(t *testing.T) {
 		want := map[string][]string{
-			"admin":     {"中控室", "值班", "钥匙", "工程部", "客服", "管理", "住户导入", "我的工作", "计划停电", "设备指令"},
-			"manager":   {"中控室", "值班", "钥匙", "工程部", "客服", "管理", "住户导入", "我的工作", "计划停电", "设备指令"},
+			"admin":     {"中控室", "值班", "钥匙", "工程部", "客服", "管理", "住户导入", "我的工作", "计划停电", "设备指令", "客服区域", "访问记录"},
+			"manager":   {"中控室", "值班", "钥匙", "工程部", "客服", "管理", "住户导入", "我的工作", "计划停电", "设备指令", "客服区域", "访问记录"},
 			"engineer":  {"我的工单", "中控室", "工程部", "计划停电", "设备指令"},
-			"control":   {"中控室", "值班", "钥匙", "我的工作", "计划停电", "设备指令"},
-			"assistant": {"客服", "住户导入", "我的工作", "计划停电", "设备指令"},
+			"control":   {"中控室", "值班", "钥匙", "我的工作", "计划停电", "设备指令", "客服区域"},
+			"assistant": {"客服", "住户导入", "我的工作", "计划停电", "设备指令", "客服区域"},
 		}
 		for _, name := range []string{"admin", "manager", "engineer", "control", "assistant"} {
 			tb := tab(t, b)
@@ -664,6 +664,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 	t.Run("a planned outage is requested, approved, its households told and its notice printed; commands listed", func(t *testing.T) {
 		consoleOutages(t, b, base)
+	})
+	t.Run("assistants' areas, the red-meter list of one area, the SMS box and the access log (issue 15)", func(t *testing.T) {
+		consolePrivacy(t, b, base)
 	})
 
 	t.Run("every page at 1366×768 and 390 px in both languages keeps within the screen", func(t *testing.T) {

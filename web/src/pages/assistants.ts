@@ -57,7 +57,9 @@ function drawRedMeters(box: HTMLElement): Promise<void> {
 }
 
 async function redMeters(box: HTMLElement) {
-  const { topups } = await api<{ topups: TopUp[] | null }>("/topups");
+  // The desk puts the caller's area first; "my area only" keeps it alone (issue 15 part 4).
+  const mineOnly = sessionStorage.getItem("estate.redMine") === "1";
+  const { topups } = await api<{ topups: TopUp[] | null }>(mineOnly ? "/topups?area=mine" : "/topups");
   const list = topups || [];
   const remind = async (tp: TopUp, channel: string, msg: HTMLElement) => {
     try {
@@ -69,6 +71,10 @@ async function redMeters(box: HTMLElement) {
   };
   clear(box,
     h("h3", {}, t("asst.redCount", { n: list.length })),
+    h("label", { class: "check" }, h("input", { type: "checkbox", id: "red-mine", checked: mineOnly, onchange: (ev: Event) => {
+      sessionStorage.setItem("estate.redMine", (ev.target as HTMLInputElement).checked ? "1" : "");
+      void drawRedMeters(box);
+    } }), t("area.mineOnly")),
     list.length === 0 ? h("p", { class: "empty", id: "red-meters-empty" }, t("asst.empty")) :
       h("table", { class: "grid", id: "red-meters" },
         h("thead", {}, h("tr", {}, ...["col.unit", "col.resident", "col.phone", "col.balance", "col.daysRed", "col.lastReminder", "col.remind"].map((k) => h("th", {}, t(k))))),

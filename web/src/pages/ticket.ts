@@ -13,6 +13,7 @@ import { duration, t } from "../i18n";
 import { Page } from "../page";
 import { printView } from "./print";
 import { incidentPage, incidentPrint, ownerPanel, unsatisfiedNote } from "./owner";
+import { areaNoteText, smsCard } from "./privacy";
 
 const teams = ["engineering", "security", "customer_service", "management"];
 // Causes for the monthly statistics: a complaint's from the manuals' list,
@@ -240,6 +241,8 @@ export function noteText(a: AuditEntry, zone: string): string {
     return t("audit.missed", { step: t("step." + m[1]), at: when(m[2], zone), to: m[3].split(", ").map((l) => (levelsKnown.includes(l) ? t("level." + l) : l)).join(t("list.sep")) });
   }
   if (a.action === "reopen" && unsatisfiedNote(note)) return unsatisfiedNote(note)!;
+  const areaNote = areaNoteText(a.action, note); // areas and text messages (pages/privacy.ts)
+  if (areaNote) return areaNote;
   if (a.action === "reminder" && (m = /^reminded by (\w+)([\s\S]*)$/.exec(note))) {
     return t("audit.reminded", { ch: t("contact." + m[1]) }) + m[2];
   }
@@ -333,6 +336,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
     h("h3", {}, t("ticket.actions")),
     tk.allowed_actions.length ? h("div", { class: "actions-bar", id: "ticket-actions" }, ...buttons) : h("p", { class: "muted", id: "ticket-actions" }, t("ticket.noActions")),
     formBox, msg,
+    tk.kind === "top_up" ? smsCard(tk, me) : null, // text-message reminders (pages/privacy.ts)
     h("h3", {}, t("ticket.trail")),
     trail(audit, tk.site_timezone, () => void render(root, id, me)),
     noteForm,
