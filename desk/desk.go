@@ -45,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/estatehq/estate/desk/deskconfig"
+	"github.com/estatehq/estate/desk/rounds"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/web"
@@ -147,6 +148,8 @@ type Server struct {
 	// reg holds the desk's metrics and is what /metrics serves.
 	reg     *prometheus.Registry
 	metrics *metrics
+	// rounds runs the inspection rounds (rounds_api.go); nil when the store keeps none.
+	rounds *rounds.Service
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
@@ -168,6 +171,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 		s.senders[ch.Name] = ch
 	}
 	s.auth = newAuthenticator(cfg, st, func() time.Time { return s.now() })
+	s.newRounds()
 	e.HTTPErrorHandler = s.handleError
 	// The peer's address, or X-Forwarded-For as far as it was written by
 	// trusted proxies only: a client must not choose the address that the
@@ -214,6 +218,7 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.runScheduler(ctx) })
 	wg.Go(func() { s.runNotifier(ctx) })
+	wg.Go(func() { s.runRounds(ctx) })
 	if l, ok := s.store.(interface{ OnListenError(func(error)) }); ok {
 		l.OnListenError(func(err error) {
 			s.log.Warn("event listener lost its connection; streams poll every 2 s until it is back", "err", err)

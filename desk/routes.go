@@ -57,5 +57,14 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
 		{http.MethodGet, "/devices/:id/alarms", s.deviceAlarms, staffRoles},
+		// Inspection rounds (巡检, rounds_api.go) and the patrol readers' visits from gateways.
+		{http.MethodGet, "/rounds", s.listRounds, roundWalkers},
+		{http.MethodGet, "/rounds/routes", s.listRoutes, roundWalkers},
+		{http.MethodGet, "/rounds/:id", s.getRound, roundWalkers},
+		{http.MethodPost, "/rounds/:id/start", s.startRound, roundWalkers},
+		{http.MethodPost, "/rounds/:id/visits", s.confirmCheckpoint, roundWalkers},
+		{http.MethodPost, "/rounds/:id/results", s.answerItem, roundWalkers},
+		{http.MethodPost, "/rounds/:id/finish", s.finishRound, roundWalkers},
+		{http.MethodPost, "/rounds/reader-visits", s.readerVisit, []string{RoleGateway}},
 	}
 }

@@ -53,6 +53,8 @@ type Config struct {
 	// notifications link to a ticket's page under it, and the printed 维修单
 	// carries it in its QR code. Empty: notifications carry no link.
 	PublicURL string `yaml:"public_url"`
+	// Rounds are the inspection rounds' routes (rounds.go, desk/rounds).
+	Rounds []Route `yaml:"rounds"`
 }
 
 // Token is one API credential and the role it grants.
