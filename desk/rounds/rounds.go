@@ -369,8 +369,6 @@ func (s *Service) Start(ctx context.Context, id int64, by string, allowed func(s
 		return r, conflict("round %d was finished at %s", r.ID, r.FinishedAt.In(s.loc(r.Site)).Format("01-02 15:04"))
 	case r.StartedAt != nil:
 		return s.Get(ctx, id, allowed) // starting twice is starting once
-	case now.Before(r.StartsAt.Add(-2 * time.Hour)):
-		return r, conflict("round %d begins at %s; it can be started from 2 hours before", r.ID, r.StartsAt.In(s.loc(r.Site)).Format("01-02 15:04"))
 	}
 	if err := s.store.start(ctx, id, by, now); err != nil {
 		return r, fmt.Errorf("start round %d: %w", id, err)

@@ -16,10 +16,11 @@ import { engineeringPage } from "./pages/engineering";
 import { householdsPage } from "./pages/households";
 import { myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
+import { roundsPage } from "./pages/rounds";
 import { ticketPage } from "./pages/ticket";
 
 // In menu order; a role's first page is where it lands (an engineer on "my work").
-const pages: Page[] = [myWorkPage, controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage, ticketPage];
+const pages: Page[] = [myWorkPage, controlPage, engineeringPage, roundsPage, assistantsPage, reportsPage, householdsPage, ticketPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
