@@ -11,6 +11,10 @@ import (
 // checkpoint visit (Visit) to the desk's POST /api/v1/rounds/reader-visits.
 const ActionVisit = "visit"
 
+// EventCheckpointVisit is the event a patrol reader's scan becomes on the
+// gateway (devices/guardtour), which forwards it as an ActionVisit.
+const EventCheckpointVisit = "checkpoint_visit"
+
 // CheckpointVisit is a patrol reader's (guard-tour device's) scan of a
 // checkpoint, as a gateway forwards it to the desk.
 type CheckpointVisit struct {
