@@ -474,7 +474,7 @@ func (s *Service) RecordReader(ctx context.Context, rv ReaderVisit, now time.Tim
 		return Visit{}, err
 	}
 	v := Visit{Site: rv.Site, Checkpoint: rv.Checkpoint, At: rv.At, By: "reader:" + rv.Reader, Method: MethodReader, Reader: rv.Reader}
-	r, err := s.store.openRoundWith(ctx, rv.Site, rv.Checkpoint, rv.At)
+	r, err := s.store.openRoundWith(ctx, rv.Site, rv.Checkpoint, rv.At.In(s.loc(rv.Site)).Format(dayLayout), rv.At)
 	switch {
 	case err == nil:
 		v.RoundID = r.ID

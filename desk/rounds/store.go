@@ -260,11 +260,13 @@ func (s *Store) results(ctx context.Context, roundID int64) ([]Result, error) {
 	return out, rows.Err()
 }
 
-// openRoundWith finds the open round of a site (due or in progress, of any
-// day whose window holds at, latest first) whose route has the checkpoint.
-func (s *Store) openRoundWith(ctx context.Context, site, checkpoint string, at time.Time) (Round, error) {
+// openRoundWith finds the open round of a site (due or in progress) whose
+// route has the checkpoint: of the site's day of at (a guard may set off
+// before the round's start), or of an earlier day whose finish deadline is
+// still ahead of at; the latest first.
+func (s *Store) openRoundWith(ctx context.Context, site, checkpoint, day string, at time.Time) (Round, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+roundColumns+` FROM rounds WHERE site = ? AND status IN (?, ?)
-		AND starts_at <= ? ORDER BY starts_at DESC, id DESC LIMIT 50`), site, StatusDue, StatusInProgress, at.Add(time.Hour).UnixNano())
+		AND (day = ? OR finish_by >= ?) ORDER BY starts_at DESC, id DESC LIMIT 50`), site, StatusDue, StatusInProgress, day, at.UnixNano())
 	if err != nil {
 		return Round{}, err
 	}
