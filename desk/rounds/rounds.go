@@ -622,7 +622,7 @@ func (s *Service) openAnomaly(ctx context.Context, r Round, cp deskconfig.Checkp
 	n := wire.NewTicket{Kind: wire.Repair, Category: "inspection", Site: r.Site, Building: r.Building, Floor: cp.Floor, Unit: cp.Unit,
 		Source: wire.SourceRound, Title: truncate(fmt.Sprintf("巡检异常: %s · %s", cp.Name, it.Label), 200),
 		Description: truncate(strings.Join(desc, "\n"), wire.MaxTextLen),
-		AlarmKey: fmt.Sprintf("%s/round/%d/%s/%s", r.Site, r.ID, cp.Code, it.ID)}
+		AlarmKey:    fmt.Sprintf("%s/round/%d/%s/%s", r.Site, r.ID, cp.Code, it.ID)}
 	if res.Value != nil {
 		n.Reading = &wire.Reading{Point: it.ID, Value: *res.Value, Unit: it.Unit, At: now}
 	}

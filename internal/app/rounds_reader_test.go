@@ -75,4 +75,3 @@ func tryGet(base, path string, v any) error {
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
 }
-
