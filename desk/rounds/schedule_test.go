@@ -26,7 +26,9 @@ func TestScheduleOverAYear(t *testing.T) {
 	}{
 		{"daily", deskconfig.RouteSchedule{Start: "08:30"}, func(time.Time) bool { return true }, 365},
 		{"every 3 days", deskconfig.RouteSchedule{EveryDays: 3, From: "2026-01-02", Start: "08:30"},
-			func(d time.Time) bool { return int(d.Sub(time.Date(2026, 1, 2, 0, 0, 0, 0, loc)).Hours()/24)%3 == 0 && !d.Before(time.Date(2026, 1, 2, 0, 0, 0, 0, loc)) }, 122},
+			func(d time.Time) bool {
+				return int(d.Sub(time.Date(2026, 1, 2, 0, 0, 0, 0, loc)).Hours()/24)%3 == 0 && !d.Before(time.Date(2026, 1, 2, 0, 0, 0, 0, loc))
+			}, 122},
 		{"mon, wed, fri", deskconfig.RouteSchedule{Weekdays: []string{"mon", "wed", "FRI"}, Start: "08:30"}, func(d time.Time) bool {
 			return d.Weekday() == time.Monday || d.Weekday() == time.Wednesday || d.Weekday() == time.Friday
 		}, 156},
