@@ -206,7 +206,7 @@ func signDingTalk(raw, secret string, now time.Time) string {
 	return raw + sep + "timestamp=" + ts + "&sign=" + url.QueryEscape(sign)
 }
 
-var eventWords = map[string]string{"created": "新工单 new ticket", "dispatched": "已派工 dispatched"}
+var eventWords = map[string]string{"created": "新工单 new ticket", "dispatched": "已派工 dispatched", "round_missed": "巡检未按时进行 round not done in time"}
 
 // markdown is the message for group robots: WeCom and DingTalk read the same
 // subset (headings, quotes, bold, lists, links, <@user> mentions). Every text

@@ -38,6 +38,8 @@ func roundsDesk(t *testing.T) *testDesk {
 	d := newDesk(t, func(c *deskconfig.Config) {
 		c.Sites = []deskconfig.Site{{ID: "site-a", Timezone: "Asia/Shanghai"}, {ID: "site-b", Timezone: "Asia/Shanghai"}}
 		c.Rounds = testRoutes()
+		// The supervisors' group hears of missed rounds.
+		c.Channels = []deskconfig.Channel{{Name: "supervisors", Type: "webhook", URL: "http://127.0.0.1:9/hook", Levels: []string{"supervisor"}}}
 	})
 	// 2026-11-24 08:40 in Shanghai, a Tuesday.
 	d.clock.now = time.Date(2026, 11, 24, 0, 40, 0, 0, time.UTC)
@@ -178,6 +180,18 @@ func TestRoundNotStartedEscalates(t *testing.T) {
 	_, body = d.call(t, "GET", fmt.Sprintf("/api/v1/tickets/%d", got.MissedTicket), adminToken, "")
 	if tk := decodeInto[wire.Ticket](t, body); !strings.HasPrefix(tk.Title, "巡检未开始") || tk.Category != "round_missed" {
 		t.Errorf("missed ticket: %s", body)
+	}
+	// The supervisors' channel has the notice waiting in the outbox.
+	notes, err := d.st.ClaimNotifications(ctx, d.clock.Now(), 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range notes {
+		found = found || n.Channel == "supervisors" && n.Event == "round_missed" && n.TicketID == got.MissedTicket
+	}
+	if !found {
+		t.Errorf("no round_missed notice to the supervisors: %+v", notes)
 	}
 	d.clock.Advance(3 * time.Hour)
 	d.srv.roundsTick(ctx)
