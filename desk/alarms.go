@@ -36,6 +36,10 @@ func (s *Server) applyAlarmAction(c echo.Context) error {
 	if err := a.Validate(); err != nil {
 		return apiError(http.StatusUnprocessableEntity, err.Error(), "")
 	}
+	if a.Action == wire.ActionVisit {
+		return apiError(http.StatusUnprocessableEntity, "action visit is not an alarm action here",
+			"send a patrol reader's visit to POST /api/v1/rounds/reader-visits")
+	}
 	if err := checkAlarmAction(a, s.now()); err != nil {
 		return err
 	}

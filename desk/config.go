@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/estatehq/estate/desk/deskconfig"
+	"github.com/estatehq/estate/desk/rounds"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/wire"
@@ -255,5 +256,27 @@ func Validate(c *config.Config) []config.Problem {
 	}
 	// The control room's shift plans and rosters (desk/shift).
 	ps = append(ps, ValidateShifts(c)...)
-	return ps
+	return append(ps, rounds.Validate(c, d.Rounds, knownSites(c))...)
+}
+
+// knownSites are the sites a configuration names: desk.sites, site.id, and
+// the sites tokens and staff are bound to.
+func knownSites(c *config.Config) []string {
+	var out []string
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	add(c.Site.ID)
+	for _, s := range c.Desk.Sites {
+		add(s.ID)
+	}
+	for _, t := range c.Desk.Tokens {
+		add(t.Site)
+	}
+	for _, s := range c.Desk.Staff {
+		add(s.Site)
+	}
+	return out
 }

@@ -46,6 +46,7 @@ import (
 
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/shift"
+	"github.com/estatehq/estate/desk/rounds"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/web"
@@ -157,6 +158,8 @@ type Server struct {
 	// sms are the sites' text-message channels (smsreminders.go).
 	sms       map[string]smsChannel
 	smsClient *http.Client
+	// rounds runs the inspection rounds (rounds_api.go); nil when the store keeps none.
+	rounds *rounds.Service
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
@@ -180,6 +183,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 	}
 	s.auth = newAuthenticator(cfg, st, func() time.Time { return s.now() })
 	s.sms = s.newSMSChannels()
+	s.newRounds()
 	e.HTTPErrorHandler = s.handleError
 	// The peer's address, or X-Forwarded-For as far as it was written by
 	// trusted proxies only: a client must not choose the address that the
@@ -230,6 +234,7 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 		wg.Go(func() { s.duty.Run(ctx, s.cfg.EscalationInterval) })
 	}
 	wg.Go(func() { s.runReceipts(ctx) })
+	wg.Go(func() { s.runRounds(ctx) })
 	if l, ok := s.store.(interface{ OnListenError(func(error)) }); ok {
 		l.OnListenError(func(err error) {
 			s.log.Warn("event listener lost its connection; streams poll every 2 s until it is back", "err", err)

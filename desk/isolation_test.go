@@ -69,6 +69,8 @@ type isoDesk struct {
 	keyB, sheetB int64
 	// Site B's planned outage (approved: its notices and window) and command.
 	outageB, commandB int64
+	// roundB is site B's round of today (its inspection round), roundA site A's.
+	roundB, roundA int64
 }
 
 // isoBackends runs the suite on SQLite and, when ESTATE_TEST_POSTGRES_URL is
@@ -119,6 +121,15 @@ func isoConfig() deskconfig.Config {
 	for _, role := range isoRoles {
 		cfg.Tokens = append(cfg.Tokens, deskconfig.Token{Name: role + "-a", Token: isoTokens[role], Role: role, Site: "site-a"})
 	}
+	// An inspection round on each site; site B's names its secret.
+	for _, site := range []string{"a", "b"} {
+		name, cp := "round A", "A-CP"
+		if site == "b" {
+			name, cp = secretTitle+" round", "B-CP"
+		}
+		cfg.Rounds = append(cfg.Rounds, deskconfig.Route{ID: "daily", Site: "site-" + site, Name: name,
+			Checkpoints: []deskconfig.Checkpoint{{Code: cp, Name: name + " pump room", Items: []deskconfig.CheckItem{{ID: "ok", Label: "ok", Type: "check"}}}}})
+	}
 	return cfg
 }
 
@@ -168,6 +179,18 @@ func newIsoDesk(t *testing.T, st *store.Store) *isoDesk {
 	must(201, "POST", "/api/v1/duty/entries", isoRoot, `{"site":"site-b","kind":"instruction","body":"`+secretTitle+` instruction"}`)
 	d.sheetB = decodeInto[struct{ ID int64 }](t, must(200, "POST", "/api/v1/duty/sheets", isoRoot, `{"site":"site-b"}`)).ID
 	d.seedMaintenanceB(t)
+	// Today's rounds of both sites; B's reader has scanned B's checkpoint and
+	// B's round has a failed item with its ticket.
+	roundOf := func(site string) int64 {
+		var list struct{ Rounds []struct{ ID int64 } }
+		if err := json.Unmarshal([]byte(must(200, "GET", "/api/v1/rounds?site="+site, isoRoot, "")), &list); err != nil || len(list.Rounds) != 1 {
+			t.Fatalf("rounds of %s: %v %+v", site, err, list)
+		}
+		return list.Rounds[0].ID
+	}
+	d.roundA, d.roundB = roundOf("site-a"), roundOf("site-b")
+	must(200, "POST", "/api/v1/rounds/reader-visits", isoGatewayB, `{"checkpoint":"B-CP","reader":"patrol-b","at":"2026-11-24T01:58:00Z"}`)
+	must(200, "POST", fmt.Sprintf("/api/v1/rounds/%d/results", d.roundB), isoRoot, `{"checkpoint":"B-CP","item":"ok","outcome":"fail","note":"`+secretTitle+` leak"}`)
 	return d
 }
 
@@ -233,6 +256,7 @@ func (d *isoDesk) siteB(t *testing.T) string {
 	add(d.st.SiteWindows(ctx, "site-b", time.Time{}))
 	add(d.st.ListCommands(ctx, "site-b", "", 100))
 	add(d.st.CommandAudit(ctx, d.commandB))
+	add(d.srv.rounds.Get(ctx, d.roundB, func(string) bool { return true }))
 	return out.String()
 }
 
@@ -261,6 +285,7 @@ type isoCase struct {
 // of naming site B's objects through it.
 func (d *isoDesk) isoCases() map[string][]isoCase {
 	tk := func(id int64, rest string) string { return fmt.Sprintf("/api/v1/tickets/%d%s", id, rest) }
+	round := func(id int64, rest string) string { return fmt.Sprintf("/api/v1/rounds/%d%s", id, rest) }
 	noB := func(t *testing.T, role, body string) {}
 	byIDs := func(rest string, body string) []isoCase {
 		return []isoCase{
@@ -466,6 +491,26 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 		"GET /api/v1/commands/:id":          {{name: "B's command by id", path: fmt.Sprintf("/api/v1/commands/%d", d.commandB), want: []int{404}}},
 		"POST /api/v1/commands/:id/approve": {{name: "B's command approved", path: fmt.Sprintf("/api/v1/commands/%d/approve", d.commandB), want: []int{404}}},
 		"POST /api/v1/commands/:id/reject":  {{name: "B's command rejected", path: fmt.Sprintf("/api/v1/commands/%d/reject", d.commandB), want: []int{404}}},
+		"GET /api/v1/rounds": {
+			{name: "today's rounds", path: "/api/v1/rounds", want: []int{200}, check: noB},
+			{name: "site=site-b", path: "/api/v1/rounds?site=site-b", want: []int{403}},
+		},
+		"GET /api/v1/rounds/routes":     {{name: "routes and their labels", path: "/api/v1/rounds/routes", want: []int{200}, check: noB}},
+		"GET /api/v1/rounds/:id":        {{name: "B's round by id", path: round(d.roundB, ""), want: []int{404}}},
+		"POST /api/v1/rounds/:id/start": {{name: "start B's round", path: round(d.roundB, "/start"), want: []int{404}}},
+		"POST /api/v1/rounds/:id/visits": {
+			{name: "confirm B's checkpoint on B's round", path: round(d.roundB, "/visits"), body: `{"code":"B-CP","method":"manual"}`, want: []int{404}},
+			{name: "B's checkpoint on A's round", path: round(d.roundA, "/visits"), body: `{"code":"B-CP","method":"manual"}`, want: []int{422}},
+		},
+		"POST /api/v1/rounds/:id/results": {
+			{name: "answer on B's round", path: round(d.roundB, "/results"), body: `{"checkpoint":"B-CP","item":"ok","outcome":"pass"}`, want: []int{404}},
+			{name: "B's checkpoint on A's round", path: round(d.roundA, "/results"), body: `{"checkpoint":"B-CP","item":"ok","outcome":"pass"}`, want: []int{422}},
+		},
+		"POST /api/v1/rounds/:id/finish": {{name: "finish B's round", path: round(d.roundB, "/finish"), want: []int{404}}},
+		"POST /api/v1/rounds/reader-visits": {
+			{name: "a visit on site B", path: "/api/v1/rounds/reader-visits", body: `{"site":"site-b","checkpoint":"B-CP","reader":"patrol-b","at":"2026-11-24T01:59:00Z"}`, want: []int{403}},
+			{name: "B's checkpoint on site A", path: "/api/v1/rounds/reader-visits", body: `{"checkpoint":"B-CP","reader":"patrol-b","at":"2026-11-24T01:59:00Z"}`, want: []int{422}},
+		},
 	}
 }
 

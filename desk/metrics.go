@@ -22,6 +22,7 @@ type metrics struct {
 	deadlinesMissed    *prometheus.CounterVec
 	eventWakeUps       prometheus.Counter
 	escalationRounds   prometheus.Counter
+	roundsEscalated    prometheus.Counter
 }
 
 // newMetrics registers the desk's metrics on reg; nil means a private registry.
@@ -69,6 +70,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		escalationRounds: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "estate_desk_escalation_rounds_total",
 			Help: "Rounds of the deadline scheduler that completed (every escalation_interval, on every desk; each deadline is escalated by one of them only).",
+		})),
+		roundsEscalated: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "estate_desk_inspection_rounds_escalated_total",
+			Help: "Inspection rounds (巡检) not started or not finished in time, escalated with a ticket.",
 		})),
 	}
 }

@@ -213,7 +213,8 @@ func signDingTalk(raw, secret string, now time.Time) string {
 
 var eventWords = map[string]string{"created": "新工单 new ticket", "dispatched": "已派工 dispatched",
 	// The control room's notices, which have no ticket (desk/shift).
-	"handover_overdue": "交接班未完成 handover not accepted", "key_overdue": "钥匙未还 key not returned"}
+	"handover_overdue": "交接班未完成 handover not accepted", "key_overdue": "钥匙未还 key not returned",
+	"round_missed": "巡检未按时进行 round not done in time"}
 
 // markdown is the message for group robots: WeCom and DingTalk read the same
 // subset (headings, quotes, bold, lists, links, <@user> mentions). Every text

@@ -88,6 +88,15 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/tickets/:id/sms", s.ticketSMS, frontDesk},
 		{http.MethodPut, "/units/:site/:unit/sms", s.putOptOut, []string{RoleAdmin, RoleManager, RoleAssistant}},
 		{http.MethodGet, "/sms/optouts", s.listOptOuts, []string{RoleAdmin, RoleManager, RoleAssistant}},
+		// Inspection rounds (巡检, rounds_api.go) and the patrol readers' visits from gateways.
+		{http.MethodGet, "/rounds", s.listRounds, roundWalkers},
+		{http.MethodGet, "/rounds/routes", s.listRoutes, roundWalkers},
+		{http.MethodGet, "/rounds/:id", s.getRound, roundWalkers},
+		{http.MethodPost, "/rounds/:id/start", s.startRound, roundWalkers},
+		{http.MethodPost, "/rounds/:id/visits", s.confirmCheckpoint, roundWalkers},
+		{http.MethodPost, "/rounds/:id/results", s.answerItem, roundWalkers},
+		{http.MethodPost, "/rounds/:id/finish", s.finishRound, roundWalkers},
+		{http.MethodPost, "/rounds/reader-visits", s.readerVisit, []string{RoleGateway}},
 	},
 		ownerRoutes(s), // the owner's side (owner.go)
 		dutyRoutes(s),  // the control room's shifts, duty log and keys (duty.go)

@@ -11,6 +11,7 @@ package gateway
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -339,7 +340,26 @@ func (g *Gateway) handleReading(r devices.Reading) {
 func (g *Gateway) handleEvent(e devices.Event) {
 	g.telemetry.AddEvent(e)
 	g.log.Info("device event", "device", e.Device.ID, "type", e.Type, "source", e.Source, "active", e.Active)
+	if e.Type == wire.EventCheckpointVisit {
+		g.forwardVisit(e)
+		return
+	}
 	g.dispatch(g.alarms.ObserveEvent(e))
+}
+
+// forwardVisit hands a patrol reader's checkpoint visit (devices/guardtour)
+// to the outbox, which delivers it to the desk's rounds as durably as an
+// alarm: kept across desk outages and restarts, applied once (its key is
+// the scan itself).
+func (g *Gateway) forwardVisit(e devices.Event) {
+	v := wire.CheckpointVisit{Site: g.cfg.Site.ID, Checkpoint: e.Attrs["checkpoint"], Reader: e.Attrs["reader"], At: e.Time.UTC(),
+		Gateway: g.cfg.Gateway.ID}
+	a := wire.AlarmAction{Action: wire.ActionVisit, Visit: &v, At: e.Time.UTC(),
+		AlarmKey:       fmt.Sprintf("%s/guardtour/%s", g.cfg.Site.ID, e.Device.ID),
+		IdempotencyKey: fmt.Sprintf("visit/%s/%s/%s/%d", g.cfg.Site.ID, v.Reader, v.Checkpoint, v.At.UnixNano())}
+	if err := g.outbox.Add(a); err != nil {
+		g.log.Error("checkpoint visit not queued for the desk", "device", e.Device.ID, "checkpoint", v.Checkpoint, "err", err)
+	}
 }
 
 // sink is how stream drivers hand their data to the pipeline.

@@ -61,6 +61,8 @@ type Config struct {
 	// SMS are the sites' text-message channels for top-up reminders
 	// (Alibaba Cloud or Tencent Cloud SMS), one per site (desk/sms).
 	SMS []sms.Config `yaml:"sms"`
+	// Rounds are the inspection rounds' routes (rounds.go, desk/rounds).
+	Rounds []Route `yaml:"rounds"`
 }
 
 // ShiftPlan is one site's shifts (site "" or "*": every site without a plan

@@ -3,6 +3,7 @@ package store
 import "database/sql"
 
 // DB is the database itself, for the packages that keep their own tables
-// in it (desk/shift): their tables come with the migrations here, their
-// queries stay beside their code.
+// in it (desk/shift, desk/rounds): their tables come with the migrations
+// here, their queries stay beside their code; one pool, and on SQLite its one
+// writer, shared. Rebind turns their ? placeholders into the dialect's own.
 func (s *Store) DB() *sql.DB { return s.db }

@@ -37,7 +37,7 @@ func TestDeviceKeysAcrossProtocols(t *testing.T) {
 		{"elevator key on a meter", "    entrapment_after: 5s\n", "site.yaml:11: devices[0].entrapment_after: applies to elevators only"},
 		{"access key on a meter", "    held_open_after: 5s\n", "site.yaml:11: devices[0].held_open_after: applies to access control only"},
 		{"a family nobody declared", "  - {id: w1, family: metre, protocol: modbus_tcp, profile: demo-prepaid-meter, address: 127.0.0.1:502}\n",
-			`site.yaml:11: devices[1].family: "metre" is not a device family (did you mean "meter"?); use one of access, elevator, fire, leak, meter, power, water`},
+			`site.yaml:11: devices[1].family: "metre" is not a device family (did you mean "meter"?); use one of access, elevator, fire, guardtour, leak, meter, power, water`},
 		{"a rule's family", "rules:\n  - {name: r1, family: lift, point: floor, above: 1}\n",
 			`site.yaml:12: rules[0].family: "lift" is not a device family`},
 	} {

@@ -50,6 +50,13 @@ func (e *StatusError) Permanent() bool {
 // which applies each idempotency key once.
 func (c *Client) ApplyAlarmAction(ctx context.Context, a wire.AlarmAction) (wire.AlarmActionResult, error) {
 	var res wire.AlarmActionResult
+	if a.Action == wire.ActionVisit && a.Visit != nil {
+		// A patrol reader's visit goes to the desk's rounds.
+		var vr wire.CheckpointVisitResult
+		err := c.post(ctx, "/api/v1/rounds/reader-visits", a.Visit, &vr)
+		res.Replayed = vr.Replayed || vr.Repeat
+		return res, err
+	}
 	err := c.post(ctx, "/api/v1/alarm-actions", a, &res)
 	return res, err
 }

@@ -3,6 +3,8 @@ package app
 import (
 	"log/slog"
 
+	"github.com/estatehq/estate/devices/guardtour"
+
 	"github.com/estatehq/estate/devices/mqtt"
 	"github.com/estatehq/estate/internal/broker"
 	"github.com/estatehq/estate/internal/config"
@@ -22,6 +24,7 @@ func startEmbeddedBroker(cfg *config.Config, log *slog.Logger) (subscribed func(
 	if err != nil {
 		return nil, nil, err
 	}
+	filters = append(filters, guardtour.Filters(cfg)...) // patrol readers publish their scans too
 	b, err := broker.Start(*m.Embedded, filters, log.With("part", "broker"))
 	if err != nil {
 		return nil, nil, err

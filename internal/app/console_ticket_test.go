@@ -389,6 +389,7 @@ func consoleLayouts(t *testing.T, b context.Context, base string) {
 			wait(t, p, 10*time.Second, "language "+lang, chromedp.Evaluate(fmt.Sprintf(`localStorage.setItem("estate.lang", %q)`, lang), nil))
 			for _, pg := range []struct{ route, ready string }{
 				{"control", "#incidents-box"}, {"engineering", "#devices"}, {"assistants", "#board"}, {"reports", "#report"},
+				{"rounds", "#round-list"}, {"rounds/labels", ".qr-labels"},
 				{fmt.Sprintf("tickets/%d", id), "#audit"}, {fmt.Sprintf("tickets/%d/print", id), "#print-qr"},
 			} {
 				wait(t, p, 30*time.Second, pg.route+" "+size.name+" "+lang,

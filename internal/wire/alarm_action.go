@@ -28,6 +28,9 @@ type AlarmAction struct {
 	// Other tickets are closed by people, never by a clearing alarm.
 	Close bool      `json:"close,omitempty"`
 	At    time.Time `json:"at"`
+	// Visit is a patrol reader's checkpoint visit (action visit, visit.go):
+	// the outbox carries it to the desk's rounds as it carries alarms.
+	Visit *CheckpointVisit `json:"visit,omitempty"`
 }
 
 // Validate says what is wrong with an action.
@@ -52,8 +55,14 @@ func (a AlarmAction) Validate() error {
 		if strings.TrimSpace(a.Note) == "" {
 			errs = append(errs, "note is required")
 		}
+	case ActionVisit:
+		if a.Visit == nil {
+			errs = append(errs, "a visit action carries the visit")
+		} else if err := a.Visit.Validate(); err != nil {
+			errs = append(errs, "visit: "+err.Error())
+		}
 	default:
-		errs = append(errs, fmt.Sprintf("action %q is not one of open, note, clear", a.Action))
+		errs = append(errs, fmt.Sprintf("action %q is not one of open, note, clear, visit", a.Action))
 	}
 	if len(a.Note) > 4000 {
 		errs = append(errs, "note is longer than 4000 bytes")

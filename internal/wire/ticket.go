@@ -54,6 +54,8 @@ const (
 	SourcePhone       = "phone"
 	SourceWalkIn      = "walk_in"
 	SourceApp         = "app"
+	// SourceRound: an anomaly found on an inspection round (巡检), or the round missed.
+	SourceRound = "round"
 )
 
 // Reading is the device reading that raised a ticket.
@@ -234,8 +236,8 @@ func (n NewTicket) Validate() error {
 			errs = append(errs, fmt.Sprintf("%s is longer than %d bytes", f.name, f.max))
 		}
 	}
-	if n.Source != "" && !slices.Contains([]string{SourceDeviceAlarm, SourcePhone, SourceWalkIn, SourceApp}, n.Source) {
-		errs = append(errs, fmt.Sprintf("source %q is not one of device_alarm, phone, walk_in, app", n.Source))
+	if n.Source != "" && !slices.Contains([]string{SourceDeviceAlarm, SourcePhone, SourceWalkIn, SourceApp, SourceRound}, n.Source) {
+		errs = append(errs, fmt.Sprintf("source %q is not one of device_alarm, phone, walk_in, app, round", n.Source))
 	}
 	if n.Contact != "" && !slices.Contains(Contacts, n.Contact) {
 		errs = append(errs, fmt.Sprintf("contact %q is not one of %s", n.Contact, strings.Join(Contacts, ", ")))

@@ -91,6 +91,8 @@ func FuzzAlarmAction(f *testing.F) {
 		`{"idempotency_key":"k","alarm_key":"a","action":"clear","note":"cleared","close":true}`,
 		`{"idempotency_key":"k","alarm_key":"a","action":"note","note":" "}`,
 		`{"action":"open","ticket":null}`, `{"action":"reopen"}`, `{}`, `null`, `[]`,
+		`{"idempotency_key":"k","alarm_key":"s/guardtour/p","action":"visit","visit":{"checkpoint":"DR-1","reader":"p","at":"2026-12-03T00:30:00Z"}}`,
+		`{"idempotency_key":"k","alarm_key":"a","action":"visit","visit":{"checkpoint":"DR 1","reader":"","at":"0001-01-01T00:00:00Z"}}`,
 	} {
 		f.Add(s)
 	}
@@ -105,11 +107,14 @@ func FuzzAlarmAction(f *testing.F) {
 			}
 			return
 		}
-		if a.IdempotencyKey == "" || a.AlarmKey == "" || !slices.Contains([]string{ActionOpen, ActionNote, ActionClear}, a.Action) {
+		if a.IdempotencyKey == "" || a.AlarmKey == "" || !slices.Contains([]string{ActionOpen, ActionNote, ActionClear, ActionVisit}, a.Action) {
 			t.Fatalf("%q validated: %+v", body, a)
 		}
 		if a.Action == ActionOpen && (a.Ticket == nil || a.Ticket.AlarmKey != a.AlarmKey) {
 			t.Fatalf("%q: an open action without its ticket validated", body)
+		}
+		if a.Action == ActionVisit && (a.Visit == nil || a.Visit.At.IsZero() || a.Visit.Checkpoint == "" || a.Visit.Reader == "") {
+			t.Fatalf("%q: a visit action without its visit validated", body)
 		}
 	})
 }

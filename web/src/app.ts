@@ -17,16 +17,15 @@ import { engineeringPage } from "./pages/engineering";
 import { householdsPage } from "./pages/households";
 import { myCasesPage, myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
+import { roundsPage } from "./pages/rounds";
 import { ticketPage } from "./pages/ticket";
 import { outagesPage } from "./pages/outages";
 import { commandsPage } from "./pages/commands";
 import { accessPage, areasPage } from "./pages/privacy";
 
 // In menu order; a role's first page is where it lands (an engineer on "my work").
-const pages: Page[] = [myWorkPage, controlPage, dutyPage, keysPage, engineeringPage, assistantsPage, reportsPage, householdsPage, myCasesPage, ticketPage];
-// Planned outages and device commands (issue 15), after the others in the menu.
-pages.push(outagesPage, commandsPage);
-pages.push(areasPage, accessPage); // 客服区域, 访问记录 (pages/privacy.ts)
+const pages: Page[] = [myWorkPage, controlPage, dutyPage, keysPage, engineeringPage, roundsPage,
+  assistantsPage, areasPage, householdsPage, outagesPage, commandsPage, reportsPage, myCasesPage, accessPage, ticketPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
