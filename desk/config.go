@@ -45,12 +45,12 @@ func deadlineTable(d deskconfig.Config, site string, kind wire.Kind) ticket.Dead
 		}
 	}
 	for _, r := range d.Deadlines {
-		if (r.Site == "" || r.Site == "*") && r.Kind == string(kind) {
+		if (r.Site == "" || r.Site == "*") && r.Kind == string(kind) && r.SubKind == "" {
 			apply(r)
 		}
 	}
 	for _, r := range d.Deadlines {
-		if r.Site == site && r.Kind == string(kind) {
+		if r.Site == site && r.Kind == string(kind) && r.SubKind == "" {
 			apply(r)
 		}
 	}
@@ -232,5 +232,5 @@ func Validate(c *config.Config) []config.Problem {
 			add("desk."+t.name, "must be at least 1s, got %s", t.v)
 		}
 	}
-	return ps
+	return append(ps, validateKinds(c)...)
 }

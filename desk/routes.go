@@ -57,5 +57,8 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
 		{http.MethodGet, "/devices/:id/alarms", s.deviceAlarms, staffRoles},
+		// Kinds, sub-kinds and complaint categories (kinds.go); what a ticket is, changed.
+		{http.MethodGet, "/kinds", s.kinds, staffRoles},
+		{http.MethodPatch, "/tickets/:id", s.updateTicket, frontDesk},
 	}
 }

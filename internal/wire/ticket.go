@@ -52,7 +52,8 @@ func DefaultSubKind(k Kind) string {
 // ComplaintCategories are the manuals' causes of complaints (DESIGN §2), the
 // default list of a site's complaint categories (desk.complaint_categories
 // changes it per site).
-var ComplaintCategories = []string{"house_quality", "amenities", "equipment", "service_skills", "fees", "emergencies", "neighbours"}
+// The ids are those the console already gives complaint causes at resolve.
+var ComplaintCategories = []string{"house_quality", "amenities", "equipment", "service", "fees", "emergency", "neighbours"}
 
 // CollectiveHouseholds is how many households complaining of the same matter
 // make a collective complaint, an emergency to be reported at once.
