@@ -63,7 +63,7 @@ func TestDeskConfig(t *testing.T) {
 	if _, has := north[wire.StepResolve]; has || north[wire.StepOnSite].After != 30*time.Minute {
 		t.Errorf("north's repair deadlines: %v", north)
 	}
-	if got := deadlineTable(d, "south", wire.Emergency)[wire.StepAcknowledge].After; got != time.Minute {
+	if got := deadlineTable(d, "south", wire.Emergency)[wire.StepAcknowledge].After; got != 2*time.Minute {
 		t.Errorf("default emergency acknowledge: %s", got)
 	}
 	if d.Location("north", time.UTC).String() != "Asia/Urumqi" || d.Location("south", time.UTC) != time.UTC {
