@@ -38,7 +38,7 @@ func StorePolicy(cfg *config.Config) store.Policy {
 			return subKindTable(d, site, kind, sub)
 		},
 		Calendar: loadCalendars(cfg),
-		Location:  func(site string) *time.Location { return d.Location(site, fallback) },
+		Location: func(site string) *time.Location { return d.Location(site, fallback) },
 		Route: func(t wire.Ticket, _ string, levels []ticket.Level) []string {
 			return routeNotice(d.Channels, t, levels)
 		},

@@ -68,7 +68,7 @@ func TestComplaintSubKindDeadlinesOnTheCalendar(t *testing.T) {
 			respond  string
 			priority string
 		}{
-			{"", "2026-10-10 18:30", "P3"},                 // general: the make-up Saturday
+			{"", "2026-10-10 18:30", "P3"},                  // general: the make-up Saturday
 			{wire.SubKindWritten, "2026-10-10 00:00", "P3"}, // same day
 			{wire.SubKindStaffAttitude, "2026-10-10 00:00", "P3"},
 			{wire.SubKindImportant, "2026-10-12 18:30", "P2"}, // two working days: Saturday, Monday
