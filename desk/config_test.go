@@ -143,7 +143,19 @@ func TestDeskExampleConfig(t *testing.T) {
 		}
 		lines = append(lines, "  "+strings.TrimPrefix(l, "  # "))
 	}
-	uncommented := filepath.Join(t.TempDir(), "desk.yaml")
+	dir := t.TempDir()
+	uncommented := filepath.Join(dir, "desk.yaml")
+	// The calendar it names, beside it as in configs/.
+	cal, err := os.ReadFile(filepath.Join("..", "configs", "calendars", "cn-2026.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "calendars"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "calendars", "cn-2026.yaml"), cal, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(uncommented, []byte(head+"  channels:\n"+strings.Join(lines, "")), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -65,12 +65,25 @@ func complaintCategories(d deskconfig.Config, site string) []string {
 	return wire.ComplaintCategories
 }
 
-// calendarPath resolves a calendar file named in the configuration file cfgFile.
+// calendarPath resolves a calendar file named in the configuration file
+// cfgFile: relative to its folder, else (a file that folder lacks) by its
+// name in the calendars that ship with Estate (config.SharedDir/calendars,
+// /usr/share/estate/calendars), as rule files are found.
 func calendarPath(cfgFile, p string) string {
-	if filepath.IsAbs(p) || cfgFile == "" {
+	if filepath.IsAbs(p) {
 		return p
 	}
-	return filepath.Join(filepath.Dir(cfgFile), p)
+	beside := p
+	if cfgFile != "" {
+		beside = filepath.Join(filepath.Dir(cfgFile), p)
+	}
+	if _, err := os.Stat(beside); err != nil {
+		shared := filepath.Join(config.SharedDir, "calendars", filepath.Base(p))
+		if _, err := os.Stat(shared); err == nil {
+			return shared
+		}
+	}
+	return beside
 }
 
 // loadCalendars loads every site's calendar once per list of files, for the
@@ -176,16 +189,16 @@ func validateKinds(c *config.Config) []config.Problem {
 			}
 		}
 		calendared := len(d.Calendar) > 0
-		where := "every site"
+		where := "the rule is for every site and desk.calendar is empty"
 		if r.Site != "" && r.Site != "*" {
-			where = "site " + r.Site
+			where = "site " + r.Site + " has no working calendar"
 			if has, listed := hasCalendar[r.Site]; listed {
 				calendared = has
 			}
 		}
 		for step, v := range r.Steps {
 			if l, err := ticket.ParseLimit(v); err == nil && l.WorkingDays > 0 && !calendared {
-				add(p+".steps."+step, "%s counts working days, but %s has no working calendar: give desk.calendar (or the site's calendar in desk.sites) such as [calendars/cn-2026.yaml]", v, where)
+				add(p+".steps."+step, "%s counts working days, but %s: give desk.calendar (or the site's calendar in desk.sites) such as [calendars/cn-2026.yaml]", v, where)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/wire"
 )
 
@@ -200,7 +201,7 @@ func TestCalendarChecks(t *testing.T) {
 		{"two files for a year", "  calendar: [a-2027.csv, b-2027.yaml]\n", []string{"desk.calendar: ", "year 2027 is already given by"}},
 		{"a missing file", "  calendar: [cn-2025.yaml]\n", []string{"desk.calendar[0]: cannot read the calendar file"}},
 		{"working days with no calendar", "  deadlines:\n    - {kind: complaint, steps: {respond: 2wd}}\n",
-			[]string{"desk.deadlines[0].steps.respond: 2wd counts working days, but every site has no working calendar"}},
+			[]string{"desk.deadlines[0].steps.respond: 2wd counts working days, but the rule is for every site and desk.calendar is empty"}},
 		{"a sub-kind of another kind", "  deadlines:\n    - {kind: repair, sub_kind: written, steps: {resolve: 1h}}\n",
 			[]string{`desk.deadlines[0].sub_kind: "written": a repair has no sub-kinds`}},
 		{"categories given twice", "  complaint_categories: [fees, fees, \"bad id\"]\n",
@@ -236,5 +237,32 @@ func TestCalendarChecks(t *testing.T) {
 	// The example configuration's calendar is the shipped one, and checks.
 	if _, err := os.Stat(filepath.Join("..", "configs", "calendars", "cn-2026.yaml")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A calendar the configuration's folder lacks is found among those that ship
+// with Estate (an installed /etc/estate/desk.yaml names calendars/cn-2026.yaml).
+func TestCalendarFromSharedDir(t *testing.T) {
+	share := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(share, "calendars"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(filepath.Join("..", "configs", "calendars", "cn-2026.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(share, "calendars", "cn-2026.yaml"), body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := config.SharedDir
+	config.SharedDir = share
+	t.Cleanup(func() { config.SharedDir = old })
+	text := strings.Replace(deskConfig, "  deadlines:\n", "  calendar: [calendars/cn-2026.yaml]\n  deadlines:\n", 1)
+	cfg, err := parseDesk(filepath.Join(t.TempDir(), "desk.yaml"), text)
+	if err != nil {
+		t.Fatalf("calendar from the shared folder: %v", err)
+	}
+	if loadCalendars(cfg)("north") == nil {
+		t.Error("north has no calendar")
 	}
 }
