@@ -31,7 +31,6 @@ func demoConfig(t *testing.T, influxURL, bucket string, replace ...string) *conf
 		t.Fatal(err)
 	}
 	profiles, _ := filepath.Abs("../../configs/profiles")
-	calendars, _ := filepath.Abs("../../configs/calendars")
 	dir := t.TempDir()
 	r := strings.NewReplacer(append([]string{
 		"127.0.0.1:8080", testenv.FreeAddr(t),
@@ -42,7 +41,6 @@ func demoConfig(t *testing.T, influxURL, bucket string, replace ...string) *conf
 		"http://127.0.0.1:18086", influxURL,
 		"estate/autogen", bucket,
 		"profiles_dir: profiles", "profiles_dir: " + profiles,
-		"calendar: [calendars/", "calendar: [" + calendars + "/",
 		"var/demo/", dir + "/",
 		"poll_interval: 1s", "poll_interval: 200ms",
 	}, replace...)...)
