@@ -60,7 +60,7 @@ func consoleKinds(t *testing.T, b context.Context, base string) {
 	wait(t, a, 15*time.Second, "save a written complaint",
 		chromedp.SetValue(`#edit-form select[name="sub_kind"]`, "written", chromedp.ByQuery),
 		chromedp.Click(`#edit-form button[type="submit"]`, chromedp.ByQuery))
-	if trail, ok := textWhen(t, a, 15*time.Second, "#audit", "修改", "sub_kind important → written"); !ok {
+	if trail, ok := textWhen(t, a, 15*time.Second, "#audit", "修改", "投诉类型 重要投诉 → 书面投诉"); !ok {
 		t.Errorf("trail after the change: %q", trail)
 	}
 	if facts, ok := textWhen(t, a, 10*time.Second, "#ticket-facts", "书面投诉"); !ok {

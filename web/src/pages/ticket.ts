@@ -301,7 +301,33 @@ function noteText(a: AuditEntry, zone: string): string {
   if (a.action === "reminder" && (m = /^reminded by (\w+)([\s\S]*)$/.exec(note))) {
     return t("audit.reminded", { ch: t("contact." + m[1]) }) + m[2];
   }
+  if (a.action === "update") return updateText(note, zone);
   return note;
+}
+
+// updateText reads the desk's note of a change of what a ticket is
+// ("kind request → complaint; sub_kind — → general; reason: …") in the
+// page's language.
+const updateFields: Record<string, [string, (v: string, zone: string) => string]> = {
+  kind: ["form.kind", (v) => t("kind." + v)],
+  sub_kind: ["form.subKind", (v) => t("subKind." + v)],
+  category: ["form.category", (v) => label("cause." + v, v)],
+  cause: ["form.cause", (v) => label("cause." + v, v)],
+  priority: ["col.priority", (v) => v],
+  parent_id: ["ticket.case", (v) => v],
+  appointment_at: ["form.appointment", (v, zone) => when(v, zone)],
+};
+function updateText(note: string, zone: string): string {
+  const [changes, reason] = note.split(/; reason: /, 2);
+  const parts = changes.split("; ").map((c) => {
+    const m = /^(\w+) (.+) → (.+)$/.exec(c);
+    const f = m && updateFields[m[1]];
+    if (!m || !f) return c;
+    const v = (x: string) => (x === "—" ? "—" : f[1](x, zone));
+    return `${t(f[0])} ${v(m[2])} → ${v(m[3])}`;
+  });
+  if (reason !== undefined) parts.push(t("ticket.reason") + t("audit.colon") + reason);
+  return parts.join(t("list.sep"));
 }
 
 function actionText(a: AuditEntry): string {
