@@ -44,6 +44,14 @@ func consoleKinds(t *testing.T, b context.Context, base string) {
 	screenshot(t, a, "kinds-form-complaint-zh")
 	wait(t, a, 15*time.Second, "submit", chromedp.Click(`#new-ticket button[type="submit"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#form-created-link", chromedp.ByID))
+	var href string
+	wait(t, a, 5*time.Second, "the new ticket's link", chromedp.AttributeValue("#form-created-link", "href", &href, nil, chromedp.ByID))
+	var id int64
+	if _, err := fmt.Sscanf(href, "#/tickets/%d", &id); err != nil || id == 0 {
+		t.Fatalf("created link %q", href)
+	}
+	// The complaint leaves the other pages' lists when this test is done.
+	defer postJSON(t, base, fmt.Sprintf("/api/v1/tickets/%d/actions", id), `{"action":"cancel","note":"test over"}`, 200)
 	clickUntil(t, a, 20*time.Second, "open the complaint", "#form-created-link", "#ticket-facts")
 	if facts, ok := textWhen(t, a, 15*time.Second, "#ticket-facts", "重要投诉", "设备设施", "曳引机老化"); !ok {
 		t.Errorf("complaint facts: %q", facts)
