@@ -46,12 +46,12 @@ func deadlineTable(d deskconfig.Config, site string, kind wire.Kind) ticket.Dead
 		}
 	}
 	for _, r := range d.Deadlines {
-		if (r.Site == "" || r.Site == "*") && r.Kind == string(kind) {
+		if (r.Site == "" || r.Site == "*") && r.Kind == string(kind) && r.SubKind == "" {
 			apply(r)
 		}
 	}
 	for _, r := range d.Deadlines {
-		if r.Site == site && r.Kind == string(kind) {
+		if r.Site == site && r.Kind == string(kind) && r.SubKind == "" {
 			apply(r)
 		}
 	}
@@ -256,7 +256,8 @@ func Validate(c *config.Config) []config.Problem {
 	}
 	// The control room's shift plans and rosters (desk/shift).
 	ps = append(ps, ValidateShifts(c)...)
-	return append(ps, rounds.Validate(c, d.Rounds, knownSites(c))...)
+	ps = append(ps, rounds.Validate(c, d.Rounds, knownSites(c))...)
+	return append(ps, validateKinds(c)...)
 }
 
 // knownSites are the sites a configuration names: desk.sites, site.id, and

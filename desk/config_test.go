@@ -63,7 +63,7 @@ func TestDeskConfig(t *testing.T) {
 	if _, has := north[wire.StepResolve]; has || north[wire.StepOnSite].After != 30*time.Minute {
 		t.Errorf("north's repair deadlines: %v", north)
 	}
-	if got := deadlineTable(d, "south", wire.Emergency)[wire.StepAcknowledge].After; got != time.Minute {
+	if got := deadlineTable(d, "south", wire.Emergency)[wire.StepAcknowledge].After; got != 2*time.Minute {
 		t.Errorf("default emergency acknowledge: %s", got)
 	}
 	if d.Location("north", time.UTC).String() != "Asia/Urumqi" || d.Location("south", time.UTC) != time.UTC {
@@ -145,7 +145,19 @@ func TestDeskExampleConfig(t *testing.T) {
 		}
 		lines = append(lines, "  "+strings.TrimPrefix(l, "  # "))
 	}
-	uncommented := filepath.Join(t.TempDir(), "desk.yaml")
+	dir := t.TempDir()
+	uncommented := filepath.Join(dir, "desk.yaml")
+	// The calendar it names, beside it as in configs/.
+	cal, err := os.ReadFile(filepath.Join("..", "configs", "calendars", "cn-2026.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "calendars"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "calendars", "cn-2026.yaml"), cal, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(uncommented, []byte(head+"  channels:\n"+strings.Join(lines, "")), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/estatehq/estate/desk/deskconfig"
-	"github.com/estatehq/estate/desk/shift"
 	"github.com/estatehq/estate/desk/rounds"
+	"github.com/estatehq/estate/desk/shift"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/web"
@@ -61,6 +61,7 @@ type Store interface {
 	SaveGatewayStatus(ctx context.Context, st wire.GatewayStatus, token string, received time.Time) error
 	GatewayStatuses(ctx context.Context, site string) ([]store.GatewayHeard, error)
 	Transition(ctx context.Context, id int64, c ticket.Change, actor string, now time.Time) (wire.Ticket, error)
+	UpdateTicket(ctx context.Context, id int64, u store.TicketUpdate, actor string, now time.Time) (wire.Ticket, error)
 	Audit(ctx context.Context, id int64) ([]ticket.AuditEntry, error)
 	AddComment(ctx context.Context, id int64, author, kind, body string, now time.Time) (ticket.Comment, error)
 	Comments(ctx context.Context, id int64) ([]ticket.Comment, error)

@@ -320,8 +320,16 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 		"GET /api/v1/tickets/:id/notes":              byIDs("/notes", ""),
 		"POST /api/v1/tickets/:id/actions": append(byIDs("/actions", `{"action":"cancel","note":"probe"}`),
 			isoCase{name: "reopen B by id", path: tk(d.fireB, "/actions"), body: `{"action":"acknowledge"}`, want: []int{404}}),
+		"PATCH /api/v1/tickets/:id": append(byIDs("", `{"cause":"probe"}`),
+			isoCase{name: "B's fire made a complaint", path: tk(d.fireB, ""), body: `{"kind":"complaint"}`, want: []int{404}}),
+		"GET /api/v1/kinds": {
+			{name: "site=site-b", path: "/api/v1/kinds?site=site-b", want: []int{403}},
+			{name: "own site", path: "/api/v1/kinds", want: []int{200}, check: noB},
+		},
 		"POST /api/v1/tickets": {
 			{name: "site B named", path: "/api/v1/tickets", body: `{"kind":"request","title":"probe","site":"site-b"}`, want: []int{403}},
+			{name: "a complaint linked to B's case", path: "/api/v1/tickets",
+				body: fmt.Sprintf(`{"kind":"complaint","title":"probe","site":"site-a","parent_id":%d}`, d.fireB), want: []int{422}},
 			{name: "B's fire alarm key on site A (issue 20: read and raise)", path: "/api/v1/tickets",
 				body: `{"kind":"emergency","title":"probe","site":"site-a","alarm_key":"` + fireB + `"}`, want: []int{422}},
 			{name: "B's fire alarm key squatted by a request", path: "/api/v1/tickets",

@@ -34,7 +34,11 @@ func StorePolicy(cfg *config.Config) store.Policy {
 	d := cfg.Desk
 	return store.Policy{
 		Deadlines: func(site string, kind wire.Kind) ticket.Deadlines { return deadlineTable(d, site, kind) },
-		Location:  func(site string) *time.Location { return d.Location(site, fallback) },
+		SubKindDeadlines: func(site string, kind wire.Kind, sub string) ticket.Deadlines {
+			return subKindTable(d, site, kind, sub)
+		},
+		Calendar: loadCalendars(cfg),
+		Location: func(site string) *time.Location { return d.Location(site, fallback) },
 		Route: func(t wire.Ticket, _ string, levels []ticket.Level) []string {
 			return routeNotice(d.Channels, t, levels)
 		},

@@ -97,6 +97,9 @@ func routes(s *Server) []route {
 		{http.MethodPost, "/rounds/:id/results", s.answerItem, roundWalkers},
 		{http.MethodPost, "/rounds/:id/finish", s.finishRound, roundWalkers},
 		{http.MethodPost, "/rounds/reader-visits", s.readerVisit, []string{RoleGateway}},
+		// Kinds, sub-kinds and complaint categories (kinds.go); what a ticket is, changed.
+		{http.MethodGet, "/kinds", s.kinds, staffRoles},
+		{http.MethodPatch, "/tickets/:id", s.updateTicket, frontDesk},
 	},
 		ownerRoutes(s), // the owner's side (owner.go)
 		dutyRoutes(s),  // the control room's shifts, duty log and keys (duty.go)

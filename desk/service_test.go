@@ -170,7 +170,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 func TestLifecycleOverHTTP(t *testing.T) {
 	d := newDesk(t, nil)
 	_, body := d.call(t, "POST", "/api/v1/tickets", assistantToken,
-		`{"kind":"complaint","category":"noise","title":"noise upstairs","site":"site-a","unit":"2-301","reporter":"Wang","phone":"138"}`)
+		`{"kind":"complaint","category":"neighbours","title":"noise upstairs","site":"site-a","unit":"2-301","reporter":"Wang","phone":"138"}`)
 	tk := decodeInto[wire.Ticket](t, body)
 	act := func(change string) (int, string) {
 		d.clock.Advance(2 * time.Minute)
@@ -534,7 +534,7 @@ func TestMonthlyReport(t *testing.T) {
 	for i, change := range []string{`{"action":"dispatch","assignee":"li"}`, `{"action":"resolve","resolution":"fixed","cause":"neighbour party"}`,
 		`{"action":"follow_up","satisfaction":4,"follow_up_note":"ok"}`} {
 		if i == 0 {
-			d.call(t, "POST", "/api/v1/tickets", adminToken, `{"kind":"complaint","category":"noise","title":"noise","site":"site-a"}`)
+			d.call(t, "POST", "/api/v1/tickets", adminToken, `{"kind":"complaint","category":"neighbours","title":"noise","site":"site-a"}`)
 		}
 		d.clock.Advance(4 * time.Minute)
 		if code, body := d.call(t, "POST", "/api/v1/tickets/1/actions", adminToken, change); code != 200 {
@@ -549,7 +549,7 @@ func TestMonthlyReport(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	r := decodeInto[store.Report](t, body)
-	if r.Tickets != 2 || r.Complaints != 1 || r.ByCategory["complaint/noise"] != 1 || r.ByCause["complaint/neighbour party"] != 1 || r.ToDispatch.P50 != 240 || r.FollowUpRate != 1 ||
+	if r.Tickets != 2 || r.Complaints != 1 || r.ByCategory["complaint/neighbours"] != 1 || r.ByCause["complaint/neighbour party"] != 1 || r.ToDispatch.P50 != 240 || r.FollowUpRate != 1 ||
 		r.ComplaintFollowUpRate != 1 || r.SatisfactionMean != 4 {
 		t.Fatalf("report: %+v", r)
 	}

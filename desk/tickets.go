@@ -36,6 +36,9 @@ func (s *Server) createTicket(c echo.Context) error {
 	if err := checkAppointment("appointment_at", n.AppointmentAt, s.now()); err != nil {
 		return err
 	}
+	if err := s.checkCategory(n.Kind, n.Site, n.Category); err != nil {
+		return err
+	}
 	if !p.SiteAllowed(n.Site) {
 		return apiError(http.StatusForbidden, fmt.Sprintf("%s may not open tickets for site %s", p.Name, n.Site),
 			"a gateway token opens tickets for its own site only")
@@ -101,11 +104,12 @@ func (s *Server) listTickets(c echo.Context) error {
 	p := principal(c)
 	qp := c.QueryParams()
 	for name := range qp {
-		if !slices.Contains([]string{"site", "status", "kind", "device", "unit", "assignee", "q", "open", "mine", "sort", "limit", "cursor", "before"}, name) {
+		if !slices.Contains([]string{"site", "status", "kind", "device", "unit", "assignee", "q", "open", "mine", "sort", "limit", "cursor", "before", "parent"}, name) {
 			return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: name + ": unknown query parameter", Field: name,
-				Hint: "filters: site, status, kind, device, unit, assignee, mine, q, open, sort, limit, cursor"})
+				Hint: "filters: site, status, kind, device, unit, assignee, parent, mine, q, open, sort, limit, cursor"})
 		}
 	}
+	var err error
 	f := store.Filter{
 		Site:     c.QueryParam("site"),
 		Status:   wire.Status(c.QueryParam("status")),
@@ -136,6 +140,11 @@ func (s *Server) listTickets(c echo.Context) error {
 	if f.Kind != "" && !slices.Contains(wire.Kinds, f.Kind) {
 		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: fmt.Sprintf("kind: %q is not a kind", f.Kind), Field: "kind"})
 	}
+	if v := c.QueryParam("parent"); v != "" {
+		if f.ParentID, err = strconv.ParseInt(v, 10, 64); err != nil || f.ParentID < 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "parent must be a ticket id (the case whose complaints to list)", Field: "parent"})
+		}
+	}
 	if len(f.Search) > 200 {
 		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "q: longer than 200 bytes", Field: "q"})
 	}
@@ -146,7 +155,6 @@ func (s *Server) listTickets(c echo.Context) error {
 	default:
 		return echo.NewHTTPError(http.StatusBadRequest, apiErr{Error: "sort: use -id (newest first, the default) or id (oldest first)", Field: "sort"})
 	}
-	var err error
 	f.Limit = 100
 	if v := c.QueryParam("limit"); v != "" {
 		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 500 {

@@ -28,6 +28,15 @@ type Config struct {
 	Sites []Site `yaml:"sites"`
 	// Deadlines override the defaults of docs/product.md ("Deadlines") per site and kind.
 	Deadlines []DeadlineRule `yaml:"deadlines"`
+	// Calendar is the working calendar of every site that gives none of its
+	// own: files of one year each (YAML or CSV, see desk/calendar), relative
+	// to this file's folder, such as calendars/cn-2026.yaml. Deadlines in
+	// working days (2wd) count on it; without one, Monday to Friday.
+	Calendar []string `yaml:"calendar"`
+	// ComplaintCategories are the categories a complaint may be filed under
+	// on every site that gives none of its own (default: the manuals' causes,
+	// wire.ComplaintCategories).
+	ComplaintCategories []string `yaml:"complaint_categories"`
 	// Channels carry notifications (new tickets, missed deadlines) to groups.
 	Channels []Channel `yaml:"channels"`
 	// EscalationInterval is how often missed deadlines are looked for (default 15s).
@@ -140,6 +149,10 @@ type Site struct {
 	// closing a meter's relay after its household topped up. Everything
 	// else a manager approves.
 	CommandRules []CommandRule `yaml:"command_rules"`
+	// Calendar is the site's working calendar (see Config.Calendar); empty: desk.calendar.
+	Calendar []string `yaml:"calendar"`
+	// ComplaintCategories replace desk.complaint_categories on this site.
+	ComplaintCategories []string `yaml:"complaint_categories"`
 }
 
 // SiteTargets are a site's monthly targets; zero means the default (the
@@ -167,10 +180,14 @@ type CommandRule struct {
 
 // DeadlineRule sets deadlines for a kind on a site ("*" or empty: every site).
 // Steps not named keep the defaults; a step set to "none" has no deadline.
+//
+// With SubKind, the steps apply to that sub-kind only (complaint/written),
+// over the kind's.
 type DeadlineRule struct {
-	Site  string            `yaml:"site"`
-	Kind  string            `yaml:"kind"`
-	Steps map[string]string `yaml:"steps"`
+	Site    string            `yaml:"site"`
+	Kind    string            `yaml:"kind"`
+	SubKind string            `yaml:"sub_kind"`
+	Steps   map[string]string `yaml:"steps"`
 }
 
 // Channel is a notification destination.
@@ -223,6 +240,16 @@ func (d *Config) ApplyDefaults() {
 	if d.IdleTimeout == 0 {
 		d.IdleTimeout = 2 * time.Minute
 	}
+}
+
+// CalendarFiles are a site's calendar files, as written: its own, else desk.calendar.
+func (d Config) CalendarFiles(site string) []string {
+	for _, s := range d.Sites {
+		if s.ID == site && len(s.Calendar) > 0 {
+			return s.Calendar
+		}
+	}
+	return d.Calendar
 }
 
 // Location returns a site's time zone: from desk.sites, else fallback.

@@ -17,15 +17,27 @@ import (
 // policy for its site and kind), counted from start. An agreed appointment
 // replaces the on-site limit, except that an emergency's is never moved later:
 // whoever books the visit, someone must be there within the limit.
+//
+// A deadline in working days that needs a year the site's calendar lacks is
+// still recorded, counted Monday to Friday, and the audit trail says so with
+// the calendar's error (which names the year and the files): the ticket is
+// never refused for want of next year's holidays.
 func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t wire.Ticket, start time.Time, want func(wire.Step) bool) error {
-	limits := s.policy.deadlines(t.Site, t.Kind)
+	limits := s.policy.deadlinesFor(t)
 	loc := s.policy.location(t.Site)
+	cal := s.policy.calendar(t.Site)
 	for _, step := range wire.Steps {
 		limit, ok := limits[step]
 		if !ok || !want(step) {
 			continue
 		}
-		due := limit.Due(start, loc)
+		due, calErr := limit.DueOn(start, loc, cal)
+		if calErr != nil {
+			note := fmt.Sprintf("%s deadline (%s) counted Monday to Friday: %v", step, limit, calErr)
+			if err := s.audit(ctx, tx, t.ID, start, "desk", "calendar_missing", t.Status, t.Status, note); err != nil {
+				return err
+			}
+		}
 		if step == wire.StepOnSite && t.AppointmentAt != nil && t.AppointmentAt.After(start) &&
 			(t.Kind != wire.Emergency || t.AppointmentAt.Before(due)) {
 			due = *t.AppointmentAt

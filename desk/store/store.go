@@ -50,8 +50,15 @@ var migrations embed.FS
 type Policy struct {
 	// Deadlines returns a kind's deadlines on a site; nil means the defaults of docs/product.md ("Deadlines").
 	Deadlines func(site string, kind wire.Kind) ticket.Deadlines
+	// SubKindDeadlines returns the steps a sub-kind sets differently from
+	// its kind on a site (a zero Limit: no deadline for that step); nil
+	// means the defaults of ticket.DefaultSubKindDeadlines.
+	SubKindDeadlines func(site string, kind wire.Kind, subKind string) ticket.Deadlines
 	// Location returns a site's time zone, for "same day" deadlines; nil means UTC.
 	Location func(site string) *time.Location
+	// Calendar returns a site's working calendar, for deadlines in working
+	// days; nil (or a nil answer) counts Monday to Friday.
+	Calendar func(site string) ticket.WorkingCalendar
 	// Route returns the notification channels that carry an event of a ticket
 	// to the given escalation levels; nil sends nothing.
 	Route func(t wire.Ticket, event string, levels []ticket.Level) []string
@@ -82,6 +89,38 @@ func (p Policy) deadlines(site string, k wire.Kind) ticket.Deadlines {
 		return p.Deadlines(site, k)
 	}
 	return defaultDeadlines[k]
+}
+
+var defaultSubKindDeadlines = ticket.DefaultSubKindDeadlines()
+
+// deadlinesFor is the deadline table of a ticket: its kind's, with its
+// sub-kind's steps over it.
+func (p Policy) deadlinesFor(t wire.Ticket) ticket.Deadlines {
+	out := ticket.Deadlines{}
+	for step, l := range p.deadlines(t.Site, t.Kind) {
+		out[step] = l
+	}
+	var sub ticket.Deadlines
+	if p.SubKindDeadlines != nil {
+		sub = p.SubKindDeadlines(t.Site, t.Kind, t.SubKind)
+	} else {
+		sub = defaultSubKindDeadlines[t.Kind][t.SubKind]
+	}
+	for step, l := range sub {
+		if l == (ticket.Limit{}) {
+			delete(out, step)
+		} else {
+			out[step] = l
+		}
+	}
+	return out
+}
+
+func (p Policy) calendar(site string) ticket.WorkingCalendar {
+	if p.Calendar != nil {
+		return p.Calendar(site)
+	}
+	return nil
 }
 
 func (p Policy) location(site string) *time.Location {

@@ -22,7 +22,7 @@ const ticketColumns = `id, kind, category, priority, status, title, description,
 	device, alarm_key, source, reporter, phone, contact, reading_point, reading_value, reading_unit, reading_at,
 	created_by, assignee, team, appointment_at, resolution, cause, charge_cents, satisfaction, follow_up_note,
 	escalation_level, created_at, updated_at, acknowledged_at, dispatched_at, on_site_at, resolved_at,
-	followed_up_at, closed_at, cancelled_at, parts, owner, replied_at, reply_note, reply_committed_at`
+	followed_up_at, closed_at, cancelled_at, parts, owner, replied_at, reply_note, reply_committed_at, sub_kind, parent_id, collective_at`
 
 // qualifiedTicketColumns names the columns with their table, for joins.
 var qualifiedTicketColumns = func() string {
@@ -79,14 +79,21 @@ func (s *Store) createTicketTx(ctx context.Context, tx *sql.Tx, n wire.NewTicket
 		if source == "" {
 			source = wire.SourcePhone
 		}
+		if n.SubKind == "" {
+			n.SubKind = wire.DefaultSubKind(n.Kind)
+		}
+		parent, err := s.collectiveRoot(ctx, tx, n.Site, n.ParentID)
+		if err != nil {
+			return err
+		}
 		row := s.txQueryRow(ctx, tx, (`INSERT INTO tickets (kind, category, priority, status, title, description, site,
 			building, floor, unit, device, alarm_key, source, reporter, phone, contact, reading_point, reading_value,
-			reading_unit, reading_at, created_by, appointment_at, created_at, updated_at, owner)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			reading_unit, reading_at, created_by, appointment_at, created_at, updated_at, owner, sub_kind, cause, parent_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING RETURNING ` + ticketColumns),
 			n.Kind, n.Category, priorityOf(n), wire.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
 			n.Device, n.AlarmKey, source, n.Reporter, n.Phone, n.Contact, rp, rv, ru, ra, by, nullTime(n.AppointmentAt),
-			nanos(now), nanos(now), n.Owner)
+			nanos(now), nanos(now), n.Owner, n.SubKind, n.Cause, nullID(parent))
 		t, err = scanTicket(row)
 		if errors.Is(err, ErrNotFound) {
 			// The insert hit a uniqueness index: return the ticket that holds
@@ -125,7 +132,13 @@ func (s *Store) createTicketTx(ctx context.Context, tx *sql.Tx, n wire.NewTicket
 		if err := s.event(ctx, tx, now, "ticket.created", t); err != nil {
 			return err
 		}
-		return s.notify(ctx, tx, now, t, "created", ticket.NotifiedAtCreation(t.Kind))
+		if err := s.notify(ctx, tx, now, t, "created", ticket.NotifiedAtCreation(t.Kind)); err != nil {
+			return err
+		}
+		if parent > 0 {
+			return s.raiseCollective(ctx, tx, parent, by, now)
+		}
+		return nil
 	}()
 	return t, created, err
 }
@@ -135,7 +148,7 @@ func priorityOf(n wire.NewTicket) string {
 	if n.Priority != "" {
 		return n.Priority
 	}
-	return n.Kind.Priority()
+	return wire.PriorityOf(n.Kind, n.SubKind)
 }
 
 func (s *Store) findHolder(ctx context.Context, tx *sql.Tx, n wire.NewTicket) (wire.Ticket, error) {
@@ -205,6 +218,8 @@ type Filter struct {
 	Device   string
 	Unit     string
 	Assignee string
+	// ParentID selects the complaints linked to one case.
+	ParentID int64
 	// MineName and MineTeam select a person's work: tickets assigned to
 	// MineName, or dispatched to MineTeam (when not empty). Either set
 	// enables the filter.
@@ -249,6 +264,9 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]wire.Ticket, error
 	}
 	if f.Owner != "" {
 		add("owner = ?", f.Owner)
+	}
+	if f.ParentID > 0 {
+		add("parent_id = ?", f.ParentID)
 	}
 	if f.MineName != "" || f.MineTeam != "" {
 		// …and the cases of the areas the person looks after (areas.go).
@@ -577,13 +595,13 @@ func scanTicket(r scanner) (wire.Ticket, error) {
 	var t wire.Ticket
 	var rp, ru sql.NullString
 	var rv sql.NullFloat64
-	var ra, appointment, ack, disp, onSite, resolved, followed, closed, cancelled, replied, committed sql.NullInt64
+	var ra, appointment, ack, disp, onSite, resolved, followed, closed, cancelled, replied, committed, parent, collective sql.NullInt64
 	var created, updated int64
 	err := r.Scan(&t.ID, &t.Kind, &t.Category, &t.Priority, &t.Status, &t.Title, &t.Description, &t.Site, &t.Building,
 		&t.Floor, &t.Unit, &t.Device, &t.AlarmKey, &t.Source, &t.Reporter, &t.Phone, &t.Contact, &rp, &rv, &ru, &ra,
 		&t.CreatedBy, &t.Assignee, &t.Team, &appointment, &t.Resolution, &t.Cause, &t.ChargeCents, &t.Satisfaction, &t.FollowUpNote,
 		&t.EscalationLevel, &created, &updated, &ack, &disp, &onSite, &resolved, &followed, &closed, &cancelled, &t.Parts,
-		&t.Owner, &replied, &t.ReplyNote, &committed)
+		&t.Owner, &replied, &t.ReplyNote, &committed, &t.SubKind, &parent, &collective)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound
 	}
@@ -597,6 +615,7 @@ func scanTicket(r scanner) (wire.Ticket, error) {
 	t.AppointmentAt, t.AcknowledgedAt, t.DispatchedAt, t.OnSiteAt = timePtr(appointment), timePtr(ack), timePtr(disp), timePtr(onSite)
 	t.ResolvedAt, t.FollowedUpAt, t.ClosedAt, t.CancelledAt = timePtr(resolved), timePtr(followed), timePtr(closed), timePtr(cancelled)
 	t.RepliedAt, t.ReplyCommittedAt = timePtr(replied), timePtr(committed)
+	t.ParentID, t.CollectiveAt = parent.Int64, timePtr(collective)
 	return t, nil
 }
 

@@ -134,6 +134,10 @@ func TestLimits(t *testing.T) {
 		{"15m", start.Add(15 * time.Minute), "15m0s"},
 		{"3d", start.Add(72 * time.Hour), "3d"},
 		{"same_day", time.Date(2026, 11, 25, 0, 0, 0, 0, shanghai), "same_day"},
+		// Tuesday 23:30: the rest of Tuesday and 23.5 h of Wednesday; without
+		// a calendar, working days are Monday to Friday.
+		{"1wd", time.Date(2026, 11, 25, 23, 30, 0, 0, shanghai), "1wd"},
+		{"4wd", time.Date(2026, 11, 30, 23, 30, 0, 0, shanghai), "4wd"},
 	}
 	for _, tc := range cases {
 		l, err := ParseLimit(tc.in)
@@ -144,7 +148,7 @@ func TestLimits(t *testing.T) {
 			t.Errorf("%s: due %s (%s), want %s", tc.in, got, l, tc.due)
 		}
 	}
-	for _, bad := range []string{"", "0s", "-5m", "soon", "0d", "1.5d"} {
+	for _, bad := range []string{"", "0s", "-5m", "soon", "0d", "1.5d", "0wd", "-1wd", "+1wd", "wd", "1.5wd", "367wd", "1 wd"} {
 		if _, err := ParseLimit(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -166,5 +170,26 @@ func TestEscalationLadder(t *testing.T) {
 	}
 	if !slices.Contains(NotifiedAtCreation(wire.Emergency), LevelLeadership) || slices.Contains(NotifiedAtCreation(wire.Repair), LevelManager) {
 		t.Error("creation notices")
+	}
+}
+
+// Every kind has a default deadline table, and every sub-kind of the
+// manuals is a kind's (the tables are data the config example lists).
+func TestDefaultTables(t *testing.T) {
+	table := DefaultDeadlines()
+	for _, k := range wire.Kinds {
+		if len(table[k]) == 0 {
+			t.Errorf("%s has no default deadlines", k)
+		}
+	}
+	for k, subs := range DefaultSubKindDeadlines() {
+		for sub := range subs {
+			if wire.CheckSubKind(k, sub) != nil {
+				t.Errorf("%s/%s is not a sub-kind", k, sub)
+			}
+		}
+	}
+	if got := table[wire.Complaint][wire.StepRespond]; got != (Limit{WorkingDays: 1}) {
+		t.Errorf("complaint reply: %v, want one working day", got)
 	}
 }

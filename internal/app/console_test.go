@@ -668,6 +668,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("assistants' areas, the red-meter list of one area, the SMS box and the access log (issue 15)", func(t *testing.T) {
 		consolePrivacy(t, b, base)
 	})
+	t.Run("a complaint's type and category by the form, read and changed on the ticket page (issue 14)", func(t *testing.T) {
+		consoleKinds(t, b, base)
+	})
 
 	t.Run("every page at 1366×768 and 390 px in both languages keeps within the screen", func(t *testing.T) {
 		consoleLayouts(t, b, base)

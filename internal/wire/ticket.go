@@ -10,26 +10,73 @@ import (
 // Kind is what sort of work a ticket is.
 type Kind string
 
+// The kinds of the operating manuals (DESIGN §2).
 const (
-	Emergency Kind = "emergency" // fire, entrapment, outage, flooding
-	Repair    Kind = "repair"    // device fault or offline
-	TopUp     Kind = "top_up"    // prepaid meter low: remind the household to buy power
-	Request   Kind = "request"   // service request from a resident
-	Complaint Kind = "complaint"
+	Emergency    Kind = "emergency"     // fire, entrapment, outage, flooding, collective complaints
+	UrgentRepair Kind = "urgent_repair" // 急修: a fault that affects residents, on site within 30 minutes
+	Repair       Kind = "repair"        // device fault or offline, household repair
+	TopUp        Kind = "top_up"        // prepaid meter low: remind the household to buy power
+	Complaint    Kind = "complaint"     // 投诉 (see SubKinds)
+	Request      Kind = "request"       // service request from a resident (服务工作单)
+	Enquiry      Kind = "enquiry"       // 咨询
+	Suggestion   Kind = "suggestion"    // 建议
+	Cleaning     Kind = "cleaning"      // 保洁, done within 24 hours
+	PaidService  Kind = "paid_service"  // 特约有偿服务: quote, signature, payment
 )
 
 // Kinds lists every kind, in the order the desk shows them.
-var Kinds = []Kind{Emergency, Repair, TopUp, Request, Complaint}
+var Kinds = []Kind{Emergency, UrgentRepair, Repair, TopUp, Complaint, Request, Enquiry, Suggestion, Cleaning, PaidService}
 
-// Priority of a kind by default (docs/product.md, the desk's rules): emergencies P1, repairs P2, the rest P3.
+// Sub-kinds of complaints (the manuals answer each on its own clock).
+const (
+	SubKindGeneral       = "general"        // 一般投诉
+	SubKindWritten       = "written"        // 书面投诉: answered the same day
+	SubKindImportant     = "important"      // 重要投诉: the head of the office, two working days
+	SubKindStaffAttitude = "staff_attitude" // 服务态度投诉: answered the same day
+)
+
+// SubKinds lists each kind's sub-kinds, the first its default; a kind not
+// listed has none.
+var SubKinds = map[Kind][]string{
+	Complaint: {SubKindGeneral, SubKindWritten, SubKindImportant, SubKindStaffAttitude},
+}
+
+// DefaultSubKind is what a ticket of kind k is when the caller names no sub-kind.
+func DefaultSubKind(k Kind) string {
+	if s := SubKinds[k]; len(s) > 0 {
+		return s[0]
+	}
+	return ""
+}
+
+// ComplaintCategories are the manuals' causes of complaints (DESIGN §2), the
+// default list of a site's complaint categories (desk.complaint_categories
+// changes it per site).
+// The ids are those the console already gives complaint causes at resolve.
+var ComplaintCategories = []string{"house_quality", "amenities", "equipment", "service", "fees", "emergency", "neighbours"}
+
+// CollectiveHouseholds is how many households complaining of the same matter
+// make a collective complaint, an emergency to be reported at once.
+const CollectiveHouseholds = 3
+
+// Priority of a kind by default (DESIGN §2): emergencies P1, urgent repairs
+// and repairs P2, the rest P3.
 func (k Kind) Priority() string {
 	switch k {
 	case Emergency:
 		return "P1"
-	case Repair:
+	case Repair, UrgentRepair:
 		return "P2"
 	}
 	return "P3"
+}
+
+// PriorityOf is the default priority of a kind and sub-kind: an important complaint is P2.
+func PriorityOf(k Kind, subKind string) string {
+	if k == Complaint && subKind == SubKindImportant {
+		return "P2"
+	}
+	return k.Priority()
 }
 
 // Status is where a ticket is in its lifecycle.
@@ -70,6 +117,7 @@ type Reading struct {
 type Ticket struct {
 	ID          int64  `json:"id"`
 	Kind        Kind   `json:"kind"`
+	SubKind     string `json:"sub_kind,omitempty"`
 	Category    string `json:"category,omitempty"`
 	Priority    string `json:"priority"`
 	Status      Status `json:"status"`
@@ -111,6 +159,12 @@ type Ticket struct {
 	ReplyCommittedAt *time.Time `json:"reply_committed_at,omitempty"`
 	// EscalationLevel is the rung of Levels reached by missed deadlines.
 	EscalationLevel int `json:"escalation_level"`
+	// ParentID links a complaint to the case it is part of (a collective
+	// complaint: several households on the same matter).
+	ParentID int64 `json:"parent_id,omitempty"`
+	// CollectiveAt is when the case reached CollectiveHouseholds households
+	// and was raised to emergency notification.
+	CollectiveAt *time.Time `json:"collective_at,omitempty"`
 
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
@@ -169,8 +223,18 @@ type Deadline struct {
 
 // NewTicket is what a caller sends to open a ticket.
 type NewTicket struct {
-	Kind        Kind   `json:"kind"`
-	Category    string `json:"category,omitempty"`
+	Kind Kind `json:"kind"`
+	// SubKind is one of SubKinds[Kind]; empty: the kind's default (general).
+	// An "important" complaint is owned by the site's head.
+	SubKind string `json:"sub_kind,omitempty"`
+	// Category is, for a complaint, one of the site's complaint categories
+	// (ComplaintCategories by default); for a top-up reminder, the meter's kind.
+	Category string `json:"category,omitempty"`
+	// Cause is what caused the matter, as far as it is known (a complaint's
+	// cause analysis, a fault's cause); resolve may record it later.
+	Cause string `json:"cause,omitempty"`
+	// ParentID links a complaint to the case of the same matter (a collective complaint).
+	ParentID    int64  `json:"parent_id,omitempty"`
 	Title       string `json:"title"`
 	Description string `json:"description,omitempty"`
 	Site        string `json:"site"`
@@ -189,10 +253,6 @@ type NewTicket struct {
 	Reading       *Reading   `json:"reading,omitempty"`
 	// Priority overrides the kind's default (an urgent top-up reminder is P2).
 	Priority string `json:"priority,omitempty"`
-	// SubKind is the complaint's sub-kind (written, important, staff
-	// attitude, general; the kinds' part of issue 14 keeps it): an
-	// "important" complaint is owned by the site's head.
-	SubKind string `json:"sub_kind,omitempty"`
 	// Owner is set by the desk (the staff member who opens the ticket, the
 	// site's head for an important complaint), never by the caller.
 	Owner string `json:"-"`
@@ -215,6 +275,15 @@ func (n NewTicket) Validate() error {
 		}
 		errs = append(errs, fmt.Sprintf("kind %q is not one of %s", n.Kind, strings.Join(names, ", ")))
 	}
+	if err := CheckSubKind(n.Kind, n.SubKind); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if n.ParentID < 0 {
+		errs = append(errs, "parent_id must be a ticket id")
+	}
+	if n.ParentID > 0 && n.Kind != Complaint {
+		errs = append(errs, fmt.Sprintf("parent_id links complaints of one matter; a %s is not linked", n.Kind))
+	}
 	if strings.TrimSpace(n.Title) == "" {
 		errs = append(errs, "title is required")
 	}
@@ -229,7 +298,7 @@ func (n NewTicket) Validate() error {
 		max         int
 	}{
 		{"title", n.Title, 200}, {"description", n.Description, MaxTextLen}, {"category", n.Category, 64},
-		{"site", n.Site, 64}, {"building", n.Building, 64}, {"floor", n.Floor, 64}, {"unit", n.Unit, 64},
+		{"site", n.Site, 64}, {"cause", n.Cause, 64}, {"building", n.Building, 64}, {"floor", n.Floor, 64}, {"unit", n.Unit, 64},
 		{"device", n.Device, 128}, {"sub_kind", n.SubKind, 64}, {"alarm_key", n.AlarmKey, 256}, {"reporter", n.Reporter, 100}, {"phone", n.Phone, 32},
 	} {
 		if len(f.value) > f.max {
@@ -244,6 +313,22 @@ func (n NewTicket) Validate() error {
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// CheckSubKind says what is wrong with a sub-kind of a kind; nil if nothing
+// (an empty sub-kind is the kind's default).
+func CheckSubKind(k Kind, sub string) error {
+	if sub == "" {
+		return nil
+	}
+	subs, ok := SubKinds[k]
+	if !ok {
+		return fmt.Errorf("sub_kind %q: a %s has no sub-kinds (only complaints do: %s)", sub, k, strings.Join(SubKinds[Complaint], ", "))
+	}
+	if !slices.Contains(subs, sub) {
+		return fmt.Errorf("sub_kind %q is not a sub-kind of %s; use one of %s", sub, k, strings.Join(subs, ", "))
 	}
 	return nil
 }

@@ -57,6 +57,9 @@ export interface Deadline {
 export interface Ticket {
   id: number;
   kind: string;
+  sub_kind?: string;
+  parent_id?: number;
+  collective_at?: string;
   priority: string;
   status: string;
   title: string;
@@ -277,3 +280,11 @@ export interface Gateway {
 }
 
 export const openStatuses = new Set(["new", "dispatched", "on_site", "resolved", "followed_up"]);
+
+// Kinds is GET /kinds: the kinds with their sub-kinds and deadlines, and the
+// complaint categories of a site.
+export interface Kinds {
+  site: string;
+  kinds: { kind: string; priority: string; sub_kinds?: string[]; deadlines: Record<string, string> }[];
+  complaint_categories: string[];
+}

@@ -2,14 +2,47 @@
 // (the list shrinks as households top up, followed over the event stream),
 // the ticket board with filters, the work-order form for phone and walk-in
 // requests, and the follow-up (回访) form with satisfaction.
-import { action, api, Me, Ticket, TopUp } from "../api";
+import { action, api, Kinds, Me, Ticket, TopUp } from "../api";
 import { busy, clear, h, location, reading } from "../dom";
 import { events } from "../events";
 import { errorText, fromLocalInput } from "../format";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 
-const kinds = ["emergency", "repair", "top_up", "request", "complaint"];
+const kinds = ["emergency", "urgent_repair", "repair", "top_up", "complaint", "request", "enquiry", "suggestion", "cleaning", "paid_service"];
+// The kinds the front desk opens by hand (top-up reminders come from meters).
+const formKinds = ["repair", "urgent_repair", "complaint", "request", "enquiry", "suggestion", "cleaning", "paid_service", "emergency"];
+export const subKinds = ["general", "written", "important", "staff_attitude"];
+export const defaultCategories = ["house_quality", "amenities", "equipment", "service", "fees", "emergency", "neighbours"];
+
+// complaintFields are the complaint's own fields of a form (sub-kind,
+// category, the case of the same matter), shown and sent only while the kind
+// is a complaint; the categories are the site's (GET /kinds).
+export function complaintFields(site: string, withParent: boolean, current?: Ticket): { els: HTMLElement[]; show: (kind: string) => void } {
+  const category = h("select", { name: "category" }, h("option", { value: "" }, "—"),
+    ...defaultCategories.map((c) => h("option", { value: c }, t("cause." + c)))) as HTMLSelectElement;
+  void api<Kinds>(`/kinds?site=${encodeURIComponent(site)}`).then((k) => {
+    const keep = category.value || current?.category || "";
+    clear(category, h("option", { value: "" }, "—"), ...k.complaint_categories.map((c) => h("option", { value: c }, t("cause." + c) === "cause." + c ? c : t("cause." + c))));
+    category.value = keep;
+  }).catch(() => undefined);
+  const sub = h("select", { name: "sub_kind" }, ...subKinds.map((s) => h("option", { value: s }, t("subKind." + s)))) as HTMLSelectElement;
+  if (current?.sub_kind) sub.value = current.sub_kind;
+  if (current?.category) category.value = current.category;
+  const els: HTMLElement[] = [
+    h("label", { class: "complaint-only" }, t("form.subKind"), sub),
+    h("label", { class: "complaint-only" }, t("form.category"), category),
+  ];
+  if (withParent) els.push(h("label", { class: "complaint-only", title: t("form.parentHint") }, t("form.parent"),
+    h("input", { name: "parent_id", type: "number", min: 1, step: 1, inputmode: "numeric", placeholder: t("form.parentHint") })));
+  const show = (kind: string) => {
+    for (const el of els) {
+      el.hidden = kind !== "complaint";
+      el.querySelectorAll<HTMLInputElement | HTMLSelectElement>("input, select").forEach((i) => (i.disabled = kind !== "complaint"));
+    }
+  };
+  return { els, show };
+}
 const statuses = ["new", "dispatched", "on_site", "resolved", "followed_up", "closed", "cancelled"];
 const channels = ["phone", "sms", "visit"];
 
@@ -19,9 +52,15 @@ let me: Me | null = null;
 
 function newTicketForm(site: string, onDone: () => void): HTMLElement {
   const msg = h("p", { class: "msg", id: "form-msg" });
+  const kindSel = h("select", { name: "kind" }, ...formKinds.map((k) => h("option", { value: k }, t("kind." + k)))) as HTMLSelectElement;
+  const kindSelect = h("label", {}, t("form.kind"), kindSel);
+  const complaint = complaintFields(site, true);
+  kindSel.addEventListener("change", () => complaint.show(kindSel.value));
+  complaint.show(kindSel.value);
   const form = h("form", { class: "card", id: "new-ticket" },
     h("h3", {}, t("form.title")),
-    h("label", {}, t("form.kind"), h("select", { name: "kind" }, ...["repair", "request", "complaint", "emergency"].map((k) => h("option", { value: k }, t("kind." + k))))),
+    kindSelect,
+    ...complaint.els,
     h("label", {}, t("form.subject"), h("input", { name: "title", required: true, maxlength: 200 })),
     h("label", {}, t("form.reporter"), h("input", { name: "reporter", maxlength: 100 })),
     h("label", {}, t("form.phone"), h("input", { name: "phone", type: "tel", maxlength: 40 })),
@@ -30,6 +69,7 @@ function newTicketForm(site: string, onDone: () => void): HTMLElement {
     h("label", {}, t("form.unit"), h("input", { name: "unit" })),
     h("label", {}, t("form.source"), h("select", { name: "source" }, ...["phone", "walk_in", "app"].map((s) => h("option", { value: s }, t("form.source." + s))))),
     h("label", {}, t("form.appointment"), h("input", { name: "appointment_at", type: "datetime-local" })),
+    h("label", {}, t("form.cause"), h("input", { name: "cause", maxlength: 64 })),
     h("label", { class: "wide" }, t("form.description"), h("textarea", { name: "description", rows: 3 })),
     h("button", { type: "submit" }, t("form.submit")),
     msg,
@@ -40,10 +80,13 @@ function newTicketForm(site: string, onDone: () => void): HTMLElement {
     for (const [k, v] of new FormData(form).entries()) if (String(v).trim()) data[k] = String(v).trim();
     // datetime-local has no zone: it is read as the site's wall time.
     if (data.appointment_at) data.appointment_at = fromLocalInput(data.appointment_at);
+    const body: Record<string, string | number> = { ...data, site };
+    if (data.parent_id) body.parent_id = Number(data.parent_id);
     try {
-      const tk = await api<Ticket>("/tickets", { method: "POST", body: JSON.stringify({ ...data, site }) });
+      const tk = await api<Ticket>("/tickets", { method: "POST", body: JSON.stringify(body) });
       clear(msg, t("form.created", { id: tk.id }), " ", h("a", { href: `#/tickets/${tk.id}`, id: "form-created-link" }, t("form.open")));
       form.reset();
+      complaint.show(kindSel.value);
       onDone();
     } catch (e) {
       msg.textContent = errorText(e);

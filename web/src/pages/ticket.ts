@@ -8,12 +8,13 @@ import uPlot from "uplot";
 import { action, api, APIError, AuditEntry, Me, TicketDetail } from "../api";
 import { clear, h, reading } from "../dom";
 import { events } from "../events";
-import { assigneeText, errorText, fromLocalInput, person, staff, when, yuan } from "../format";
+import { assigneeText, errorText, fromLocalInput, person, staff, toLocalInput, when, yuan } from "../format";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 import { printView } from "./print";
 import { incidentPage, incidentPrint, ownerPanel, unsatisfiedNote } from "./owner";
 import { areaNoteText, smsCard } from "./privacy";
+import { complaintFields } from "./assistants";
 
 const teams = ["engineering", "security", "customer_service", "management"];
 // Causes for the monthly statistics: a complaint's from the manuals' list,
@@ -69,12 +70,76 @@ function field(label: string, value: Node | string | undefined | null, id?: stri
   return h("div", { class: "field", id }, h("dt", {}, t(label)), h("dd", {}, value));
 }
 
+// label is a key's translation, or the raw value when there is none (a
+// category a site added, a cause written in words).
+function label(key: string, raw: string): string {
+  const s = t(key);
+  return s === key ? raw : s;
+}
+
+// editForm changes what the ticket is (PATCH /tickets/{id}): kind, the
+// complaint's sub-kind, category and case, the cause, the appointment; the
+// desk recomputes the deadlines. A manager moving an emergency's on-site
+// deadline to the appointment gives a reason.
+const editableKinds = ["emergency", "urgent_repair", "repair", "complaint", "request", "enquiry", "suggestion", "cleaning", "paid_service"];
+function editForm(tk: TicketDetail, done: (msg: string, error?: boolean) => void): HTMLFormElement {
+  const kind = h("select", { name: "kind" }, ...editableKinds.map((k) => h("option", { value: k }, t("kind." + k)))) as HTMLSelectElement;
+  kind.value = tk.kind;
+  const complaint = complaintFields(tk.site, true, tk);
+  const parent = complaint.els[2]?.querySelector("input");
+  if (parent && tk.parent_id) parent.value = String(tk.parent_id);
+  kind.addEventListener("change", () => complaint.show(kind.value));
+  complaint.show(kind.value);
+  const cause = h("input", { name: "cause", maxlength: 64, value: tk.cause || "" }) as HTMLInputElement;
+  const appointment = h("input", { name: "appointment_at", type: "datetime-local", value: tk.appointment_at ? toLocalInput(tk.appointment_at, tk.site_timezone) : "" }) as HTMLInputElement;
+  const reason = h("input", { name: "reason", maxlength: 500, placeholder: t("ticket.reasonHint") }) as HTMLInputElement;
+  const msg = h("p", { class: "msg", id: "edit-msg", role: "status" });
+  const form = h("form", { class: "card action-form", id: "edit-form" },
+    h("h4", {}, t("ticket.editTitle")),
+    h("label", {}, t("form.kind"), kind), ...complaint.els,
+    h("label", {}, t("form.cause"), cause),
+    h("label", {}, t("form.appointment"), appointment),
+    h("label", { class: "wide" }, t("ticket.reason"), reason),
+    h("button", { type: "submit" }, t("ticket.save")), msg) as HTMLFormElement;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body: Record<string, string | number> = {};
+    if (kind.value !== tk.kind) body.kind = kind.value;
+    if (kind.value === "complaint") {
+      const f = new FormData(form);
+      const sub = String(f.get("sub_kind") || ""), cat = String(f.get("category") || "");
+      if (sub && sub !== tk.sub_kind) body.sub_kind = sub;
+      if (cat !== (tk.category || "")) body.category = cat;
+      const p = Number(parent?.value || 0);
+      if (p !== (tk.parent_id || 0)) body.parent_id = p;
+    }
+    if (cause.value.trim() !== (tk.cause || "")) body.cause = cause.value.trim();
+    if (appointment.value) {
+      const at = fromLocalInput(appointment.value, tk.site_timezone);
+      if (!tk.appointment_at || Date.parse(at) !== Date.parse(tk.appointment_at)) body.appointment_at = at;
+    }
+    if (reason.value.trim()) body.reason = reason.value.trim();
+    try {
+      await api(`/tickets/${tk.id}`, { method: "PATCH", body: JSON.stringify(body) });
+      done(t("ticket.updated"));
+    } catch (e) {
+      msg.textContent = errorText(e, tk.status);
+      msg.classList.add("error");
+    }
+  });
+  return form;
+}
+
 function facts(tk: TicketDetail, me: Me): HTMLElement {
   const z = tk.site_timezone;
   const canSeeDevices = ["admin", "manager", "engineer"].includes(me.role);
   const device = tk.device ? (canSeeDevices ? h("a", { href: `#/engineering?device=${encodeURIComponent(tk.device)}` }, tk.device) : tk.device) : "";
   const phone = tk.phone ? (tk.phone.includes("*") ? h("span", { class: "masked", title: t("ticket.masked") }, tk.phone) : h("a", { href: "tel:" + tk.phone }, tk.phone)) : "";
   return h("dl", { class: "facts", id: "ticket-facts" },
+    field("ticket.subKind", tk.sub_kind ? t("subKind." + tk.sub_kind) : "", "ticket-sub-kind"),
+    field("ticket.category", tk.category && tk.kind === "complaint" ? label("cause." + tk.category, tk.category) : "", "ticket-category"),
+    field("ticket.case", tk.parent_id ? h("a", { href: `#/tickets/${tk.parent_id}`, id: "ticket-case" }, "#" + tk.parent_id) : ""),
+    field("ticket.collective", tk.collective_at ? when(tk.collective_at, z) : "", "ticket-collective"),
     field("ticket.place", place(tk), "ticket-place"),
     field("ticket.reporter", tk.reporter ? h("span", {}, tk.reporter, " ", phone) : phone, "ticket-reporter"),
     field("ticket.source", t("source." + tk.source)),
@@ -85,7 +150,7 @@ function facts(tk: TicketDetail, me: Me): HTMLElement {
     field("ticket.appointment", when(tk.appointment_at, z)),
     field("ticket.onSite", when(tk.on_site_at, z)),
     field("ticket.resolution", tk.resolution, "ticket-resolution"),
-    field("ticket.cause", tk.cause ? t("cause." + tk.cause) : ""),
+    field("ticket.cause", tk.cause ? label("cause." + tk.cause, tk.cause) : "", "ticket-cause"),
     field("ticket.parts", tk.parts),
     field("ticket.charge", yuan(tk.charge_cents)),
     field("ticket.followUp", tk.satisfaction ? `${t("satisfaction." + tk.satisfaction)} · ${tk.follow_up_note || ""}` : "", "ticket-follow-up"),
@@ -246,7 +311,33 @@ export function noteText(a: AuditEntry, zone: string): string {
   if (a.action === "reminder" && (m = /^reminded by (\w+)([\s\S]*)$/.exec(note))) {
     return t("audit.reminded", { ch: t("contact." + m[1]) }) + m[2];
   }
+  if (a.action === "update") return updateText(note, zone);
   return note;
+}
+
+// updateText reads the desk's note of a change of what a ticket is
+// ("kind request → complaint; sub_kind — → general; reason: …") in the
+// page's language.
+const updateFields: Record<string, [string, (v: string, zone: string) => string]> = {
+  kind: ["form.kind", (v) => t("kind." + v)],
+  sub_kind: ["form.subKind", (v) => t("subKind." + v)],
+  category: ["form.category", (v) => label("cause." + v, v)],
+  cause: ["form.cause", (v) => label("cause." + v, v)],
+  priority: ["col.priority", (v) => v],
+  parent_id: ["ticket.case", (v) => v],
+  appointment_at: ["form.appointment", (v, zone) => when(v, zone)],
+};
+function updateText(note: string, zone: string): string {
+  const [changes, reason] = note.split(/; reason: /, 2);
+  const parts = changes.split("; ").map((c) => {
+    const m = /^(\w+) (.+) → (.+)$/.exec(c);
+    const f = m && updateFields[m[1]];
+    if (!m || !f) return c;
+    const v = (x: string) => (x === "—" ? "—" : f[1](x, zone));
+    return `${t(f[0])} ${v(m[2])} → ${v(m[3])}`;
+  });
+  if (reason !== undefined) parts.push(t("ticket.reason") + t("audit.colon") + reason);
+  return parts.join(t("list.sep"));
 }
 
 function actionText(a: AuditEntry): string {
@@ -302,6 +393,17 @@ async function render(root: HTMLElement, id: number, me: Me) {
       (formBox.querySelector("textarea, input, select") as HTMLElement | null)?.focus();
     },
   }, t("action." + a)));
+  if (["admin", "manager", "control_room", "assistant"].includes(me.role) && tk.kind !== "top_up" && !["closed", "cancelled"].includes(tk.status)) {
+    buttons.push(h("button", {
+      type: "button", class: "act ghost", id: "edit-kind", onclick: () => {
+        clear(formBox, editForm(tk, rerender));
+        (formBox.querySelector("select") as HTMLElement | null)?.focus();
+      },
+    }, t("ticket.edit")));
+  }
+  const linked = tk.kind === "complaint" && !tk.parent_id
+    ? (await api<{ tickets: TicketDetail[] }>(`/tickets?parent=${tk.id}&limit=100`).catch(() => ({ tickets: [] as TicketDetail[] }))).tickets
+    : [];
   const note = h("textarea", { name: "body", rows: 2, required: true, maxlength: 2000, "aria-label": t("control.note") }) as HTMLTextAreaElement;
   const noteForm = h("form", { id: "comment-form", class: "inline" }, h("label", { class: "wide" }, t("ticket.addComment"), note),
     h("button", { type: "submit" }, t("control.addNote")));
@@ -326,11 +428,15 @@ async function render(root: HTMLElement, id: number, me: Me) {
         h("button", { type: "button", class: "ghost", onclick: () => (history.length > 1 ? history.back() : (window.location.hash = "#/")) }, t("ticket.back")))),
     h("div", { class: "badges", id: "ticket-badges" },
       h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind)),
+      tk.sub_kind && tk.sub_kind !== "general" ? h("span", { class: "badge sub-kind" }, t("subKind." + tk.sub_kind)) : null,
+      tk.collective_at ? h("span", { class: "badge emergency", id: "badge-collective" }, t("action.collective")) : null,
       h("span", { class: "badge" }, tk.priority),
       h("span", { class: `badge status-${tk.status}`, id: "ticket-status" }, t("status." + tk.status)),
       tk.escalation_level > 0 ? h("span", { class: "badge escalated" }, t("control.escalated", { n: tk.escalation_level })) : null),
     h("div", { class: "ticket-grid" },
-      h("section", {}, facts(tk, me), ownerPanel(tk, me, rerender)),
+      h("section", {}, facts(tk, me), ownerPanel(tk, me, rerender),
+        linked.length ? h("div", { id: "ticket-linked" }, h("h3", {}, t("ticket.linked"), ` (${linked.length})`),
+          h("ul", {}, ...linked.map((c) => h("li", {}, h("a", { href: `#/tickets/${c.id}` }, `#${c.id}`), ` ${c.title} · ${place(c)}`)))) : null),
       h("section", {}, h("h3", {}, t("col.deadline")), deadlines(tk),
         tk.reading && tk.device ? h("h3", {}, t("ticket.readingChart")) : null, tk.reading && tk.device ? chart : null)),
     h("h3", {}, t("ticket.actions")),
