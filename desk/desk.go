@@ -45,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/estatehq/estate/desk/deskconfig"
+	"github.com/estatehq/estate/desk/maintenance"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/web"
@@ -147,6 +148,10 @@ type Server struct {
 	// reg holds the desk's metrics and is what /metrics serves.
 	reg     *prometheus.Registry
 	metrics *metrics
+	// plant is the equipment register and maintenance (plant.go); nil on
+	// stores without them. workingDays is each site's calendar.
+	plant       *plant
+	workingDays func(site string) maintenance.WorkingDays
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
@@ -160,6 +165,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 		o(s)
 	}
 	s.feed = newFeed(st, s.hub)
+	s.plant = newPlant(st)
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
@@ -214,6 +220,7 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.runScheduler(ctx) })
 	wg.Go(func() { s.runNotifier(ctx) })
+	wg.Go(func() { s.runMaintenance(ctx) })
 	if l, ok := s.store.(interface{ OnListenError(func(error)) }); ok {
 		l.OnListenError(func(err error) {
 			s.log.Warn("event listener lost its connection; streams poll every 2 s until it is back", "err", err)

@@ -20,6 +20,8 @@ var (
 	frontDesk     = []string{RoleAdmin, RoleManager, RoleControlRoom, RoleAssistant}
 	managersOnly  = []string{RoleAdmin, RoleManager}
 	everyoneRoles = append(append([]string{}, staffRoles...), RoleGateway)
+	// plantEditors keep the equipment register and the maintenance plans and do the orders.
+	plantEditors = []string{RoleAdmin, RoleManager, RoleEngineer}
 )
 
 func routes(s *Server) []route {
@@ -57,5 +59,22 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
 		{http.MethodGet, "/devices/:id/alarms", s.deviceAlarms, staffRoles},
+		// The equipment register and preventive maintenance (plant.go, plant_maintenance.go).
+		{http.MethodGet, "/equipment", s.listEquipment, staffRoles},
+		{http.MethodGet, "/equipment/:site", s.exportEquipment, plantEditors},
+		{http.MethodPost, "/equipment/:site/import", s.importEquipment, plantEditors},
+		{http.MethodGet, "/equipment/:site/:id", s.getEquipment, staffRoles},
+		{http.MethodPut, "/equipment/:site/:id", s.putEquipment, plantEditors},
+		{http.MethodDelete, "/equipment/:site/:id", s.deleteEquipment, plantEditors},
+		{http.MethodGet, "/maintenance/templates", s.listTemplates, staffRoles},
+		{http.MethodGet, "/maintenance/:site/plans", s.listPlans, staffRoles},
+		{http.MethodPut, "/maintenance/:site/plans/:id", s.putPlan, plantEditors},
+		{http.MethodDelete, "/maintenance/:site/plans/:id", s.deletePlan, plantEditors},
+		{http.MethodGet, "/maintenance/:site/orders", s.listOrders, staffRoles},
+		{http.MethodGet, "/maintenance/:site/orders/:id", s.getOrder, staffRoles},
+		{http.MethodPost, "/maintenance/:site/orders/:id/evidence", s.readEvidence, plantEditors},
+		{http.MethodPost, "/maintenance/:site/orders/:id/complete", s.completeOrder, plantEditors},
+		{http.MethodGet, "/maintenance/:site/windows", s.windows, everyoneRoles},
+		{http.MethodGet, "/maintenance/:site/report", s.maintenanceReport, []string{RoleAdmin, RoleManager, RoleEngineer}},
 	}
 }
