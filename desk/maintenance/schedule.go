@@ -199,7 +199,10 @@ func Next(p Plan, st State, now time.Time, usage float64, loc *time.Location, wd
 	if c := p.Calendar; c != nil {
 		from := st.LastCalendar
 		if from.IsZero() {
-			from = st.Since.Add(-time.Nanosecond)
+			// An occurrence earlier on the day the plan started counts: a
+			// plan made at 10:00 for a 09:00 round is due today.
+			s := st.Since.In(loc)
+			from = time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, loc).Add(-time.Nanosecond)
 		}
 		d.At = c.After(from, loc, wd)
 		if !d.At.IsZero() {

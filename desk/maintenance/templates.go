@@ -32,7 +32,16 @@ func ParseTemplates(file string, data []byte) ([]Plan, error) {
 	seen := map[string]int{}
 	for _, n := range doc.Templates {
 		var p Plan
-		if err := n.Decode(&p); err != nil {
+		// Node.Decode does not refuse unknown fields: decode the node's text
+		// again, strictly (a comma in an unquoted text of a flow mapping
+		// makes a field of its own; it must not pass silently).
+		raw, err := yaml.Marshal(&n)
+		if err == nil {
+			strict := yaml.NewDecoder(bytes.NewReader(raw))
+			strict.KnownFields(true)
+			err = strict.Decode(&p)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d: %w", file, n.Line, err))
 			continue
 		}
