@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -347,6 +348,7 @@ func TestSiteIsolation(t *testing.T) {
 	isoBackends(t, func(t *testing.T, open func(t *testing.T) *store.Store) {
 		d := newIsoDesk(t, open(t))
 		cases := d.isoCases()
+		maps.Copy(cases, d.plantIsoCases(t)) // isolation_plant_test.go
 		allowed := map[string][]string{}
 		for _, r := range routes(d.srv) {
 			allowed[r.method+" /api/v1"+r.path] = r.roles
