@@ -479,6 +479,17 @@ func (s *Server) putPlan(c echo.Context) error {
 	if err := pl.maint.PutPlan(c.Request().Context(), p, s.now()); err != nil {
 		return err
 	}
+	// The plan applies from now: usage is counted from here (a replaced
+	// plan keeps its state).
+	targets, err := s.planTargets(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	for _, eq := range targets {
+		if _, err := pl.maint.State(c.Request().Context(), p.Site, p.ID, eq.ID, s.now(), true); err != nil {
+			return err
+		}
+	}
 	v, err := s.planView(c.Request().Context(), p)
 	if err != nil {
 		return err

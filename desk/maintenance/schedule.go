@@ -206,8 +206,13 @@ func Next(p Plan, st State, now time.Time, usage float64, loc *time.Location, wd
 		}
 		d.At = c.After(from, loc, wd)
 		if !d.At.IsZero() {
-			en = append(en, "due on "+d.At.In(loc).Format("01-02 15:04"))
-			zh = append(zh, d.At.In(loc).Format("01-02 15:04")+" 到期")
+			// The day and time; the year too when it is not this year's.
+			layout := "01-02 15:04"
+			if d.At.In(loc).Year() != now.In(loc).Year() {
+				layout = "2006-01-02 15:04"
+			}
+			en = append(en, "due on "+d.At.In(loc).Format(layout))
+			zh = append(zh, d.At.In(loc).Format(layout)+" 到期")
 			if !d.At.After(now) {
 				d.Now, d.Trigger = true, TriggerCalendar
 			}
