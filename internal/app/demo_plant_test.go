@@ -50,7 +50,9 @@ func TestDemoGeneratorDrivesUsagePlan(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), io.Discard, nil) }()
+	go func() {
+		done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), io.Discard, nil)
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
