@@ -293,10 +293,10 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("each role sees only its pages", func(t *testing.T) {
 		want := map[string][]string{
-			"admin":     {"中控室", "工程部", "客服", "管理", "住户导入"},
-			"manager":   {"中控室", "工程部", "客服", "管理", "住户导入"},
-			"engineer":  {"我的工单", "中控室", "工程部"},
-			"control":   {"中控室"},
+			"admin":     {"中控室", "工程部", "客服", "管理", "住户导入", "设备台账"},
+			"manager":   {"中控室", "工程部", "客服", "管理", "住户导入", "设备台账"},
+			"engineer":  {"我的工单", "中控室", "工程部", "设备台账"},
+			"control":   {"中控室", "设备台账"},
 			"assistant": {"客服", "住户导入"},
 		}
 		for _, name := range []string{"admin", "manager", "engineer", "control", "assistant"} {

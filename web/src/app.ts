@@ -13,6 +13,7 @@ import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
 import { controlPage } from "./pages/control";
 import { engineeringPage } from "./pages/engineering";
+import { equipmentPage } from "./pages/equipment";
 import { householdsPage } from "./pages/households";
 import { myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
@@ -20,6 +21,7 @@ import { ticketPage } from "./pages/ticket";
 
 // In menu order; a role's first page is where it lands (an engineer on "my work").
 const pages: Page[] = [myWorkPage, controlPage, engineeringPage, assistantsPage, reportsPage, householdsPage, ticketPage];
+pages.splice(pages.indexOf(householdsPage) + 1, 0, equipmentPage); // last in the menu: no role lands on it (pages/equipment.ts)
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
