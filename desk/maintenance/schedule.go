@@ -285,7 +285,15 @@ func MeasureName(measure, point string) (string, string) {
 	}
 }
 
+// trimFloat shows a usage figure: a tenth for large ones, three decimals
+// below 1 (a demo's 0.05 running hours), without trailing zeros.
 func trimFloat(v float64) string {
 	s := fmt.Sprintf("%.1f", v)
-	return strings.TrimSuffix(s, ".0")
+	if v < 1 && v > -1 {
+		s = fmt.Sprintf("%.3f", v)
+	}
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }

@@ -57,8 +57,9 @@ async function register(root: HTMLElement, site: string, entries: Entry[], me: M
   const history = h("div", { id: "eq-history" });
   const rows = entries.map((e) => [
     h("button", { type: "button", class: "ghost eq-open", onclick: () => showHistory(history, e) }, e.id),
-    e.name, e.class || "", [e.building, e.floor, e.location].filter(Boolean).join(" "), [e.make, e.model].filter(Boolean).join(" "), e.serial || "",
-    e.install_date || "", e.warranty_ending ? h("span", { class: "badge red", title: t("eq.warrantyEnding") }, e.warranty_end || "") : e.warranty_end || "",
+    e.name, e.class || "", e.location || [e.building, e.floor].filter(Boolean).join(" "), [e.make, e.model].filter(Boolean).join(" "), e.serial || "",
+    h("span", { class: "nowrap" }, e.install_date || ""),
+    e.warranty_ending ? h("span", { class: "badge red nowrap", title: t("eq.warrantyEnding") }, e.warranty_end || "") : h("span", { class: "nowrap" }, e.warranty_end || ""),
     e.contractor || "", e.registered ? (e.reported?.state || "") : h("span", { class: "muted" }, `${e.reported?.state || ""} · ${t("eq.unregistered")}`)]);
   const parts: (HTMLElement | null)[] = [table("eq-register", ["eq.id", "eq.name", "eq.class", "eq.location", "eq.makeModel", "eq.serial", "eq.install", "eq.warranty", "eq.contractor", "eq.state"], rows), history];
   if (editor && site) {
@@ -101,9 +102,9 @@ async function showHistory(box: HTMLElement, e: Entry) {
   clear(box, h("div", { class: "card", id: "eq-history-card" },
     h("h3", {}, t("eq.history", { name: `${e.id} ${e.name}` })),
     h("p", { class: "muted" }, [e.make, e.model, e.serial, e.supplier, e.contractor].filter(Boolean).join(" · ")),
-    h("h4", {}, t("eq.tickets")), list(d.tickets.map((tk) => h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id}`), ` ${when(tk.created_at)} ${tk.title} (${t("status." + tk.status)})`))),
-    h("h4", {}, t("eq.maintenance")), list(d.maintenance.map((o) => h("li", {}, `${when(o.due)} ${o.plan_name || o.plan} · ${t(o.status === "done" ? "eq.order.done" : o.overdue ? "eq.order.overdue" : "eq.order.open")}`))),
-    h("h4", {}, t("eq.alarms")), list((d.alarms || []).map((a: any) => h("li", {}, `${when(a.time || a.at)} ${a.rule || ""} ${a.state || ""}`)))));
+    h("div", { class: "wide" }, h("h4", {}, t("eq.tickets")), list(d.tickets.map((tk) => h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id}`), ` ${when(tk.created_at)} ${tk.title} (${t("status." + tk.status)})`)))),
+    h("div", { class: "wide" }, h("h4", {}, t("eq.maintenance")), list(d.maintenance.map((o) => h("li", {}, `${when(o.due)} ${o.plan_name || o.plan} · ${t(o.status === "done" ? "eq.order.done" : o.overdue ? "eq.order.overdue" : "eq.order.open")}`)))),
+    h("div", { class: "wide" }, h("h4", {}, t("eq.alarms")), list((d.alarms || []).map((a: any) => h("li", {}, `${when(a.time || a.at)} ${a.rule || ""} ${a.state || ""}`))))));
 }
 
 async function plans(root: HTMLElement, site: string, me: Me) {
@@ -202,7 +203,8 @@ function showOrder(box: HTMLElement, o: Order, me: Me) {
     } }, t("eq.order.complete"))) : null;
   clear(box, h("div", { class: "card", id: "eq-order-card" },
     h("h3", {}, `${o.plan_name || o.plan} · ${o.equipment}`),
-    h("p", { class: "muted" }, `${o.explain || ""} · ${t("eq.order.deadline")} ${when(o.deadline)}${o.contractor ? " · " + o.contractor : ""}`),
+    // The desk's explanation is in English; Chinese says the trigger and the due time.
+    h("p", { class: "muted" }, `${currentLang() === "en" ? o.explain || "" : `${t("eq.trigger." + o.trigger)} · ${t("eq.order.due")} ${when(o.due)}`} · ${t("eq.order.deadline")} ${when(o.deadline)}${o.contractor ? " · " + o.contractor : ""}`),
     o.window.devices.length ? h("p", { class: "muted", id: "eq-window" }, t("eq.window", { devices: o.window.devices.join(", "), from: when(o.window.from), to: when(o.window.to) })) : null,
     ...lines, h("label", {}, t("eq.order.minutes"), minutes), h("label", {}, t("eq.order.note"), note), actions, msg));
 }
