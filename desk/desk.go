@@ -170,6 +170,9 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	if s.plant != nil {
+		s.plant.registerMetrics(s.reg)
+	}
 	for _, ch := range cfg.Channels {
 		s.senders[ch.Name] = ch
 	}

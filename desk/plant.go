@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/estatehq/estate/desk/equipment"
 	"github.com/estatehq/estate/desk/maintenance"
 	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/internal/promreg"
 	"github.com/estatehq/estate/internal/tabular"
 	"github.com/estatehq/estate/internal/wire"
 )
@@ -28,8 +30,23 @@ import (
 type plant struct {
 	equip *equipment.Store
 	maint *maintenance.Store
-	// workingDays is a site's calendar; nil: weekends (maintenance.Weekends).
-	workingDays func(site string) maintenance.WorkingDays
+	// opened counts the tickets the plant opens: maintenance orders by
+	// trigger (calendar, usage) and warranty reminders (warranty).
+	opened *prometheus.CounterVec
+	// stepErrors counts scheduler steps that failed.
+	stepErrors prometheus.Counter
+}
+
+// registerMetrics puts the plant's series on the desk's registry (docs/metrics.md).
+func (pl *plant) registerMetrics(reg prometheus.Registerer) {
+	pl.opened = promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "estate_desk_maintenance_opened_total",
+		Help: "Tickets opened by the equipment register and maintenance plans, by trigger (calendar, usage, warranty).",
+	}, []string{"trigger"}))
+	pl.stepErrors = promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "estate_desk_maintenance_step_errors_total",
+		Help: "Maintenance scheduler steps that failed (logged with the plan and equipment).",
+	}))
 }
 
 // WithWorkingDays gives each site's working-day calendar to maintenance

@@ -46,6 +46,7 @@ func (s *Server) runMaintenance(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if _, err := s.StepMaintenance(ctx); err != nil && ctx.Err() == nil {
+			s.plant.stepErrors.Inc()
 			s.log.Error("maintenance step", "err", err)
 		}
 		select {
@@ -256,6 +257,7 @@ func (s *Server) openOrder(ctx context.Context, pl *plant, p maintenance.Plan, e
 		}
 	}
 	s.hub.publish()
+	pl.opened.WithLabelValues(occ.Trigger).Inc()
 	s.log.Info("maintenance order opened", "site", p.Site, "plan", p.ID, "equipment", eq.ID, "order", saved.ID, "ticket", t.ID,
 		"trigger", occ.Trigger, "due", occ.Due)
 	return nil
@@ -296,6 +298,7 @@ func (s *Server) warrantyReminders(ctx context.Context, pl *plant, now time.Time
 			continue
 		}
 		opened++
+		pl.opened.WithLabelValues("warranty").Inc()
 		s.hub.publish()
 		s.log.Info("warranty reminder opened", "site", it.Site, "equipment", it.ID, "warranty_end", it.WarrantyEnd)
 	}

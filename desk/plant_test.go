@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +42,9 @@ func heartbeat(t *testing.T, d *testDesk, devices string) {
 // TestEquipmentRegister imports a register, refuses a bad table whole,
 // lists it with the gateways' devices, exports it back and reminds of a
 // warranty a month before it ends, once.
-func TestEquipmentRegister(t *testing.T) {
-	d := newDesk(t, nil)
+func TestEquipmentRegister(t *testing.T) { plantBackends(t, testEquipmentRegister) }
+
+func testEquipmentRegister(t *testing.T, d *testDesk) {
 	heartbeat(t, d, `{"id":"power-1-b1","family":"power","state":"online"},{"id":"meter-1-1-101","family":"meter","building":"1","state":"online"}`)
 
 	// A table with a missing and a duplicate serial is refused whole.
@@ -139,7 +141,29 @@ func TestEquipmentRegister(t *testing.T) {
 // plans with the field, opens an order when it comes due with its deadline
 // and checklist, escalates it like a repair when late, and completes it.
 func TestMaintenanceCalendarPlan(t *testing.T) {
-	d := newDesk(t, nil)
+	plantBackends(t, testMaintenanceCalendarPlan)
+}
+
+// plantBackends runs a test on SQLite and on PostgreSQL (ESTATE_TEST_POSTGRES_URL;
+// in CI its absence fails).
+func plantBackends(t *testing.T, test func(t *testing.T, d *testDesk)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, newDesk(t, nil)) })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv("ESTATE_TEST_POSTGRES_URL") == "" && os.Getenv("CI") != "true" {
+			t.Skip("ESTATE_TEST_POSTGRES_URL not set")
+		}
+		d := newDesk(t, nil)
+		st, err := store.Open(context.Background(), store.PostgresDialect, testenv.PostgreSQL(t), store.Policy{Location: d.srv.siteLoc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		srv := New(d.srv.cfg, st, d.srv.log, WithClock(d.clock.Now), WithLocation(d.srv.location))
+		test(t, &testDesk{srv: srv, h: srv.Handler(), st: st, clock: d.clock})
+	})
+}
+
+func testMaintenanceCalendarPlan(t *testing.T, d *testDesk) {
 	mustCall(t, d, 200, "POST", "/api/v1/equipment/site-a/import", adminToken, registerCSV)
 
 	for _, c := range []struct{ body, want string }{

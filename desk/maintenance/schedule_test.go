@@ -1,6 +1,7 @@
 package maintenance
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -423,4 +424,61 @@ func FuzzParseTemplates(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzPlan decodes plans as the API does: a plan that validates always has
+// a next occurrence after its start and steps without opening two
+// occurrences at one moment.
+func FuzzPlan(f *testing.F) {
+	f.Add([]byte(`{"id":"p","name":"n","equipment":"e","calendar":{"every":15,"unit":"day","start":"2026-01-01"},"checklist":[{"id":"a","text":"a","kind":"check"}]}`))
+	f.Add([]byte(`{"id":"p","name":"n","class":"c","calendar":{"every":1,"unit":"year","month":2,"day":29,"start":"2024-01-01","working_days_only":true},"usage":{"point":"x","measure":"starts","every":3},"checklist":[{"id":"a","text":"a","kind":"reading","min":1,"max":2}]}`))
+	f.Add([]byte(`{"id":"p","name":"n","equipment":"e","calendar":{"every":1,"unit":"month","day":31,"start":"2026-01-31","at":"23:59"},"checklist":[{"id":"a","text":"a","kind":"note"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var p Plan
+		if json.Unmarshal(data, &p) != nil || p.Validate() != nil {
+			return
+		}
+		st := State{Since: day("2026-06-01 12:00")}
+		now := day("2026-06-01 12:00")
+		for range 5 {
+			o, next := Step(p, st, now, 1e6, shanghai, Weekends{})
+			if o != nil {
+				if again, _ := Step(p, next, now, 0, shanghai, Weekends{}); again != nil && p.Calendar != nil && again.Trigger == TriggerCalendar {
+					t.Fatalf("two calendar occurrences at %v", now)
+				}
+			}
+			st = next
+			if p.Calendar != nil {
+				n := p.Calendar.After(now, shanghai, Weekends{})
+				if n.IsZero() || !n.After(now) {
+					t.Fatalf("no next occurrence after %v: %+v", now, p.Calendar)
+				}
+				now = n
+			} else {
+				now = now.Add(time.Hour)
+			}
+		}
+	})
+}
+
+func BenchmarkStepCalendarAndUsage(b *testing.B) {
+	p := basePlan()
+	p.Calendar = &Calendar{Every: 1, Unit: Week, Weekday: "monday", Start: "2020-01-06", At: "10:00"}
+	p.Usage = &Usage{Point: "generator_running", Measure: RunningHours, Every: 250}
+	st := State{Since: day("2020-01-01 00:00"), LastCalendar: day("2026-11-30 10:00")}
+	now := day("2026-12-03 12:00")
+	b.ReportAllocs()
+	for b.Loop() {
+		Step(p, st, now, 231, shanghai, Weekends{})
+	}
+}
+
+func BenchmarkMeasureWeekOfMinutes(b *testing.B) {
+	from := day("2026-03-02 00:00")
+	to := from.AddDate(0, 0, 7)
+	s := generatorSamples(from, to)
+	b.ReportAllocs()
+	for b.Loop() {
+		Measure(RunningHours, s, from, to, MaxHold)
+	}
 }
