@@ -29,6 +29,9 @@ func TestEquipmentConsole(t *testing.T) {
 	influxURL, bucket := testenv.InfluxDB(t)
 	cfg := demoConfig(t, influxURL, bucket, "{at: 20s, do: generator_run, for: 2m}", "{at: 2s, do: generator_run, for: 2m}")
 	dir := filepath.Dir(cfg.File)
+	if err := os.MkdirAll(filepath.Join(dir, "maintenance"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for name, edit := range map[string]func(string) string{
 		demoEquipmentFile: func(s string) string { return s },
 		demoPlansFile:     func(s string) string { return strings.Replace(s, "every: 0.05}", "every: 0.005}", 1) },

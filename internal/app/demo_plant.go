@@ -19,11 +19,11 @@ import (
 )
 
 // Files beside the demo's configuration that give a newcomer an equipment
-// register and maintenance plans to look at (configs/demo-equipment.csv,
-// configs/demo-plans.yaml).
+// register and maintenance plans to look at
+// (configs/maintenance/demo-equipment.csv, configs/maintenance/demo-plans.yaml).
 const (
-	demoEquipmentFile = "demo-equipment.csv"
-	demoPlansFile     = "demo-plans.yaml"
+	demoEquipmentFile = "maintenance/demo-equipment.csv"
+	demoPlansFile     = "maintenance/demo-plans.yaml"
 )
 
 // seedDemoPlant imports the demo's register and makes its plans through the
@@ -76,7 +76,7 @@ func seedDemoPlant(ctx context.Context, cfg *config.Config, log *slog.Logger) {
 	if lines := strings.Count(strings.TrimSpace(string(out)), "\n"); lines > 0 {
 		return // the register has entries: the demo was seeded before, or someone keeps it
 	}
-	code, out, err = call("POST", "/equipment/"+site+"/import?name="+demoEquipmentFile, "text/csv", csv)
+	code, out, err = call("POST", "/equipment/"+site+"/import?name=demo-equipment.csv", "text/csv", csv)
 	if err != nil || code != 200 {
 		log.Warn("demo register not imported", "status", code, "err", err, "answer", string(out))
 		return

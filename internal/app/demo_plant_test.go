@@ -41,6 +41,9 @@ func TestDemoGeneratorDrivesUsagePlan(t *testing.T) {
 	if fast == string(plans) {
 		t.Fatal("demo-plans.yaml has no generator usage of every: 0.05")
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "maintenance"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, demoEquipmentFile), csv, 0o600); err != nil {
 		t.Fatal(err)
 	}
