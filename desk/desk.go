@@ -45,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/estatehq/estate/desk/deskconfig"
+	"github.com/estatehq/estate/desk/maintenance"
 	"github.com/estatehq/estate/desk/rounds"
 	"github.com/estatehq/estate/desk/shift"
 	"github.com/estatehq/estate/desk/store"
@@ -161,6 +162,10 @@ type Server struct {
 	smsClient *http.Client
 	// rounds runs the inspection rounds (rounds_api.go); nil when the store keeps none.
 	rounds *rounds.Service
+	// plant is the equipment register and maintenance (plant.go); nil on
+	// stores without them. workingDays is each site's calendar.
+	plant       *plant
+	workingDays func(site string) maintenance.WorkingDays
 }
 
 // New builds the desk on a store with the configured tokens, staff and channels.
@@ -174,11 +179,15 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 		o(s)
 	}
 	s.feed = newFeed(st, s.hub)
+	s.plant = newPlant(st)
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
 	s.newDuty()
+	if s.plant != nil {
+		s.plant.registerMetrics(s.reg)
+	}
 	for _, ch := range cfg.Channels {
 		s.senders[ch.Name] = ch
 	}
@@ -236,6 +245,7 @@ func (s *Server) Run(ctx context.Context, ready chan<- error) error {
 	}
 	wg.Go(func() { s.runReceipts(ctx) })
 	wg.Go(func() { s.runRounds(ctx) })
+	wg.Go(func() { s.runMaintenance(ctx) })
 	if l, ok := s.store.(interface{ OnListenError(func(error)) }); ok {
 		l.OnListenError(func(err error) {
 			s.log.Warn("event listener lost its connection; streams poll every 2 s until it is back", "err", err)

@@ -529,6 +529,7 @@ func TestSiteIsolation(t *testing.T) {
 		d := newIsoDesk(t, open(t))
 		cases := d.isoCases()
 		maps.Copy(cases, d.privacyIsoCases(t)) // areas, access log, SMS (privacy_test.go)
+		maps.Copy(cases, d.plantIsoCases(t))   // isolation_plant_test.go
 		allowed := map[string][]string{}
 		for _, r := range routes(d.srv) {
 			allowed[r.method+" /api/v1"+r.path] = r.roles

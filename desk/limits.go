@@ -34,11 +34,12 @@ var routeBodyLimits = map[string]int64{
 	"/api/v1/login": 4 << 10,
 	// A households file (CSV or XLSX) of a large estate.
 	"/api/v1/households/:site/import": maxImportBody,
+	"/api/v1/equipment/:site/import":  maxImportBody,
 }
 
 // rawBodyRoutes take a file, not JSON: a NUL escape means nothing in them
 // (an XLSX is a zip whose bytes may spell one); they check their own text.
-var rawBodyRoutes = map[string]bool{"/api/v1/households/:site/import": true}
+var rawBodyRoutes = map[string]bool{"/api/v1/households/:site/import": true, "/api/v1/equipment/:site/import": true}
 
 func bodyLimit(path string) int64 {
 	if l, ok := routeBodyLimits[path]; ok {

@@ -25,6 +25,8 @@ var (
 	everyoneRoles = append(append([]string{}, staffRoles...), RoleGateway)
 	// requesters ask for planned outages and device commands.
 	requesters = []string{RoleAdmin, RoleManager, RoleEngineer}
+	// plantEditors keep the equipment register and the maintenance plans and do the orders.
+	plantEditors = []string{RoleAdmin, RoleManager, RoleEngineer}
 )
 
 func routes(s *Server) []route {
@@ -100,6 +102,23 @@ func routes(s *Server) []route {
 		// Kinds, sub-kinds and complaint categories (kinds.go); what a ticket is, changed.
 		{http.MethodGet, "/kinds", s.kinds, staffRoles},
 		{http.MethodPatch, "/tickets/:id", s.updateTicket, frontDesk},
+		// The equipment register and preventive maintenance (plant.go, plant_maintenance.go).
+		{http.MethodGet, "/equipment", s.listEquipment, staffRoles},
+		{http.MethodGet, "/equipment/:site", s.exportEquipment, plantEditors},
+		{http.MethodPost, "/equipment/:site/import", s.importEquipment, plantEditors},
+		{http.MethodGet, "/equipment/:site/:id", s.getEquipment, staffRoles},
+		{http.MethodPut, "/equipment/:site/:id", s.putEquipment, plantEditors},
+		{http.MethodDelete, "/equipment/:site/:id", s.deleteEquipment, plantEditors},
+		{http.MethodGet, "/maintenance/templates", s.listTemplates, staffRoles},
+		{http.MethodGet, "/maintenance/:site/plans", s.listPlans, staffRoles},
+		{http.MethodPut, "/maintenance/:site/plans/:id", s.putPlan, plantEditors},
+		{http.MethodDelete, "/maintenance/:site/plans/:id", s.deletePlan, plantEditors},
+		{http.MethodGet, "/maintenance/:site/orders", s.listOrders, staffRoles},
+		{http.MethodGet, "/maintenance/:site/orders/:id", s.getOrder, staffRoles},
+		{http.MethodPost, "/maintenance/:site/orders/:id/evidence", s.readEvidence, plantEditors},
+		{http.MethodPost, "/maintenance/:site/orders/:id/complete", s.completeOrder, plantEditors},
+		{http.MethodGet, "/maintenance/:site/windows", s.windows, everyoneRoles},
+		{http.MethodGet, "/maintenance/:site/report", s.maintenanceReport, []string{RoleAdmin, RoleManager, RoleEngineer}},
 	},
 		ownerRoutes(s), // the owner's side (owner.go)
 		dutyRoutes(s),  // the control room's shifts, duty log and keys (duty.go)

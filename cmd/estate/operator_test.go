@@ -326,7 +326,7 @@ func TestStatusOfARunningGateway(t *testing.T) {
 	dir := t.TempDir()
 	desk, broker, meter := freeAddr(t), freeAddr(t), freeAddr(t)
 	cfg := strings.NewReplacer("127.0.0.1:8080", desk, "127.0.0.1:11883", broker, "127.0.0.1:15020", meter,
-		"127.0.0.1:15030", freeAddr(t), "127.0.0.1:15031", freeAddr(t), "127.0.0.1:18086", freeAddr(t), "var/demo/", dir+"/", "profiles_dir: profiles", "profiles_dir: "+mustAbs(t, "../../configs/profiles"),
+		"127.0.0.1:15030", freeAddr(t), "127.0.0.1:15031", freeAddr(t), "127.0.0.1:15032", freeAddr(t), "127.0.0.1:18086", freeAddr(t), "var/demo/", dir+"/", "profiles_dir: profiles", "profiles_dir: "+mustAbs(t, "../../configs/profiles"),
 		"  state_dir: ", "  heartbeat_interval: 1s\n  state_dir: ").Replace(string(text))
 	path := filepath.Join(dir, "demo.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

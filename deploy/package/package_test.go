@@ -247,7 +247,7 @@ func demoRun(t *testing.T) {
 	// tests run demos at the same time.
 	desk, broker, meter, influx := freePort(t), freePort(t), freePort(t), freePort(t)
 	cfg := strings.NewReplacer("127.0.0.1:8080", desk, "127.0.0.1:11883", broker,
-		"127.0.0.1:15020", meter, "127.0.0.1:15030", freePort(t), "127.0.0.1:15031", freePort(t),
+		"127.0.0.1:15020", meter, "127.0.0.1:15030", freePort(t), "127.0.0.1:15031", freePort(t), "127.0.0.1:15032", freePort(t),
 		"127.0.0.1:18086", influx).Replace(string(text))
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "demo.yaml"), []byte(cfg), 0o600); err != nil {

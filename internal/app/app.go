@@ -147,6 +147,10 @@ func RunDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.W
 		return err
 	}
 	printBanner(out, cfg)
+	// The demo's equipment register and maintenance plans (demo_plant.go).
+	var seeding sync.WaitGroup
+	seeding.Go(func() { seedDemoPlant(ctx, cfg, log.With("part", "demo")) })
+	defer seeding.Wait()
 
 	gwErr := RunGateway(ctx, cfg, log, reg, configure)
 	cancel()

@@ -37,6 +37,7 @@ func demoConfig(t *testing.T, influxURL, bucket string, replace ...string) *conf
 		"127.0.0.1:15020", testenv.FreeAddr(t),
 		"127.0.0.1:15030", testenv.FreeAddr(t),
 		"127.0.0.1:15031", testenv.FreeAddr(t),
+		"127.0.0.1:15032", testenv.FreeAddr(t),
 		"127.0.0.1:11883", testenv.FreeAddr(t),
 		"http://127.0.0.1:18086", influxURL,
 		"estate/autogen", bucket,

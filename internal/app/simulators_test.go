@@ -47,7 +47,7 @@ func TestSimulatorProblems(t *testing.T) {
 		want             []string // each "LINE: message" (LINE from the section's first entry line, 1) or a bare message
 	}{
 		{"unknown kind", "demo.yaml", "  - kind: fridge\n    device: meter-1-1-101\n",
-			[]string{`1: simulators[0].kind: "fridge" is not a simulator; use one of [dlt645_bus door_controller elevator_monitor firepanel_crt firepanel_gbt26875 guard_tour_reader leak_module prepaid_meter water_meter_bus]`}},
+			[]string{`1: simulators[0].kind: "fridge" is not a simulator; use one of [dlt645_bus door_controller elevator_monitor firepanel_crt firepanel_gbt26875 guard_tour_reader leak_module power_contacts prepaid_meter water_meter_bus]`}},
 		{"missing kind", "demo.yaml", "  - device: meter-1-1-101\n",
 			[]string{`1: simulators[0].kind: "" is not a simulator; use one of [`}},
 		{"unknown key", "demo.yaml", "  - kind: prepaid_meter\n    device: meter-1-1-101\n    colour: red\n",
@@ -137,7 +137,7 @@ func TestRegisteredSimulators(t *testing.T) {
 		got = append(got, s)
 	}
 	want := []string{"dlt645_bus (dlt645)", "door_controller (access)", "elevator_monitor (elevator)", "firepanel_crt",
-		"firepanel_gbt26875", "guard_tour_reader (guardtour)", "leak_module", "modbus command line only", "prepaid_meter (prepaid-meter)", "water_meter_bus"}
+		"firepanel_gbt26875", "guard_tour_reader (guardtour)", "leak_module", "modbus command line only", "power_contacts", "prepaid_meter (prepaid-meter)", "water_meter_bus"}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Errorf("simulators:\n%s\nwant:\n%s", strings.Join(got, "; "), strings.Join(want, "; "))
 	}

@@ -14,6 +14,7 @@ import { assistantsPage } from "./pages/assistants";
 import { controlPage } from "./pages/control";
 import { dutyPage, keysPage } from "./pages/duty";
 import { engineeringPage } from "./pages/engineering";
+import { equipmentPage } from "./pages/equipment";
 import { householdsPage } from "./pages/households";
 import { myCasesPage, myWorkPage } from "./pages/mywork";
 import { reportsPage } from "./pages/reports";
@@ -25,7 +26,7 @@ import { accessPage, areasPage } from "./pages/privacy";
 
 // In menu order; a role's first page is where it lands (an engineer on "my work").
 const pages: Page[] = [myWorkPage, controlPage, dutyPage, keysPage, engineeringPage, roundsPage,
-  assistantsPage, areasPage, householdsPage, outagesPage, commandsPage, reportsPage, myCasesPage, accessPage, ticketPage];
+  assistantsPage, areasPage, householdsPage, equipmentPage, outagesPage, commandsPage, reportsPage, myCasesPage, accessPage, ticketPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
