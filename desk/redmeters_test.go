@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/history"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/testenv"
@@ -136,5 +137,21 @@ func TestTopUpOrderExtends(t *testing.T) {
 	sortTopUps(list, append([]func(a, b TopUpView) int{mine}, topUpOrder...))
 	if got := []int64{list[0].TicketID, list[1].TicketID, list[2].TicketID, list[3].TicketID}; fmt.Sprint(got) != "[4 1 2 3]" {
 		t.Errorf("building 2 first %v", got)
+	}
+}
+
+// GET /sites names each site with its time zone: the consoles show 演示花园,
+// not demo-estate, and a site's own accounts see their site only.
+func TestSitesByName(t *testing.T) {
+	d := newDesk(t, func(c *deskconfig.Config) {
+		c.Sites = []deskconfig.Site{{ID: "site-a", Name: "演示花园", Timezone: "Asia/Shanghai"}, {ID: "site-b", Timezone: "Europe/Berlin"}}
+	})
+	code, body := d.call(t, "GET", "/api/v1/sites", roleTokens[RoleManager], "")
+	sites := decodeInto[struct{ Sites []SiteView }](t, body).Sites
+	if code != 200 || fmt.Sprint(sites) != "[{site-a 演示花园 Asia/Shanghai} {site-b site-b Europe/Berlin}]" {
+		t.Errorf("sites: %d %v", code, sites)
+	}
+	if code, body := d.call(t, "GET", "/api/v1/sites", gatewayToken, ""); code != 403 {
+		t.Errorf("a gateway lists sites: %d %s", code, body)
 	}
 }

@@ -57,5 +57,7 @@ func routes(s *Server) []route {
 		{http.MethodGet, "/devices/:id/latest", s.deviceLatest, staffRoles},
 		{http.MethodGet, "/devices/:id/history", s.deviceHistory, staffRoles},
 		{http.MethodGet, "/devices/:id/alarms", s.deviceAlarms, staffRoles},
+		// Sites by name and time zone for the consoles (sites.go).
+		{http.MethodGet, "/sites", s.listSites, staffRoles},
 	}
 }

@@ -6,7 +6,9 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 // Every key the code names literally must be in both catalogues (keys built
 // at run time, such as "kind." + kind, are not checked here).
 const files = ["src", "src/pages"].flatMap((d) => readdirSync(d).filter((f) => f.endsWith(".ts")).map((f) => `${d}/${f}`));
-const [zhPart, enPart] = readFileSync("src/i18n.ts", "utf8").split("const en:");
+// i18n_more.ts carries issue 13's later strings the same way (zh, then en).
+const [zhPart, enPart] = ["src/i18n.ts", "src/i18n_more.ts"].map((f) => readFileSync(f, "utf8").split("const en:"))
+  .reduce(([z, e], [fz, fe]) => [z + fz, e + fe], ["", ""]);
 const missing = new Set();
 for (const f of files) {
   for (const m of readFileSync(f, "utf8").matchAll(/\bt\("([\w.]+)"\s*[,)]/g)) {

@@ -8,6 +8,7 @@ import { api, APIError, login, Me, setToken, token } from "./api";
 import { busy, clear, h } from "./dom";
 import { events } from "./events";
 import { currentLang, setLang, t } from "./i18n";
+import "./i18n_more";
 import { setStaff, StaffMember } from "./format";
 import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
