@@ -9,6 +9,7 @@ import { busy, clear, h } from "./dom";
 import { events } from "./events";
 import { currentLang, setLang, t } from "./i18n";
 import "./i18n_more";
+import { installKeyboard } from "./a11y";
 import { setStaff, StaffMember } from "./format";
 import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
@@ -139,17 +140,17 @@ async function route() {
 }
 
 function shell() {
-  const nav = h("nav", {}, ...pagesFor(me!.role).filter((p) => !p.hidden).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
+  const nav = h("nav", { "aria-label": t("a11y.nav") }, ...pagesFor(me!.role).filter((p) => !p.hidden).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
   clear(app,
     h("header", {},
       h("strong", {}, t("app.title")),
       nav,
-      h("span", { id: "conn", class: "conn live" }, t("conn.live")),
+      h("span", { id: "conn", class: "conn live", role: "status" }, t("conn.live")),
       h("span", { class: "who" }, `${me!.display_name || me!.name} (${t("role." + me!.role)})`),
       h("button", { class: "ghost", id: "lang", onclick: () => { setLang(currentLang() === "en" ? "zh-CN" : "en"); shell(); route(); } }, t("lang.switch")),
       h("button", { class: "ghost", id: "logout", onclick: signOut }, t("logout")),
     ),
-    h("main", { id: "page" }),
+    h("main", { id: "page", tabindex: -1 }),
   );
   document.title = t("app.title");
 }
@@ -187,4 +188,5 @@ async function start() {
 }
 
 window.addEventListener("hashchange", route);
+installKeyboard();
 start();
