@@ -23,7 +23,8 @@ export function bars(id: string, data: Bar[], max?: number): SVGElement {
   // shortened with "…" and given in full as the bar's title.
   const textW = (s: string) => [...s].reduce((n, c) => n + (/[\u2E80-\uFFEF]/.test(c) ? 12 : 7), 0);
   const labelW = Math.min(240, Math.max(90, ...data.map((d) => textW(d.label) + 12)));
-  const width = 520 + Math.max(0, labelW - 130);
+  // About the width of a report card, so that the text is drawn near its own size.
+  const width = 420 + Math.max(0, labelW - 130);
   const fit = (s: string) => {
     if (textW(s) + 12 <= labelW) return s;
     let out = "";

@@ -110,8 +110,8 @@ async function redMeters(box: HTMLElement) {
             balanceCell(tp),
             h("td", { class: "num nowrap" }, t("asst.daysRed", { n: tp.days_red })),
             h("td", { class: "last-reminder" }, lastReminderText(tp)),
-            h("td", { class: "actions", role: "group", "aria-label": t("a11y.reminderFor", { unit: where }) }, outcome, note, ...channels.map((c) =>
-              h("button", { class: "ghost remind", type: "button", "data-channel": c, onclick: () => remind(tp, c, outcome.value, note.value.trim(), msg) }, t("contact." + c))), msg));
+            h("td", { class: "actions" }, h("div", { class: "remind-box", role: "group", "aria-label": t("a11y.reminderFor", { unit: where }) }, outcome, note, ...channels.map((c) =>
+              h("button", { class: "ghost remind", type: "button", "data-channel": c, onclick: () => remind(tp, c, outcome.value, note.value.trim(), msg) }, t("contact." + c))), msg)));
         }))));
 }
 
