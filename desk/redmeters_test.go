@@ -1,12 +1,13 @@
 package desk
 
 import (
+	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
 	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/history"
@@ -19,7 +20,6 @@ import (
 // households without supply come first, and a reminder's outcome is kept.
 func TestRedMeterListNow(t *testing.T) {
 	influxURL, bucket := testenv.InfluxDB(t)
-	db, _, _ := strings.Cut(bucket, "/")
 	now := time.Now()
 	// The readings as the gateway writes them (measurement = family, tags
 	// device and site): 2-202 tripped at 0.00, 1-101 still on at 5.50, the
@@ -33,13 +33,11 @@ func TestRedMeterListNow(t *testing.T) {
 		// Another site's meter of the same id: never mixed in.
 		fmt.Sprintf("meter,device=meter-1-101,site=site-b balance=99,relay=0i %d", now.Add(-5*time.Second).UnixNano()),
 	}
-	resp, err := http.Post(influxURL+"/write?db="+url.QueryEscape(db), "text/plain", strings.NewReader(strings.Join(lines, "\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("write readings: %d", resp.StatusCode)
+	// Written as the gateway writes them: the v2 write API the client uses.
+	client := influxdb2.NewClient(influxURL, "")
+	defer client.Close()
+	if err := client.WriteAPIBlocking("", bucket).WriteRecord(context.Background(), lines...); err != nil {
+		t.Fatalf("write readings: %v", err)
 	}
 	reader := history.New(config.InfluxDB{URL: influxURL, Bucket: bucket})
 	defer reader.Close()
