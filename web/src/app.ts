@@ -10,6 +10,7 @@ import { events } from "./events";
 import { currentLang, setLang, t } from "./i18n";
 import "./i18n_more";
 import { installKeyboard } from "./a11y";
+import { loadSites } from "./sites";
 import { setStaff, StaffMember } from "./format";
 import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
@@ -180,6 +181,7 @@ async function start() {
   if (me.role !== "gateway") {
     // Display names of the audit trail and whom to dispatch to.
     setStaff(await api<{ staff: StaffMember[] }>("/staff").then((r) => r.staff).catch(() => []));
+    await loadSites(); // site names (sites.ts)
   }
   shell();
   if (me.role !== "gateway") events.start();

@@ -6,6 +6,7 @@ import { bars } from "../charts";
 import { clear, h } from "../dom";
 import { duration, t } from "../i18n";
 import { monthLabel } from "../i18n_more";
+import { SiteView } from "../sites";
 import { Page } from "../page";
 
 function thisMonth(): string {
@@ -29,7 +30,6 @@ const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 // count: never a green "100% (0/0)".
 const rate = (share: number, n: number, of: number, counts = true) => (of === 0 ? "—" : counts ? `${pct(share)} (${n}/${of})` : pct(share));
 
-interface SiteView { id: string; name: string; timezone: string }
 
 // months offers the last 24 months, newest first, named in the UI's language.
 function months(current: string): HTMLSelectElement {
