@@ -202,6 +202,24 @@ func Validate(c *config.Config) []config.Problem {
 		if ch.Secret != "" && ch.Type != "dingtalk" {
 			add(p+".secret", "only dingtalk robots sign their messages")
 		}
+		if ch.Language != "" && !slices.Contains(Languages, ch.Language) {
+			add(p+".language", "%q is not a channel language; use one of %s", ch.Language, strings.Join(Languages, ", "))
+		}
+		if (len(ch.MentionUsers) > 0 || len(ch.MentionMobiles) > 0) && ch.Type == "webhook" {
+			add(p+".mention_users", "a webhook has no mentions (wecom and dingtalk robots have)")
+		}
+		if len(ch.MentionMobiles) > 0 && ch.Type == "wecom" {
+			add(p+".mention_mobiles", "WeCom's markdown messages mention by user id only: use mention_users")
+		}
+		for j, id := range append(slices.Clone(ch.MentionUsers), ch.MentionMobiles...) {
+			field := fmt.Sprintf("%s.mention_users[%d]", p, j)
+			if j >= len(ch.MentionUsers) {
+				field = fmt.Sprintf("%s.mention_mobiles[%d]", p, j-len(ch.MentionUsers))
+			}
+			if !mentionID.MatchString(id) {
+				add(field, "%q is not a user id or mobile number (letters, digits, '_', '.', '+', '-')", id)
+			}
+		}
 		for j, k := range ch.Kinds {
 			if !slices.Contains(kinds, k) {
 				add(fmt.Sprintf("%s.kinds[%d]", p, j), "%q is not a ticket kind; use one of %s", k, strings.Join(kinds, ", "))

@@ -88,6 +88,8 @@ func TestDeskProblems(t *testing.T) {
 		{`url: "http://127.0.0.1:9/x"`, `url: "ftp://x"`, "desk.channels[0].url:"},
 		{"levels: [manager]", "levels: [boss]", `desk.channels[0].levels[0]: "boss" is not an escalation level`},
 		{"levels: [manager]", "levels: [manager], secret: s", "desk.channels[0].secret: only dingtalk robots sign"},
+		{"levels: [manager]", "levels: [manager], language: fr", `desk.channels[0].language: "fr" is not a channel language; use one of zh-CN, en`},
+		{"levels: [manager]", "levels: [manager], mention_users: [a]", "desk.channels[0].mention_users: a webhook has no mentions"},
 		{"tokens:", "escalation_interval: 10ms\n  tokens:", "desk.escalation_interval: must be at least 1s"},
 		{"password_hash: $2a$10$", "password_hash: $2a$04$", "desk.staff[0].password_hash: bcrypt cost 4 is too low: at least 10 is required"},
 		{"password_hash: $2a$10$", "password_hash: $2a$09$", "desk.staff[0].password_hash: bcrypt cost 9 is too low"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/desk/deskconfig"
+	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/wire"
 )
@@ -256,8 +257,9 @@ func TestAcknowledgeTicketlessAlarm(t *testing.T) {
 // Notifications link to the ticket's page when desk.public_url is set.
 func TestNotificationLink(t *testing.T) {
 	d := newDesk(t, func(c *deskconfig.Config) { c.PublicURL = "https://desk.example.com" })
-	if got := mdLink(7, d.srv.ticketLink(7)); got != "- 查看 open: [#7](https://desk.example.com/#/tickets/7)\n" {
-		t.Errorf("link line %q", got)
+	msg := d.srv.message(deskconfig.Channel{Type: "wecom"}, store.Notification{Event: "created", Ticket: wire.Ticket{ID: 7, Kind: wire.Repair, Priority: "P3"}}, Mentions{})
+	if !strings.Contains(msg, "\n- 查看：[#7](https://desk.example.com/#/tickets/7)\n") {
+		t.Errorf("no link line in %q", msg)
 	}
 	if got := newDesk(t, nil).srv.ticketLink(7); got != "" {
 		t.Errorf("without public_url: %q", got)

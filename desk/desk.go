@@ -151,6 +151,8 @@ type Server struct {
 	siteNames map[string]string
 	// history reads telemetry back from InfluxDB for the consoles; nil: none.
 	history History
+	// mentions says whom group-robot messages @mention (notifytext.go).
+	mentions MentionSource
 	// reg holds the desk's metrics and is what /metrics serves.
 	reg     *prometheus.Registry
 	metrics *metrics
@@ -174,7 +176,7 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, store: st, cfg: cfg, log: log, now: time.Now, hub: newHub(),
-		client: &http.Client{Timeout: 10 * time.Second}, senders: map[string]deskconfig.Channel{}}
+		client: &http.Client{Timeout: 10 * time.Second}, senders: map[string]deskconfig.Channel{}, mentions: channelMentions{}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -95,7 +95,9 @@ func (s *Server) getUnit(c echo.Context) error {
 
 // reminderBody is POST /tickets/{id}/reminders: a reminder given to a household.
 type reminderBody struct {
-	Channel string     `json:"channel"`
+	Channel string `json:"channel"`
+	// Outcome is what came of it (store.ReminderOutcomes); optional.
+	Outcome string     `json:"outcome"`
 	Answer  string     `json:"answer"`
 	At      *time.Time `json:"at"` // when it was given; now if absent
 }
@@ -112,6 +114,9 @@ func (s *Server) addReminder(c echo.Context) error {
 	if !slices.Contains(wire.Contacts, b.Channel) {
 		return fieldError("channel", fmt.Sprintf("%q is not one of %s", b.Channel, strings.Join(wire.Contacts, ", ")))
 	}
+	if b.Outcome != "" && !slices.Contains(store.ReminderOutcomes, b.Outcome) {
+		return fieldError("outcome", fmt.Sprintf("%q is not one of %s", b.Outcome, strings.Join(store.ReminderOutcomes, ", ")))
+	}
 	if len(b.Answer) > wire.MaxTextLen {
 		return fieldError("answer", fmt.Sprintf("longer than %d bytes", wire.MaxTextLen))
 	}
@@ -125,7 +130,7 @@ func (s *Server) addReminder(c echo.Context) error {
 		}
 		at = *b.At
 	}
-	r, err := s.store.AddReminder(c.Request().Context(), store.Reminder{TicketID: t.ID, At: at, By: principal(c).Name, Channel: b.Channel, Answer: b.Answer})
+	r, err := s.store.AddReminder(c.Request().Context(), store.Reminder{TicketID: t.ID, At: at, By: principal(c).Name, Channel: b.Channel, Outcome: b.Outcome, Answer: b.Answer})
 	if errors.Is(err, store.ErrNotTopUp) {
 		return apiError(http.StatusConflict, err.Error(), "reminders are recorded on open top-up tickets")
 	}
@@ -169,5 +174,6 @@ func (s *Server) topUps(c echo.Context) error {
 	if list, err = s.viewTopUps(c, list); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"topups": list})
+	// The balance and supply now, from the latest readings (redmeters.go).
+	return c.JSON(http.StatusOK, map[string]any{"topups": s.redMeters(c.Request().Context(), list)})
 }

@@ -354,6 +354,13 @@ func (d *isoDesk) isoCases() map[string][]isoCase {
 			{name: "oldest first from 0", path: "/api/v1/tickets?sort=id&limit=500", want: []int{200}, check: noB},
 			{name: "my work", path: "/api/v1/tickets?mine=true", want: []int{200}, check: noB},
 		},
+		"GET /api/v1/sites": {
+			{name: "list", path: "/api/v1/sites", want: []int{200}, check: func(t *testing.T, role, body string) {
+				if strings.Contains(body, "site-b") {
+					t.Errorf("%s sees site B among the sites: %s", role, body)
+				}
+			}},
+		},
 		"GET /api/v1/topups": {
 			{name: "list", path: "/api/v1/topups", want: []int{200}, check: noB},
 			{name: "site=site-b", path: "/api/v1/topups?site=site-b", want: []int{403}},

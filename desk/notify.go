@@ -136,47 +136,82 @@ func (s *Server) sendDue(ctx context.Context) int {
 // deliver posts one notification in the channel's format. Group robots answer
 // 200 with an errcode; anything but errcode 0 is a failure.
 func (s *Server) deliver(ctx context.Context, ch deskconfig.Channel, n store.Notification) error {
+	_, err := s.post(ctx, ch, n)
+	return err
+}
+
+// ChannelAnswer is what a channel answered to a message.
+type ChannelAnswer struct {
+	Status int
+	Body   string
+}
+
+// post sends one notification and returns the channel's answer (bounded to
+// 4 KiB): `estate notify test` prints it.
+func (s *Server) post(ctx context.Context, ch deskconfig.Channel, n store.Notification) (ChannelAnswer, error) {
 	var body any
 	target := ch.URL
-	link := s.ticketLink(n.Ticket.ID)
-	if n.Ticket.ID == 0 {
-		link = "" // a shift's notice: no ticket to link to
+	lang := channelLang(ch)
+	var m Mentions
+	if s.mentions != nil {
+		m = s.mentions.Mentions(ctx, ch, n.Ticket)
 	}
 	switch ch.Type {
 	case "webhook":
-		b := map[string]any{"event": n.Event, "levels": n.Levels, "title": n.Title, "ticket": n.Ticket, "notification_id": n.ID}
-		if link != "" {
+		t := n.Ticket
+		if !ch.ShowResident {
+			// The channel's audience may not see who called and their number.
+			t.Reporter, t.Phone = "", ""
+		}
+		loc := s.siteLocation(t.Site)
+		b := map[string]any{"event": n.Event, "levels": n.Levels, "title": n.Title, "ticket": t, "notification_id": n.ID,
+			"language": lang, "summary": summary(lang, t), "site_name": s.siteName(t.Site), "location": s.placeText(lang, t),
+			"created_at_site": t.CreatedAt.In(loc).Format(time.RFC3339), "site_timezone": loc.String(),
+			"text": s.message(ch, n, Mentions{})}
+		if link := s.ticketLink(t.ID); link != "" {
 			b["link"] = link
 		}
 		body = b
 	case "wecom":
-		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": markdown(n) + mdLink(n.Ticket.ID, link)}}
+		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": s.message(ch, n, m)}}
 	case "dingtalk":
-		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": n.Title, "text": markdown(n) + mdLink(n.Ticket.ID, link)}}
+		at := map[string]any{}
+		if ids := validMentions(m.UserIDs); len(ids) > 0 {
+			at["atUserIds"] = ids
+		}
+		if mobiles := validMentions(m.Mobiles); len(mobiles) > 0 {
+			at["atMobiles"] = mobiles
+		}
+		msg := map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": summary(lang, n.Ticket), "text": s.message(ch, n, m)}}
+		if len(at) > 0 {
+			msg["at"] = at
+		}
+		body = msg
 		if ch.Secret != "" {
 			target = signDingTalk(ch.URL, ch.Secret, s.now())
 		}
 	default:
-		return fmt.Errorf("unknown channel type %q", ch.Type)
+		return ChannelAnswer{}, fmt.Errorf("unknown channel type %q", ch.Type)
 	}
 	data, err := json.Marshal(body)
 	if err != nil {
-		return err
+		return ChannelAnswer{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(data))
 	if err != nil {
-		return err
+		return ChannelAnswer{}, redactURLError(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", "estate-notification-"+strconv.FormatInt(n.ID, 10))
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return redactURLError(err)
+		return ChannelAnswer{}, redactURLError(err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	got := ChannelAnswer{Status: resp.StatusCode, Body: strings.TrimSpace(string(answer))}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(answer)))
+		return got, fmt.Errorf("HTTP %d: %s", resp.StatusCode, got.Body)
 	}
 	if ch.Type == "wecom" || ch.Type == "dingtalk" {
 		var r struct {
@@ -184,13 +219,23 @@ func (s *Server) deliver(ctx context.Context, ch deskconfig.Channel, n store.Not
 			ErrMsg  string `json:"errmsg"`
 		}
 		if err := json.Unmarshal(answer, &r); err != nil {
-			return fmt.Errorf("robot answered %q, not JSON", answer)
+			return got, fmt.Errorf("robot answered %q, not JSON", answer)
 		}
 		if r.ErrCode != 0 {
-			return fmt.Errorf("robot errcode %d: %s", r.ErrCode, r.ErrMsg)
+			return got, fmt.Errorf("robot errcode %d: %s", r.ErrCode, r.ErrMsg)
 		}
 	}
-	return nil
+	return got, nil
+}
+
+func validMentions(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if mentionID.MatchString(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // redactURLError drops the URL (robot keys are in it) from a transport error.
@@ -213,70 +258,6 @@ func signDingTalk(raw, secret string, now time.Time) string {
 		sep = "&"
 	}
 	return raw + sep + "timestamp=" + ts + "&sign=" + url.QueryEscape(sign)
-}
-
-var eventWords = map[string]string{"created": "新工单 new ticket", "dispatched": "已派工 dispatched",
-	// The control room's notices, which have no ticket (desk/shift).
-	"handover_overdue": "交接班未完成 handover not accepted", "key_overdue": "钥匙未还 key not returned",
-	"round_missed": "巡检未按时进行 round not done in time"}
-
-// markdown is the message for group robots: WeCom and DingTalk read the same
-// subset (headings, quotes, bold, lists, links, <@user> mentions). Every text
-// that a resident, a staff member or a device supplied (the ticket's title,
-// its place, its assignee, its device) goes through mdText, so that a title
-// cannot add a link, a mention, a heading or a fake line to the message.
-func markdown(n store.Notification) string {
-	t := n.Ticket
-	what := eventWords[n.Event]
-	if step, ok := strings.CutPrefix(n.Event, "deadline_missed:"); ok {
-		what = "超时升级 deadline missed: " + mdText(step)
-	}
-	if what == "" {
-		what = mdText(n.Event)
-	}
-	levels := make([]string, len(n.Levels))
-	for i, l := range n.Levels {
-		levels[i] = mdText(string(l))
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "### %s\n", mdTitle(n))
-	fmt.Fprintf(&b, "> **%s** → %s\n\n", what, strings.Join(levels, ", "))
-	where := strings.Join(slices.DeleteFunc([]string{t.Site, t.Building, t.Unit}, func(s string) bool { return s == "" }), " / ")
-	fmt.Fprintf(&b, "- 位置 where: %s\n", mdText(where))
-	if t.ID == 0 {
-		// A shift's notice (desk/shift): no ticket, status or device.
-		return b.String()
-	}
-	fmt.Fprintf(&b, "- 状态 status: %s", mdText(string(t.Status)))
-	if t.Assignee != "" || t.Team != "" {
-		fmt.Fprintf(&b, " (%s)", mdText(strings.TrimSpace(t.Assignee+" "+t.Team)))
-	}
-	fmt.Fprintf(&b, "\n- 工单 ticket: #%d, %s\n", t.ID, t.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
-	if t.Device != "" {
-		fmt.Fprintf(&b, "- 设备 device: %s\n", mdText(t.Device))
-	}
-	return b.String()
-}
-
-// mdLink is the line that links a message to the ticket's console page
-// (desk.public_url, the administrator's own words, not a caller's); nothing
-// without one.
-func mdLink(id int64, link string) string {
-	if link == "" {
-		return ""
-	}
-	return fmt.Sprintf("- 查看 open: [#%d](%s)\n", id, link)
-}
-
-// mdTitle is the heading: the store's "[P1 emergency] " prefix (the desk's own
-// words, kept as they are) and the ticket's title, which anyone may have typed.
-func mdTitle(n store.Notification) string {
-	// Priority and kind are the desk's enumerations, never free text.
-	prefix := fmt.Sprintf("[%s %s] ", n.Ticket.Priority, n.Ticket.Kind)
-	if rest, ok := strings.CutPrefix(n.Title, prefix); ok && plainWord(n.Ticket.Priority) && plainWord(string(n.Ticket.Kind)) {
-		return prefix + mdText(rest)
-	}
-	return mdText(n.Title)
 }
 
 // plainWord reports whether s is a non-empty word of letters, digits, "_" and "-".

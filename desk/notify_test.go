@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/estatehq/estate/desk/deskconfig"
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
 	"github.com/estatehq/estate/internal/wire"
@@ -15,6 +16,8 @@ import (
 // group robots as text: no link, mention, heading, quote, list item, bold,
 // code or HTML of their own.
 func TestMarkdownEscapesSuppliedText(t *testing.T) {
+	d := newDesk(t, func(c *deskconfig.Config) { c.PublicURL = "https://desk.example.com" })
+	wecom := deskconfig.Channel{Name: "w", Type: "wecom", ShowResident: true}
 	for _, tc := range []struct {
 		name, title string
 		ticket      wire.Ticket
@@ -38,29 +41,35 @@ func TestMarkdownEscapesSuppliedText(t *testing.T) {
 			tk := tc.ticket
 			tk.ID, tk.Kind, tk.Priority, tk.Status, tk.Title = 7, wire.Emergency, "P1", "new", tc.title
 			tk.CreatedAt = time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
-			md := markdown(store.Notification{Event: "created", Levels: []ticket.Level{"engineer"},
-				Title: fmt.Sprintf("[%s %s] %s", tk.Priority, tk.Kind, tc.title), Ticket: tk})
+			// The reporter is hostile too (the channel shows residents).
+			tk.Reporter, tk.Phone = tc.title, "138[0](x)"
+			md := d.srv.message(wecom, store.Notification{Event: "created", Levels: []ticket.Level{"manager"},
+				Title: fmt.Sprintf("[%s %s] %s", tk.Priority, tk.Kind, tc.title), Ticket: tk}, Mentions{UserIDs: []string{"duty1"}})
 			lines := strings.Split(strings.TrimSuffix(md, "\n"), "\n")
-			// The message's own shape: heading, quote, blank, three list items (four with a device).
-			want := 6
+			// The message's own shape: heading, quote, blank, four list items
+			// (five with a device) and the link, blank, the mentions.
+			want := 10
 			if tk.Device != "" {
-				want = 7
+				want = 11
 			}
-			if len(lines) != want || !strings.HasPrefix(lines[0], "### [P1 emergency] ") ||
-				!strings.HasPrefix(lines[1], "> **新工单 new ticket**") {
+			if len(lines) != want || !strings.HasPrefix(lines[0], "### [P1 紧急] ") ||
+				lines[1] != "> **新工单** → 经理" || lines[len(lines)-1] != "<@duty1>" {
 				t.Fatalf("message shape changed:\n%s", md)
 			}
-			for i, l := range lines[3:] {
+			for i, l := range lines[3 : len(lines)-2] {
 				if !strings.HasPrefix(l, "- ") {
 					t.Errorf("line %d is not one of the message's list items: %q", i+3, l)
 				}
 			}
 			// Nothing supplied survives as markup.
-			supplied := strings.TrimPrefix(lines[0], "### [P1 emergency] ")
-			for _, l := range append([]string{lines[3], lines[4]}, lines[6:]...) { // not the ticket's number line
-				_, v, _ := strings.Cut(l, ": ")
-				if o, c := strings.Index(v, " ("), strings.LastIndex(v, ")"); o >= 0 && c == len(v)-1 {
-					v = v[:o] + " " + v[o+2:c] // the parentheses around the assignee are the desk's
+			supplied := strings.TrimPrefix(lines[0], "### [P1 紧急] ")
+			for _, l := range lines[3 : len(lines)-3] { // not the link line
+				_, v, _ := strings.Cut(l, "：")
+				if strings.HasPrefix(l, "- 工单") {
+					continue // the desk's number and time
+				}
+				if o, c := strings.Index(v, "（"), strings.LastIndex(v, "）"); o >= 0 && c == len(v)-len("）") {
+					v = v[:o] + " " + v[o+len("（"):c] // the parentheses around the assignee are the desk's
 				}
 				supplied += " " + v
 			}
@@ -71,10 +80,10 @@ func TestMarkdownEscapesSuppliedText(t *testing.T) {
 			}
 		})
 	}
-	// Ordinary titles read as before.
-	md := markdown(store.Notification{Event: "created", Title: "[P2 repair] 电梯困人 lift 2 - door 3",
-		Ticket: wire.Ticket{Kind: wire.Repair, Priority: "P2", Title: "电梯困人 lift 2 - door 3"}})
-	if !strings.HasPrefix(md, "### [P2 repair] 电梯困人 lift 2 - door 3\n") {
+	// Ordinary titles read as they were typed.
+	md := d.srv.message(wecom, store.Notification{Event: "created", Title: "[P2 repair] 电梯困人 lift 2 - door 3",
+		Ticket: wire.Ticket{Kind: wire.Repair, Priority: "P2", Title: "电梯困人 lift 2 - door 3"}}, Mentions{})
+	if !strings.HasPrefix(md, "### [P2 报修] 电梯困人 lift 2 - door 3\n") {
 		t.Errorf("plain title changed: %q", md)
 	}
 }

@@ -52,6 +52,14 @@ func (s *Server) monthlyReport(c echo.Context) error {
 func writeReportCSV(w http.ResponseWriter, r store.Report) error {
 	cw := csv.NewWriter(w)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	// A rate with nothing to count is empty, not 0 or 1 (a green "100 %" of
+	// nothing misleads a manager as much as a red 0 %).
+	rate := func(v float64, of int) string {
+		if of == 0 {
+			return ""
+		}
+		return f(v)
+	}
 	rows := [][]string{{"section", "item", "value"},
 		{"period", "site", r.Site}, {"period", "from", r.From.Format(time.RFC3339)}, {"period", "to", r.To.Format(time.RFC3339)},
 		{"tickets", "total", strconv.Itoa(r.Tickets)}, {"tickets", "complaints", strconv.Itoa(r.Complaints)}}
@@ -69,7 +77,7 @@ func writeReportCSV(w http.ResponseWriter, r store.Report) error {
 		}
 	}
 	for _, d := range r.Deadlines {
-		rows = append(rows, []string{"deadline_met_share", string(d.Step), f(d.Share)},
+		rows = append(rows, []string{"deadline_met_share", string(d.Step), rate(d.Share, d.Met+d.Missed)},
 			[]string{"deadline_met", string(d.Step), strconv.Itoa(d.Met)}, []string{"deadline_missed", string(d.Step), strconv.Itoa(d.Missed)})
 	}
 	for _, t := range []struct {
@@ -80,8 +88,8 @@ func writeReportCSV(w http.ResponseWriter, r store.Report) error {
 			[]string{t.name, "p95_seconds", f(t.d.P95)})
 	}
 	rows = append(rows, []string{"follow_up", "resolved", strconv.Itoa(r.Resolved)}, []string{"follow_up", "followed_up", strconv.Itoa(r.FollowedUp)},
-		[]string{"follow_up", "rate", f(r.FollowUpRate)}, []string{"follow_up", "complaint_rate", f(r.ComplaintFollowUpRate)},
-		[]string{"satisfaction", "count", strconv.Itoa(r.SatisfactionCount)}, []string{"satisfaction", "mean", f(r.SatisfactionMean)})
+		[]string{"follow_up", "rate", rate(r.FollowUpRate, r.Resolved)}, []string{"follow_up", "complaint_rate", rate(r.ComplaintFollowUpRate, r.Complaints)},
+		[]string{"satisfaction", "count", strconv.Itoa(r.SatisfactionCount)}, []string{"satisfaction", "mean", rate(r.SatisfactionMean, r.SatisfactionCount)})
 	rows = append(rows, targetRows(r)...)
 	if err := cw.WriteAll(rows); err != nil {
 		return err

@@ -119,6 +119,8 @@ func routes(s *Server) []route {
 		{http.MethodPost, "/maintenance/:site/orders/:id/complete", s.completeOrder, plantEditors},
 		{http.MethodGet, "/maintenance/:site/windows", s.windows, everyoneRoles},
 		{http.MethodGet, "/maintenance/:site/report", s.maintenanceReport, []string{RoleAdmin, RoleManager, RoleEngineer}},
+		// Sites by name and time zone for the consoles (sites.go).
+		{http.MethodGet, "/sites", s.listSites, staffRoles},
 	},
 		ownerRoutes(s), // the owner's side (owner.go)
 		dutyRoutes(s),  // the control room's shifts, duty log and keys (duty.go)

@@ -281,10 +281,10 @@ func TestEscalationNotifiesChannels(t *testing.T) {
 		t.Fatalf("wecom messages: %d, want 3: %v", len(got["wecom"]), got["wecom"])
 	}
 	md := got["wecom"][2]["markdown"].(map[string]any)["content"].(string)
-	if got["wecom"][2]["msgtype"] != "markdown" || !strings.Contains(md, "### [P1 emergency] 电梯困人 lift 2") || !strings.Contains(md, "deadline missed") {
+	if got["wecom"][2]["msgtype"] != "markdown" || !strings.Contains(md, "### [P1 紧急] 电梯困人 lift 2") || !strings.Contains(md, "超时升级") || strings.Contains(md, "deadline") {
 		t.Errorf("wecom markdown: %q", md)
 	}
-	if len(got["dingtalk"]) != 1 || got["dingtalk"][0]["markdown"].(map[string]any)["title"] != "[P2 repair] door controller offline" {
+	if len(got["dingtalk"]) != 1 || got["dingtalk"][0]["markdown"].(map[string]any)["title"] != "[P2 报修] door controller offline" {
 		t.Errorf("dingtalk: %v", got["dingtalk"])
 	}
 	if len(got["webhook"]) != 5 || got["webhook"][0]["ticket"] == nil {

@@ -6,10 +6,11 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 // Every key the code names literally must be in both catalogues (keys built
 // at run time, such as "kind." + kind, are not checked here).
 const files = ["src", "src/pages"].flatMap((d) => readdirSync(d).filter((f) => f.endsWith(".ts")).map((f) => `${d}/${f}`));
-const [zhMain, enMain] = readFileSync("src/i18n.ts", "utf8").split("const en:");
-// The owner's side keeps its strings in a catalogue of its own, merged by i18n.ts.
-const [zhOwner, enOwner] = readFileSync("src/owner_i18n.ts", "utf8").split("export const ownerEn");
-const [zhPart, enPart] = [zhMain + zhOwner, enMain + enOwner];
+// The owner's side and issue 13's later strings keep catalogues of their
+// own (zh, then en), merged by i18n.ts.
+const [zhPart, enPart] = [["src/i18n.ts", "const en:"], ["src/owner_i18n.ts", "export const ownerEn"], ["src/i18n_more.ts", "const en:"]]
+  .map(([f, sep]) => readFileSync(f, "utf8").split(sep))
+  .reduce(([z, e], [fz, fe]) => [z + fz, e + fe], ["", ""]);
 const missing = new Set();
 for (const f of files) {
   for (const m of readFileSync(f, "utf8").matchAll(/\bt\("([\w.]+)"\s*[,)]/g)) {

@@ -204,6 +204,17 @@ type Channel struct {
 	Sites  []string `yaml:"sites"`
 	Kinds  []string `yaml:"kinds"`
 	Levels []string `yaml:"levels"`
+	// Language is the one language of the channel's messages: zh-CN
+	// (default) or en.
+	Language string `yaml:"language"`
+	// ShowResident puts the reporter's name and phone in the messages: only
+	// for channels whose audience may see them (default false).
+	ShowResident bool `yaml:"show_resident"`
+	// MentionUsers are robot user ids to @mention in each message (WeCom,
+	// DingTalk); MentionMobiles mobile numbers to @mention (DingTalk only:
+	// WeCom's markdown messages mention by user id).
+	MentionUsers   []string `yaml:"mention_users"`
+	MentionMobiles []string `yaml:"mention_mobiles"`
 }
 
 // MinBcryptCost is the lowest bcrypt cost accepted for a staff password hash:

@@ -231,8 +231,15 @@ type Reminder struct {
 	At       time.Time `json:"at"`
 	By       string    `json:"by"`
 	Channel  string    `json:"channel"` // phone, sms, visit, app
-	Answer   string    `json:"answer,omitempty"`
+	// Outcome is what came of it: one of ReminderOutcomes, or "" when not said.
+	Outcome string `json:"outcome,omitempty"`
+	// Answer is the assistant's note of what the resident said.
+	Answer string `json:"answer,omitempty"`
 }
+
+// ReminderOutcomes are what may come of a reminder: the resident was
+// reached, did not answer, promised to top up, or refused.
+var ReminderOutcomes = []string{"reached", "no_answer", "promised", "refused"}
 
 // ErrNotTopUp is a reminder recorded on a ticket that is not an open top-up reminder.
 var ErrNotTopUp = errors.New("not an open top-up reminder")
@@ -262,8 +269,8 @@ func (s *Store) addReminderTx(ctx context.Context, tx *sql.Tx, r Reminder) (Remi
 		if t.Kind != wire.TopUp || !t.Status.Open() || t.Status == wire.Resolved || t.Status == wire.FollowedUp {
 			return fmt.Errorf("ticket %d is a %s ticket that is %s: %w", t.ID, t.Kind, t.Status, ErrNotTopUp)
 		}
-		if err := s.txQueryRow(ctx, tx, (`INSERT INTO reminders (ticket_id, at, by_name, channel, answer) VALUES (?, ?, ?, ?, ?) RETURNING id`),
-			r.TicketID, nanos(r.At), r.By, r.Channel, r.Answer).Scan(&r.ID); err != nil {
+		if err := s.txQueryRow(ctx, tx, (`INSERT INTO reminders (ticket_id, at, by_name, channel, answer, outcome) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+			r.TicketID, nanos(r.At), r.By, r.Channel, r.Answer, r.Outcome).Scan(&r.ID); err != nil {
 			return err
 		}
 		if _, err := s.txExec(ctx, tx, (`UPDATE tickets SET updated_at = ?, acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?`),
@@ -274,6 +281,9 @@ func (s *Store) addReminderTx(ctx context.Context, tx *sql.Tx, r Reminder) (Remi
 			return err
 		}
 		note := "reminded by " + r.Channel
+		if r.Outcome != "" {
+			note += " (" + r.Outcome + ")"
+		}
 		if r.Answer != "" {
 			note += ": " + r.Answer
 		}
@@ -287,7 +297,7 @@ func (s *Store) addReminderTx(ctx context.Context, tx *sql.Tx, r Reminder) (Remi
 
 // Reminders returns the reminders given on a ticket, oldest first.
 func (s *Store) Reminders(ctx context.Context, ticketID int64) ([]Reminder, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, ticket_id, at, by_name, channel, answer FROM reminders WHERE ticket_id = ? ORDER BY id`), ticketID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, ticket_id, at, by_name, channel, answer, outcome FROM reminders WHERE ticket_id = ? ORDER BY id`), ticketID)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +306,7 @@ func (s *Store) Reminders(ctx context.Context, ticketID int64) ([]Reminder, erro
 	for rows.Next() {
 		var r Reminder
 		var at int64
-		if err := rows.Scan(&r.ID, &r.TicketID, &at, &r.By, &r.Channel, &r.Answer); err != nil {
+		if err := rows.Scan(&r.ID, &r.TicketID, &at, &r.By, &r.Channel, &r.Answer, &r.Outcome); err != nil {
 			return nil, err
 		}
 		r.At = time.Unix(0, at)
@@ -335,7 +345,7 @@ type TopUp struct {
 func (s *Store) TopUps(ctx context.Context, site string, now time.Time) ([]TopUp, error) {
 	q := `SELECT t.id, t.site, t.building, t.unit, t.device, t.category, t.status, t.reading_value, t.created_at, t.reporter, t.phone, t.contact,
 		(SELECT COUNT(*) FROM reminders r WHERE r.ticket_id = t.id),
-		r.id, r.at, r.by_name, r.channel, r.answer
+		r.id, r.at, r.by_name, r.channel, r.answer, r.outcome
 		FROM tickets t
 		LEFT JOIN reminders r ON r.id = (SELECT MAX(r2.id) FROM reminders r2 WHERE r2.ticket_id = t.id)
 		WHERE t.kind = 'top_up' AND t.status IN ('new', 'dispatched', 'on_site')`
@@ -356,9 +366,9 @@ func (s *Store) TopUps(ctx context.Context, site string, now time.Time) ([]TopUp
 		var balance sql.NullFloat64
 		var created int64
 		var rid, rat sql.NullInt64
-		var rby, rch, rans sql.NullString
+		var rby, rch, rans, rout sql.NullString
 		if err := rows.Scan(&t.TicketID, &t.Site, &t.Building, &t.Unit, &t.Device, &t.Category, &t.Status, &balance, &created,
-			&t.Resident, &t.Phone, &t.Contact, &t.Reminders, &rid, &rat, &rby, &rch, &rans); err != nil {
+			&t.Resident, &t.Phone, &t.Contact, &t.Reminders, &rid, &rat, &rby, &rch, &rans, &rout); err != nil {
 			return nil, fmt.Errorf("top-up list: %w", err)
 		}
 		if balance.Valid {
@@ -367,7 +377,7 @@ func (s *Store) TopUps(ctx context.Context, site string, now time.Time) ([]TopUp
 		t.RedSince = time.Unix(0, created)
 		t.DaysRed = int(now.Sub(t.RedSince) / (24 * time.Hour))
 		if rid.Valid {
-			t.LastReminder = &Reminder{ID: rid.Int64, TicketID: t.TicketID, At: time.Unix(0, rat.Int64), By: rby.String, Channel: rch.String, Answer: rans.String}
+			t.LastReminder = &Reminder{ID: rid.Int64, TicketID: t.TicketID, At: time.Unix(0, rat.Int64), By: rby.String, Channel: rch.String, Answer: rans.String, Outcome: rout.String}
 		}
 		out = append(out, t)
 	}

@@ -552,7 +552,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			// rendered (the unfiltered one is still on screen until then).
 			chromedp.WaitVisible(`#site-tree a.active[href*="building=1"]`, chromedp.ByQuery),
 			chromedp.WaitVisible(`#devices tr[data-device="meter-1-1-101"]`, chromedp.ByQuery))
-		if tree, ok := textWhen(t, e, 10*time.Second, "#site-tree", "demo-estate", "1 栋"); !ok {
+		if tree, ok := textWhen(t, e, 10*time.Second, "#site-tree", "演示花园", "1 栋"); !ok {
 			t.Errorf("site tree: %q", tree)
 		}
 		screenshot(t, e, "engineering-zh")

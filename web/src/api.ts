@@ -158,6 +158,8 @@ export interface Reminder {
   at: string;
   by: string;
   channel: string;
+  /** reached, no_answer, promised, refused */
+  outcome?: string;
   answer?: string;
 }
 
@@ -178,6 +180,11 @@ export interface TopUp {
   contact?: string;
   reminders: number;
   last_reminder?: Reminder;
+  /** the newest balance reading and when it was taken; absent: no reading */
+  balance_now?: number;
+  reading_at?: string;
+  /** "off": relay tripped (valve shut); "on"; absent: unknown */
+  supply?: "on" | "off";
 }
 
 export interface Durations {

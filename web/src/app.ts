@@ -8,6 +8,9 @@ import { api, APIError, login, Me, setToken, token } from "./api";
 import { busy, clear, h } from "./dom";
 import { events } from "./events";
 import { currentLang, setLang, t } from "./i18n";
+import "./i18n_more";
+import { installKeyboard } from "./a11y";
+import { loadSites } from "./sites";
 import { setStaff, StaffMember } from "./format";
 import { Page } from "./page";
 import { assistantsPage } from "./pages/assistants";
@@ -147,17 +150,17 @@ async function route() {
 }
 
 function shell() {
-  const nav = h("nav", {}, ...pagesFor(me!.role).filter((p) => !p.hidden).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
+  const nav = h("nav", { "aria-label": t("a11y.nav") }, ...pagesFor(me!.role).filter((p) => !p.hidden).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
   clear(app,
     h("header", {},
       h("strong", {}, t("app.title")),
       nav,
-      h("span", { id: "conn", class: "conn live" }, t("conn.live")),
+      h("span", { id: "conn", class: "conn live", role: "status" }, t("conn.live")),
       h("span", { class: "who" }, `${me!.display_name || me!.name} (${t("role." + me!.role)})`),
       h("button", { class: "ghost", id: "lang", onclick: () => { setLang(currentLang() === "en" ? "zh-CN" : "en"); shell(); route(); } }, t("lang.switch")),
       h("button", { class: "ghost", id: "logout", onclick: signOut }, t("logout")),
     ),
-    h("main", { id: "page" }),
+    h("main", { id: "page", tabindex: -1 }),
   );
   document.title = t("app.title");
 }
@@ -187,6 +190,7 @@ async function start() {
   if (me.role !== "gateway") {
     // Display names of the audit trail and whom to dispatch to.
     setStaff(await api<{ staff: StaffMember[] }>("/staff").then((r) => r.staff).catch(() => []));
+    await loadSites(); // site names (sites.ts)
   }
   shell();
   if (me.role !== "gateway") events.start();
@@ -195,4 +199,5 @@ async function start() {
 }
 
 window.addEventListener("hashchange", route);
+installKeyboard();
 start();

@@ -885,7 +885,7 @@ const en: Record<string, string> = {
   "eng.allSites": "All sites",
   "eng.building": "Building {b}",
   "eng.noBuilding": "No building",
-  "eng.count": "{n} devices",
+  "eng.count": "{n} {n|device|devices}",
   "eng.offlineCount": "{n} offline",
   "eng.title": "Engineering · device health",
   "eng.gateways": "Gateways",
@@ -947,7 +947,7 @@ const en: Record<string, string> = {
   "hh.import": "Import",
   "hh.checking": "Checking…",
   "hh.clean": "{file}: {rows} rows, {households} households ({residents} residents, {meters} meters): {added} new, {replaced} replaced. The file checks clean and can be imported.",
-  "hh.problems": "{file}: {n} problem(s); nothing was imported. Fix the file and choose it again:",
+  "hh.problems": "{file}: {n} {n|problem|problems}; nothing was imported. Fix the file and choose it again:",
   "hh.more": "… and {n} more",
   "hh.imported": "Imported {households} households: {added} new, {replaced} replaced.",
   "hh.failed": "Failed: {msg}",
@@ -972,7 +972,7 @@ const en: Record<string, string> = {
   "control.dispatch": "Dispatch",
   "control.note": "Note",
   "control.addNote": "Add note",
-  "control.count": "{n} open, {a} emergencies not acknowledged, {m} alarms without tickets",
+  "control.count": "{n} open, {a} {a|emergency|emergencies} not acknowledged, {m} {m|alarm|alarms} without tickets",
   "team.engineering": "Engineering",
   "team.security": "Security",
   "team.customer_service": "Customer service",
@@ -985,7 +985,7 @@ const en: Record<string, string> = {
   "col.resolution": "Resolution",
   "col.satisfaction": "Follow-up",
   "asst.redCount": "Households with red meters: {n}",
-  "asst.days": "{n} d",
+  "asst.days": "{n} {n|day|days}",
   "meterKind.meter": "power",
   "meterKind.water": "water",
   "asst.notReminded": "not yet reminded",
@@ -1151,7 +1151,7 @@ const en: Record<string, string> = {
   "ticket.readingChart": "The reading, 30 minutes either side",
   "ticket.resolution": "What was done",
   "ticket.trail": "History",
-  "ticket.trailAll": "Show all {n} entries (the first and the latest are shown)",
+  "ticket.trailAll": "Show all {n} {n|entry|entries} (the first and the latest are shown)",
   "ticket.place": "Where",
   "ticket.reporter": "Reported by",
   "ticket.source": "Source",
@@ -1607,7 +1607,9 @@ export function setLang(l: Lang) {
 // t looks a key up in the current catalogue and fills {name} placeholders.
 export function t(key: string, vars: Record<string, string | number> = {}): string {
   const s = catalogues[lang][key] ?? catalogues["zh-CN"][key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+  // {n|one|other} is a plural: "1 emergency", "2 emergencies" (Chinese has none).
+  return s.replace(/\{(\w+)\|([^|}]*)\|([^}]*)\}/g, (_, k, one, other) => (Number(vars[k]) === 1 ? one : other))
+    .replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
 }
 
 export function duration(ms: number): string {

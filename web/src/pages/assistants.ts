@@ -5,8 +5,9 @@
 import { action, api, Kinds, Me, Ticket, TopUp } from "../api";
 import { busy, clear, h, location, reading } from "../dom";
 import { events } from "../events";
-import { errorText, fromLocalInput } from "../format";
+import { errorText, fromLocalInput, person } from "../format";
 import { duration, t } from "../i18n";
+import { ago } from "../i18n_more";
 import { Page } from "../page";
 
 const kinds = ["emergency", "urgent_repair", "repair", "top_up", "complaint", "request", "enquiry", "suggestion", "cleaning", "paid_service"];
@@ -99,42 +100,67 @@ function drawRedMeters(box: HTMLElement): Promise<void> {
   return busy(box, () => redMeters(box));
 }
 
+const outcomes = ["reached", "no_answer", "promised", "refused"];
+
+// The balance now (the newest reading) or, without one, the ticket's own
+// (marked as at creation); households without supply are marked 已断电 / 已停水.
+function balanceCell(tp: TopUp): HTMLElement {
+  if (tp.balance_now !== undefined && tp.balance_now !== null) {
+    return h("td", { class: "num red balance", "data-now": "1" }, reading(tp.balance_now),
+      tp.reading_at ? h("small", { class: "muted block" }, t("asst.readAt", { ago: ago(Date.now() - Date.parse(tp.reading_at)) })) : null);
+  }
+  if (tp.balance === undefined || tp.balance === null) return h("td", { class: "num balance" }, "—");
+  return h("td", { class: "num red balance" }, reading(tp.balance), h("small", { class: "muted block" }, t("asst.atCreation")));
+}
+
+function lastReminderText(tp: TopUp): string {
+  const last = tp.last_reminder;
+  if (!last) return t("asst.notReminded");
+  return [t("contact." + last.channel), person(last.by), ago(Date.now() - Date.parse(last.at)),
+    last.outcome ? t("outcome." + last.outcome) : "", last.answer ? `“${last.answer}”` : "",
+    t("asst.reminderCount", { n: tp.reminders })].filter(Boolean).join(" · ");
+}
+
 async function redMeters(box: HTMLElement) {
   // The desk puts the caller's area first; "my area only" keeps it alone (issue 15 part 4).
   const mineOnly = sessionStorage.getItem("estate.redMine") === "1";
   const { topups } = await api<{ topups: TopUp[] | null }>(mineOnly ? "/topups?area=mine" : "/topups");
   const list = topups || [];
-  const remind = async (tp: TopUp, channel: string, msg: HTMLElement) => {
+  const remind = async (tp: TopUp, channel: string, outcome: string, answer: string, msg: HTMLElement) => {
     try {
-      await api(`/tickets/${tp.ticket_id}/reminders`, { method: "POST", body: JSON.stringify({ channel }) });
+      await api(`/tickets/${tp.ticket_id}/reminders`, { method: "POST", body: JSON.stringify({ channel, outcome, answer }) });
       await drawRedMeters(box);
-    } catch (e: any) {
-      msg.textContent = t("form.failed", { msg: e.message });
+    } catch (e) {
+      msg.textContent = errorText(e);
     }
   };
   clear(box,
-    h("h3", {}, t("asst.redCount", { n: list.length })),
+    h("h3", { id: "red-meters-title" }, t("asst.redCount", { n: list.length })),
     h("label", { class: "check" }, h("input", { type: "checkbox", id: "red-mine", checked: mineOnly, onchange: (ev: Event) => {
       sessionStorage.setItem("estate.redMine", (ev.target as HTMLInputElement).checked ? "1" : "");
       void drawRedMeters(box);
     } }), t("area.mineOnly")),
     list.length === 0 ? h("p", { class: "empty", id: "red-meters-empty" }, t("asst.empty")) :
-      h("table", { class: "grid", id: "red-meters" },
-        h("thead", {}, h("tr", {}, ...["col.unit", "col.resident", "col.phone", "col.balance", "col.daysRed", "col.lastReminder", "col.remind"].map((k) => h("th", {}, t(k))))),
+      h("table", { class: "grid", id: "red-meters", "aria-labelledby": "red-meters-title" },
+        h("thead", {}, h("tr", {}, ...["col.unit", "col.resident", "col.phone", "col.balance", "col.daysRed", "col.lastReminder", "col.remind"].map((k) => h("th", { scope: "col" }, t(k))))),
         h("tbody", {}, ...list.map((tp) => {
-          const msg = h("span", { class: "msg error" });
-          const last = tp.last_reminder;
-          return h("tr", { "data-ticket": tp.ticket_id },
-            h("td", {}, h("a", { href: `#/tickets/${tp.ticket_id}` }, location(tp) || "#" + tp.ticket_id),
+          const msg = h("span", { class: "msg error", role: "alert" });
+          const where = location(tp) || "#" + tp.ticket_id;
+          const outcome = h("select", { name: "outcome", "aria-label": t("asst.outcome") }, ...["", ...outcomes].map((o) => h("option", { value: o }, t("outcome." + o)))) as HTMLSelectElement;
+          const note = h("input", { name: "answer", maxlength: 500, placeholder: t("asst.note"), "aria-label": t("asst.note") }) as HTMLInputElement;
+          const off = tp.supply === "off";
+          return h("tr", { "data-ticket": tp.ticket_id, "data-supply": tp.supply || "", class: off ? "supply-off" : "" },
+            h("td", {}, h("a", { href: `#/tickets/${tp.ticket_id}` }, where),
+              off ? h("span", { class: "badge off", "data-off": "1" }, " " + t(tp.category === "water" ? "asst.waterOff" : "asst.powerOff")) : null,
               tp.category ? h("span", { class: "meter-kind", "data-kind": tp.category }, " " + t("meterKind." + tp.category)) : null,
               tp.device ? h("small", { class: "muted" }, " " + tp.device) : null),
             h("td", {}, tp.resident || "—"),
-            h("td", {}, tp.phone ? h("a", { href: "tel:" + tp.phone }, tp.phone) : "—"),
-            h("td", { class: "num red" }, tp.balance !== undefined && tp.balance !== null ? reading(tp.balance) : ""),
-            h("td", { class: "num" }, t("asst.days", { n: tp.days_red })),
-            h("td", {}, last ? `${t("contact." + last.channel)} · ${duration(Date.now() - Date.parse(last.at))} · ${last.by} (${tp.reminders})` : t("asst.notReminded")),
-            h("td", { class: "actions" }, ...channels.map((c) =>
-              h("button", { class: "ghost remind", "data-channel": c, onclick: () => remind(tp, c, msg) }, t("contact." + c))), msg));
+            h("td", { class: "nowrap" }, tp.phone ? h("a", { href: "tel:" + tp.phone }, tp.phone) : "—"),
+            balanceCell(tp),
+            h("td", { class: "num nowrap" }, t("asst.daysRed", { n: tp.days_red })),
+            h("td", { class: "last-reminder" }, lastReminderText(tp)),
+            h("td", { class: "actions" }, h("div", { class: "remind-box", role: "group", "aria-label": t("a11y.reminderFor", { unit: where }) }, outcome, note, ...channels.map((c) =>
+              h("button", { class: "ghost remind", type: "button", "data-channel": c, onclick: () => remind(tp, c, outcome.value, note.value.trim(), msg) }, t("contact." + c))), msg)));
         }))));
 }
 

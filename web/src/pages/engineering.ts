@@ -5,6 +5,7 @@ import { api, Device, Gateway, openStatuses, Ticket } from "../api";
 import { clear, h, location, reading } from "../dom";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
+import { siteName } from "../sites";
 
 function stateBadge(d: Device): HTMLElement {
   const state = d.stale ? "stale" : d.state;
@@ -77,7 +78,7 @@ function siteTree(devices: Device[], site: string, building: string): HTMLElemen
   return h("div", { class: "tree", id: "site-tree" },
     link("", t("eng.allSites"), !site, 0),
     ...[...counts.entries()].sort().map(([s, c]) => h("div", { class: "tree-site" },
-      link(`?site=${encodeURIComponent(s)}`, label(s, c), site === s && !building, c.off),
+      link(`?site=${encodeURIComponent(s)}`, label(siteName(s), c), site === s && !building, c.off),
       ...[...c.buildings.entries()].sort().map(([b, bc]) =>
         link(`?site=${encodeURIComponent(s)}&building=${encodeURIComponent(b)}`,
           label(b ? t("eng.building", { b }) : t("eng.noBuilding"), bc), site === s && building === b, bc.off)))));
@@ -107,7 +108,7 @@ export const engineeringPage: Page = {
       h("table", { class: "grid compact", id: "gateways" },
         h("thead", {}, h("tr", {}, ...["col.gateway", "col.lastSeen", "col.devices", "col.offline", "col.backlog", "col.outbox"].map((k) => h("th", {}, t(k))))),
         h("tbody", {}, ...gateways.map((g) => h("tr", { class: g.stale ? "stale" : "" },
-          h("td", {}, `${g.site} / ${g.gateway}`),
+          h("td", {}, `${siteName(g.site)} / ${g.gateway}`),
           h("td", {}, duration(now - Date.parse(g.received_at))),
           h("td", { class: "num" }, g.devices),
           h("td", { class: "num" }, g.offline),

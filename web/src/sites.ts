@@ -1,0 +1,16 @@
+// Sites by name (GET /sites): the consoles say 演示花园, not demo-estate.
+// Read once per sign-in; a site the desk does not name is shown by its id.
+import { api } from "./api";
+
+export interface SiteView { id: string; name: string; timezone: string }
+
+let sites: SiteView[] = [];
+
+export async function loadSites(): Promise<SiteView[]> {
+  sites = await api<{ sites: SiteView[] }>("/sites").then((r) => r.sites || []).catch(() => []);
+  return sites;
+}
+
+export function siteName(id: string): string {
+  return sites.find((s) => s.id === id)?.name || id;
+}
