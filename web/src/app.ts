@@ -30,6 +30,8 @@ import { accessPage, areasPage } from "./pages/privacy";
 // In menu order; a role's first page is where it lands (an engineer on "my work").
 const pages: Page[] = [myWorkPage, controlPage, dutyPage, keysPage, engineeringPage, roundsPage,
   assistantsPage, areasPage, householdsPage, equipmentPage, outagesPage, commandsPage, reportsPage, myCasesPage, accessPage, ticketPage];
+// The pages a role opens now and then: in the menu's 更多 (shell).
+const secondary: Page[] = [keysPage, areasPage, householdsPage, equipmentPage, outagesPage, commandsPage, accessPage];
 const app = document.getElementById("app")!;
 let me: Me | null = null;
 let timer: number | undefined;
@@ -102,6 +104,8 @@ async function route() {
   const allowed = pagesFor(me.role);
   const page = allowed.find((p) => p.route === name) || allowed.find((p) => !p.hidden);
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.getAttribute("data-route") === page?.route));
+  // 更多 shows which of its pages is open.
+  document.querySelector("nav .nav-more")?.classList.toggle("active", !!document.querySelector("nav .nav-more a.active"));
   // Each navigation draws into a fresh element: a page still fetching for
   // the previous address (the first page after sign-in, when a link is
   // followed at once) then draws into a detached one, not over this page.
@@ -150,7 +154,19 @@ async function route() {
 }
 
 function shell() {
-  const nav = h("nav", { "aria-label": t("a11y.nav") }, ...pagesFor(me!.role).filter((p) => !p.hidden).map((p) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav))));
+  // A role's daily pages stay in sight; the occasional ones (registers,
+  // imports, requests, the access log) fold into 更多, so that the header
+  // keeps one line on a 1366 px screen and the control room its rows.
+  const link = (p: Page) => h("a", { href: "#/" + p.route, "data-route": p.route }, t(p.nav));
+  const shown = pagesFor(me!.role).filter((p) => !p.hidden);
+  const main = shown.filter((p) => !secondary.includes(p));
+  const rest = shown.filter((p) => secondary.includes(p));
+  const more = rest.length === 0 ? null : h("details", { class: "nav-more" },
+    h("summary", {}, t("nav.more")),
+    h("div", { class: "nav-more-list", onclick: (ev: Event) => {
+      if ((ev.target as HTMLElement).closest("a")) (ev.currentTarget as HTMLElement).parentElement!.removeAttribute("open");
+    } }, ...rest.map(link)));
+  const nav = h("nav", { "aria-label": t("a11y.nav") }, ...main.map(link), more);
   clear(app,
     h("header", {},
       h("strong", {}, t("app.title")),

@@ -816,7 +816,7 @@ const zh: Record<string, string> = {
 };
 
 const en: Record<string, string> = {
-  "app.title": "Estate devices & service desk",
+  "app.title": "Estate service desk",
   "login.title": "Sign in",
   "login.token": "Access token",
   "login.tokenHint": "A token from the desk configuration",
