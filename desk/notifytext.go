@@ -127,7 +127,7 @@ func (s *Server) message(ch deskconfig.Channel, n store.Notification, m Mentions
 		levels[i] = word(lang, "level."+string(l))
 	}
 	var b strings.Builder
-	if t.ID == 0 {
+	if t.ID == 0 && t.Kind == "" {
 		// A notice without a ticket (a handover not accepted, a key not
 		// back, a round missed): its title, what happened and where.
 		fmt.Fprintf(&b, "### %s\n> **%s**", mdText(n.Title), what)

@@ -13,7 +13,7 @@ func TestCheck(t *testing.T) {
 	if code := run([]string{"check", "../../configs/demo.yaml"}, &out, &errOut); code != 0 {
 		t.Fatalf("check demo.yaml: exit %d: %s", code, errOut.String())
 	}
-	if !strings.Contains(out.String(), "ok: site demo-estate, 7 devices") {
+	if !strings.Contains(out.String(), "ok: site demo-estate, 8 devices") {
 		t.Errorf("summary: %q", out.String())
 	}
 
