@@ -175,5 +175,5 @@ func (s *Server) topUps(c echo.Context) error {
 		return err
 	}
 	// The balance and supply now, from the latest readings (redmeters.go).
-	return c.JSON(http.StatusOK, map[string]any{"topups": s.redMeters(c.Request().Context(), list)})
+	return c.JSON(http.StatusOK, map[string]any{"topups": s.redMeters(c.Request().Context(), principal(c).Name, list)})
 }

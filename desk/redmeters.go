@@ -85,7 +85,9 @@ func sortTopUps(list []TopUpView, order []func(a, b TopUpView) int) {
 // telemetry reader, or when InfluxDB fails, the list is still given (with
 // the ticket's own balance) and the failure logged: the assistants' work
 // does not stop with the telemetry.
-func (s *Server) redMeters(ctx context.Context, list []store.TopUp) []TopUpView {
+// redMeters is the list as the caller me reads it: their own area's
+// households first (areas.go), then topUpOrder.
+func (s *Server) redMeters(ctx context.Context, me string, list []store.TopUp) []TopUpView {
 	out := make([]TopUpView, len(list))
 	for i, tp := range list {
 		out[i] = TopUpView{TopUp: tp}
@@ -130,6 +132,7 @@ func (s *Server) redMeters(ctx context.Context, list []store.TopUp) []TopUpView 
 			}
 		}
 	}
-	sortTopUps(out, topUpOrder)
+	mineFirst := func(a, b TopUpView) int { return boolFirst(a.Assistant == me && me != "", b.Assistant == me && me != "") }
+	sortTopUps(out, append([]func(a, b TopUpView) int{mineFirst}, topUpOrder...))
 	return out
 }

@@ -301,7 +301,7 @@ func TestReviewsAndTargets(t *testing.T) {
 		commit := t0.AddDate(0, 0, 3)
 		st.Reply(ctx, a.ID, "the neighbour is away until Friday", &commit, "wang", t0.Add(time.Hour))
 
-		now := t0.Add(23 * time.Hour) // past a's "same day" (UTC here)
+		now := t0.Add(49 * time.Hour) // past a's resolve (a complaint: within 2 days)
 		daily, err := st.DailyReview(ctx, "s", now)
 		if err != nil {
 			t.Fatal(err)
