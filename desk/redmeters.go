@@ -132,7 +132,9 @@ func (s *Server) redMeters(ctx context.Context, me string, list []store.TopUp) [
 			}
 		}
 	}
-	mineFirst := func(a, b TopUpView) int { return boolFirst(a.Assistant == me && me != "", b.Assistant == me && me != "") }
+	mineFirst := func(a, b TopUpView) int {
+		return boolFirst(a.Assistant == me && me != "", b.Assistant == me && me != "")
+	}
 	sortTopUps(out, append([]func(a, b TopUpView) int{mineFirst}, topUpOrder...))
 	return out
 }
