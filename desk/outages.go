@@ -535,6 +535,21 @@ func (s *Server) heartbeatAnswer(ctx context.Context, st wire.GatewayStatus) (wi
 	if a.Windows, err = ms.SiteWindows(ctx, st.Site, now); err != nil {
 		return a, err
 	}
+	// Maintenance orders put their devices in windows the same way, muting
+	// every alarm of the devices while the work is done (plant_maintenance.go).
+	if s.plant != nil {
+		orders, err := s.plant.maint.Windows(ctx, st.Site, now)
+		if err != nil {
+			return a, err
+		}
+		for _, o := range orders {
+			w := wire.Window{ID: fmt.Sprintf("maintenance:%d", o.ID), Scope: wire.ScopeDevices, Devices: o.Window.Devices,
+				Start: o.Window.From, End: o.Window.To, Cause: fmt.Sprintf("maintenance order #%d", o.ID), Mutes: wire.MuteAll}
+			if len(w.Devices) > 0 && w.Validate() == nil {
+				a.Windows = append(a.Windows, w)
+			}
+		}
+	}
 	if a.Commands, err = ms.DeliverCommands(ctx, st.Site, st.Gateway, now); err != nil {
 		return a, err
 	}

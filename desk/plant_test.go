@@ -226,6 +226,18 @@ func testMaintenanceCalendarPlan(t *testing.T, d *testDesk) {
 	if out := mustCall(t, d, 200, "GET", "/api/v1/maintenance/site-a/windows", gatewayToken, ""); !strings.Contains(out, `"devices":["lift-1-a"]`) {
 		t.Errorf("windows: %s", out)
 	}
+	// …and they are, in the heartbeat's answer, as planned outages are: the
+	// work on the lift raises no alarm of it.
+	var got *wire.Window
+	for _, w := range heartbeatAnswer(t, d, "").Windows {
+		if w.ID == fmt.Sprintf("maintenance:%d", o.ID) {
+			got = &w
+		}
+	}
+	if got == nil || got.Scope != wire.ScopeDevices || len(got.Devices) != 1 || got.Devices[0] != "lift-1-a" || !got.MutesAll() ||
+		!got.Start.Equal(o.Window.From) || !got.End.Equal(o.Window.To) || got.Cause != fmt.Sprintf("maintenance order #%d", o.ID) {
+		t.Errorf("the heartbeat's answer carries %+v, want order #%d's window %+v", got, o.ID, o.Window)
+	}
 
 	// Late: two days and more after its due time the order is overdue and
 	// the desk's deadline scheduler escalates its ticket.
