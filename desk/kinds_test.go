@@ -266,3 +266,24 @@ func TestCalendarFromSharedDir(t *testing.T) {
 		t.Error("north has no calendar")
 	}
 }
+
+// The maintenance plans count working days on the sites' holiday calendars:
+// the 2026 National Day week is off, its make-up Saturday (10 October) on.
+func TestWorkingDaysOfCalendar(t *testing.T) {
+	cfg := &config.Config{File: "../configs/desk.example.yaml"}
+	cfg.Desk.Calendar = []string{"calendars/cn-2026.yaml"}
+	wd := WorkingDaysOf(cfg)("any-site")
+	if wd == nil {
+		t.Fatal("no calendar for a site under desk.calendar")
+	}
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	for day, want := range map[string]bool{"2026-10-02": false, "2026-10-10": true, "2026-10-12": true, "2026-10-11": false} {
+		d, _ := time.ParseInLocation("2006-01-02", day, loc)
+		if got := wd.IsWorkingDay(d); got != want {
+			t.Errorf("%s: working %v, want %v", day, got, want)
+		}
+	}
+	if WorkingDaysOf(&config.Config{File: "x.yaml"})("s") != nil {
+		t.Error("without a calendar the plans keep their weekends")
+	}
+}

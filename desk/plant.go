@@ -16,9 +16,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/estatehq/estate/desk/calendar"
 	"github.com/estatehq/estate/desk/equipment"
 	"github.com/estatehq/estate/desk/maintenance"
 	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/promreg"
 	"github.com/estatehq/estate/internal/tabular"
 	"github.com/estatehq/estate/internal/wire"
@@ -92,6 +94,33 @@ func (s *Server) siteWorkingDays(site string) maintenance.WorkingDays {
 		}
 	}
 	return maintenance.Weekends{}
+}
+
+// WorkingDaysOf is each site's holiday calendar (desk.calendar,
+// desk.sites[].calendar) as the maintenance plans ask it, the calendar the
+// tickets' deadlines count working days on; the composition root passes it
+// with WithWorkingDays.
+func WorkingDaysOf(cfg *config.Config) func(site string) maintenance.WorkingDays {
+	cals := loadCalendars(cfg)
+	return func(site string) maintenance.WorkingDays {
+		if c, ok := cals(site).(*calendar.Calendar); ok && c != nil {
+			return calendarDays{c}
+		}
+		return nil
+	}
+}
+
+// calendarDays is a site's calendar as the maintenance plans ask it; a day
+// of a year the calendar lacks counts as the weekends do (estate check and
+// the tickets' audit name the missing year).
+type calendarDays struct{ c *calendar.Calendar }
+
+func (d calendarDays) IsWorkingDay(day time.Time) bool {
+	ok, err := d.c.Working(calendar.DateOf(day))
+	if err != nil {
+		return maintenance.Weekends{}.IsWorkingDay(day)
+	}
+	return ok
 }
 
 // plantError turns the register's errors into answers.

@@ -62,7 +62,8 @@ func RunDesk(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *pro
 	}
 	defer st.Close()
 	srv := desk.New(cfg.Desk, st, log.With("part", "desk"), desk.WithLocation(policy.Location), desk.WithRegistry(reg),
-		desk.WithSiteNames(map[string]string{cfg.Site.ID: cfg.Site.Name}))
+		desk.WithSiteNames(map[string]string{cfg.Site.ID: cfg.Site.Name}),
+		desk.WithWorkingDays(desk.WorkingDaysOf(cfg))) // maintenance plans on the sites' holiday calendars
 	if cfg.InfluxDB.URL != "" {
 		// Live values and charts in the consoles are read back from InfluxDB.
 		h := history.New(cfg.InfluxDB)
