@@ -270,7 +270,9 @@ func (s *Service) content(ctx context.Context, inst Instance, now time.Time) (Co
 			item.Overdue = !now.Before(*item.DueAt)
 		}
 		switch {
-		case t.Kind == "emergency":
+		case t.Kind == "emergency" || t.Category == "power_accident":
+			// Open emergencies and accidents not cleared are handed over
+			// whatever their deadlines.
 			c.Emergencies = append(c.Emergencies, item)
 		case item.DueAt != nil:
 			c.Tickets = append(c.Tickets, item)

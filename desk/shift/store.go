@@ -449,7 +449,7 @@ func (s *Store) Remind(ctx context.Context, site string, id int64, rung int, now
 // with their deadlines that are pending or missed (read from the desk's
 // tickets tables in one query).
 func (s *Store) OpenTickets(ctx context.Context, site string) ([]OpenTicket, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.id, t.kind, t.priority, t.status, t.title, t.building, t.unit, t.assignee, t.created_at,
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.id, t.kind, t.category, t.priority, t.status, t.title, t.building, t.unit, t.assignee, t.created_at,
 		t.acknowledged_at, t.dispatched_at, t.on_site_at, t.resolved_at, t.followed_up_at, d.step, d.due_at, d.state
 		FROM tickets t LEFT JOIN ticket_deadlines d ON d.ticket_id = t.id AND d.state IN ('pending', 'missed')
 		WHERE t.site = ? AND t.status NOT IN ('closed', 'cancelled') ORDER BY t.id`), site)
@@ -463,7 +463,7 @@ func (s *Store) OpenTickets(ctx context.Context, site string) ([]OpenTicket, err
 		var created int64
 		var ack, disp, onSite, resolved, followed, due sql.NullInt64
 		var step, state sql.NullString
-		if err := rows.Scan(&t.ID, &t.Kind, &t.Priority, &t.Status, &t.Title, &t.Building, &t.Unit, &t.Assignee, &created,
+		if err := rows.Scan(&t.ID, &t.Kind, &t.Category, &t.Priority, &t.Status, &t.Title, &t.Building, &t.Unit, &t.Assignee, &created,
 			&ack, &disp, &onSite, &resolved, &followed, &step, &due, &state); err != nil {
 			return nil, fmt.Errorf("open tickets: %w", err)
 		}

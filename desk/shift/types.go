@@ -42,8 +42,11 @@ type AlarmItem struct {
 // TicketItem is an open ticket on a handover sheet: an emergency, or one
 // overdue or due before the next shift ends (Step and DueAt: the earliest).
 type TicketItem struct {
-	ID        int64      `json:"id"`
-	Kind      string     `json:"kind"`
+	ID   int64  `json:"id"`
+	Kind string `json:"kind"`
+	// Category power_accident marks a power-distribution accident (an
+	// incident report closes it, as an emergency's does).
+	Category  string     `json:"category,omitempty"`
 	Priority  string     `json:"priority"`
 	Status    string     `json:"status"`
 	Title     string     `json:"title"`
