@@ -64,7 +64,10 @@ func TestConsoleWorkflowInBrowser(t *testing.T) {
 		deadline := time.Now().Add(60 * time.Second)
 		var first struct{ Supply, Text string }
 		for {
-			wait(t, a, 30*time.Second, "the assistants' page", chromedp.Navigate(base+"/?r="+fmt.Sprint(time.Now().UnixNano())+"#/assistants"),
+			// Drawn again by its route, not by reloading the page: every load
+			// opens an event stream, and reloads in a loop ran the browser out
+			// of its six connections to the desk.
+			wait(t, a, 30*time.Second, "the assistants' page", chromedp.Evaluate(fmt.Sprintf(`window.location.hash = "#/assistants?r=%d"`, time.Now().UnixNano()), nil),
 				chromedp.WaitVisible("#red-box", chromedp.ByID),
 				chromedp.Poll(`document.body.dataset.route === "assistants" && !document.querySelector('[aria-busy="true"]')`, nil, chromedp.WithPollingTimeout(20*time.Second)),
 				chromedp.Evaluate(fmt.Sprintf(`(() => { const r = document.querySelector(%q); return r ? {Supply: r.dataset.supply, Text: r.textContent} : {Supply: "", Text: ""}; })()`, row), &first))

@@ -246,11 +246,24 @@ export const assistantsPage: Page = {
     const site = me.site || tickets[0]?.site || "";
     clear(root, h("div", { class: "page-head" }, h("h2", {}, t("asst.title"))), red, follow, board,
       site ? newTicketForm(site, () => void lists()) : null);
-    // Each ticket change re-reads the lists once (changes come in bursts).
-    unsubscribe = [events.on((e) => {
-      if (!e.type.startsWith("ticket.")) return;
+    // Ticket changes re-read the lists: once per burst, one read at a time,
+    // and at most every 2 s. A gateway's notes on a draining meter come every
+    // few seconds, and a read of the red meters (latest readings, areas, the
+    // access log) can take a second: unthrottled, the page was always busy.
+    let running = false, again = false, last = 0;
+    const refresh = async () => {
+      if (running) { again = true; return; }
+      running = true;
+      last = Date.now();
+      try { await refreshAll(); } catch { /* the next event retries */ } finally { running = false; }
+      if (again) { again = false; schedule(); }
+    };
+    const schedule = () => {
       window.clearTimeout(pending);
-      pending = window.setTimeout(() => void refreshAll().catch(() => { /* the next event retries */ }), 250);
+      pending = window.setTimeout(() => void refresh(), Math.max(250, 2000 - (Date.now() - last)));
+    };
+    unsubscribe = [events.on((e) => {
+      if (e.type.startsWith("ticket.")) schedule();
     })];
   },
   leave() {
