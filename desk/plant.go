@@ -61,13 +61,13 @@ func WithWorkingDays(wd func(site string) maintenance.WorkingDays) Option {
 // store.Store; desks built on other stores in tests have none).
 func newPlant(st Store) *plant {
 	db, ok := st.(interface {
-		SQL() *sql.DB
+		DB() *sql.DB
 		Dialect() string
 	})
 	if !ok {
 		return nil
 	}
-	d := equipment.DB{SQL: db.SQL(), Dialect: db.Dialect()}
+	d := equipment.DB{SQL: db.DB(), Dialect: db.Dialect()}
 	return &plant{equip: equipment.NewStore(d), maint: maintenance.NewStore(d)}
 }
 
@@ -76,15 +76,6 @@ func (s *Server) plantOrError() (*plant, error) {
 		return nil, apiError(http.StatusServiceUnavailable, "this desk's store keeps no equipment register", "")
 	}
 	return s.plant, nil
-}
-
-func (s *Server) siteLoc(site string) *time.Location {
-	if s.location != nil {
-		if l := s.location(site); l != nil {
-			return l
-		}
-	}
-	return time.UTC
 }
 
 func (s *Server) siteWorkingDays(site string) maintenance.WorkingDays {
@@ -170,7 +161,7 @@ func (s *Server) listEquipment(c echo.Context) error {
 	out := []RegisterEntry{}
 	byDevice := map[string]int{}
 	for _, it := range items {
-		today := s.now().In(s.siteLoc(it.Site)).Format(time.DateOnly)
+		today := s.now().In(s.siteLocation(it.Site)).Format(time.DateOnly)
 		out = append(out, RegisterEntry{Item: it, Registered: true, WarrantyEnding: it.WarrantyEnding(today)})
 		if it.Device != "" {
 			byDevice[it.Site+"\x00"+it.Device] = len(out) - 1

@@ -184,7 +184,7 @@ func (s *Server) stepPlan(ctx context.Context, pl *plant, p maintenance.Plan, eq
 			s.log.Debug("maintenance usage unknown", "site", p.Site, "plan", p.ID, "equipment", eq.ID, "err", err)
 		}
 	}
-	occ, next := maintenance.Step(plan, st, now, use, s.siteLoc(p.Site), s.siteWorkingDays(p.Site))
+	occ, next := maintenance.Step(plan, st, now, use, s.siteLocation(p.Site), s.siteWorkingDays(p.Site))
 	if occ == nil {
 		return 0, nil
 	}
@@ -222,7 +222,7 @@ func (s *Server) openOrder(ctx context.Context, pl *plant, p maintenance.Plan, e
 	if saved.Ticket != 0 {
 		return nil
 	}
-	loc := s.siteLoc(p.Site)
+	loc := s.siteLocation(p.Site)
 	var desc strings.Builder
 	fmt.Fprintf(&desc, "%s\n设备 / equipment: %s %s (%s %s, S/N %s)\n到期 / due: %s; 期限 / deadline: %s\n",
 		occ.Explain, eq.ID, eq.Name, eq.Make, eq.Model, eq.Serial, occ.Due.In(loc).Format("2006-01-02 15:04"), o.Deadline.In(loc).Format("2006-01-02 15:04"))
@@ -273,7 +273,7 @@ func (s *Server) warrantyReminders(ctx context.Context, pl *plant, now time.Time
 	opened := 0
 	var errs []error
 	for _, it := range items {
-		today := now.In(s.siteLoc(it.Site)).Format(time.DateOnly)
+		today := now.In(s.siteLocation(it.Site)).Format(time.DateOnly)
 		if !it.WarrantyEnding(today) {
 			continue
 		}
@@ -369,7 +369,7 @@ func (s *Server) planView(ctx context.Context, p maintenance.Plan) (PlanView, er
 				plan.Usage = nil
 			}
 		}
-		t.Next = maintenance.Next(plan, st, now, use, s.siteLoc(p.Site), s.siteWorkingDays(p.Site))
+		t.Next = maintenance.Next(plan, st, now, use, s.siteLocation(p.Site), s.siteWorkingDays(p.Site))
 		v.Targets = append(v.Targets, t)
 	}
 	return v, nil
@@ -444,7 +444,7 @@ func (s *Server) putPlan(c echo.Context) error {
 		// A template's start date is an example: the plan starts today
 		// unless it says otherwise.
 		if t.Calendar != nil {
-			t.Calendar.Start = s.now().In(s.siteLoc(site)).Format(time.DateOnly)
+			t.Calendar.Start = s.now().In(s.siteLocation(site)).Format(time.DateOnly)
 		}
 		if p.Calendar != nil {
 			t.Calendar = p.Calendar
@@ -924,7 +924,7 @@ func (s *Server) maintenanceReport(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	loc := s.siteLoc(site)
+	loc := s.siteLocation(site)
 	now := s.now().In(loc)
 	from := time.Date(now.Year(), now.Month()-11, 1, 0, 0, 0, 0, loc)
 	to := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, loc)

@@ -153,7 +153,7 @@ func plantBackends(t *testing.T, test func(t *testing.T, d *testDesk)) {
 			t.Skip("ESTATE_TEST_POSTGRES_URL not set")
 		}
 		d := newDesk(t, nil)
-		st, err := store.Open(context.Background(), store.PostgresDialect, testenv.PostgreSQL(t), store.Policy{Location: d.srv.siteLoc})
+		st, err := store.Open(context.Background(), store.PostgresDialect, testenv.PostgreSQL(t), store.Policy{Location: d.srv.siteLocation})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,6 +49,7 @@ func TestEquipmentConsole(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, nil) }()
 	defer func() { cancel(); <-done }()
+	awaitDesk(t, base)
 
 	b := browser(t)
 	tb := tab(t, b)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -35,14 +34,7 @@ func TestConsoleRoundOnPhone(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, nil) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, 60*time.Second, "the demo's desk", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	awaitDesk(t, base)
 
 	b := browser(t)
 	e := tab(t, b)

@@ -134,6 +134,21 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 // login signs in with a staff name and password.
+// awaitDesk waits until the demo's desk answers /healthz: RunDemo is started
+// in a goroutine, and a browser sent to the desk before it listens gets
+// ERR_CONNECTION_REFUSED on a loaded machine.
+func awaitDesk(t *testing.T, base string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, "the desk at "+base, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
 func login(t *testing.T, ctx context.Context, base, name string) {
 	t.Helper()
 	start := time.Now()

@@ -43,14 +43,7 @@ func TestConsoleWorkflowInBrowser(t *testing.T) {
 		done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, nil)
 	}()
 	defer func() { cancel(); <-done }()
-	waitFor(t, 60*time.Second, "the desk", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	awaitDesk(t, base)
 	waitFor(t, 60*time.Second, "the demo meter's top-up reminder", func() bool { return len(listTickets(t, cfg, "meter-1-1-101")) > 0 })
 	b := browser(t)
 

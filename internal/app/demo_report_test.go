@@ -51,13 +51,7 @@ func TestDemoMonthlyReportAgainstTargets(t *testing.T) {
 	go func() { done <- RunDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, nil) }()
 	defer func() { cancel(); <-done }()
 	base := "http://" + cfg.Desk.Listen
-	waitFor(t, 30*time.Second, "the desk to answer", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == http.StatusOK
-	})
+	awaitDesk(t, base)
 	waitFor(t, 60*time.Second, "the meter's reminder and the pump room's emergency", func() bool {
 		return len(queryTickets(t, cfg, "kind=top_up")) > 0 && len(queryTickets(t, cfg, "kind=emergency")) > 0
 	})
