@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -147,6 +148,28 @@ func awaitDesk(t *testing.T, base string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+}
+
+// eventStreams is the desk's gauge of connected consoles (/metrics).
+func eventStreams(t *testing.T, base string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "estate_desk_event_streams "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("estate_desk_event_streams %q: %v", v, err)
+			}
+			return int(n)
+		}
+	}
+	t.Fatalf("no estate_desk_event_streams in the desk's /metrics")
+	return 0
 }
 
 func login(t *testing.T, ctx context.Context, base, name string) {
@@ -305,6 +328,24 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitFor(t, 30*time.Second, "the water meter's reminder", func() bool { return len(listTickets(t, cfg, "water-1-1-102")) > 0 })
 
 	b := browser(t)
+
+	// Every page load opens the event stream; a console reloaded again and
+	// again, or signed out and in, must let go of the old one, or the
+	// browser's six connections to the desk run out and pages stall.
+	t.Run("reloads and sign-ins in one tab hold one event stream", func(t *testing.T) {
+		before := eventStreams(t, base)
+		c := tab(t, b)
+		login(t, c, base, "control")
+		waitFor(t, 20*time.Second, "the tab's event stream", func() bool { return eventStreams(t, base) == before+1 })
+		for i := 0; i < 8; i++ {
+			wait(t, c, 20*time.Second, fmt.Sprintf("reload %d", i+1), chromedp.Reload(), chromedp.WaitVisible("header nav", chromedp.ByQuery))
+		}
+		for i := 0; i < 3; i++ {
+			wait(t, c, 15*time.Second, "sign out", chromedp.Click("#logout", chromedp.ByID), chromedp.WaitVisible("#name", chromedp.ByID))
+			login(t, c, base, "control")
+		}
+		waitFor(t, 30*time.Second, "one stream after 8 reloads and 3 sign-ins", func() bool { return eventStreams(t, base) == before+1 })
+	})
 
 	t.Run("each role sees only its pages", func(t *testing.T) {
 		want := map[string][]string{

@@ -26,6 +26,11 @@ export class EventStream {
   private stopped = true;
   private backoffMs = 1000;
   private wake: (() => void) | null = null;
+  // generation counts start()s: a loop whose generation is no longer current
+  // ends, so a stop() and start() in quick succession (logout and login in
+  // one tab) never leaves two streams holding two of the browser's six
+  // connections to the desk.
+  private generation = 0;
   live = false;
 
   constructor() {
@@ -52,12 +57,14 @@ export class EventStream {
     if (!this.stopped) return;
     this.stopped = false;
     this.lastId = "";
-    void this.loop();
+    void this.loop(++this.generation);
   }
 
   stop() {
     this.stopped = true;
+    this.generation++;
     this.abort?.abort();
+    this.wake?.();
     this.setLive(false);
   }
 
@@ -67,14 +74,15 @@ export class EventStream {
     this.statusListeners.forEach((fn) => fn(live));
   }
 
-  private async loop() {
-    while (!this.stopped) {
+  private async loop(generation: number) {
+    const current = () => !this.stopped && generation === this.generation;
+    while (current()) {
       try {
         await this.readOnce();
       } catch {
         /* dropped: reconnect below */
       }
-      if (this.stopped) return;
+      if (!current()) return;
       this.setLive(false);
       await new Promise<void>((r) => {
         const timer = setTimeout(r, this.backoffMs);
