@@ -101,8 +101,14 @@ func TestEquipmentConsole(t *testing.T) {
 	}
 	screenshot(t, tb, "equipment-plans-en-390")
 	wait(t, tb, 10*time.Second, "desktop", chromedp.EmulateViewport(1366, 768), chromedp.Navigate(base+"/#/equipment?tab=report"))
-	if _, ok := textWhen(t, tb, 30*time.Second, "#eq-by-month", "100%"); !ok {
-		t.Error("the report's completion rate")
+	// The generator's contractor did its one order on time. (Other plans of
+	// the demo, such as the lifts' every 15 days, fall due in some weeks and
+	// not others, so the month's rate depends on the date.)
+	var row string
+	if err := chromedp.Run(tb, chromedp.Poll(`(() => {
+		const tr = [...document.querySelectorAll("#eq-by-contractor tr")].find(r => r.textContent.includes("沪电机电维保"));
+		return tr && tr.textContent.includes("100%") ? tr.innerText : false; })()`, &row, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Errorf("the report's completion rate of the generator's contractor: %v", err)
 	}
 	screenshot(t, tb, "equipment-report-en-1366")
 }

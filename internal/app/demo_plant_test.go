@@ -121,7 +121,8 @@ func TestDemoGeneratorDrivesUsagePlan(t *testing.T) {
 		Orders []maintenance.Order `json:"orders"`
 	}
 	waitFor(t, 150*time.Second, "the generator's usage order", func() bool {
-		return get("/maintenance/"+site+"/orders?plan=gen-1-weekly", &orders) == 200 && len(orders.Orders) > 0
+		return get("/maintenance/"+site+"/orders?plan=gen-1-weekly", &orders) == 200 && len(orders.Orders) > 0 &&
+			orders.Orders[0].Ticket != 0 // the order is saved before its ticket is opened
 	})
 	o := orders.Orders[0]
 	if o.Trigger != maintenance.TriggerUsage || o.Usage < 0.005 || o.Equipment != "gen-1" {
