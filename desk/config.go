@@ -125,6 +125,11 @@ func Validate(c *config.Config) []config.Problem {
 		if s.Team != "" && !slices.Contains(ticket.Teams, s.Team) {
 			add(p+".team", "%q is not a team; use one of %s", s.Team, strings.Join(ticket.Teams, ", "))
 		}
+		for field, id := range map[string]string{"wecom_user": s.WeComUser, "dingtalk_user": s.DingTalkUser} {
+			if id != "" && !mentionID.MatchString(id) {
+				add(p+"."+field, "%q is not a robot user id (letters, digits, '_', '.', '+', '-', up to 64)", id)
+			}
+		}
 		if !bcryptHash.MatchString(s.PasswordHash) {
 			add(p+".password_hash", "must be a bcrypt hash such as $2a$10$… (make one with: estate hash-password)")
 		} else if cost, err := bcrypt.Cost([]byte(s.PasswordHash)); err != nil || cost < deskconfig.MinBcryptCost {
@@ -204,6 +209,9 @@ func Validate(c *config.Config) []config.Problem {
 		}
 		if ch.Language != "" && !slices.Contains(Languages, ch.Language) {
 			add(p+".language", "%q is not a channel language; use one of %s", ch.Language, strings.Join(Languages, ", "))
+		}
+		if ch.MentionOnDuty && ch.Type == "webhook" {
+			add(p+".mention_on_duty", "a webhook has no mentions (wecom and dingtalk robots have)")
 		}
 		if (len(ch.MentionUsers) > 0 || len(ch.MentionMobiles) > 0) && ch.Type == "webhook" {
 			add(p+".mention_users", "a webhook has no mentions (wecom and dingtalk robots have)")

@@ -176,7 +176,8 @@ func New(cfg deskconfig.Config, st Store, log *slog.Logger, opts ...Option) *Ser
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, store: st, cfg: cfg, log: log, now: time.Now, hub: newHub(),
-		client: &http.Client{Timeout: 10 * time.Second}, senders: map[string]deskconfig.Channel{}, mentions: channelMentions{}}
+		client: &http.Client{Timeout: 10 * time.Second}, senders: map[string]deskconfig.Channel{}}
+	s.mentions = rosterMentions{s}
 	for _, o := range opts {
 		o(s)
 	}

@@ -18,8 +18,11 @@ import (
 func SendTestNotification(ctx context.Context, cfg *config.Config, name string, client *http.Client) (ChannelAnswer, error) {
 	d := cfg.Desk
 	var found bool
-	s := &Server{cfg: d, now: time.Now, client: client, mentions: channelMentions{},
+	s := &Server{cfg: d, now: time.Now, client: client,
 		siteNames: map[string]string{cfg.Site.ID: cfg.Site.Name}, location: StorePolicy(cfg).Location}
+	// The sample mentions the channel's lists only: without the desk's
+	// database there is no shift to ask who is on duty.
+	s.mentions = rosterMentions{s}
 	for _, ch := range d.Channels {
 		if ch.Name != name {
 			continue

@@ -27,22 +27,14 @@ type Mentions struct {
 	Mobiles []string
 }
 
-// MentionSource says whom a channel's message about a ticket mentions. The
-// configured lists (channelMentions) are today's source; an on-duty roster
-// can take its place with WithMentions.
+// MentionSource says whom a channel's message about a ticket mentions: by
+// default rosterMentions (mentions.go), the channel's lists and, where the
+// channel asks, the people on duty; WithMentions replaces it.
 type MentionSource interface {
 	Mentions(ctx context.Context, ch deskconfig.Channel, t wire.Ticket) Mentions
 }
 
-// channelMentions mentions the people listed in the channel's configuration.
-type channelMentions struct{}
-
-func (channelMentions) Mentions(_ context.Context, ch deskconfig.Channel, _ wire.Ticket) Mentions {
-	return Mentions{UserIDs: ch.MentionUsers, Mobiles: ch.MentionMobiles}
-}
-
-// WithMentions replaces the source of @mentions (default: each channel's
-// mention_users and mention_mobiles).
+// WithMentions replaces the source of @mentions (default: rosterMentions).
 func WithMentions(m MentionSource) Option { return func(s *Server) { s.mentions = m } }
 
 // mentionID is what a mention may look like: ids and numbers go into the
@@ -200,10 +192,8 @@ func (s *Server) assigneeWords(lang string, t wire.Ticket) string {
 	var out []string
 	if t.Assignee != "" {
 		name := t.Assignee
-		for _, st := range s.cfg.Staff {
-			if st.Name == t.Assignee && st.DisplayName != "" {
-				name = st.DisplayName
-			}
+		if st, ok := s.staffByName(t.Assignee); ok && st.DisplayName != "" {
+			name = st.DisplayName
 		}
 		out = append(out, mdText(name))
 	}

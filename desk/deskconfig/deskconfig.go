@@ -123,6 +123,11 @@ type Staff struct {
 	Role        string `yaml:"role"`
 	Team        string `yaml:"team"` // engineering, security, customer_service, management
 	Phone       string `yaml:"phone"`
+	// WeComUser and DingTalkUser are the person's user ids in the group
+	// robots' organisations, by which a channel with mention_on_duty
+	// @mentions the people on duty (DingTalk also by Phone).
+	WeComUser    string `yaml:"wecom_user"`
+	DingTalkUser string `yaml:"dingtalk_user"`
 	// PasswordHash is a bcrypt hash ($2a$/$2b$/$2y$…); the password itself is never configured.
 	PasswordHash string `yaml:"password_hash"`
 	// Site restricts the person to one site; empty: every site.
@@ -215,6 +220,11 @@ type Channel struct {
 	// WeCom's markdown messages mention by user id).
 	MentionUsers   []string `yaml:"mention_users"`
 	MentionMobiles []string `yaml:"mention_mobiles"`
+	// MentionOnDuty also @mentions the people on duty when the message is
+	// sent (desk.shifts rosters): of the ticket's team, else of the
+	// department its kind belongs to, and the control room for an
+	// emergency; by their wecom_user, dingtalk_user or phone (desk.staff).
+	MentionOnDuty bool `yaml:"mention_on_duty"`
 }
 
 // MinBcryptCost is the lowest bcrypt cost accepted for a staff password hash:
