@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -110,6 +111,36 @@ func TestPlannedOutageRequests(t *testing.T) {
 	if a := heartbeatAnswer(t, d, ""); len(a.Windows) != 0 {
 		t.Fatalf("a cancelled outage's window still handed: %+v", a)
 	}
+	// The consoles of the site hear each step on the event stream.
+	if got := objectEvents(t, d, "site-a", "outage.", o.ID); got != "outage.requested:eng outage.approved:boss outage.cancelled:boss" {
+		t.Errorf("outage events: %s", got)
+	}
+	if got := objectEvents(t, d, "site-b", "outage.", o.ID); got != "" {
+		t.Errorf("another site's stream has site-a's outage: %s", got)
+	}
+}
+
+// objectEvents are the events of a site about one object, as type:actor.
+func objectEvents(t *testing.T, d *testDesk, site, prefix string, id int64) string {
+	t.Helper()
+	evs, err := d.st.Events(t.Context(), 0, site, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		if !strings.HasPrefix(e.Type, prefix) {
+			continue
+		}
+		var oe store.ObjectEvent
+		if err := json.Unmarshal(e.Data, &oe); err != nil {
+			t.Fatalf("event %s: %v", e.Type, err)
+		}
+		if oe.ID == id && e.Site == site {
+			out = append(out, e.Type+":"+oe.By)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // The manager who requests an outage does not approve it too.
@@ -189,6 +220,9 @@ func TestCommandLifecycle(t *testing.T) {
 	}
 	if code, _ := d.call(t, "POST", path+"/approve", boss, ""); code != 409 {
 		t.Errorf("approved after its result: %d", code)
+	}
+	if got := objectEvents(t, d, "site-a", "command.", c.ID); got != "command.requested:eng command.approved:boss command.delivered:gateway:gw-1 command.refused:gateway:gw-1" {
+		t.Errorf("command events: %s", got)
 	}
 	// A relay close without a top-up waits for a manager; after the
 	// meter's top-up reminder closed, the site's rule approves it.

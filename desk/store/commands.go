@@ -68,10 +68,15 @@ func scanCommand(row interface{ Scan(...any) error }) (DeviceCommand, error) {
 	return c, nil
 }
 
-func (s *Store) commandAudit(ctx context.Context, tx *sql.Tx, id int64, at time.Time, actor, step, note string) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO command_audit (command_id, at, actor, step, note) VALUES (?, ?, ?, ?, ?)`),
-		id, nanos(at), actor, step, note)
-	return err
+// commandAudit records a step of a command, and its event for the
+// consoles of the site (command.requested, .approved, .rejected, .delivered,
+// .done, .refused, .timed_out…), in the step's transaction.
+func (s *Store) commandAudit(ctx context.Context, tx *sql.Tx, site string, id int64, at time.Time, actor, step, note string) error {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO command_audit (command_id, at, actor, step, note) VALUES (?, ?, ?, ?, ?)`),
+		id, nanos(at), actor, step, note); err != nil {
+		return err
+	}
+	return s.objectEvent(tx, at, "command."+step, site, ObjectEvent{ID: id, Step: step, By: actor})
 }
 
 // CreateCommand records a requested command with its audit entry; approver,
@@ -83,7 +88,7 @@ func (s *Store) CreateCommand(ctx context.Context, c DeviceCommand, approver, ru
 			CommandRequested, c.RequestedBy, nanos(c.RequestedAt)).Scan(&c.ID); err != nil {
 			return err
 		}
-		if err := s.commandAudit(ctx, tx, c.ID, c.RequestedAt, c.RequestedBy, "requested", c.Reason); err != nil {
+		if err := s.commandAudit(ctx, tx, c.Site, c.ID, c.RequestedAt, c.RequestedBy, "requested", c.Reason); err != nil {
 			return err
 		}
 		if approver == "" {
@@ -166,7 +171,7 @@ func (s *Store) approveTx(ctx context.Context, tx *sql.Tx, site string, id int64
 		CommandApproved, by, nanos(now)); err != nil {
 		return err
 	}
-	return s.commandAudit(ctx, tx, id, now, by, "approved", note)
+	return s.commandAudit(ctx, tx, site, id, now, by, "approved", note)
 }
 
 // moveCommand updates a command in status from; ErrNotFound or ErrConflict
@@ -208,7 +213,7 @@ func (s *Store) RejectCommand(ctx context.Context, site string, id int64, by, no
 		if err := s.moveCommand(ctx, tx, site, id, CommandRequested, `status = ?`, CommandRejected); err != nil {
 			return err
 		}
-		return s.commandAudit(ctx, tx, id, now, by, "rejected", note)
+		return s.commandAudit(ctx, tx, site, id, now, by, "rejected", note)
 	})
 	if err != nil {
 		return DeviceCommand{}, fmt.Errorf("reject command %d: %w", id, err)
@@ -258,7 +263,7 @@ func (s *Store) DeliverCommands(ctx context.Context, site, gateway string, now t
 			if err := s.moveCommand(ctx, tx, site, id, CommandApproved, `status = ?, delivered_at = ?`, CommandDelivered, nanos(now)); err != nil {
 				return err
 			}
-			if err := s.commandAudit(ctx, tx, id, now, "gateway:"+gateway, "delivered", ""); err != nil {
+			if err := s.commandAudit(ctx, tx, site, id, now, "gateway:"+gateway, "delivered", ""); err != nil {
 				return err
 			}
 		}
@@ -293,7 +298,7 @@ func (s *Store) RecordResults(ctx context.Context, site, gateway string, results
 				if !r.At.IsZero() {
 					note = fmt.Sprintf("at %s on the gateway; %s", r.At.UTC().Format(time.RFC3339), r.Detail)
 				}
-				if err := s.commandAudit(ctx, tx, r.ID, now, "gateway:"+gateway, r.Outcome, note); err != nil {
+				if err := s.commandAudit(ctx, tx, site, r.ID, now, "gateway:"+gateway, r.Outcome, note); err != nil {
 					return err
 				}
 			}

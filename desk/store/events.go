@@ -21,7 +21,7 @@ import (
 type Event struct {
 	ID       int64           `json:"id"`
 	At       time.Time       `json:"at"`
-	Type     string          `json:"type"` // ticket.created, ticket.updated, ticket.escalated, ticket.comment
+	Type     string          `json:"type"` // ticket.created, .updated, .escalated, .comment; outage.<step>; command.<step>
 	Site     string          `json:"site"`
 	TicketID int64           `json:"ticket_id,omitempty"`
 	Data     json.RawMessage `json:"data"`
@@ -37,6 +37,29 @@ func (s *Store) event(ctx context.Context, tx *sql.Tx, at time.Time, typ string,
 	// now: see there.
 	s.pendingMu.Lock()
 	s.pending[tx] = append(s.pending[tx], pendingEvent{at: nanos(at), typ: typ, site: t.Site, ticketID: t.ID, data: string(data)})
+	s.pendingMu.Unlock()
+	return nil
+}
+
+// ObjectEvent is the data of an event about a desk object other than a
+// ticket (outage.*, command.*): which, what happened and who did it; the
+// consoles read the object itself. It carries no resident's data, so the
+// event stream passes it to every role of the site as it is.
+type ObjectEvent struct {
+	ID   int64  `json:"id"`
+	Step string `json:"step"`
+	By   string `json:"by,omitempty"`
+}
+
+// objectEvent queues an event about an object of a site, written with the
+// transaction's other events when it commits (flushEvents).
+func (s *Store) objectEvent(tx *sql.Tx, at time.Time, typ, site string, data ObjectEvent) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", typ, err)
+	}
+	s.pendingMu.Lock()
+	s.pending[tx] = append(s.pending[tx], pendingEvent{at: nanos(at), typ: typ, site: site, data: string(b)})
 	s.pendingMu.Unlock()
 	return nil
 }

@@ -82,9 +82,14 @@ func (s *Store) CreateOutage(ctx context.Context, o Outage) (Outage, error) {
 	if err != nil {
 		return o, err
 	}
-	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO outages (site, feeder, buildings, starts_at, ends_at, reason, status, requested_by, requested_at)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO outages (site, feeder, buildings, starts_at, ends_at, reason, status, requested_by, requested_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`), o.Site, o.Feeder, string(b), nanos(o.Start), nanos(o.End), o.Reason,
-		OutageRequested, o.RequestedBy, nanos(o.RequestedAt)).Scan(&o.ID)
+			OutageRequested, o.RequestedBy, nanos(o.RequestedAt)).Scan(&o.ID); err != nil {
+			return err
+		}
+		return s.objectEvent(tx, o.RequestedAt, "outage."+OutageRequested, o.Site, ObjectEvent{ID: o.ID, Step: OutageRequested, By: o.RequestedBy})
+	})
 	if err != nil {
 		return o, fmt.Errorf("create outage: %w", err)
 	}
@@ -198,7 +203,7 @@ func (s *Store) decide(ctx context.Context, tx *sql.Tx, site string, id int64, f
 		}
 		return fmt.Errorf("%w: the outage is %s, not %s", ErrConflict, status, from)
 	}
-	return nil
+	return s.objectEvent(tx, now, "outage."+to, site, ObjectEvent{ID: id, Step: to, By: by})
 }
 
 // OutageWindowID is the id of an approved outage's window.

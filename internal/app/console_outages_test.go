@@ -76,6 +76,11 @@ func consoleOutages(t *testing.T, b context.Context, base string) {
 		t.Errorf("households told: %q", told)
 	}
 	screenshot(t, m, "outage-approved-zh")
+	// The engineer's page of the outage, left open, shows the approval
+	// without a reload (the desk's outage.approved event).
+	if status, ok := textWhen(t, e, 20*time.Second, "#out-status", "已批准"); !ok {
+		t.Errorf("the requester's open page shows %q after the approval", status)
+	}
 	clickUntil(t, m, 20*time.Second, "the notice", "#out-print-link", "#notice-sheets")
 	var sheets int
 	wait(t, m, 10*time.Second, "the notice sheets", chromedp.Evaluate(`document.querySelectorAll("#notice-sheets .notice-sheet").length`, &sheets))

@@ -4,7 +4,8 @@
 // next heartbeat; the outcome (done, refused by the device, timed out) and
 // every step of the audit are shown here.
 import { api, Device, Me } from "../api";
-import { clear, h } from "../dom";
+import { busy, clear, h } from "../dom";
+import { events } from "../events";
 import { errorText, person, when } from "../format";
 import { t } from "../i18n";
 import { Page } from "../page";
@@ -67,24 +68,44 @@ function requestForm(devs: (Device & { controls?: string[] })[], onDone: () => P
   return form;
 }
 
+// draw is the page: the list of commands, then the request form. The list
+// is redrawn by itself (listTable) when a command moves on, so what is being
+// typed into the form stays.
 async function draw(root: HTMLElement, me: Me) {
-  const [{ commands }, { devices }] = await Promise.all([
-    api<{ commands: Command[] }>("/commands"),
-    api<{ devices: (Device & { controls?: string[] })[] }>("/devices"),
-  ]);
+  const { devices } = await api<{ devices: (Device & { controls?: string[] })[] }>("/devices");
+  const box = h("div", { id: "cmd-list-box" });
+  await listTable(box, me);
+  clear(root,
+    h("div", { class: "page-head" }, h("h2", {}, t("cmd.title"))),
+    box,
+    ["admin", "manager", "engineer"].includes(me.role) ? requestForm(devices, () => listTable(box, me)) : null);
+  let running = false;
+  let again = false;
+  const run = async (): Promise<void> => {
+    if (running) { again = true; return; }
+    running = true;
+    try { await busy(box, () => listTable(box, me)); } catch { /* the next event retries */ } finally { running = false; }
+    if (again) { again = false; return run(); }
+  };
+  unsubscribe.push(events.on((e) => { if (e.type.startsWith("command.")) void run(); }));
+}
+
+let unsubscribe: (() => void)[] = [];
+
+async function listTable(root: HTMLElement, me: Me) {
+  const { commands } = await api<{ commands: Command[] }>("/commands");
   const details = await Promise.all(commands.slice(0, 50).map((c) => api<Command>(`/commands/${c.id}`)));
   const manager = ["admin", "manager"].includes(me.role);
   const msg = h("p", { class: "msg error", id: "cmd-decide-msg", role: "alert" });
   const decide = (c: Command, what: string) => async () => {
     try {
       await api<Command>(`/commands/${c.id}/${what}`, { method: "POST" });
-      await draw(root, me);
+      await listTable(root, me);
     } catch (e) {
       msg.textContent = t("cmd.bad", { msg: errorText(e) });
     }
   };
   clear(root,
-    h("div", { class: "page-head" }, h("h2", {}, t("cmd.title"))),
     msg,
     details.length === 0 ? h("p", { class: "empty" }, t("cmd.empty")) :
       h("table", { class: "grid", id: "cmd-list" },
@@ -99,8 +120,7 @@ async function draw(root: HTMLElement, me: Me) {
             h("li", {}, `${when(s.at, undefined, true)} ${t("cmd.step." + s.step)} · ${actor(s.actor)}${s.note ? " · " + s.note : ""}`)))),
           h("td", {}, manager && c.status === "requested" && c.requested_by !== me.name ? h("span", { class: "actions" },
             h("button", { type: "button", class: "cmd-approve", onclick: decide(c, "approve") }, t("cmd.approve")),
-            h("button", { type: "button", class: "ghost cmd-reject", onclick: decide(c, "reject") }, t("cmd.reject"))) : null))))),
-    ["admin", "manager", "engineer"].includes(me.role) ? requestForm(devices, () => draw(root, me)) : null);
+            h("button", { type: "button", class: "ghost cmd-reject", onclick: decide(c, "reject") }, t("cmd.reject"))) : null))))));
 }
 
 export const commandsPage: Page = {
@@ -108,6 +128,11 @@ export const commandsPage: Page = {
   nav: "nav.commands",
   roles: ["admin", "manager", "engineer", "control_room", "assistant"],
   async render(root) {
+    commandsPage.leave?.();
     await draw(root, await api<Me>("/me"));
+  },
+  leave() {
+    unsubscribe.forEach((u) => u());
+    unsubscribe = [];
   },
 };

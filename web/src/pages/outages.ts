@@ -4,7 +4,8 @@
 // prints the notice (#/outages/N/print): one sheet to post at each
 // building's entrance, with the households' list beneath.
 import { api, Gateway, Me } from "../api";
-import { clear, h } from "../dom";
+import { busy, clear, h } from "../dom";
+import { DeskEvent, events } from "../events";
 import { errorText, fromLocalInput, person, when } from "../format";
 import { t } from "../i18n";
 import { Page } from "../page";
@@ -60,13 +61,11 @@ function requestForm(me: Me, defaultSite: string): HTMLElement {
   return form;
 }
 
-async function list(root: HTMLElement, me: Me) {
+// The list of outages, redrawn by itself when one changes (below the
+// request form, which keeps what is being typed).
+async function listTable(box: HTMLElement) {
   const { outages } = await api<{ outages: Outage[] }>("/outages");
-  // An account of every site requests for the site of the gateways it sees first.
-  const site = me.site || (await api<{ gateways: Gateway[] | null }>("/gateways")).gateways?.[0]?.site || "";
-  const mayRequest = ["admin", "manager", "engineer"].includes(me.role);
-  clear(root,
-    h("div", { class: "page-head" }, h("h2", {}, t("out.title"))),
+  clear(box,
     outages.length === 0 ? h("p", { class: "empty" }, t("out.empty")) :
       h("table", { class: "grid", id: "out-list" },
         h("thead", {}, h("tr", {}, ...["out.no", "out.scope", "out.window", "out.reason", "out.status", "out.households"].map((k) => h("th", {}, t(k))))),
@@ -76,8 +75,36 @@ async function list(root: HTMLElement, me: Me) {
           h("td", {}, period(o)),
           h("td", {}, o.reason),
           h("td", {}, h("span", { class: `badge out-${o.status}` }, t("out.status." + o.status))),
-          h("td", { class: "num" }, o.households || "—"))))),
+          h("td", { class: "num" }, o.households || "—"))))));
+}
+
+async function list(root: HTMLElement, me: Me) {
+  // An account of every site requests for the site of the gateways it sees first.
+  const site = me.site || (await api<{ gateways: Gateway[] | null }>("/gateways")).gateways?.[0]?.site || "";
+  const mayRequest = ["admin", "manager", "engineer"].includes(me.role);
+  const box = h("div", { id: "out-list-box" });
+  await listTable(box);
+  clear(root,
+    h("div", { class: "page-head" }, h("h2", {}, t("out.title"))),
+    box,
     mayRequest ? requestForm(me, site) : null);
+  live(root, (e) => e.type.startsWith("outage."), () => listTable(box));
+}
+
+// live redraws part of the page when the desk says (the event stream) that
+// an outage it shows changed: another manager approved it, a colleague
+// requested one. Redraws run one at a time; the page's leave stops them.
+let unsubscribe: (() => void)[] = [];
+function live(root: HTMLElement, match: (e: DeskEvent) => boolean, redraw: () => Promise<void>) {
+  let running = false;
+  let again = false;
+  const run = async (): Promise<void> => {
+    if (running) { again = true; return; }
+    running = true;
+    try { await busy(root, redraw); } catch { /* the next event retries */ } finally { running = false; }
+    if (again) { again = false; return run(); }
+  };
+  unsubscribe.push(events.on((e) => { if (match(e)) void run(); }));
 }
 
 async function detail(root: HTMLElement, me: Me, id: string) {
@@ -124,6 +151,12 @@ async function detail(root: HTMLElement, me: Me, id: string) {
     households);
 }
 
+// detailLive keeps an outage's page current: its status and households
+// told change when a manager elsewhere decides.
+function detailLive(root: HTMLElement, me: Me, id: string) {
+  live(root, (e) => e.type.startsWith("outage.") && String((e.data as { id?: number })?.id) === id, () => detail(root, me, id));
+}
+
 // printNotice is the notice to post at each building's entrance (one sheet
 // per building, in Chinese with the English beneath), with its households.
 async function printNotice(root: HTMLElement, id: string) {
@@ -156,10 +189,19 @@ export const outagesPage: Page = {
   nav: "nav.outages",
   roles: ["admin", "manager", "engineer", "control_room", "assistant"],
   async render(root, params) {
+    outagesPage.leave?.(); // from the list to an outage and back: one page object
     const me = await api<Me>("/me");
     const id = params.get("id");
     if (id && params.get("print")) return printNotice(root, id);
-    if (id) return detail(root, me, id);
+    if (id) {
+      await detail(root, me, id);
+      detailLive(root, me, id);
+      return;
+    }
     return list(root, me);
+  },
+  leave() {
+    unsubscribe.forEach((u) => u());
+    unsubscribe = [];
   },
 };
