@@ -313,12 +313,41 @@ func consoleForcedDoor(t *testing.T, b context.Context, base string) {
 		t.Errorf("forced door row: %q", text)
 	}
 	screenshot(t, c, "control-room-door-zh")
-	clickUntil(t, c, 20*time.Second, "acknowledge the forced door", row+" button.ack", row+".acked")
-	if a, _ := find(); a.AcknowledgedBy != "control" {
-		t.Errorf("the acknowledgement is not recorded in the desk: %+v", a)
+	// Acknowledged while the door is still forced, the row stays and says
+	// who; once the door has closed again (on a loaded machine it may have
+	// by now), an acknowledged episode leaves the list (desk
+	// TestAcknowledgeTicketlessAlarm). Either way the click is recorded.
+	var outcome string
+	deadline = time.Now().Add(20 * time.Second)
+	for outcome == "" || outcome == "waiting" {
+		if time.Now().After(deadline) {
+			t.Fatalf("acknowledge the forced door: the row is neither acknowledged nor gone within 20 s")
+		}
+		wait(t, c, 5*time.Second, "acknowledge the forced door", chromedp.Evaluate(fmt.Sprintf(`(() => {
+			const r = document.querySelector(%q);
+			if (!r) return document.querySelector("#incidents") ? "gone" : "waiting";
+			if (r.classList.contains("acked")) return "acked";
+			const b = r.querySelector("button.ack");
+			if (b && !b.closest('[aria-busy="true"]')) b.click();
+			return "waiting"; })()`, row), &outcome))
+		if outcome == "waiting" {
+			time.Sleep(250 * time.Millisecond) // between a click and the next look
+		}
 	}
-	if status, ok := textWhen(t, c, 10*time.Second, row+" .status", "中控值班 已确认"); !ok {
-		t.Errorf("acknowledged row: %q", status)
+	if outcome == "acked" {
+		if a, _ := find(); a.AcknowledgedBy != "control" {
+			t.Errorf("the acknowledgement is not recorded in the desk: %+v", a)
+		}
+		if status, ok := textWhen(t, c, 10*time.Second, row+" .status", "中控值班 已确认"); !ok {
+			t.Errorf("acknowledged row: %q", status)
+		}
+	} else {
+		if a, ok := find(); ok {
+			t.Errorf("the row left the control room but the desk still lists the alarm: %+v", a)
+		}
+		// Acknowledged: a second acknowledgement finds nothing waiting.
+		postJSON(t, base, "/api/v1/alarms/ack", fmt.Sprintf(`{"key":%q}`, key), http.StatusNotFound)
+		t.Logf("the forced door had closed again before the acknowledgement: its row left the list")
 	}
 
 	// Enough open incidents to fill the screen; one emergency selected.
