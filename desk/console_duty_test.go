@@ -127,6 +127,9 @@ func TestDutyConsoleHandover(t *testing.T) {
 	// English, then a phone.
 	run(t, day, "back to duty", chromedp.Navigate(srv.URL+"/#/duty"), chromedp.WaitVisible("#on-duty", chromedp.ByID))
 	clickFor(t, day, "English", "#lang", `document.querySelector("#duty-shift")?.textContent.includes("Shift now")`)
+	if s := textOf(t, day, "#duty-shift"); !strings.Contains(s, "Day shift") || strings.Contains(s, "早班") {
+		t.Errorf("the shift in English: %s", s)
+	}
 	screenshot(t, day, "duty-en")
 	run(t, day, "a 390 px phone", chromedp.EmulateViewport(390, 844))
 	var scroll struct{ Scroll, Client int }

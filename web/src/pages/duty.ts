@@ -6,7 +6,7 @@
 import { api, APIError, Me } from "../api";
 import { clear, h, location } from "../dom";
 import { errorText, fromLocalInput, person, when } from "../format";
-import { t } from "../i18n";
+import { currentLang, t } from "../i18n";
 import "./duty.css";
 import { Page } from "../page";
 
@@ -52,8 +52,16 @@ function refusal(e: unknown): string {
   return errorText(e);
 }
 
+// defaultLabels are the desk's default shift names (desk/shift.DefaultPlan):
+// in English they read as such; a site's own labels are shown as written.
+const defaultLabels: Record<string, string> = { night: "夜班", day: "早班", evening: "中班" };
+
+export function shiftLabel(i: { shift: string; label: string }): string {
+  return currentLang() !== "zh-CN" && defaultLabels[i.shift] === i.label ? t("duty.shift." + i.shift) : i.label;
+}
+
 function shiftText(i: Instance, zone: string): string {
-  return `${i.label} ${when(i.start, zone)}–${when(i.end, zone).slice(-5)}`;
+  return `${shiftLabel(i)} ${when(i.start, zone)}–${when(i.end, zone).slice(-5)}`;
 }
 
 function dayOf(iso: string, zone: string): string {
