@@ -180,7 +180,8 @@ func (s *Server) listEquipment(c echo.Context) error {
 }
 
 // getEquipment is GET /equipment/{site}/{id}: an entry with its history:
-// tickets, maintenance orders and (from InfluxDB) alarms.
+// tickets, maintenance orders, the rounds' visits of the checkpoints that
+// check it (90 days) and (from InfluxDB) alarms.
 func (s *Server) getEquipment(c echo.Context) error {
 	pl, err := s.plantOrError()
 	if err != nil {
@@ -216,6 +217,14 @@ func (s *Server) getEquipment(c echo.Context) error {
 		return err
 	}
 	out := map[string]any{"equipment": it, "tickets": orEmptyT(tickets), "maintenance": orders}
+	// The rounds' visits of the checkpoints that check it, and what they found.
+	if s.rounds != nil {
+		rs, err := s.rounds.EquipmentHistory(ctx, site, it.ID, s.now().AddDate(0, 0, -90), 200)
+		if err != nil {
+			return err
+		}
+		out["rounds"] = rs
+	}
 	if s.history != nil && it.Device != "" {
 		alarms, err := s.history.Alarms(ctx, site, it.Device, 90)
 		if err != nil {

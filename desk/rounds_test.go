@@ -3,6 +3,7 @@ package desk
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func testRoutes() []deskconfig.Route {
 		ID: "dist", Site: "site-a", Name: "配电房日常巡检", Building: "1",
 		Schedule: deskconfig.RouteSchedule{EveryDays: 1, Start: "08:30", StartWithin: time.Hour, FinishWithin: 3 * time.Hour},
 		Checkpoints: []deskconfig.Checkpoint{
-			{Code: "DR-1", Name: "1号配电房", Floor: "B1", Items: []deskconfig.CheckItem{
+			{Code: "DR-1", Name: "1号配电房", Floor: "B1", Equipment: []string{"tx-1"}, Items: []deskconfig.CheckItem{
 				{ID: "temp", Label: "变压器温度", Type: rounds.TypeReading, Unit: "°C", Min: ptr(0), Max: ptr(85)},
 				{ID: "smell", Label: "无异味", Type: rounds.TypeCheck}}},
 			{Code: "DR-2", Name: "2号配电房", Items: []deskconfig.CheckItem{
@@ -156,6 +157,17 @@ func TestRoundWalkedWithAnomalyTicket(t *testing.T) {
 	if got.Checkpoints[0].Visited.Method != rounds.MethodQR || got.Checkpoints[1].Visited.Method != rounds.MethodManual ||
 		got.Checkpoints[0].Items[0].Result.TicketID != res.Result.TicketID || got.SiteTimezone != "Asia/Shanghai" {
 		t.Errorf("record: %s", body)
+	}
+	// The transformer checked at DR-1 has the visit in its history, with the
+	// failed reading and its ticket; DR-2 checks nothing of the register.
+	if code, out := d.call(t, "PUT", "/api/v1/equipment/site-a/tx-1", adminToken, `{"name":"1号变压器","serial":"TB-1"}`); code != 200 && code != 201 {
+		t.Fatalf("register tx-1: %d %s", code, out)
+	}
+	_, out := d.call(t, "GET", "/api/v1/equipment/site-a/tx-1", eng, "")
+	hist := decodeInto[struct{ Rounds []rounds.CheckpointRecord }](t, out).Rounds
+	if len(hist) != 1 || hist[0].Checkpoint != "DR-1" || hist[0].Route != "dist" || hist[0].Failed != 1 || hist[0].By != "eng" ||
+		len(hist[0].Results) != 2 || !slices.ContainsFunc(hist[0].Results, func(r rounds.Result) bool { return r.TicketID == res.Result.TicketID }) {
+		t.Errorf("tx-1's rounds: %s", out)
 	}
 	// The assistant does not walk rounds.
 	if code, _ := d.call(t, "GET", "/api/v1/rounds", assistantToken, ""); code != 403 {

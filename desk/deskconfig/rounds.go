@@ -50,9 +50,12 @@ type Checkpoint struct {
 	Name   string `yaml:"name" json:"name"`
 	NameEN string `yaml:"name_en" json:"name_en,omitempty"`
 	// Floor and Unit locate it for the ticket a failed item opens.
-	Floor string      `yaml:"floor" json:"floor,omitempty"`
-	Unit  string      `yaml:"unit" json:"unit,omitempty"`
-	Items []CheckItem `yaml:"items" json:"items"`
+	Floor string `yaml:"floor" json:"floor,omitempty"`
+	Unit  string `yaml:"unit" json:"unit,omitempty"`
+	// Equipment are the register ids (设备台账) of the plant checked here:
+	// each entry's history lists the rounds' visits and results here.
+	Equipment []string    `yaml:"equipment" json:"equipment,omitempty"`
+	Items     []CheckItem `yaml:"items" json:"items"`
 }
 
 // CheckItem is one line of a checkpoint's checklist.

@@ -678,3 +678,89 @@ func (s *Service) Finish(ctx context.Context, id int64, by string, allowed func(
 	}
 	return s.Get(ctx, id, allowed)
 }
+
+// CheckpointRecord is a visit of a checkpoint, with what its round's
+// answers found there: an entry of the history of the equipment checked
+// at that checkpoint (the register's page).
+type CheckpointRecord struct {
+	RoundID    int64     `json:"round_id,omitempty"`
+	Route      string    `json:"route,omitempty"`
+	RouteName  string    `json:"route_name,omitempty"`
+	RouteEN    string    `json:"route_name_en,omitempty"`
+	Checkpoint string    `json:"checkpoint"`
+	Name       string    `json:"name"`
+	NameEN     string    `json:"name_en,omitempty"`
+	At         time.Time `json:"at"`
+	By         string    `json:"by"`
+	Method     string    `json:"method"`
+	Results    []Result  `json:"results"`
+	Failed     int       `json:"failed"`
+}
+
+// checkpointsOf are the site's checkpoints (code → its route and
+// checkpoint) that check the equipment.
+func (s *Service) checkpointsOf(site, equipment string) map[string]struct {
+	route deskconfig.Route
+	cp    deskconfig.Checkpoint
+} {
+	out := map[string]struct {
+		route deskconfig.Route
+		cp    deskconfig.Checkpoint
+	}{}
+	for _, r := range s.routes {
+		if r.Site != site {
+			continue
+		}
+		for _, cp := range r.Checkpoints {
+			if slices.Contains(cp.Equipment, equipment) {
+				out[cp.Code] = struct {
+					route deskconfig.Route
+					cp    deskconfig.Checkpoint
+				}{r, cp}
+			}
+		}
+	}
+	return out
+}
+
+// EquipmentHistory is what the rounds found at the checkpoints that check
+// a register entry since a time, newest first, at most limit visits.
+func (s *Service) EquipmentHistory(ctx context.Context, site, equipment string, since time.Time, limit int) ([]CheckpointRecord, error) {
+	cps := s.checkpointsOf(site, equipment)
+	codes := make([]string, 0, len(cps))
+	for c := range cps {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	visits, err := s.store.visitsAt(ctx, site, codes, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("rounds at the checkpoints of %s: %w", equipment, err)
+	}
+	results := map[int64][]Result{}
+	out := []CheckpointRecord{}
+	for _, v := range visits {
+		c := cps[v.Checkpoint]
+		rec := CheckpointRecord{RoundID: v.RoundID, Checkpoint: v.Checkpoint, Name: c.cp.Name, NameEN: c.cp.NameEN,
+			At: v.At, By: v.By, Method: v.Method, Results: []Result{}}
+		if v.RoundID != 0 {
+			rs, ok := results[v.RoundID]
+			if !ok {
+				if rs, err = s.store.results(ctx, v.RoundID); err != nil {
+					return nil, fmt.Errorf("results of round %d: %w", v.RoundID, err)
+				}
+				results[v.RoundID] = rs
+			}
+			rec.Route, rec.RouteName, rec.RouteEN = c.route.ID, c.route.Name, c.route.NameEN
+			for _, r := range rs {
+				if r.Checkpoint == v.Checkpoint {
+					rec.Results = append(rec.Results, r)
+					if r.Outcome == Fail {
+						rec.Failed++
+					}
+				}
+			}
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}

@@ -83,6 +83,8 @@ desk:
 		{`    - {id: r, site: s, name: n, checkpoints: [{code: A, name: a, items: [{id: i, label: l, type: check, unit: V}]}]}`, "for items of type reading, not check"},
 		{"    - {id: r, site: s, name: n, checkpoints: [{code: A, name: a, items: [{id: i, label: l, type: check}]}]}\n    - {id: q, site: s, name: m, checkpoints: [{code: A, name: b, items: [{id: i, label: l, type: check}]}]}", `checkpoint "A" is already desk.rounds[0].checkpoints[0]`},
 		{`    - {id: r, site: s, name: n, checkpoints: []}`, "at least one checkpoint"},
+		{`    - {id: r, site: s, name: n, checkpoints: [{code: A, name: a, equipment: [tx-1, "1号 变压器"], items: [{id: i, label: l, type: check}]}]}`, `desk.rounds[0].checkpoints[0].equipment[1]: "1号 变压器" is not a register id`},
+		{`    - {id: r, site: s, name: n, checkpoints: [{code: A, name: a, equipment: [tx-1, lv-1], items: [{id: i, label: l, type: check}]}]}`, ""},
 	} {
 		path := filepath.Join(t.TempDir(), "site.yaml")
 		if err := os.WriteFile(path, []byte(base+tc.route+"\n"), 0o600); err != nil {

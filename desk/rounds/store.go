@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/estatehq/estate/desk/deskconfig"
@@ -284,4 +285,34 @@ func (s *Store) openRoundWith(ctx context.Context, site, checkpoint, day string,
 		return Round{}, err
 	}
 	return Round{}, ErrNotFound
+}
+
+// visitsAt are the visits of a site's checkpoints since a time, newest first.
+func (s *Store) visitsAt(ctx context.Context, site string, checkpoints []string, since time.Time, limit int) ([]Visit, error) {
+	if len(checkpoints) == 0 {
+		return nil, nil
+	}
+	args := []any{site}
+	for _, c := range checkpoints {
+		args = append(args, c)
+	}
+	args = append(args, since.UnixNano(), limit)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, site, round_id, checkpoint, at, by_name, method, reader FROM round_visits
+		WHERE site = ? AND checkpoint IN (?`+strings.Repeat(", ?", len(checkpoints)-1)+`) AND at >= ? ORDER BY at DESC, id DESC LIMIT ?`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Visit
+	for rows.Next() {
+		var v Visit
+		var round sql.NullInt64
+		var at int64
+		if err := rows.Scan(&v.ID, &v.Site, &round, &v.Checkpoint, &at, &v.By, &v.Method, &v.Reader); err != nil {
+			return nil, err
+		}
+		v.RoundID, v.At = round.Int64, time.Unix(0, at)
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

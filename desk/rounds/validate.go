@@ -68,6 +68,11 @@ func Validate(c *config.Config, routes []deskconfig.Route, sites []string) []con
 			} else {
 				codes[r.Site+"/"+cp.Code] = cpp
 			}
+			for k, eq := range cp.Equipment {
+				if !idPattern.MatchString(eq) {
+					add(fmt.Sprintf("%s.equipment[%d]", cpp, k), "%q is not a register id: letters, digits, '.', '_', '-', at most 64", eq)
+				}
+			}
 			if strings.TrimSpace(cp.Name) == "" {
 				add(cpp+".name", "required")
 			}

@@ -6,7 +6,7 @@
 // register | plans | orders | report.
 import { api, download, Me, token } from "../api";
 import { busy, clear, h } from "../dom";
-import { when } from "../format";
+import { person, when } from "../format";
 import { currentLang, t } from "../i18n";
 import { Page } from "../page";
 
@@ -92,18 +92,29 @@ async function register(root: HTMLElement, site: string, entries: Entry[], me: M
   clear(root, ...parts);
 }
 
+// RoundRecord is a round's visit of a checkpoint that checks the entry.
+interface RoundRecord {
+  round_id?: number; route_name?: string; route_name_en?: string; checkpoint: string; name: string; name_en?: string;
+  at: string; by: string; failed: number; results: { item: string; outcome: string; ticket_id?: number }[];
+}
+
 async function showHistory(box: HTMLElement, e: Entry) {
   if (!e.registered) {
     clear(box, h("p", { class: "msg" }, `${e.id}: ${t("eq.unregistered")}`));
     return;
   }
-  const d = await busy(box, () => api<{ tickets: any[]; maintenance: Order[]; alarms?: any[] }>(`/equipment/${enc(e.site)}/${enc(e.id)}`));
+  const d = await busy(box, () => api<{ tickets: any[]; maintenance: Order[]; alarms?: any[]; rounds?: RoundRecord[] }>(`/equipment/${enc(e.site)}/${enc(e.id)}`));
+  const en = currentLang() === "en";
   const list = (items: HTMLElement[]) => (items.length ? h("ul", {}, ...items) : h("p", { class: "muted" }, t("eq.none")));
   clear(box, h("div", { class: "card", id: "eq-history-card" },
     h("h3", {}, t("eq.history", { name: `${e.id} ${e.name}` })),
     h("p", { class: "muted" }, [e.make, e.model, e.serial, e.supplier, e.contractor].filter(Boolean).join(" · ")),
     h("div", { class: "wide" }, h("h4", {}, t("eq.tickets")), list(d.tickets.map((tk) => h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id}`), ` ${when(tk.created_at)} ${tk.title} (${t("status." + tk.status)})`)))),
     h("div", { class: "wide" }, h("h4", {}, t("eq.maintenance")), list(d.maintenance.map((o) => h("li", {}, `${when(o.due)} ${o.plan_name || o.plan} · ${t(o.status === "done" ? "eq.order.done" : o.overdue ? "eq.order.overdue" : "eq.order.open")}`)))),
+    h("div", { class: "wide", id: "eq-history-rounds" }, h("h4", {}, t("eq.rounds")), list((d.rounds || []).map((r) => h("li", { class: r.failed ? "red" : "" },
+      `${when(r.at)} ${(en && r.route_name_en) || r.route_name || ""} · ${r.checkpoint} ${(en && r.name_en) || r.name} · ${person(r.by)} · `,
+      r.failed ? t("eq.rounds.failed", { n: r.failed }) : r.results.length ? t("eq.rounds.ok") : t("eq.rounds.visited"),
+      ...r.results.filter((x) => x.ticket_id).map((x) => h("a", { href: `#/tickets/${x.ticket_id}`, class: "ticket-link" }, ` #${x.ticket_id}`)))))),
     h("div", { class: "wide" }, h("h4", {}, t("eq.alarms")), list((d.alarms || []).map((a: any) => h("li", {}, `${when(a.time || a.at)} ${a.rule || ""} ${a.state || ""}`))))));
 }
 
