@@ -19,6 +19,7 @@ import (
 
 	"github.com/estatehq/estate/desk/store"
 	"github.com/estatehq/estate/desk/ticket"
+	"github.com/estatehq/estate/devices/points"
 	"github.com/estatehq/estate/internal/wire"
 )
 
@@ -37,6 +38,9 @@ type TicketDetail struct {
 	Link string `json:"link,omitempty"`
 	// NeedsIncident: the ticket closes only with an approved incident report.
 	NeedsIncident bool `json:"needs_incident,omitempty"`
+	// ReadingPoint is how people call the point of the reading that raised
+	// it (剩余金额, 继电器 with 合闸/跳闸), for the ticket page.
+	ReadingPoint *points.Point `json:"reading_point,omitempty"`
 }
 
 func (s *Server) ticketDetail(p Principal, t wire.Ticket) TicketDetail {
@@ -47,6 +51,10 @@ func (s *Server) ticketDetail(p Principal, t wire.Ticket) TicketDetail {
 	}
 	d.SiteTimezone = loc.String()
 	d.NeedsIncident = ticket.NeedsIncidentReport(t)
+	if t.Reading != nil && t.Reading.Point != "" {
+		pt := points.Describe(t.Reading.Point, t.Reading.Unit)
+		d.ReadingPoint = &pt
+	}
 	for _, a := range ticket.AllowedActions(t.Kind, t.Status) {
 		// Acknowledging again changes nothing: not offered once acknowledged.
 		if a == ticket.Acknowledge && t.AcknowledgedAt != nil {

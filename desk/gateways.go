@@ -11,6 +11,7 @@ import (
 
 	"github.com/estatehq/estate/desk/history"
 	"github.com/estatehq/estate/desk/store"
+	"github.com/estatehq/estate/devices/points"
 	"github.com/estatehq/estate/internal/wire"
 )
 
@@ -187,6 +188,9 @@ func (s *Server) listDevices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	for i := range ds {
+		ds[i].Units = nil // the device's page has them (deviceLatest); a list of thousands does not need them
+	}
 	return c.JSON(http.StatusOK, map[string]any{"devices": ds})
 }
 
@@ -217,7 +221,13 @@ func (s *Server) deviceLatest(c echo.Context) error {
 	if err != nil {
 		return apiError(http.StatusBadGateway, "InfluxDB query failed", err.Error())
 	}
-	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "at": at, "values": values})
+	// How people see each point: 剩余金额 in 元, 继电器 合闸/跳闸 (devices/points).
+	described := make(map[string]points.Point, len(values))
+	for name := range values {
+		described[name] = points.Describe(name, d.Units[name])
+	}
+	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "site": d.Site, "family": d.Family, "model": d.Model,
+		"building": d.Building, "floor": d.Floor, "unit": d.Unit, "at": at, "values": values, "points": described})
 }
 
 func (s *Server) deviceHistory(c echo.Context) error {

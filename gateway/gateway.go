@@ -268,7 +268,8 @@ func (g *Gateway) Status() wire.GatewayStatus {
 	s.Windows = g.orders.Windows()
 	add := func(info *devices.Info) {
 		d := wire.Device{ID: info.ID, Family: info.Family, Model: info.Model, Building: info.Building,
-			Floor: info.Floor, Unit: info.Unit, State: string(health.Unknown), Controls: controls[info.ID]}
+			Floor: info.Floor, Unit: info.Unit, State: string(health.Unknown), Controls: controls[info.ID],
+			Units: info.Units} // filled when the driver was built, read-only since
 		if h, ok := g.health.Get(info.ID); ok {
 			d.State, d.LastSeen, d.ConsecutiveFailures = string(h.State), h.LastSeen, h.ConsecutiveFailures
 			d.Polls, d.Errors, d.LastError = h.Polls, h.Errors, h.LastError

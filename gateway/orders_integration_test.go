@@ -310,11 +310,12 @@ func TestPlannedOutageEndToEnd(t *testing.T) {
 func TestCommandEndToEnd(t *testing.T) {
 	s := newOrdersSite(t)
 	s.waitOnline(20)
-	waitUntil(t, "m00's controls reported", 20*time.Second, func() bool {
+	waitUntil(t, "m00's controls and units reported", 20*time.Second, func() bool {
 		gs, _ := s.st.GatewayStatuses(context.Background(), "s1")
 		for _, g := range gs {
 			for _, d := range g.Devices {
-				if d.ID == "m00" && len(d.Controls) == 1 && d.Controls[0] == "write:relay" {
+				// Its profile's units travel with it, for the console's device page.
+				if d.ID == "m00" && len(d.Controls) == 1 && d.Controls[0] == "write:relay" && d.Units["balance"] == "CNY" && d.Units["power"] == "kW" {
 					return true
 				}
 			}

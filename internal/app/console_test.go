@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -632,7 +633,32 @@ func TestConsoleInBrowser(t *testing.T) {
 		if alarms, ok := textWhen(t, e, 10*time.Second, "#alarm-history", "prepaid_low_balance", "告警"); !ok {
 			t.Errorf("alarm history does not show the low-balance alarm: %q", alarms)
 		}
+		// The points as people call them, in 元 and with the relay's state
+		// in words; the site by name; the alarms in site time (MM-DD hh:mm:ss,
+		// not the browser's "12/4/2026, 2:36:48 AM").
+		if where, ok := textWhen(t, e, 10*time.Second, "#device-where", "演示花园", "1-101", "电表"); !ok {
+			t.Errorf("the device's site and place: %q", where)
+		}
+		if row, ok := textWhen(t, e, 10*time.Second, `#latest tr[data-point="balance"]`, "剩余金额", "元"); !ok {
+			t.Errorf("balance row: %q", row)
+		}
+		if row, _ := textWhen(t, e, 10*time.Second, `#latest tr[data-point="relay"]`, "继电器"); !strings.Contains(row, "合闸") && !strings.Contains(row, "跳闸") {
+			t.Errorf("relay row says no state: %q", row)
+		}
+		if alarms, _ := textWhen(t, e, 10*time.Second, "#alarm-history"); !regexp.MustCompile(`\d\d-\d\d \d\d:\d\d:\d\d`).MatchString(alarms) ||
+			strings.Contains(alarms, "AM") || strings.Contains(alarms, "PM") {
+			t.Errorf("alarm history times are not in site time: %q", alarms)
+		}
 		screenshot(t, e, "device-chart-zh")
+		wait(t, e, 10*time.Second, "English", chromedp.Click("#lang", chromedp.ByID))
+		if row, ok := textWhen(t, e, 15*time.Second, `#latest tr[data-point="balance"]`, "Balance", "CNY"); !ok {
+			t.Errorf("balance row in English: %q", row)
+		}
+		if row, _ := textWhen(t, e, 10*time.Second, `#latest tr[data-point="relay"]`, "Relay"); !strings.Contains(row, "Closed") && !strings.Contains(row, "Tripped") {
+			t.Errorf("relay row in English: %q", row)
+		}
+		screenshot(t, e, "device-chart-en")
+		wait(t, e, 10*time.Second, "Chinese", chromedp.Click("#lang", chromedp.ByID))
 	})
 
 	t.Run("control room sees suppressed alarms on demand, with why", func(t *testing.T) {

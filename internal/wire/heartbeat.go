@@ -69,4 +69,8 @@ type Device struct {
 	// Controls are what the device's configuration lets a command do:
 	// relay, valve, write:<point> (maintenance.go).
 	Controls []string `json:"controls,omitempty"`
+	// Units are the engineering units of its points as its profile gives
+	// them (power in W on one meter, kW on another): the console shows
+	// readings with them.
+	Units map[string]string `json:"units,omitempty"`
 }

@@ -1,4 +1,6 @@
 // The desk API, with the bearer token kept for this browser tab only.
+import type { PointMeta } from "./format";
+
 export class APIError extends Error {
   constructor(public status: number, message: string, public hint = "", public field = "", public allowed: string[] = []) {
     super(message);
@@ -111,6 +113,7 @@ export interface TicketDetail extends Ticket {
   site_timezone: string;
   link?: string;
   needs_incident?: boolean;
+  reading_point?: PointMeta;
 }
 
 export interface AuditEntry {

@@ -123,3 +123,38 @@ export function errorText(e: unknown, status = ""): string {
       return t("err.other", { status: e.status, msg: e.message });
   }
 }
+
+// PointMeta is how people call a point (devices/points on the desk): its
+// names, its unit, its decimals and the words for its states.
+export interface PointMeta {
+  label: string; label_en: string; unit?: string; decimals?: number;
+  states?: Record<string, { zh: string; en: string }>;
+}
+
+// pointLabel is the point's name in the UI's language (the point's own
+// name when the desk has none for it).
+export function pointLabel(meta: PointMeta | undefined, name: string): string {
+  if (!meta) return name;
+  return (currentLang() === "en" ? meta.label_en : meta.label) || name;
+}
+
+// unitText is a unit as people write it: 元 in Chinese for CNY.
+export function unitText(unit: string | undefined): string {
+  if (!unit) return "";
+  if (unit === "CNY") return currentLang() === "en" ? "CNY" : "元";
+  return unit;
+}
+
+// pointValue is a reading as people read it: the state's word for a state
+// point (继电器 跳闸), else the number with the point's decimals (cut, not
+// rounded, as the alarm texts do) and its unit.
+export function pointValue(meta: PointMeta | undefined, v: number): string {
+  const state = meta?.states?.[String(v)];
+  if (state) return currentLang() === "en" ? state.en : state.zh;
+  const d = meta?.decimals ?? 2;
+  const f = 10 ** d;
+  const n = (Math.trunc(v * f) / f).toFixed(d);
+  const u = unitText(meta?.unit);
+  return u ? `${n} ${u}` : n;
+}
+

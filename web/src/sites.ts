@@ -14,3 +14,9 @@ export async function loadSites(): Promise<SiteView[]> {
 export function siteName(id: string): string {
   return sites.find((s) => s.id === id)?.name || id;
 }
+
+// siteZone is the site's time zone, for times shown on pages that know
+// their site (a device's readings, its alarms, its chart).
+export function siteZone(id: string): string {
+  return sites.find((s) => s.id === id)?.timezone || "Asia/Shanghai";
+}

@@ -4,17 +4,31 @@ import uPlot from "uplot";
 import { api, Device, Gateway, openStatuses, Ticket } from "../api";
 import { clear, h, location, reading } from "../dom";
 import { duration, t } from "../i18n";
+import { PointMeta, pointLabel, pointValue, unitText, when } from "../format";
 import { Page } from "../page";
-import { siteName } from "../sites";
+import { siteName, siteZone } from "../sites";
 
 function stateBadge(d: Device): HTMLElement {
   const state = d.stale ? "stale" : d.state;
   return h("span", { class: `state ${state}` }, t("state." + state));
 }
 
+// familyLabel is a device family as people say it (电表), or its id.
+function familyLabel(f: string): string {
+  const s = t("family." + f);
+  return s === "family." + f ? f : s;
+}
+
+interface Latest {
+  at: string; site: string; family: string; model?: string; building?: string; floor?: string; unit?: string;
+  values: Record<string, number>; points?: Record<string, PointMeta>;
+}
+
 async function deviceDetail(root: HTMLElement, id: string, params: URLSearchParams) {
   const rng = params.get("range") || "1h";
-  const latest = await api<{ at: string; values: Record<string, number> }>(`/devices/${encodeURIComponent(id)}/latest`);
+  const latest = await api<Latest>(`/devices/${encodeURIComponent(id)}/latest`);
+  const meta = latest.points || {};
+  const zone = siteZone(latest.site);
   const points = Object.keys(latest.values).filter((p) => p !== "quality").sort();
   const point = params.get("point") || points[0] || "";
   const link = (p: string, r: string) => `#/engineering?device=${encodeURIComponent(id)}&point=${p}&range=${r}`;
@@ -24,13 +38,17 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
     api<{ alarms: { t: string; rule: string; severity: string; state: string; value: number }[] }>(`/devices/${encodeURIComponent(id)}/alarms`),
   ]);
   clear(root,
-    h("div", { class: "page-head" }, h("h2", {}, id), h("a", { href: "#/engineering" }, "←")),
-    h("h3", {}, t("eng.latest")),
+    h("div", { class: "page-head" }, h("h2", {}, id), h("a", { href: "#/engineering", "aria-label": t("eng.back") }, "←")),
+    h("p", { class: "muted", id: "device-where" }, [siteName(latest.site), location(latest), familyLabel(latest.family), latest.model]
+      .filter(Boolean).join(" · ")),
+    h("h3", {}, t("eng.latest"), latest.at ? h("small", { class: "muted" }, ` · ${when(latest.at, zone, true)}`) : ""),
     h("table", { class: "grid compact", id: "latest" }, h("tbody", {}, ...points.map((p) =>
-      h("tr", {}, h("td", {}, h("a", { href: link(p, rng) }, p)), h("td", { class: "num" }, latest.values[p].toFixed(3)))))),
-    h("h3", {}, `${t("eng.history")} · ${point}`),
+      h("tr", { "data-point": p },
+        h("td", {}, h("a", { href: link(p, rng) }, pointLabel(meta[p], p)), pointLabel(meta[p], p) !== p ? h("small", { class: "muted" }, ` ${p}`) : ""),
+        h("td", { class: "num" }, pointValue(meta[p], latest.values[p])))))),
+    h("h3", {}, `${t("eng.history")} · ${pointLabel(meta[point], point)}${meta[point]?.unit ? ` (${unitText(meta[point]?.unit)})` : ""}`),
     h("div", { class: "tabs" }, ...["1h", "24h", "7d", "30d"].map((r) =>
-      h("a", { href: link(point, r), class: r === rng ? "active" : "" }, r))),
+      h("a", { href: link(point, r), class: r === rng ? "active" : "" }, t("eng.range." + r)))),
     chartBox,
     h("h3", {}, t("eng.openTickets")),
     h("ul", {}, ...tickets.filter((tk) => openStatuses.has(tk.status)).map((tk) =>
@@ -38,7 +56,7 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
     h("h3", {}, t("eng.alarmHistory")),
     alarms.length === 0 ? h("p", { class: "empty" }, t("eng.noAlarms")) :
       h("table", { class: "grid compact", id: "alarm-history" }, h("tbody", {}, ...alarms.map((a) =>
-        h("tr", {}, h("td", {}, new Date(a.t).toLocaleString()), h("td", {}, a.rule),
+        h("tr", {}, h("td", {}, when(a.t, zone, true)), h("td", {}, a.rule),
           h("td", { class: a.state === "firing" ? "red" : "" }, t("alarm." + a.state)), h("td", { class: "num" }, reading(a.value)))))),
   );
   if (!point) return;
@@ -51,11 +69,25 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
   const xs = series.samples.map((s) => Date.parse(s.t) / 1000);
   const ys = series.samples.map((s) => s.v);
   chartBox.dataset.points = String(xs.length);
+  chartBox.dataset.zone = zone;
+  const pm = meta[point];
+  const span = xs[xs.length - 1] - xs[0];
   new uPlot({
     // Within the chart box (its padding and border) on every screen.
     width: Math.max(240, Math.min(900, (chartBox.clientWidth || 900) - 18)), height: 260,
-    series: [{}, { label: point, stroke: "#1677ff", width: 1.5 }],
-    axes: [{}, {}],
+    // The time axis and legend in the site's zone and the UI's words, as
+    // every other time on the page: 04:15 over an hour or a day, 12-05 over
+    // a week or a month (not uPlot's "12/5/26 4:15am").
+    tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), zone),
+    series: [{ label: t("eng.time"), value: (_u: uPlot, ts: number | null) => (ts == null ? "—" : when(new Date(ts * 1e3).toISOString(), zone, true)) },
+      { label: pointLabel(pm, point), stroke: "#1677ff", width: 1.5,
+        value: (_u: uPlot, v: number | null) => (v == null ? "—" : pointValue(pm, v)) }],
+    // Ticks at least a label's width apart, each label once.
+    axes: [{ space: 72, values: (_u: uPlot, splits: number[]) => splits.map((ts) => {
+      // Seconds when the data span minutes only (a device that just came up).
+      const [day, time] = when(new Date(ts * 1e3).toISOString(), zone, span < 600).split(" ");
+      return rng === "1h" || rng === "24h" ? time : day;
+    }).map((l, i, all) => (i > 0 && all[i - 1] === l ? "" : l)) }, pm?.states ? { values: (_u: uPlot, vs: number[]) => vs.map((v) => pm.states?.[String(v)] ? pointValue(pm, v) : "") } : {}],
   }, [xs, ys], chartBox);
 }
 
@@ -120,7 +152,7 @@ export const engineeringPage: Page = {
         h("table", { class: "grid", id: "devices" },
           h("thead", {}, h("tr", {}, ...["col.device", "col.location", "col.state", "col.lastSeen", "col.errors"].map((k) => h("th", {}, t(k))))),
           h("tbody", {}, ...shown.map((d) => h("tr", { "data-device": d.id },
-            h("td", {}, h("a", { href: `#/engineering?device=${encodeURIComponent(d.id)}` }, d.id), h("small", {}, ` ${d.family} ${d.model || ""}`)),
+            h("td", {}, h("a", { href: `#/engineering?device=${encodeURIComponent(d.id)}` }, d.id), h("small", {}, ` ${familyLabel(d.family)} ${d.model || ""}`)),
             h("td", {}, location(d)),
             h("td", {}, stateBadge(d)),
             h("td", {}, d.last_seen ? duration(now - Date.parse(d.last_seen)) : "—"),

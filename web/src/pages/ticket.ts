@@ -8,7 +8,7 @@ import uPlot from "uplot";
 import { action, api, APIError, AuditEntry, Me, TicketDetail } from "../api";
 import { clear, h, reading } from "../dom";
 import { events } from "../events";
-import { assigneeText, errorText, fromLocalInput, person, staff, toLocalInput, when, yuan } from "../format";
+import { assigneeText, errorText, fromLocalInput, person, pointLabel, pointValue, staff, toLocalInput, when, yuan } from "../format";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 import { printView } from "./print";
@@ -145,7 +145,10 @@ function facts(tk: TicketDetail, me: Me): HTMLElement {
     field("ticket.source", t("source." + tk.source)),
     field("ticket.created", `${when(tk.created_at, z)} · ${person(tk.created_by)}`),
     field("ticket.device", device),
-    field("ticket.reading", tk.reading ? `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""} · ${when(tk.reading.at, z, true)}` : ""),
+    // The point as people call it, its value in words or with its unit (剩余金额 9.99 元).
+    field("ticket.reading", tk.reading ? (tk.reading_point
+      ? `${pointLabel(tk.reading_point, tk.reading.point)} ${pointValue(tk.reading_point, tk.reading.value)} · ${when(tk.reading.at, z, true)}`
+      : `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""} · ${when(tk.reading.at, z, true)}`) : "", "ticket-reading"),
     field("ticket.assignee", assigneeText(tk), "ticket-assignee"),
     field("ticket.appointment", when(tk.appointment_at, z)),
     field("ticket.onSite", when(tk.on_site_at, z)),
