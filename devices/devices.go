@@ -96,8 +96,12 @@ type Event struct {
 	Source string
 	// Active is true when the condition starts and false when it clears.
 	Active bool
-	// Text is the device's own words, kept for people to read.
-	Text string
+	// Text is the device's own words, kept for people to read (English or
+	// the vendor's language), and TextZH the same in Chinese when a code
+	// table or the family has it: a rule's zh message shows TextZH, its en
+	// message Text.
+	Text   string
+	TextZH string
 	// Attrs carries what else the device said (zone, floor, code).
 	Attrs map[string]string
 }

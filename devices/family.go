@@ -21,6 +21,7 @@ type Signal struct {
 	Source string
 	Code   string
 	Text   string
+	TextZH string // the code table's Chinese words for it, when it has them
 	Table  string
 }
 
@@ -197,7 +198,7 @@ func validateFamily(cfg *config.Config, dev config.Device, path string) []config
 // PassOn is a code turned into an event as it is, for families without logic
 // of their own (or codes that logic does not interpret).
 func PassOn(now time.Time, s Signal) Event {
-	return Event{Time: now, Type: s.Kind, Source: s.Source, Active: true, Text: s.Text,
+	return Event{Time: now, Type: s.Kind, Source: s.Source, Active: true, Text: s.Text, TextZH: s.TextZH,
 		Attrs: map[string]string{"code": s.Code, "table": s.Table}}
 }
 

@@ -47,6 +47,7 @@ type Signal struct {
 	Source string // door number; "" for the first door
 	Code   string
 	Text   string
+	TextZH string // the code table's Chinese words, when it has them
 }
 
 // Limits are the door rules of one controller.
@@ -117,7 +118,7 @@ func (c *Controller) Observe(now time.Time, values []devices.Value, signals []Si
 		case PointDoorOpen:
 			out = append(out, c.setOpen(now, "1", v.Value != 0, true)...)
 		case PointTamper:
-			out = append(out, c.setTamper(now, v.Value != 0, "tamper switch")...)
+			out = append(out, c.setTamper(now, v.Value != 0, words{"tamper switch", "防拆开关"})...)
 		}
 	}
 	for _, s := range signals {
@@ -141,23 +142,23 @@ func (c *Controller) signal(now time.Time, s Signal) []devices.Event {
 		if !d.open {
 			d.open, d.openSince = true, now
 		}
-		return c.raiseForced(now, s.Source, d, s.Text, s.Code)
+		return c.raiseForced(now, s.Source, d, words{s.Text, s.TextZH}, s.Code)
 	case SignalDoorHeld:
 		d := c.door(s.Source)
 		if !d.open {
 			d.open, d.openSince = true, now
 		}
-		return c.raiseHeld(now, s.Source, d, s.Text, s.Code)
+		return c.raiseHeld(now, s.Source, d, words{s.Text, s.TextZH}, s.Code)
 	case SignalInvalidCard:
 		c.invalid = append(c.invalid, now)
 		return nil // the burst is judged in Tick
 	case SignalTamper:
-		return c.setTamper(now, true, s.Text)
+		return c.setTamper(now, true, words{s.Text, s.TextZH})
 	case "info":
 		return nil
 	}
 	// fire, duress, unknown: the controller's own words, passed on.
-	ev := devices.Event{Time: now, Type: s.Type, Source: doorName(s.Source), Active: true, Text: s.Text,
+	ev := devices.Event{Time: now, Type: s.Type, Source: doorName(s.Source), Active: true, Text: s.Text, TextZH: s.TextZH,
 		Attrs: map[string]string{"code": s.Code}}
 	return []devices.Event{ev}
 }
@@ -174,18 +175,18 @@ func (c *Controller) setOpen(now time.Time, source string, open, fromPoint bool)
 	if open {
 		d.openSince = now
 		if fromPoint && d.lockKnown && d.locked {
-			return c.raiseForced(now, source, d, "door opened while locked", "")
+			return c.raiseForced(now, source, d, words{"door opened while locked", "门锁闭时门被打开"}, "")
 		}
 		return nil
 	}
 	var out []devices.Event
 	if d.forced {
 		d.forced = false
-		out = append(out, doorEvent(now, EventDoorForced, source, false, "door closed", ""))
+		out = append(out, doorEvent(now, EventDoorForced, source, false, words{"door closed", "门已关闭"}, ""))
 	}
 	if d.held {
 		d.held = false
-		out = append(out, doorEvent(now, EventDoorHeld, source, false, "door closed", ""))
+		out = append(out, doorEvent(now, EventDoorHeld, source, false, words{"door closed", "门已关闭"}, ""))
 	}
 	if d.lockKnown {
 		d.locked = true // doors re-lock on closing; the next locked point corrects it
@@ -193,33 +194,34 @@ func (c *Controller) setOpen(now time.Time, source string, open, fromPoint bool)
 	return out
 }
 
-func (c *Controller) raiseForced(now time.Time, source string, d *door, text, code string) []devices.Event {
+func (c *Controller) raiseForced(now time.Time, source string, d *door, text words, code string) []devices.Event {
 	if d.forced {
 		return nil
 	}
 	d.forced = true
-	return []devices.Event{doorEvent(now, EventDoorForced, source, true, orDefault(text, "door forced open"), code)}
+	return []devices.Event{doorEvent(now, EventDoorForced, source, true, text.or(words{"door forced open", "门被强行打开"}), code)}
 }
 
-func (c *Controller) raiseHeld(now time.Time, source string, d *door, text, code string) []devices.Event {
+func (c *Controller) raiseHeld(now time.Time, source string, d *door, text words, code string) []devices.Event {
 	if d.held {
 		return nil
 	}
 	d.held = true
-	ev := doorEvent(now, EventDoorHeld, source, true, orDefault(text, "door held open"), code)
+	ev := doorEvent(now, EventDoorHeld, source, true, text.or(words{"door held open", "门长时间未关"}), code)
 	ev.Attrs["open_for"] = now.Sub(d.openSince).Round(time.Second).String()
 	return []devices.Event{ev}
 }
 
-func (c *Controller) setTamper(now time.Time, on bool, text string) []devices.Event {
+func (c *Controller) setTamper(now time.Time, on bool, text words) []devices.Event {
 	if on == c.tamper {
 		return nil
 	}
 	c.tamper = on
 	if !on {
-		text = "tamper switch closed"
+		text = words{"tamper switch closed", "防拆开关已复位"}
 	}
-	return []devices.Event{{Time: now, Type: EventTamper, Source: "controller", Active: on, Text: orDefault(text, "tamper"),
+	text = text.or(words{"tamper", "防拆报警"})
+	return []devices.Event{{Time: now, Type: EventTamper, Source: "controller", Active: on, Text: text.en, TextZH: text.zh,
 		Attrs: map[string]string{}}}
 }
 
@@ -229,7 +231,8 @@ func (c *Controller) Tick(now time.Time) []devices.Event {
 	var out []devices.Event
 	for source, d := range c.doors {
 		if d.open && !d.held && c.limits.HeldOpenAfter > 0 && now.Sub(d.openSince) >= c.limits.HeldOpenAfter {
-			out = append(out, c.raiseHeld(now, source, d, "door open longer than "+c.limits.HeldOpenAfter.String(), "")...)
+			out = append(out, c.raiseHeld(now, source, d, words{"door open longer than " + c.limits.HeldOpenAfter.String(),
+				"门打开超过 " + c.limits.HeldOpenAfter.String()}, "")...)
 		}
 	}
 	cut := 0
@@ -241,22 +244,35 @@ func (c *Controller) Tick(now time.Time) []devices.Event {
 	case !c.burst && len(c.invalid) >= c.limits.BurstCount:
 		c.burst = true
 		out = append(out, devices.Event{Time: now, Type: EventInvalidCardBurst, Source: "controller", Active: true,
-			Text:  strconv.Itoa(len(c.invalid)) + " invalid cards within " + c.limits.BurstWindow.String(),
-			Attrs: map[string]string{"count": strconv.Itoa(len(c.invalid))}})
+			Text:   strconv.Itoa(len(c.invalid)) + " invalid cards within " + c.limits.BurstWindow.String(),
+			TextZH: c.limits.BurstWindow.String() + " 内 " + strconv.Itoa(len(c.invalid)) + " 次无效卡",
+			Attrs:  map[string]string{"count": strconv.Itoa(len(c.invalid))}})
 	case c.burst && len(c.invalid) == 0:
 		c.burst = false
 		out = append(out, devices.Event{Time: now, Type: EventInvalidCardBurst, Source: "controller", Active: false,
-			Text: "no invalid card within " + c.limits.BurstWindow.String(), Attrs: map[string]string{}})
+			Text: "no invalid card within " + c.limits.BurstWindow.String(), TextZH: c.limits.BurstWindow.String() + " 内无无效卡",
+			Attrs: map[string]string{}})
 	}
 	return out
 }
 
-func doorEvent(now time.Time, typ, source string, active bool, text, code string) devices.Event {
+// words are an event's text in English (or the vendor's) and Chinese.
+type words struct{ en, zh string }
+
+// or is w, with def's words where w has none.
+func (w words) or(def words) words {
+	if w.en == "" {
+		return def
+	}
+	return w
+}
+
+func doorEvent(now time.Time, typ, source string, active bool, text words, code string) devices.Event {
 	attrs := map[string]string{"door": orDefault(source, "1")}
 	if code != "" {
 		attrs["code"] = code
 	}
-	return devices.Event{Time: now, Type: typ, Source: doorName(source), Active: active, Text: text, Attrs: attrs}
+	return devices.Event{Time: now, Type: typ, Source: doorName(source), Active: active, Text: text.en, TextZH: text.zh, Attrs: attrs}
 }
 
 func doorName(source string) string { return "door " + orDefault(source, "1") }

@@ -61,7 +61,7 @@ type behaviour struct{ c *Controller }
 func (b behaviour) Observe(now time.Time, values []devices.Value, signals []devices.Signal) []devices.Event {
 	var sigs []Signal
 	for _, s := range signals {
-		sigs = append(sigs, Signal{Type: s.Kind, Source: s.Source, Code: s.Code, Text: s.Text})
+		sigs = append(sigs, Signal{Type: s.Kind, Source: s.Source, Code: s.Code, Text: s.Text, TextZH: s.TextZH})
 	}
 	return b.c.Observe(now, values, sigs)
 }

@@ -36,9 +36,10 @@ const (
 
 // Fault is a fault code as reported, named through the vendor's code table.
 type Fault struct {
-	Code  string
-	Text  string
-	Table string
+	Code   string
+	Text   string
+	TextZH string // the code table's Chinese words, when it has them
+	Table  string
 	// Clear is true when the code means "no fault" (0 in most tables).
 	Clear bool
 }
@@ -82,6 +83,15 @@ func (m *Monitor) Observe(now time.Time, values []devices.Value, faults []Fault)
 			m.known[v.Point] = v.Value
 		}
 	}
+	// A controller read without a code table (a Modbus register) gives its
+	// fault as the fault_code point only: that is its fault, by number.
+	if len(faults) == 0 {
+		for _, v := range values {
+			if v.Point == PointFaultCode && v.Quality == devices.Good && !v.IsText {
+				faults = append(faults, Fault{Code: strconv.FormatFloat(v.Value, 'f', -1, 64), Clear: v.Value == 0})
+			}
+		}
+	}
 	var out []devices.Event
 	for _, f := range faults {
 		out = append(out, m.fault1(now, f)...)
@@ -92,6 +102,14 @@ func (m *Monitor) Observe(now time.Time, values []devices.Value, faults []Fault)
 // Tick lets time pass: an inferred entrapment fires once its condition has
 // lasted EntrapmentAfter, even when the box says nothing more.
 func (m *Monitor) Tick(now time.Time) []devices.Event { return m.step(now) }
+
+// reasonZH are condition's reasons in Chinese, for the messages in Chinese.
+var reasonZH = map[string]string{
+	"reported by the monitoring box":                            "监测装置报告困人",
+	"alarm button pressed":                                      "轿厢报警按钮被按下",
+	"car stopped outside the door zone with a passenger inside": "轿厢停在平层区外，内有乘客",
+	"doors not opening with a passenger inside":                 "轿门不开，内有乘客",
+}
 
 // condition says whether the car looks like it holds someone trapped, and why.
 // The box's own flag counts at once; inferred causes are timed by step.
@@ -155,7 +173,7 @@ func (m *Monitor) step(now time.Time) []devices.Event {
 	case entrapped:
 		if !explicit && !inferred {
 			m.state = normal
-			ev := m.event(now, EventEntrapment, false, "entrapment cleared")
+			ev := m.event(now, EventEntrapment, false, "entrapment cleared", "困人已解除")
 			ev.Attrs["reason"] = m.reason
 			return []devices.Event{ev}
 		}
@@ -165,7 +183,8 @@ func (m *Monitor) step(now time.Time) []devices.Event {
 
 func (m *Monitor) raise(now time.Time, reason string, lasted time.Duration) []devices.Event {
 	m.state, m.reason = entrapped, reason
-	ev := m.event(now, EventEntrapment, true, "entrapment: "+reason)
+	// The rule's message says 困人 / people trapped: the text is why.
+	ev := m.event(now, EventEntrapment, true, reason, reasonZH[reason])
 	ev.Attrs["reason"] = reason
 	if lasted > 0 {
 		ev.Attrs["lasted"] = lasted.Round(time.Second).String()
@@ -175,13 +194,13 @@ func (m *Monitor) raise(now time.Time, reason string, lasted time.Duration) []de
 
 // event stamps the car's position and occupancy on an event, which is what the
 // control room needs to send the rescue to the right place.
-func (m *Monitor) event(now time.Time, typ string, active bool, text string) devices.Event {
+func (m *Monitor) event(now time.Time, typ string, active bool, text, textZH string) devices.Event {
 	attrs := map[string]string{
 		"floor":     m.text(PointFloor),
 		"direction": direction(m.known[PointDirection], m.has(PointDirection)),
 		"occupancy": occupancy(m.known[PointPassenger], m.has(PointPassenger)),
 	}
-	return devices.Event{Time: now, Type: typ, Source: "car", Active: active, Text: text, Attrs: attrs}
+	return devices.Event{Time: now, Type: typ, Source: "car", Active: active, Text: text, TextZH: textZH, Attrs: attrs}
 }
 
 func (m *Monitor) has(point string) bool { _, ok := m.known[point]; return ok }
@@ -239,11 +258,16 @@ func (m *Monitor) fault1(now time.Time, f Fault) []devices.Event {
 }
 
 func (m *Monitor) faultEvent(now time.Time, f Fault, active bool) devices.Event {
-	text := f.Text
-	if text == "" {
+	text, zh := f.Text, f.TextZH
+	switch {
+	case text != "":
+	case f.Table == "":
+		text, zh = "fault code "+f.Code, "故障代码 "+f.Code
+	default:
 		text = "fault code " + f.Code + " (not in the " + f.Table + " table)"
+		zh = "故障代码 " + f.Code + "（不在代码表 " + f.Table + " 中）"
 	}
-	ev := m.event(now, EventFault, active, text)
+	ev := m.event(now, EventFault, active, text, zh)
 	ev.Attrs["code"] = f.Code
 	if f.Table != "" {
 		ev.Attrs["table"] = f.Table

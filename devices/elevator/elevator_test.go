@@ -141,7 +141,39 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	evs := m.Observe(now, nil, []Fault{{Code: "Err77", Table: "t"}})
-	if !strings.Contains(evs[0].Text, "Err77") || !strings.Contains(evs[0].Text, "not in the t table") {
-		t.Fatalf("unknown code text %q", evs[0].Text)
+	if !strings.Contains(evs[0].Text, "Err77") || !strings.Contains(evs[0].Text, "not in the t table") || !strings.Contains(evs[0].TextZH, "不在代码表 t 中") {
+		t.Fatalf("unknown code text %q / %q", evs[0].Text, evs[0].TextZH)
+	}
+	// The table's Chinese words travel with the event.
+	evs = m.Observe(now, nil, []Fault{{Code: "Err42", Text: "Door lock disconnected during running", TextZH: "运行中门锁断开", Table: "monarch-nice3000"}})
+	if len(evs) != 2 || evs[1].TextZH != "运行中门锁断开" || evs[1].Text != "Door lock disconnected during running" {
+		t.Fatalf("Err42: %+v", evs)
+	}
+}
+
+// A controller read without a code table (a Modbus register) faults by its
+// fault_code point: a number raises that code, 0 clears it; a message that
+// also carries the table's code is judged by the code alone.
+func TestFaultFromPoint(t *testing.T) {
+	m := NewMonitor(time.Minute)
+	now := time.Now()
+	code := func(v float64) []devices.Value {
+		return []devices.Value{{Point: PointFaultCode, Value: v, Quality: devices.Good}}
+	}
+	if got := render(m.Observe(now, code(0), nil)); got != "" {
+		t.Fatalf("no fault: %q", got)
+	}
+	evs := m.Observe(now, code(42), nil)
+	if render(evs) != "fault+(42)" || evs[0].Text != "fault code 42" || evs[0].TextZH != "故障代码 42" {
+		t.Fatalf("fault 42: %q %+v", render(evs), evs)
+	}
+	if got := render(m.Observe(now, code(42), nil)); got != "" {
+		t.Fatalf("42 again: %q", got)
+	}
+	if got := render(m.Observe(now, code(0), nil)); got != "fault-(42)" {
+		t.Fatalf("cleared: %q", got)
+	}
+	if got := render(m.Observe(now, code(41), []Fault{{Code: "Err41", Text: "Safety circuit disconnected", Table: "monarch-nice3000"}})); got != "fault+(Err41)" {
+		t.Fatalf("point and table code: %q", got)
 	}
 }

@@ -48,7 +48,7 @@ func (b behaviour) Observe(now time.Time, values []devices.Value, signals []devi
 	for _, s := range signals {
 		switch s.Kind {
 		case "fault", "unknown":
-			faults = append(faults, Fault{Code: s.Code, Text: s.Text, Table: s.Table})
+			faults = append(faults, Fault{Code: s.Code, Text: s.Text, TextZH: s.TextZH, Table: s.Table})
 		case "fault_clear":
 			faults = append(faults, Fault{Code: s.Code, Table: s.Table, Clear: true})
 		default:

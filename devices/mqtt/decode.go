@@ -84,6 +84,7 @@ type signal struct {
 	kind   string // the table's event (door_forced, fault, …), or "unknown"
 	code   string
 	text   string
+	textZH string
 	table  string
 	source string
 }
@@ -237,10 +238,10 @@ func (c *CodeMap) name(code, source string, tables map[string]*CodeTable, out *d
 	entry, ok := t.Codes[code]
 	if !ok {
 		out.signals = append(out.signals, signal{kind: "unknown", code: code, table: c.Table, source: source,
-			text: "code " + code + " is not in table " + c.Table})
+			text: "code " + code + " is not in table " + c.Table, textZH: "代码 " + code + " 不在代码表 " + c.Table + " 中"})
 		return problem{reasonUnknownCode, "code " + strconv.Quote(code) + " is not in table " + c.Table}, true
 	}
-	out.signals = append(out.signals, signal{kind: entry.Event, code: code, text: entry.Text, table: c.Table, source: source})
+	out.signals = append(out.signals, signal{kind: entry.Event, code: code, text: entry.Text, textZH: entry.ZH, table: c.Table, source: source})
 	return problem{}, false
 }
 

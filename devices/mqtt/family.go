@@ -28,7 +28,7 @@ func newBehaviour(dev config.Device, p *Profile) (devices.Behaviour, error) {
 func signals(in []signal) []devices.Signal {
 	out := make([]devices.Signal, len(in))
 	for i, s := range in {
-		out[i] = devices.Signal{Kind: s.kind, Source: s.source, Code: s.code, Text: s.text, Table: s.table}
+		out[i] = devices.Signal{Kind: s.kind, Source: s.source, Code: s.code, Text: s.text, TextZH: s.textZH, Table: s.table}
 	}
 	return out
 }

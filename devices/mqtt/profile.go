@@ -364,6 +364,9 @@ type Code struct {
 	// fire, duress, info.
 	Event string `yaml:"event"`
 	Text  string `yaml:"text"`
+	// ZH is the text in Chinese (the manual's words, as the control room
+	// reads them); alarm messages in Chinese show it.
+	ZH string `yaml:"zh"`
 }
 
 // Signal kinds a code table may name.

@@ -70,10 +70,11 @@ func TestStreamerDecodesIntoSink(t *testing.T) {
 	if !ok || e.Attrs["floor"] != "3" || e.Attrs["occupancy"] != "occupied" || e.Device.Building != "2" {
 		t.Errorf("entrapment %+v %v", e, ok)
 	}
-	if e, ok := sink.event("d-lift-1", "fault", true); !ok || e.Text != "Safety circuit disconnected" {
+	// The code table's words in both languages: the Chinese alarm message shows TextZH.
+	if e, ok := sink.event("d-lift-1", "fault", true); !ok || e.Text != "Safety circuit disconnected" || e.TextZH != "安全回路断开" {
 		t.Errorf("fault %+v", e)
 	}
-	if e, ok := sink.event("d-door-1", "door_forced", true); !ok || e.Source != "door 2" {
+	if e, ok := sink.event("d-door-1", "door_forced", true); !ok || e.Source != "door 2" || e.Text != "Forced open" || e.TextZH != "门被强行打开" {
 		t.Errorf("door_forced %+v", e)
 	}
 	if _, ok := sink.event("d-zk-1", "tamper", true); !ok {

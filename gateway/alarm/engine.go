@@ -74,6 +74,9 @@ type Alarm struct {
 	Value   float64   `json:"value"`
 	ValueAt time.Time `json:"value_at,omitzero"`
 	Text    string    `json:"text,omitempty"`
+	// TextZH is Text in Chinese, when the device, its code table or the
+	// engine has it: the rule's zh message shows it.
+	TextZH string `json:"text_zh,omitempty"`
 	// Suppressed says why a firing alarm is recorded but not ticketed. It is
 	// kept as an object; state written before causes were typed holds its
 	// text, which reads back as a SavedText cause.
@@ -108,6 +111,7 @@ type Transition struct {
 	At      time.Time
 	Source  string
 	Text    string
+	TextZH  string // Text in Chinese, when there is one
 	Feeder  string
 	// Group is, for a silent gateway's, bus's or endpoint's incident, its id
 	// (the gateway's id or the link's key).
@@ -576,7 +580,7 @@ func (e *Engine) changed(s *slot, change Change, now time.Time) {
 		tr := e.transition(s, StateResolved)
 		tr.Ticket = a.Ticketed
 		e.out = append(e.out, *tr)
-		a.Suppressed, a.Ticketed, a.Text = Cause{}, false, ""
+		a.Suppressed, a.Ticketed, a.Text, a.TextZH = Cause{}, false, "", ""
 	}
 	e.settle(s, now)
 }
@@ -701,7 +705,7 @@ func (e *Engine) rollback() {
 func (e *Engine) transition(s *slot, st State) *Transition {
 	a := s.alarm
 	tr := &Transition{Key: a.Key, Episode: a.Episode(), Rule: s.rule.cfg, State: st, Point: a.Point,
-		Value: a.Value, At: a.ValueAt, Source: a.Source, Text: a.Text, Suppressed: a.Suppressed,
+		Value: a.Value, At: a.ValueAt, Source: a.Source, Text: a.Text, TextZH: a.TextZH, Suppressed: a.Suppressed,
 		Ticket: st == StateFiring && a.Ticketed}
 	if tr.At.IsZero() {
 		tr.At = a.FiredAt
@@ -758,7 +762,7 @@ func (e *Engine) ObserveEvent(ev devices.Event) []Transition {
 			a := e.alarmOf(s)
 			a.Source = ev.Source
 			if ev.Active {
-				a.LastEvent, a.Text = ev.Time, ev.Text
+				a.LastEvent, a.Text, a.TextZH = ev.Time, ev.Text, ev.TextZH
 			}
 			e.observe(s, ev.Active, ev.Time, 1)
 		case c.ClearEvent != "" && ev.Type == c.ClearEvent:

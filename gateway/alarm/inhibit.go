@@ -121,7 +121,7 @@ func (e *Engine) inferOutages(now time.Time) {
 		if f.slot != nil && (f.out || f.slot.alarm != nil) {
 			a := e.alarmOf(f.slot)
 			if f.out {
-				a.Text = evidence
+				a.Text, a.TextZH = evidence, outageEvidenceZH(in, evidence)
 			}
 			e.observe(f.slot, f.out, now, float64(silentCount(in.members)))
 		}
@@ -177,6 +177,20 @@ func outageEvidence(in outageInput) string {
 		return fmt.Sprintf("mains-fail contact %s.%s is set", in.cfg.MainsFail.Device, in.cfg.MainsFail.Point)
 	}
 	return silenceEvidence(in)
+}
+
+// outageEvidenceZH is outageEvidence's evidence in Chinese, for the
+// outage's message in Chinese ("" when there is none).
+func outageEvidenceZH(in outageInput, evidence string) string {
+	switch {
+	case evidence == "":
+		return ""
+	case in.incomerDead:
+		return fmt.Sprintf("进线 %s 的 %s 读数为 %.1f", in.cfg.Incomer.Device, in.cfg.Incomer.Point, in.incomerValue)
+	case in.mainsFailed:
+		return fmt.Sprintf("市电失电触点 %s.%s 动作", in.cfg.MainsFail.Device, in.cfg.MainsFail.Point)
+	}
+	return fmt.Sprintf("%d 台设备中 %d 台同时失联，其他设备仍有应答", len(in.members), silentCount(in.members))
 }
 
 func silentCount(members []member) int {

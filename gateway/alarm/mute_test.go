@@ -134,25 +134,30 @@ func TestOutageEvidence(t *testing.T) {
 	answers := func(map[string]bool) bool { return true }
 	nobody := func(map[string]bool) bool { return false }
 	cases := []struct {
-		name string
-		in   outageInput
-		want string
+		name     string
+		in       outageInput
+		want, zh string
 	}{
-		{"incomer dead", outageInput{incomerDead: true, incomerValue: 0.4, members: silent(0, 10, 0)}, "incomer inc reads 0.4 voltage"},
-		{"mains fail", outageInput{mainsFailed: true, members: silent(0, 10, 0)}, "mains-fail contact mf.di1 is set"},
+		{"incomer dead", outageInput{incomerDead: true, incomerValue: 0.4, members: silent(0, 10, 0)}, "incomer inc reads 0.4 voltage", "进线 inc 的 voltage 读数为 0.4"},
+		{"mains fail", outageInput{mainsFailed: true, members: silent(0, 10, 0)}, "mains-fail contact mf.di1 is set", "市电失电触点 mf.di1 动作"},
 		{"8 of 10 silent together", outageInput{members: silent(8, 10, 5*time.Second), othersAnswer: answers},
-			"8 of 10 devices went silent together while other devices answer"},
-		{"7 of 10: not enough", outageInput{members: silent(7, 10, 0), othersAnswer: answers}, ""},
-		{"8 of 10 but spread over a minute", outageInput{members: silent(8, 10, time.Minute), othersAnswer: answers}, ""},
+			"8 of 10 devices went silent together while other devices answer", "10 台设备中 8 台同时失联，其他设备仍有应答"},
+		{"7 of 10: not enough", outageInput{members: silent(7, 10, 0), othersAnswer: answers}, "", ""},
+		{"8 of 10 but spread over a minute", outageInput{members: silent(8, 10, time.Minute), othersAnswer: answers}, "", ""},
 		{"spread, but already out", outageInput{wasOut: true, members: silent(8, 10, time.Minute), othersAnswer: answers},
-			"8 of 10 devices went silent together while other devices answer"},
-		{"nothing answers anywhere", outageInput{members: silent(10, 10, 0), othersAnswer: nobody}, ""},
-		{"no devices", outageInput{othersAnswer: answers}, ""},
+			"8 of 10 devices went silent together while other devices answer", "10 台设备中 8 台同时失联，其他设备仍有应答"},
+		{"nothing answers anywhere", outageInput{members: silent(10, 10, 0), othersAnswer: nobody}, "", ""},
+		{"no devices", outageInput{othersAnswer: answers}, "", ""},
 	}
 	for _, c := range cases {
 		c.in.cfg = cfg
-		if got := outageEvidence(c.in); got != c.want {
+		got := outageEvidence(c.in)
+		if got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+		// The same evidence in Chinese, for the outage's Chinese message.
+		if zh := outageEvidenceZH(c.in, got); zh != c.zh {
+			t.Errorf("%s in Chinese: %q, want %q", c.name, zh, c.zh)
 		}
 	}
 }

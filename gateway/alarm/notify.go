@@ -15,7 +15,14 @@ import (
 func (t Transition) Messages(loc *time.Location) (zh, en string) {
 	f := t.fields(loc)
 	m := t.Rule.Message
-	zh, en = render(m.ZH, f), render(m.EN, f)
+	en = render(m.EN, f)
+	// The Chinese message tells the device's words in Chinese where there
+	// are some (a code table's zh, the engine's own evidence).
+	fzh := f
+	if f.textZH != "" {
+		fzh.text = f.textZH
+	}
+	zh = render(m.ZH, fzh)
 	if en == "" {
 		en = render(defaultMessage(t), f)
 	}
@@ -31,7 +38,7 @@ func (t Transition) fields(loc *time.Location) fields {
 	}
 	return fields{site: t.Device.Site, device: t.Device.ID, building: t.Device.Building, floor: t.Device.Floor,
 		unit: t.Device.Unit, point: t.Point, value: t.Value, valueUnit: t.Device.Units[t.Point],
-		at: t.At.In(loc), source: t.Source, text: t.Text, feeder: t.Feeder}
+		at: t.At.In(loc), source: t.Source, text: t.Text, textZH: t.TextZH, feeder: t.Feeder}
 }
 
 func defaultMessage(t Transition) string {

@@ -2,6 +2,7 @@ package alarm
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,42 @@ func TestShippedFireAlarmTicketNotesTheTimeProblem(t *testing.T) {
 	em := h.tickets(wire.Emergency)
 	if len(em) != 1 || !strings.Contains(em[0].Description, note) || !strings.Contains(em[0].Description, "3层东走廊") {
 		t.Fatalf("fire emergency %+v", em)
+	}
+}
+
+// The shipped elevator rules speak each language whole: a fault named by
+// its code table reads 运行中门锁断开 in the Chinese title and "Door lock
+// disconnected during running" in the English description, and an
+// entrapment says why in both.
+func TestShippedElevatorRulesInBothLanguages(t *testing.T) {
+	shipped, err := config.Load("../../configs/rules/default.yaml")
+	if err != nil {
+		t.Fatalf("shipped rules: %v", err)
+	}
+	cfg := loadConfig(t, `
+devices:
+  - {id: lift-a, family: elevator, protocol: mqtt, building: "2"}
+  - {id: lift-b, family: elevator, protocol: mqtt, building: "2"}
+`)
+	cfg.Rules = shipped.Rules
+	h := newHarnessConfig(t, cfg)
+	h.event(devices.Event{Device: h.infos["lift-a"], Time: t0, Type: "fault", Source: "car", Active: true,
+		Text: "Door lock disconnected during running", TextZH: "运行中门锁断开", Attrs: map[string]string{"code": "Err42"}})
+	rep := h.tickets(wire.Repair)
+	if len(rep) != 1 || rep[0].Title != "2栋 电梯 lift-a 故障: 运行中门锁断开" ||
+		!strings.Contains(rep[0].Description, "building 2: elevator lift-a fault: Door lock disconnected during running") {
+		t.Fatalf("fault repair %+v", rep)
+	}
+	h.event(devices.Event{Device: h.infos["lift-a"], Time: t0.Add(time.Second), Type: "entrapment", Source: "car", Active: true,
+		Text: "alarm button pressed", TextZH: "轿厢报警按钮被按下"})
+	em := h.tickets(wire.Emergency)
+	if len(em) != 1 || em[0].Title != "2栋 电梯 lift-a 困人: 轿厢报警按钮被按下" ||
+		!strings.Contains(em[0].Description, "people trapped in elevator lift-a: alarm button pressed") || strings.Contains(em[0].Title, "alarm button") {
+		t.Fatalf("entrapment emergency %+v", em)
+	}
+	// Words without a Chinese version read as they are in both.
+	h.event(devices.Event{Device: h.infos["lift-b"], Time: t0.Add(3 * time.Second), Type: "fault", Source: "car", Active: true, Text: "Err99"})
+	if rep := h.tickets(wire.Repair); len(rep) != 2 || !slices.ContainsFunc(rep, func(tk wire.Ticket) bool { return tk.Title == "2栋 电梯 lift-b 故障: Err99" }) {
+		t.Fatalf("second fault %+v", rep)
 	}
 }
