@@ -67,7 +67,7 @@ func TestDeviceLatestNamesItsPoints(t *testing.T) {
 	// The ticket the reading raised names its point the same way.
 	key := "site-a/low/meter-1-101"
 	body := fmt.Sprintf(`{"idempotency_key":%q,"alarm_key":%q,"action":"open","at":%q,
-		"ticket":{"kind":"top_up","title":"1-101 余额不足","site":"site-a","building":"1","unit":"1-101","device":"meter-1-101","category":"meter","alarm_key":%q,
+		"ticket":{"kind":"top_up","title":"1-101 余额不足","title_en":"1-101: balance low","site":"site-a","building":"1","unit":"1-101","device":"meter-1-101","category":"meter","alarm_key":%q,
 		"source":"device_alarm","reading":{"point":"balance","value":9.99,"unit":"CNY","at":%q}}}`,
 		key+"/open", key, d.clock.Now().Format(time.RFC3339Nano), key, d.clock.Now().Format(time.RFC3339Nano))
 	code, out = d.call(t, "POST", "/api/v1/alarm-actions", gatewayToken, body)
@@ -76,6 +76,9 @@ func TestDeviceLatestNamesItsPoints(t *testing.T) {
 	}
 	id := decodeInto[struct{ Ticket struct{ ID int64 } }](t, out).Ticket.ID
 	_, out = d.call(t, "GET", fmt.Sprintf("/api/v1/tickets/%d", id), assistantToken, "")
+	if got := decodeInto[TicketDetail](t, out); got.TitleEN != "1-101: balance low" || got.Title != "1-101 余额不足" {
+		t.Errorf("the ticket's titles: %s", out)
+	}
 	if rp := decodeInto[TicketDetail](t, out).ReadingPoint; rp == nil || rp.ZH != "剩余金额" || rp.Unit != "CNY" {
 		t.Errorf("the ticket's reading point: %s", out)
 	}

@@ -137,7 +137,7 @@ func (s *Server) message(ch deskconfig.Channel, n store.Notification, m Mentions
 	if !plainWord(prio) {
 		prio = ""
 	}
-	fmt.Fprintf(&b, "### [%s] %s\n", strings.TrimSpace(prio+" "+word(lang, "kind."+string(t.Kind))), mdText(t.Title))
+	fmt.Fprintf(&b, "### [%s] %s\n", strings.TrimSpace(prio+" "+word(lang, "kind."+string(t.Kind))), mdText(titleIn(lang, t)))
 	fmt.Fprintf(&b, "> **%s**", what)
 	if len(levels) > 0 {
 		fmt.Fprintf(&b, " → %s", strings.Join(levels, word(lang, "list")))
@@ -234,5 +234,14 @@ func summary(lang string, t wire.Ticket) string {
 	if !plainWord(prio) {
 		prio = ""
 	}
-	return fmt.Sprintf("[%s] %s", strings.TrimSpace(prio+" "+word(lang, "kind."+string(t.Kind))), mdText(t.Title))
+	return fmt.Sprintf("[%s] %s", strings.TrimSpace(prio+" "+word(lang, "kind."+string(t.Kind))), mdText(titleIn(lang, t)))
+}
+
+// titleIn is the ticket's title in the channel's language: its English
+// title on an English channel when it has one (an alarm's), else its title.
+func titleIn(lang string, t wire.Ticket) string {
+	if lang == "en" && t.TitleEN != "" {
+		return t.TitleEN
+	}
+	return t.Title
 }

@@ -62,6 +62,15 @@ func TestNotificationMessageLanguages(t *testing.T) {
 			t.Errorf("the Chinese message has %q:\n%s", mixed, zh)
 		}
 	}
+	// An alarm's ticket has its rule's English title: the English channel
+	// says it, the Chinese one the Chinese title.
+	n.Ticket.Title, n.Ticket.TitleEN = "2栋 电梯 lift-1 困人: 轿厢报警按钮被按下", "building 2: people trapped in elevator lift-1: alarm button pressed"
+	if en := d.srv.message(deskconfig.Channel{Type: "dingtalk", Language: "en"}, n, Mentions{}); !strings.Contains(en, "### [P1 Emergency] building 2: people trapped in elevator lift-1: alarm button pressed\n") || strings.Contains(en, "困人") {
+		t.Errorf("English title on the English channel:\n%s", en)
+	}
+	if zh := d.srv.message(deskconfig.Channel{Type: "wecom"}, n, Mentions{}); !strings.Contains(zh, "### [P1 紧急] 2栋 电梯 lift-1 困人: 轿厢报警按钮被按下\n") || strings.Contains(zh, "trapped") {
+		t.Errorf("Chinese title on the Chinese channel:\n%s", zh)
+	}
 	// The mention source is an interface: a roster in place of the lists.
 	WithMentions(rosterStub{})(d.srv)
 	if m := d.srv.mentions.Mentions(context.Background(), deskconfig.Channel{}, tk); len(m.UserIDs) != 1 || m.UserIDs[0] != "on-duty-li" {

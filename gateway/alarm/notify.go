@@ -62,6 +62,20 @@ func (t Transition) Title(loc *time.Location) string {
 	return truncate(title, 200)
 }
 
+// TitleEN is the ticket title in English: the rule's title_en, else its
+// English message; none when the rule writes only a title of its own (one
+// template, shown in both languages).
+func (t Transition) TitleEN(loc *time.Location) string {
+	if t.Rule.TitleEN != "" {
+		return truncate(render(t.Rule.TitleEN, t.fields(loc)), 200)
+	}
+	if t.Rule.Title != "" {
+		return ""
+	}
+	_, en := t.Messages(loc)
+	return truncate(en, 200)
+}
+
 // truncate cuts s to at most n bytes on a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -112,6 +126,7 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 			Category:    t.Rule.Category,
 			Priority:    t.Rule.Priority,
 			Title:       t.Title(loc),
+			TitleEN:     t.TitleEN(loc),
 			Description: desc.String(),
 			Site:        d.Site,
 			Building:    d.Building,

@@ -184,7 +184,7 @@ devices:
 	h.event(devices.Event{Device: h.infos["lift-a"], Time: t0, Type: "fault", Source: "car", Active: true,
 		Text: "Door lock disconnected during running", TextZH: "运行中门锁断开", Attrs: map[string]string{"code": "Err42"}})
 	rep := h.tickets(wire.Repair)
-	if len(rep) != 1 || rep[0].Title != "2栋 电梯 lift-a 故障: 运行中门锁断开" ||
+	if len(rep) != 1 || rep[0].Title != "2栋 电梯 lift-a 故障: 运行中门锁断开" || rep[0].TitleEN != "building 2: elevator lift-a fault: Door lock disconnected during running" ||
 		!strings.Contains(rep[0].Description, "building 2: elevator lift-a fault: Door lock disconnected during running") {
 		t.Fatalf("fault repair %+v", rep)
 	}
@@ -199,5 +199,23 @@ devices:
 	h.event(devices.Event{Device: h.infos["lift-b"], Time: t0.Add(3 * time.Second), Type: "fault", Source: "car", Active: true, Text: "Err99"})
 	if rep := h.tickets(wire.Repair); len(rep) != 2 || !slices.ContainsFunc(rep, func(tk wire.Ticket) bool { return tk.Title == "2栋 电梯 lift-b 故障: Err99" }) {
 		t.Fatalf("second fault %+v", rep)
+	}
+}
+
+// A rule's own title has its English twin in title_en; a rule with a title
+// but no title_en gives none (its one title is shown in both languages).
+func TestTitleEN(t *testing.T) {
+	tr := Transition{Rule: &config.Rule{Name: "low", Title: "{unit} 余额不足 {value} 元", TitleEN: "{unit}: balance low, {value} CNY",
+		Message: config.Message{ZH: "余额不足", EN: "low"}}, Device: &devices.Info{ID: "m1", Unit: "1-101", Units: map[string]string{}}, Value: 9.5, At: t0}
+	if got := tr.TitleEN(nil); got != "1-101: balance low, 9.50 CNY" {
+		t.Errorf("title_en: %q", got)
+	}
+	tr.Rule.TitleEN = ""
+	if got := tr.TitleEN(nil); got != "" {
+		t.Errorf("a title without title_en: %q", got)
+	}
+	tr.Rule.Title = ""
+	if got := tr.TitleEN(nil); got != "low" {
+		t.Errorf("no title: %q", got)
 	}
 }

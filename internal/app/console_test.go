@@ -41,7 +41,7 @@ const adminToken = "demo-admin-token-not-for-production"
 
 // browser starts a headless Chromium with its own profile; the flags keep it
 // off the network beyond loopback.
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	exec := testenv.Chromium(t)
 	// Not t.TempDir: Chromium may still be writing its profile when the test's
@@ -60,6 +60,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1366, 768),
 	)
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	watchCSP(t, ctx)
@@ -656,6 +657,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		if row, _ := textWhen(t, e, 10*time.Second, `#latest tr[data-point="relay"]`, "Relay"); !strings.Contains(row, "Closed") && !strings.Contains(row, "Tripped") {
 			t.Errorf("relay row in English: %q", row)
+		}
+		// The alarm's ticket by its rule's English message, not the Chinese title.
+		if tks, ok := textWhen(t, e, 10*time.Second, "#device-tickets", "prepaid balance low"); !ok || strings.Contains(tks, "余额不足") {
+			t.Errorf("the device's open tickets in English: %q", tks)
 		}
 		screenshot(t, e, "device-chart-en")
 		wait(t, e, 10*time.Second, "Chinese", chromedp.Click("#lang", chromedp.ByID))

@@ -121,6 +121,10 @@ type Rule struct {
 	Category string `yaml:"category"`
 	// Title is the ticket title; placeholders as in Message. Defaults to Message.ZH.
 	Title string `yaml:"title"`
+	// TitleEN is the ticket title in English (the English console and
+	// channels show it); without it, a rule without a title uses
+	// Message.EN, and a rule with one has none (its title is shown).
+	TitleEN string `yaml:"title_en"`
 	// Message is what the console and the ticket say, in Chinese and English.
 	Message Message `yaml:"message"`
 }
@@ -221,7 +225,7 @@ func (c *Config) validateRules() []Problem {
 		if !slices.Contains(Severities, r.Severity) {
 			add(p+".severity", "%q is not a severity; use one of %s", r.Severity, strings.Join(Severities, ", "))
 		}
-		for field, tmpl := range map[string]string{"title": r.Title, "message.zh": r.Message.ZH, "message.en": r.Message.EN} {
+		for field, tmpl := range map[string]string{"title": r.Title, "title_en": r.TitleEN, "message.zh": r.Message.ZH, "message.en": r.Message.EN} {
 			if bad := unknownPlaceholder(tmpl); bad != "" {
 				add(p+"."+field, "unknown placeholder {%s}; use %s", bad, "{"+strings.Join(Placeholders, "} {")+"}")
 			}

@@ -24,6 +24,7 @@ func TestRuleAndTopologyProblems(t *testing.T) {
 		{"no_data needs a duration", "rules:\n  - {name: r, type: no_data}\n", "rules[0].no_data_for: required"},
 		{"event needs a type", "rules:\n  - {name: r, type: event}\n", "rules[0].event: required"},
 		{"unknown placeholder", "rules:\n  - {name: r, point: x, above: 1, message: {en: \"{room} hot\"}}\n", "rules[0].message.en: unknown placeholder {room}"},
+		{"unknown placeholder in title_en", "rules:\n  - {name: r, point: x, above: 1, title_en: \"{flat} hot\"}\n", "rules[0].title_en: unknown placeholder {flat}"},
 		{"unknown device", "rules:\n  - {name: r, type: offline, devices: [m9]}\n", `rules[0].devices[0]: no device has id "m9"`},
 		{"bad priority", "rules:\n  - {name: r, type: offline, priority: P9}\n", `rules[0].priority: "P9" is not a priority`},
 		{"name is part of the key", "rules:\n  - {name: \"a/b\", type: offline}\n", "may use only letters"},

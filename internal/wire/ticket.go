@@ -115,13 +115,16 @@ type Reading struct {
 
 // Ticket is one piece of people's work.
 type Ticket struct {
-	ID          int64  `json:"id"`
-	Kind        Kind   `json:"kind"`
-	SubKind     string `json:"sub_kind,omitempty"`
-	Category    string `json:"category,omitempty"`
-	Priority    string `json:"priority"`
-	Status      Status `json:"status"`
-	Title       string `json:"title"`
+	ID       int64  `json:"id"`
+	Kind     Kind   `json:"kind"`
+	SubKind  string `json:"sub_kind,omitempty"`
+	Category string `json:"category,omitempty"`
+	Priority string `json:"priority"`
+	Status   Status `json:"status"`
+	Title    string `json:"title"`
+	// TitleEN is the title in English, when the ticket's source wrote one
+	// (an alarm's rule): the English console and channels show it.
+	TitleEN     string `json:"title_en,omitempty"`
 	Description string `json:"description,omitempty"`
 	Site        string `json:"site"`
 	Building    string `json:"building,omitempty"`
@@ -234,8 +237,10 @@ type NewTicket struct {
 	// cause analysis, a fault's cause); resolve may record it later.
 	Cause string `json:"cause,omitempty"`
 	// ParentID links a complaint to the case of the same matter (a collective complaint).
-	ParentID    int64  `json:"parent_id,omitempty"`
-	Title       string `json:"title"`
+	ParentID int64  `json:"parent_id,omitempty"`
+	Title    string `json:"title"`
+	// TitleEN is the title in English (an alarm's rule's English message).
+	TitleEN     string `json:"title_en,omitempty"`
 	Description string `json:"description,omitempty"`
 	Site        string `json:"site"`
 	Building    string `json:"building,omitempty"`
@@ -297,7 +302,7 @@ func (n NewTicket) Validate() error {
 		name, value string
 		max         int
 	}{
-		{"title", n.Title, 200}, {"description", n.Description, MaxTextLen}, {"category", n.Category, 64},
+		{"title", n.Title, 200}, {"title_en", n.TitleEN, 200}, {"description", n.Description, MaxTextLen}, {"category", n.Category, 64},
 		{"site", n.Site, 64}, {"cause", n.Cause, 64}, {"building", n.Building, 64}, {"floor", n.Floor, 64}, {"unit", n.Unit, 64},
 		{"device", n.Device, 128}, {"sub_kind", n.SubKind, 64}, {"alarm_key", n.AlarmKey, 256}, {"reporter", n.Reporter, 100}, {"phone", n.Phone, 32},
 	} {

@@ -65,6 +65,7 @@ export interface Ticket {
   priority: string;
   status: string;
   title: string;
+  title_en?: string; // an alarm's rule's English title (titleOf in format.ts)
   description?: string;
   site: string;
   building?: string;

@@ -158,3 +158,9 @@ export function pointValue(meta: PointMeta | undefined, v: number): string {
   return u ? `${n} ${u}` : n;
 }
 
+
+// titleOf is a ticket's title in the UI's language: an alarm's English
+// title in the English console, else the title as written.
+export function titleOf(tk: { title: string; title_en?: string }): string {
+  return (currentLang() === "en" && tk.title_en) || tk.title;
+}

@@ -5,7 +5,7 @@
 import { action, api, Kinds, Me, Ticket, TopUp } from "../api";
 import { busy, clear, h, location, reading } from "../dom";
 import { events } from "../events";
-import { errorText, fromLocalInput, person } from "../format";
+import { errorText, fromLocalInput, person, titleOf } from "../format";
 import { duration, t } from "../i18n";
 import { ago } from "../i18n_more";
 import { Page } from "../page";
@@ -186,7 +186,7 @@ function drawFollowUps(box: HTMLElement, tickets: Ticket[], refresh: () => void)
             }
           });
           return h("tr", { "data-ticket": tk.id },
-            h("td", { class: "nowrap" }, h("a", { href: `#/tickets/${tk.id}` }, "#" + tk.id)), h("td", {}, tk.title),
+            h("td", { class: "nowrap" }, h("a", { href: `#/tickets/${tk.id}` }, "#" + tk.id)), h("td", {}, titleOf(tk)),
             h("td", {}, [tk.reporter, tk.phone].filter(Boolean).join(" ")),
             h("td", {}, tk.resolution || ""), h("td", {}, form));
         }))));
@@ -221,7 +221,7 @@ function drawBoard(box: HTMLElement, tickets: Ticket[], params: URLSearchParams)
       h("thead", {}, h("tr", {}, ...["col.id", "col.kind", "col.title", "col.location", "col.age", "col.status"].map((k) => h("th", {}, t(k))))),
       h("tbody", {}, ...board.map((tk) => h("tr", { "data-ticket": tk.id, class: tk.escalation_level > 0 ? "overdue-row" : "" },
         h("td", { class: "nowrap" }, h("a", { href: `#/tickets/${tk.id}` }, "#" + tk.id)), h("td", { class: "nowrap" }, t("kind." + tk.kind)),
-        h("td", {}, h("a", { href: `#/tickets/${tk.id}` }, tk.title)),
+        h("td", {}, h("a", { href: `#/tickets/${tk.id}` }, titleOf(tk))),
         h("td", { class: "nowrap" }, location(tk)), h("td", { class: "nowrap" }, duration(now - Date.parse(tk.created_at))), h("td", { class: "nowrap" }, t("status." + tk.status)))))));
 }
 

@@ -4,7 +4,7 @@
 import { action, api, GatewayAlarm, openStatuses, Ticket } from "../api";
 import { clear, h, location, reading } from "../dom";
 import { events } from "../events";
-import { assigneeText, defaultZone, errorText, person, staff, when } from "../format";
+import { assigneeText, defaultZone, errorText, person, staff, titleOf, when } from "../format";
 import { currentLang, duration, t } from "../i18n";
 import { Page } from "../page";
 
@@ -161,7 +161,7 @@ function nowStrip(list: Ticket[], now: number): HTMLElement {
     ...open.map((tk) => {
       const due = (tk.deadlines || []).filter((d) => d.state === "pending" && !ownersSteps.includes(d.step)).sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at))[0];
       const chip = h("a", { href: `#/tickets/${tk.id}`, class: "now-chip" + (alerting(tk) ? " alert" : ""), "data-ticket": tk.id },
-        `#${tk.id} ${tk.title}`);
+        `#${tk.id} ${titleOf(tk)}`);
       if (due) {
         const cd = h("span", { class: "countdown", "data-due": due.due_at, "data-step": due.step });
         countdownText(cd, now);
@@ -202,7 +202,7 @@ function draw() {
       },
         h("td", { class: "nowrap" }, h("a", { href: `#/tickets/${tk.id}`, class: "ticket-link", onclick: (ev: Event) => ev.stopPropagation() }, "#" + tk.id)),
         h("td", { class: "clip", title: t("kind." + tk.kind) }, h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind))),
-        h("td", { class: "what", title: tk.title }, tk.title),
+        h("td", { class: "what", title: titleOf(tk) }, titleOf(tk)),
         clipCell(location(tk)),
         clipCell(tk.device || ""),
         clipCell(tk.reading ? `${tk.reading.point} ${reading(tk.reading.value)} ${tk.reading.unit || ""}` : ""),
@@ -256,7 +256,7 @@ async function panel() {
     }
   });
   clear(box, h("div", { class: "card panel" },
-    h("h3", {}, h("a", { href: `#/tickets/${tk.id}`, id: "panel-open" }, `#${tk.id} ${tk.title}`),
+    h("h3", {}, h("a", { href: `#/tickets/${tk.id}`, id: "panel-open" }, `#${tk.id} ${titleOf(tk)}`),
       h("button", { type: "button", class: "ghost", "aria-label": t("control.closePanel"), onclick: () => select(null) }, "×")),
     dispatch, noteForm, msg, comments));
   await loadComments(tk.id, comments);

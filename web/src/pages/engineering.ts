@@ -4,7 +4,7 @@ import uPlot from "uplot";
 import { api, Device, Gateway, openStatuses, Ticket } from "../api";
 import { clear, h, location, reading } from "../dom";
 import { duration, t } from "../i18n";
-import { PointMeta, pointLabel, pointValue, unitText, when } from "../format";
+import { pointLabel, PointMeta, pointValue, titleOf, unitText, when } from "../format";
 import { Page } from "../page";
 import { siteName, siteZone } from "../sites";
 
@@ -51,8 +51,8 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
       h("a", { href: link(point, r), class: r === rng ? "active" : "" }, t("eng.range." + r)))),
     chartBox,
     h("h3", {}, t("eng.openTickets")),
-    h("ul", {}, ...tickets.filter((tk) => openStatuses.has(tk.status)).map((tk) =>
-      h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id} ${t("kind." + tk.kind)} · ${tk.title}`)))),
+    h("ul", { id: "device-tickets" }, ...tickets.filter((tk) => openStatuses.has(tk.status)).map((tk) =>
+      h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id} ${t("kind." + tk.kind)} · ${titleOf(tk)}`)))),
     h("h3", {}, t("eng.alarmHistory")),
     alarms.length === 0 ? h("p", { class: "empty" }, t("eng.noAlarms")) :
       h("table", { class: "grid compact", id: "alarm-history" }, h("tbody", {}, ...alarms.map((a) =>

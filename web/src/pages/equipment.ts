@@ -6,7 +6,7 @@
 // register | plans | orders | report.
 import { api, download, Me, token } from "../api";
 import { busy, clear, h } from "../dom";
-import { person, when } from "../format";
+import { person, titleOf, when } from "../format";
 import { currentLang, t } from "../i18n";
 import { Page } from "../page";
 
@@ -109,7 +109,7 @@ async function showHistory(box: HTMLElement, e: Entry) {
   clear(box, h("div", { class: "card", id: "eq-history-card" },
     h("h3", {}, t("eq.history", { name: `${e.id} ${e.name}` })),
     h("p", { class: "muted" }, [e.make, e.model, e.serial, e.supplier, e.contractor].filter(Boolean).join(" · ")),
-    h("div", { class: "wide" }, h("h4", {}, t("eq.tickets")), list(d.tickets.map((tk) => h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id}`), ` ${when(tk.created_at)} ${tk.title} (${t("status." + tk.status)})`)))),
+    h("div", { class: "wide" }, h("h4", {}, t("eq.tickets")), list(d.tickets.map((tk) => h("li", {}, h("a", { href: `#/tickets/${tk.id}` }, `#${tk.id}`), ` ${when(tk.created_at)} ${titleOf(tk)} (${t("status." + tk.status)})`)))),
     h("div", { class: "wide" }, h("h4", {}, t("eq.maintenance")), list(d.maintenance.map((o) => h("li", {}, `${when(o.due)} ${o.plan_name || o.plan} · ${t(o.status === "done" ? "eq.order.done" : o.overdue ? "eq.order.overdue" : "eq.order.open")}`)))),
     h("div", { class: "wide", id: "eq-history-rounds" }, h("h4", {}, t("eq.rounds")), list((d.rounds || []).map((r) => h("li", { class: r.failed ? "red" : "" },
       `${when(r.at)} ${(en && r.route_name_en) || r.route_name || ""} · ${r.checkpoint} ${(en && r.name_en) || r.name} · ${person(r.by)} · `,

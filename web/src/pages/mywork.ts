@@ -6,7 +6,7 @@
 import { action, api, Me, Ticket, TicketDetail } from "../api";
 import { busy, clear, h } from "../dom";
 import { events } from "../events";
-import { assigneeText, errorText, when } from "../format";
+import { assigneeText, errorText, titleOf, when } from "../format";
 import { t } from "../i18n";
 import { Page } from "../page";
 import { ownedCases } from "./owner";
@@ -80,7 +80,7 @@ function card(tk: TicketDetail, me: Me, refresh: () => void): HTMLElement {
       h("span", { class: `badge ${tk.kind}` }, t("kind." + tk.kind)),
       h("span", { class: "badge" }, tk.priority),
       h("span", { class: `badge status-${tk.status}` }, t("status." + tk.status))),
-    h("a", { href: `#/tickets/${tk.id}`, class: "work-title" }, tk.title),
+    h("a", { href: `#/tickets/${tk.id}`, class: "work-title" }, titleOf(tk)),
     h("div", { class: "work-place" }, place(tk)),
     tk.reporter || tk.phone ? h("div", {}, tk.reporter || "", " ", tk.phone && !tk.phone.includes("*") ? h("a", { href: "tel:" + tk.phone }, tk.phone) : tk.phone || "") : null,
     tk.appointment_at ? h("div", {}, `${t("form.appointment")}: ${when(tk.appointment_at, tk.site_timezone)}`) : null,

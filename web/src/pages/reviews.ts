@@ -4,7 +4,7 @@
 // deadlines with their causes.
 import { api, Report } from "../api";
 import { h } from "../dom";
-import { person, when } from "../format";
+import { person, titleOf, when } from "../format";
 import { t } from "../i18n";
 
 const pct = (x: number) => `${+(x * 100).toFixed(1)}%`;
@@ -37,7 +37,7 @@ export async function reviews(site: string, zone: string): Promise<HTMLElement> 
         h("tbody", {}, ...daily.owners.map((o) => h("tr", { class: o.overdue ? "overdue" : "" },
           h("td", {}, o.owner ? person(o.owner) : t("owner.none")), h("td", { class: "num" }, o.open), h("td", { class: "num" }, o.overdue),
           h("td", {}, h("ul", { class: "rev-cases" }, ...o.cases.slice(0, 8).map((c) => h("li", { class: c.overdue ? "overdue" : "" },
-            h("a", { href: `#/tickets/${c.id}` }, `#${c.id} ${c.title}`),
+            h("a", { href: `#/tickets/${c.id}` }, `#${c.id} ${titleOf(c)}`),
             c.next_step ? h("small", { class: "muted" }, ` · ${t("step." + c.next_step)} ${when(c.next_due, zone)}`) : null)),
             o.cases.length > 8 ? h("li", { class: "muted" }, "…") : null)))))),
     h("h3", {}, t("rev.weekly")),

@@ -8,7 +8,7 @@ import uPlot from "uplot";
 import { action, api, APIError, AuditEntry, Me, TicketDetail } from "../api";
 import { clear, h, reading } from "../dom";
 import { events } from "../events";
-import { assigneeText, errorText, fromLocalInput, person, pointLabel, pointValue, staff, toLocalInput, when, yuan } from "../format";
+import { assigneeText, errorText, fromLocalInput, person, pointLabel, pointValue, staff, titleOf, toLocalInput, when, yuan } from "../format";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 import { printView } from "./print";
@@ -378,7 +378,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
     api<TicketDetail>(`/tickets/${id}`),
     api<{ audit: AuditEntry[] }>(`/tickets/${id}/audit`),
   ]);
-  document.title = `#${tk.id} ${tk.title} · ${t("app.title")}`;
+  document.title = `#${tk.id} ${titleOf(tk)} · ${t("app.title")}`;
   const msg = h("p", { class: "msg", id: "ticket-msg", role: "status" });
   if (said?.id === id) {
     msg.textContent = said.text;
@@ -425,7 +425,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
   if (chartKey) chartKept = { key: chartKey, el: chart };
   clear(root,
     h("div", { class: "page-head ticket-head" },
-      h("h2", {}, `#${tk.id} `, tk.title),
+      h("h2", {}, `#${tk.id} `, titleOf(tk)),
       h("div", { class: "head-links" },
         h("a", { href: `#/tickets/${tk.id}/print`, class: "button ghost", id: "print-link" }, t("ticket.print")),
         h("button", { type: "button", class: "ghost", onclick: () => (history.length > 1 ? history.back() : (window.location.hash = "#/")) }, t("ticket.back")))),
@@ -439,7 +439,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
     h("div", { class: "ticket-grid" },
       h("section", {}, facts(tk, me), ownerPanel(tk, me, rerender),
         linked.length ? h("div", { id: "ticket-linked" }, h("h3", {}, t("ticket.linked"), ` (${linked.length})`),
-          h("ul", {}, ...linked.map((c) => h("li", {}, h("a", { href: `#/tickets/${c.id}` }, `#${c.id}`), ` ${c.title} · ${place(c)}`)))) : null),
+          h("ul", {}, ...linked.map((c) => h("li", {}, h("a", { href: `#/tickets/${c.id}` }, `#${c.id}`), ` ${titleOf(c)} · ${place(c)}`)))) : null),
       h("section", {}, h("h3", {}, t("col.deadline")), deadlines(tk),
         tk.reading && tk.device ? h("h3", {}, t("ticket.readingChart")) : null, tk.reading && tk.device ? chart : null)),
     h("h3", {}, t("ticket.actions")),
