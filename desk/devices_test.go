@@ -24,7 +24,9 @@ func TestDeviceLatestNamesItsPoints(t *testing.T) {
 	client := influxdb2.NewClient(influxURL, "")
 	defer client.Close()
 	if err := client.WriteAPIBlocking("", bucket).WriteRecord(context.Background(),
-		fmt.Sprintf("meter,device=meter-1-101,site=site-a balance=12.5,relay=0i,power=1500,voltage_l1=229.6,odd_point=3 %d", now.Add(-time.Minute).UnixNano())); err != nil {
+		fmt.Sprintf("meter,device=meter-1-101,site=site-a balance=12.5,relay=0i,power=1500,voltage_l1=229.6,odd_point=3 %d", now.Add(-time.Minute).UnixNano()),
+		// An alarm transition as the gateway writes it (telemetry.AppendAlarm).
+		fmt.Sprintf(`alarm,building=1,device=meter-1-101,rule=low,severity=warning,site=site-a state="firing",value=9.5,message_zh="1栋 1-101 余额不足",message_en="1-101: balance low" %d`, now.Add(-2*time.Minute).UnixNano())); err != nil {
 		t.Fatalf("write readings: %v", err)
 	}
 	reader := history.New(config.InfluxDB{URL: influxURL, Bucket: bucket})
@@ -63,6 +65,12 @@ func TestDeviceLatestNamesItsPoints(t *testing.T) {
 	}
 	if s := got.Points["relay"].States; s["0"].ZH != "跳闸" || s["1"].EN != "Closed" {
 		t.Errorf("relay states: %+v", s)
+	}
+	// The alarm history says the rule's messages.
+	code, out = d.call(t, "GET", "/api/v1/devices/meter-1-101/alarms", assistantToken, "")
+	alarms := decodeInto[struct{ Alarms []history.AlarmChange }](t, out).Alarms
+	if code != 200 || len(alarms) != 1 || alarms[0].Rule != "low" || alarms[0].MessageZH != "1栋 1-101 余额不足" || alarms[0].MessageEN != "1-101: balance low" {
+		t.Errorf("alarm history: %d %s", code, out)
 	}
 	// The ticket the reading raised names its point the same way.
 	key := "site-a/low/meter-1-101"

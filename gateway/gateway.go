@@ -381,7 +381,8 @@ func (g *Gateway) dispatch(trs []alarm.Transition) {
 	ticketed := false
 	for _, tr := range trs {
 		g.m.alarmTransitions.WithLabelValues(tr.Rule.Name, string(tr.State)).Inc()
-		g.telemetry.AddAlarm(tr.Device, tr.Rule.Name, string(tr.State), tr.Rule.Severity, tr.Value, tr.At)
+		zh, en := tr.Summary(g.loc)
+		g.telemetry.AddAlarm(tr.Device, tr.Rule.Name, string(tr.State), tr.Rule.Severity, zh, en, tr.Value, tr.At)
 		if tr.Suppressed.Muted() {
 			g.log.Info("alarm "+string(tr.State)+" (suppressed)", "alarm", tr.Key, "why", tr.Suppressed.String())
 		} else {

@@ -166,6 +166,10 @@ type AlarmChange struct {
 	Severity string    `json:"severity"`
 	State    string    `json:"state"`
 	Value    float64   `json:"value"`
+	// MessageZH and MessageEN are the rule's messages as the gateway
+	// rendered them (empty for transitions written before it did).
+	MessageZH string `json:"message_zh,omitempty"`
+	MessageEN string `json:"message_en,omitempty"`
 }
 
 // Alarms returns a device's alarm transitions over the last days, newest first.
@@ -193,6 +197,8 @@ func (r *Reader) Alarms(ctx context.Context, site, device string, days int) ([]A
 		c.Severity, _ = rec.ValueByKey("severity").(string)
 		c.State, _ = rec.ValueByKey("state").(string)
 		c.Value, _ = toFloat(rec.ValueByKey("value"))
+		c.MessageZH, _ = rec.ValueByKey("message_zh").(string)
+		c.MessageEN, _ = rec.ValueByKey("message_en").(string)
 		out = append(out, c)
 	}
 	if res.Err() != nil {

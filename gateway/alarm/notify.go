@@ -76,6 +76,23 @@ func (t Transition) TitleEN(loc *time.Location) string {
 	return truncate(en, 200)
 }
 
+// Summary is what the alarm says, one line in each language, for its
+// history: the rule's messages, or for a rule that writes only titles, its
+// title and title_en (a rule without messages would otherwise say
+// "meter-1: prepaid_low_balance (balance = 9.99 CNY)" in both).
+func (t Transition) Summary(loc *time.Location) (zh, en string) {
+	zh, en = t.Messages(loc)
+	if t.Rule.Message.ZH == "" && t.Rule.Title != "" {
+		zh = t.Title(loc)
+	}
+	if t.Rule.Message.EN == "" {
+		if te := t.TitleEN(loc); te != "" {
+			en = te
+		}
+	}
+	return zh, en
+}
+
 // truncate cuts s to at most n bytes on a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -219,3 +219,23 @@ func TestTitleEN(t *testing.T) {
 		t.Errorf("no title: %q", got)
 	}
 }
+
+// An alarm's history line: the rule's messages, else its titles.
+func TestSummary(t *testing.T) {
+	dev := &devices.Info{ID: "m1", Unit: "1-101", Building: "1", Units: map[string]string{"balance": "CNY"}}
+	for _, tc := range []struct {
+		rule   config.Rule
+		zh, en string
+	}{
+		{config.Rule{Name: "low", Message: config.Message{ZH: "{unit} 余额 {value} 元", EN: "{unit}: balance {value} CNY"}}, "1-101 余额 9.50 元", "1-101: balance 9.50 CNY"},
+		{config.Rule{Name: "low", Title: "{building}栋 {unit} 余额不足", TitleEN: "{unit}: balance low"}, "1栋 1-101 余额不足", "1-101: balance low"},
+		{config.Rule{Name: "low", Title: "{building}栋 {unit} 余额不足"}, "1栋 1-101 余额不足", "m1: low (balance = 9.50 CNY)"},
+		{config.Rule{Name: "low"}, "m1: low (balance = 9.50 CNY)", "m1: low (balance = 9.50 CNY)"},
+	} {
+		r := tc.rule
+		zh, en := Transition{Rule: &r, Device: dev, Point: "balance", Value: 9.5, At: t0}.Summary(nil)
+		if zh != tc.zh || en != tc.en {
+			t.Errorf("%+v: %q / %q, want %q / %q", r, zh, en, tc.zh, tc.en)
+		}
+	}
+}

@@ -61,8 +61,10 @@ func appendValue(b []byte, v float64) []byte {
 }
 
 // AppendAlarm encodes an alarm transition: measurement alarm, tags site,
-// device, rule, severity, building; fields state and value.
-func AppendAlarm(b []byte, d *devices.Info, rule, state, severity string, value float64, at time.Time) []byte {
+// device, rule, severity, building; fields state, value and the rule's
+// messages (message_zh, message_en, when set), which a device's alarm
+// history shows in the reader's language rather than the rule's id.
+func AppendAlarm(b []byte, d *devices.Info, rule, state, severity, zh, en string, value float64, at time.Time) []byte {
 	b = appendMeasurement(b, "alarm")
 	b = appendTag(b, "building", d.Building)
 	b = appendTag(b, "device", d.ID)
@@ -74,6 +76,14 @@ func AppendAlarm(b []byte, d *devices.Info, rule, state, severity string, value 
 	if !math.IsNaN(value) && !math.IsInf(value, 0) {
 		b = append(b, ",value="...)
 		b = strconv.AppendFloat(b, value, 'g', -1, 64)
+	}
+	if zh != "" {
+		b = append(b, ",message_zh="...)
+		b = appendString(b, zh)
+	}
+	if en != "" {
+		b = append(b, ",message_en="...)
+		b = appendString(b, en)
 	}
 	return appendTime(b, at)
 }

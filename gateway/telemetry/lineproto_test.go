@@ -30,8 +30,10 @@ func TestLineProtocolEncoding(t *testing.T) {
 		{"text points are string fields", AppendReading(nil, devices.Reading{Device: meter, Time: at, Values: []devices.Value{
 			{Point: "serial", IsText: true, Text: `SN "42"`}, {Point: "voltage", Value: 230}}}),
 			`meter,building=3,device=meter-1,model=sdm630,site=sunrise,unit=3-1201 serial="SN \"42\"",voltage=230,quality="good" 1700000000123456789`},
-		{"alarm", AppendAlarm(nil, meter, "low_balance", "firing", "warning", 9.5, at),
+		{"alarm", AppendAlarm(nil, meter, "low_balance", "firing", "warning", "", "", 9.5, at),
 			`alarm,building=3,device=meter-1,rule=low_balance,severity=warning,site=sunrise state="firing",value=9.5 1700000000123456789`},
+		{"alarm with its messages", AppendAlarm(nil, meter, "low_balance", "firing", "warning", "3栋 3-1201 余额不足 \"9.50\" 元", "3-1201: balance low", 9.5, at),
+			`alarm,building=3,device=meter-1,rule=low_balance,severity=warning,site=sunrise state="firing",value=9.5,message_zh="3栋 3-1201 余额不足 \"9.50\" 元",message_en="3-1201: balance low" 1700000000123456789`},
 		{"event with quotes", AppendEvent(nil, devices.Event{Device: meter, Time: at, Type: "fire_alarm", Source: "loop 1", Active: true, Text: `say "hi"\`}),
 			`event,building=3,device=meter-1,site=sunrise,source=loop\ 1,type=fire_alarm active=true,text="say \"hi\"\\" 1700000000123456789`},
 	} {

@@ -167,9 +167,9 @@ func (w *Writer) AddReading(r devices.Reading) {
 }
 
 // AddAlarm accepts an alarm transition for the alarm measurement.
-func (w *Writer) AddAlarm(d *devices.Info, rule, state, severity string, value float64, at time.Time) {
+func (w *Writer) AddAlarm(d *devices.Info, rule, state, severity, zh, en string, value float64, at time.Time) {
 	bp := w.encBuf.Get().(*[]byte)
-	*bp = AppendAlarm((*bp)[:0], d, rule, state, severity, value, at)
+	*bp = AppendAlarm((*bp)[:0], d, rule, state, severity, zh, en, value, at)
 	w.accept(at, *bp)
 	w.encBuf.Put(bp)
 }

@@ -631,7 +631,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		t.Logf("balance chart over 1h renders %s points from InfluxDB", points)
 		wait(t, e, 10*time.Second, "alarm history", chromedp.WaitVisible("#alarm-history", chromedp.ByID))
-		if alarms, ok := textWhen(t, e, 10*time.Second, "#alarm-history", "prepaid_low_balance", "告警"); !ok {
+		if alarms, ok := textWhen(t, e, 10*time.Second, "#alarm-history", "prepaid_low_balance", "告警", "预付费电表余额不足"); !ok {
 			t.Errorf("alarm history does not show the low-balance alarm: %q", alarms)
 		}
 		// The points as people call them, in 元 and with the relay's state
@@ -657,6 +657,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		if row, _ := textWhen(t, e, 10*time.Second, `#latest tr[data-point="relay"]`, "Relay"); !strings.Contains(row, "Closed") && !strings.Contains(row, "Tripped") {
 			t.Errorf("relay row in English: %q", row)
+		}
+		if alarms, ok := textWhen(t, e, 10*time.Second, "#alarm-history", "prepaid balance low"); !ok || strings.Contains(alarms, "余额不足") {
+			t.Errorf("alarm history in English: %q", alarms)
 		}
 		// The alarm's ticket by its rule's English message, not the Chinese title.
 		if tks, ok := textWhen(t, e, 10*time.Second, "#device-tickets", "prepaid balance low"); !ok || strings.Contains(tks, "余额不足") {

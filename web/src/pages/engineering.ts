@@ -3,7 +3,7 @@
 import uPlot from "uplot";
 import { api, Device, Gateway, openStatuses, Ticket } from "../api";
 import { clear, h, location, reading } from "../dom";
-import { duration, t } from "../i18n";
+import { currentLang, duration, t } from "../i18n";
 import { pointLabel, PointMeta, pointValue, titleOf, unitText, when } from "../format";
 import { Page } from "../page";
 import { siteName, siteZone } from "../sites";
@@ -35,7 +35,7 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
   const chartBox = h("div", { class: "chart", id: "chart" });
   const [{ tickets }, { alarms }] = await Promise.all([
     api<{ tickets: Ticket[] }>(`/tickets?device=${encodeURIComponent(id)}&limit=50`),
-    api<{ alarms: { t: string; rule: string; severity: string; state: string; value: number }[] }>(`/devices/${encodeURIComponent(id)}/alarms`),
+    api<{ alarms: { t: string; rule: string; severity: string; state: string; value: number; message_zh?: string; message_en?: string }[] }>(`/devices/${encodeURIComponent(id)}/alarms`),
   ]);
   clear(root,
     h("div", { class: "page-head" }, h("h2", {}, id), h("a", { href: "#/engineering", "aria-label": t("eng.back") }, "←")),
@@ -56,7 +56,11 @@ async function deviceDetail(root: HTMLElement, id: string, params: URLSearchPara
     h("h3", {}, t("eng.alarmHistory")),
     alarms.length === 0 ? h("p", { class: "empty" }, t("eng.noAlarms")) :
       h("table", { class: "grid compact", id: "alarm-history" }, h("tbody", {}, ...alarms.map((a) =>
-        h("tr", {}, h("td", {}, when(a.t, zone, true)), h("td", {}, a.rule),
+        // The rule's message in the UI's language, the rule's id beside it
+        // (transitions written before the gateway kept messages have none).
+        h("tr", {}, h("td", {}, when(a.t, zone, true)),
+          h("td", { class: "what" }, (currentLang() === "en" ? a.message_en : a.message_zh) || a.rule,
+            (a.message_zh || a.message_en) ? h("small", { class: "muted" }, ` ${a.rule}`) : ""),
           h("td", { class: a.state === "firing" ? "red" : "" }, t("alarm." + a.state)), h("td", { class: "num" }, reading(a.value)))))),
   );
   if (!point) return;
