@@ -35,7 +35,8 @@ func TestDeviceLatestNamesItsPoints(t *testing.T) {
 	d.srv.SetHistory(reader)
 	beat := `{"gateway":"gw-1","site":"site-a","at":"` + d.clock.Now().UTC().Format(time.RFC3339) + `","interval":10000000000,"devices":[
 		{"id":"meter-1-101","family":"meter","model":"demo-prepaid-meter","building":"1","unit":"1-101","state":"online",
-		 "units":{"balance":"CNY","power":"W"}}]}`
+		 "units":{"balance":"CNY","power":"W"},
+		 "names":{"odd_point":{"label":"备用计数","label_en":"Spare counter"},"relay":{"states":{"0":{"zh":"断电","en":"Off"},"1":{"zh":"通电","en":"On"}}}}}]}`
 	if code, out := d.call(t, "POST", "/api/v1/gateways/heartbeat", gatewayToken, beat); code != 204 {
 		t.Fatalf("heartbeat: %d %s", code, out)
 	}
@@ -56,14 +57,15 @@ func TestDeviceLatestNamesItsPoints(t *testing.T) {
 		"power":      {"有功功率", "Active power", "W"}, // the profile's unit
 		"voltage_l1": {"A 相电压", "Voltage L1", "V"},  // the catalogue's unit
 		"relay":      {"继电器", "Relay", ""},
-		"odd_point":  {"odd_point", "odd_point", ""}, // unknown: as written
+		"odd_point":  {"备用计数", "Spare counter", ""}, // the profile's own names
 	} {
 		p := got.Points[name]
 		if p.ZH != want.zh || p.EN != want.en || p.Unit != want.unit {
 			t.Errorf("%s: %+v, want %+v", name, p, want)
 		}
 	}
-	if s := got.Points["relay"].States; s["0"].ZH != "跳闸" || s["1"].EN != "Closed" {
+	// The profile's state words over the catalogue's 跳闸/合闸.
+	if s := got.Points["relay"].States; s["0"].ZH != "断电" || s["1"].EN != "On" {
 		t.Errorf("relay states: %+v", s)
 	}
 	// The alarm history says the rule's messages.
@@ -90,7 +92,7 @@ func TestDeviceLatestNamesItsPoints(t *testing.T) {
 	if rp := decodeInto[TicketDetail](t, out).ReadingPoint; rp == nil || rp.ZH != "剩余金额" || rp.Unit != "CNY" {
 		t.Errorf("the ticket's reading point: %s", out)
 	}
-	if code, out := d.call(t, "GET", "/api/v1/devices", assistantToken, ""); code != 200 || !strings.Contains(out, "meter-1-101") || strings.Contains(out, `"units"`) {
+	if code, out := d.call(t, "GET", "/api/v1/devices", assistantToken, ""); code != 200 || !strings.Contains(out, "meter-1-101") || strings.Contains(out, `"units"`) || strings.Contains(out, `"names"`) {
 		t.Errorf("device list: %d %s", code, out)
 	}
 }

@@ -189,7 +189,7 @@ func (s *Server) listDevices(c echo.Context) error {
 		return err
 	}
 	for i := range ds {
-		ds[i].Units = nil // the device's page has them (deviceLatest); a list of thousands does not need them
+		ds[i].Units, ds[i].Names = nil, nil // the device's page has them (deviceLatest); a list of thousands does not need them
 	}
 	return c.JSON(http.StatusOK, map[string]any{"devices": ds})
 }
@@ -224,7 +224,7 @@ func (s *Server) deviceLatest(c echo.Context) error {
 	// How people see each point: 剩余金额 in 元, 继电器 合闸/跳闸 (devices/points).
 	described := make(map[string]points.Point, len(values))
 	for name := range values {
-		described[name] = points.Describe(name, d.Units[name])
+		described[name] = d.Names[name].Over(points.Describe(name, d.Units[name]))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"device": d.ID, "site": d.Site, "family": d.Family, "model": d.Model,
 		"building": d.Building, "floor": d.Floor, "unit": d.Unit, "at": at, "values": values, "points": described})

@@ -27,6 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/estatehq/estate/devices/points"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -117,6 +118,9 @@ type Info struct {
 	Unit     string
 	// Units maps point names to their engineering unit ("kWh", "V", "CNY").
 	Units map[string]string
+	// Names are the profile's own words for its points, where it has some
+	// (label, label_en, states); the console's catalogue names the rest.
+	Names map[string]points.Names
 }
 
 // NewInfo builds a device's Info from its configuration.

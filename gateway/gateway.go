@@ -269,7 +269,7 @@ func (g *Gateway) Status() wire.GatewayStatus {
 	add := func(info *devices.Info) {
 		d := wire.Device{ID: info.ID, Family: info.Family, Model: info.Model, Building: info.Building,
 			Floor: info.Floor, Unit: info.Unit, State: string(health.Unknown), Controls: controls[info.ID],
-			Units: info.Units} // filled when the driver was built, read-only since
+			Units: info.Units, Names: info.Names} // filled when the driver was built, read-only since
 		if h, ok := g.health.Get(info.ID); ok {
 			d.State, d.LastSeen, d.ConsecutiveFailures = string(h.State), h.LastSeen, h.ConsecutiveFailures
 			d.Polls, d.Errors, d.LastError = h.Polls, h.Errors, h.LastError

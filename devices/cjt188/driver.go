@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
+	pointnames "github.com/estatehq/estate/devices/points"
 	"github.com/estatehq/estate/internal/config"
 )
 
@@ -188,6 +189,7 @@ func newMeter(dev Device, info *devices.Info, addr Address, p *Profile, loc *tim
 	if p.FlowFrom != "" {
 		info.Units[PointFlow] = "m³/h"
 	}
+	info.Names = pointnames.NamesOf(p.Points, func(pt Point) string { return pt.Name }, func(pt Point) pointnames.Names { return pt.Names })
 	info.Model = p.Name
 	m := &meter{cfg: dev, info: info, addr: addr, profile: p, reads: p.reads()}
 	if dev.CJT188 != nil && dev.CJT188.FlowWatch != nil {

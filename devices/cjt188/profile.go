@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
+	pointnames "github.com/estatehq/estate/devices/points"
 )
 
 // Profile is a CJ/T 188 water meter model as data (configs/profiles/*.yaml):
@@ -51,6 +52,8 @@ type Point struct {
 	Bit   *int    `yaml:"bit"`
 	Unit  string  `yaml:"unit"`
 	Scale float64 `yaml:"scale"`
+	// Names are what the console calls it, over devices/points' catalogue.
+	pointnames.Names `yaml:",inline"`
 
 	di     DI
 	format Format
@@ -74,6 +77,9 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	if err := p.normalise(); err != nil {
+		return nil, fmt.Errorf("profile %s: %w", name, err)
+	}
+	if err := pointnames.CheckNames(p.Points, func(pt Point) string { return pt.Name }, func(pt Point) pointnames.Names { return pt.Names }); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	return &p, nil

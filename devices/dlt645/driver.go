@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
+	pointnames "github.com/estatehq/estate/devices/points"
 	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
@@ -232,6 +233,7 @@ func newMeter(dev Device, info *devices.Info, addr Address, p *Profile) *meter {
 			info.Units[pt.Name] = pt.Unit
 		}
 	}
+	info.Names = pointnames.NamesOf(p.Points, func(pt Point) string { return pt.Name }, func(pt Point) pointnames.Names { return pt.Names })
 	info.Model = p.Name
 	m := &meter{cfg: dev, info: info, addr: addr, profile: p, unsupported: map[DI]time.Time{}}
 	m.reads = planReads(p, nil)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/estatehq/estate/devices"
+	pointnames "github.com/estatehq/estate/devices/points"
 )
 
 // Profile is a DL/T 645 meter model as data (configs/profiles/*.yaml): which
@@ -46,6 +47,8 @@ type Point struct {
 	Format string `yaml:"format"`
 	Signed bool   `yaml:"signed"`
 	Unit   string `yaml:"unit"`
+	// Names are what the console calls it, over devices/points' catalogue.
+	pointnames.Names `yaml:",inline"`
 	// Bit picks one bit of a status word (0 is the lowest); Invert flips it
 	// (status word 3 bit 4 is 1 when the relay is open; relay = 1 means on).
 	Bit    *int    `yaml:"bit"`
@@ -72,6 +75,9 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	if err := p.normalise(); err != nil {
+		return nil, fmt.Errorf("profile %s: %w", name, err)
+	}
+	if err := pointnames.CheckNames(p.Points, func(pt Point) string { return pt.Name }, func(pt Point) pointnames.Names { return pt.Names }); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	return &p, nil

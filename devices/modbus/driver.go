@@ -22,6 +22,7 @@ import (
 	gbmodbus "github.com/goburrow/modbus"
 
 	"github.com/estatehq/estate/devices"
+	pointnames "github.com/estatehq/estate/devices/points"
 	"github.com/estatehq/estate/devices/serial"
 	"github.com/estatehq/estate/internal/config"
 )
@@ -130,6 +131,7 @@ func NewDriver(cdev config.Device, p *Profile, info *devices.Info) *Driver {
 			info.Units[pt.Name] = pt.Unit
 		}
 	}
+	info.Names = pointnames.NamesOf(p.Points, func(pt Point) string { return pt.Name }, func(pt Point) pointnames.Names { return pt.Names })
 	info.Model = p.Name
 
 	d.bus, d.serial, d.link, d.client = connect(dev)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
+	pointnames "github.com/estatehq/estate/devices/points"
 )
 
 // Profile is a device's register map, kept as data under configs/profiles/ (the
@@ -55,6 +56,8 @@ type Point struct {
 	Scale  float64 `yaml:"scale"`
 	Offset float64 `yaml:"offset"`
 	Unit   string  `yaml:"unit"`
+	// Names are what the console calls it, over devices/points' catalogue.
+	pointnames.Names `yaml:",inline"`
 	// Group is the poll group: fast, normal (default) or slow; each device sets
 	// the groups' intervals.
 	Group string `yaml:"group"`
@@ -113,6 +116,9 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	if err := p.normalise(); err != nil {
+		return nil, fmt.Errorf("profile %s: %w", name, err)
+	}
+	if err := pointnames.CheckNames(p.Points, func(pt Point) string { return pt.Name }, func(pt Point) pointnames.Names { return pt.Names }); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", name, err)
 	}
 	return &p, nil

@@ -3,6 +3,7 @@ package modbus
 import (
 	"context"
 	"fmt"
+	pointnames "github.com/estatehq/estate/devices/points"
 	"math"
 	"os"
 	"path/filepath"
@@ -146,5 +147,29 @@ func BenchmarkDecode(b *testing.B) {
 				b.Fatal(fmt.Sprint(len(values), " values"))
 			}
 		})
+	}
+}
+
+// A profile may name its points itself (label, label_en, states), over the
+// console's catalogue; a state that is not a value is refused with the point.
+func TestProfilePointNames(t *testing.T) {
+	p, err := ParseProfile("t", []byte(`name: t
+points:
+  - {name: breaker, table: coil, address: 0, type: bool, label: 进线开关, label_en: Incomer breaker, states: {"0": {zh: 分闸, en: Open}, "1": {zh: 合闸, en: Closed}}}
+  - {name: voltage, table: input, address: 0, type: float32, unit: V}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := pointnames.NamesOf(p.Points, func(pt Point) string { return pt.Name }, func(pt Point) pointnames.Names { return pt.Names })
+	if len(names) != 1 || names["breaker"].Label != "进线开关" || names["breaker"].States["0"].EN != "Open" {
+		t.Errorf("names: %+v", names)
+	}
+	_, err = ParseProfile("t", []byte(`name: t
+points:
+  - {name: breaker, table: coil, address: 0, type: bool, states: {open: {zh: 分闸, en: Open}}}
+`))
+	if err == nil || !strings.Contains(err.Error(), `points[0] (breaker): states: "open" is not a value`) {
+		t.Errorf("a bad state: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/estatehq/estate/devices"
+	pointnames "github.com/estatehq/estate/devices/points"
 )
 
 // Profile says how one kind of MQTT device talks: which topics it publishes
@@ -85,6 +86,8 @@ type PointMap struct {
 	Scale  float64            `yaml:"scale"`
 	Offset float64            `yaml:"offset"`
 	Unit   string             `yaml:"unit"`
+	// Names are what the console calls it, over devices/points' catalogue.
+	pointnames.Names `yaml:",inline"`
 }
 
 // CodeMap takes an event or fault code from a payload and names it through a
@@ -165,6 +168,11 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 	}
 	if err := p.normalise(); err != nil {
 		return nil, fmt.Errorf("mqtt profile %s: %w", name, err)
+	}
+	for i, sub := range p.Subscriptions {
+		if err := pointnames.CheckNames(sub.Points, func(pt PointMap) string { return pt.Name }, func(pt PointMap) pointnames.Names { return pt.Names }); err != nil {
+			return nil, fmt.Errorf("mqtt profile %s: subscriptions[%d]: %w", name, i, err)
+		}
 	}
 	return &p, nil
 }
@@ -333,6 +341,15 @@ func (p *Profile) loadTables() error {
 		}
 	}
 	return nil
+}
+
+// Names are the profile's own words for its points, where it has some.
+func (p *Profile) Names() map[string]pointnames.Names {
+	var all []PointMap
+	for _, s := range p.Subscriptions {
+		all = append(all, s.Points...)
+	}
+	return pointnames.NamesOf(all, func(pt PointMap) string { return pt.Name }, func(pt PointMap) pointnames.Names { return pt.Names })
 }
 
 // Units maps the profile's points to their units.

@@ -191,6 +191,7 @@ func New(cfg *config.Config, devs []config.Device, infos []*devices.Info, log *s
 		for k, v := range p.Units() {
 			d.info.Units[k] = v
 		}
+		d.info.Names = p.Names()
 		if m.DeviceStatusTopic != "-" {
 			t, err := compileTopic(m.DeviceStatusTopic, fixed)
 			if err != nil {

@@ -7,6 +7,7 @@ package points
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -128,4 +129,75 @@ func Describe(name, profileUnit string) Point {
 		p.Unit = profileUnit
 	}
 	return p
+}
+
+// Names are a profile point's own words for people, over the catalogue's:
+// a vendor's point the catalogue does not know, or a flag whose 1 means the
+// opposite on this model. Each protocol's profile point embeds it
+// (`label`, `label_en`, `states` beside `name` and `unit`).
+type Names struct {
+	Label   string           `yaml:"label" json:"label,omitempty"`
+	LabelEN string           `yaml:"label_en" json:"label_en,omitempty"`
+	States  map[string]State `yaml:"states" json:"states,omitempty"`
+}
+
+// Empty reports whether the names say nothing.
+func (n Names) Empty() bool { return n.Label == "" && n.LabelEN == "" && len(n.States) == 0 }
+
+// Check says what is wrong with a profile point's names: a state's value
+// must be a number (as the gateway writes it) with both words.
+func (n Names) Check() error {
+	for v, s := range n.States {
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return fmt.Errorf("states: %q is not a value the gateway writes (a number such as 0, 1 or -1)", v)
+		}
+		if s.ZH == "" || s.EN == "" {
+			return fmt.Errorf("states[%s]: give zh and en", v)
+		}
+	}
+	return nil
+}
+
+// Over is p with the profile's names where it has them.
+func (n Names) Over(p Point) Point {
+	if n.Label != "" {
+		p.ZH = n.Label
+		if n.LabelEN == "" {
+			p.EN = n.Label
+		}
+	}
+	if n.LabelEN != "" {
+		p.EN = n.LabelEN
+	}
+	if len(n.States) > 0 {
+		p.States = n.States
+	}
+	return p
+}
+
+// NamesOf collects the names of the points that have some, for a device's
+// Info (nil when none has).
+func NamesOf[P any](pts []P, name func(P) string, names func(P) Names) map[string]Names {
+	var out map[string]Names
+	for _, p := range pts {
+		if n := names(p); !n.Empty() {
+			if out == nil {
+				out = map[string]Names{}
+			}
+			out[name(p)] = n
+		}
+	}
+	return out
+}
+
+// CheckNames checks the names of a profile's points (Check), naming the
+// point at fault.
+func CheckNames[P any](pts []P, name func(P) string, names func(P) Names) error {
+	var errs []error
+	for i, p := range pts {
+		if err := names(p).Check(); err != nil {
+			errs = append(errs, fmt.Errorf("points[%d] (%s): %w", i, name(p), err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,16 +1,8 @@
 package points
 
 import (
-	"os"
-	"path/filepath"
-	"slices"
+	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
-
-	"github.com/estatehq/estate/devices/access"
-	"github.com/estatehq/estate/devices/elevator"
-	"github.com/estatehq/estate/devices/leak"
 )
 
 func TestLookup(t *testing.T) {
@@ -55,66 +47,6 @@ func TestLookup(t *testing.T) {
 	}
 }
 
-// Every point of every shipped profile, and every point a device family
-// writes itself, has its names in the catalogue: a new profile's points
-// do not reach the console as bare identifiers.
-func TestEveryShippedPointIsNamed(t *testing.T) {
-	files, err := filepath.Glob("../../configs/profiles/*.yaml")
-	if err != nil || len(files) < 10 {
-		t.Fatalf("profiles: %v %d", err, len(files))
-	}
-	var names []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc any
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		names = append(names, pointNames(doc, false)...)
-	}
-	names = append(names, elevator.PointFloor, elevator.PointDirection, elevator.PointRunning, elevator.PointDoorOpen,
-		elevator.PointDoorZone, elevator.PointPassenger, elevator.PointAlarmButton, elevator.PointServiceMode,
-		elevator.PointEntrapment, elevator.PointFaultCode, leak.PointWater, leak.PointPumpRunning, leak.PointHighLevel,
-		leak.PointSensorFault, access.PointDoorOpen, access.PointLocked, access.PointTamper)
-	slices.Sort(names)
-	names = slices.Compact(names)
-	if len(names) < 80 {
-		t.Fatalf("only %d point names found in the profiles", len(names))
-	}
-	for _, n := range names {
-		if _, ok := Lookup(n); !ok {
-			t.Errorf("point %q of a shipped profile or family has no names in points.yaml", n)
-		}
-	}
-}
-
-// pointNames are the names in the lists under a "points" key (name:, or
-// point: where a code table feeds a point), at any depth of a profile.
-func pointNames(v any, inPoints bool) []string {
-	var out []string
-	switch x := v.(type) {
-	case map[string]any:
-		if inPoints {
-			for _, k := range []string{"name", "point"} {
-				if s, ok := x[k].(string); ok {
-					out = append(out, s)
-				}
-			}
-		}
-		for k, c := range x {
-			out = append(out, pointNames(c, k == "points")...)
-		}
-	case []any:
-		for _, c := range x {
-			out = append(out, pointNames(c, inPoints)...)
-		}
-	}
-	return out
-}
-
 func TestCatalogueChecked(t *testing.T) {
 	for _, bad := range []string{
 		"points: {x: {zh: 甲}}",
@@ -124,5 +56,42 @@ func TestCatalogueChecked(t *testing.T) {
 		if _, err := parse([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
+	}
+}
+
+// A profile's own words win over the catalogue's, word by word.
+func TestNamesOver(t *testing.T) {
+	relay, _ := Lookup("relay")
+	for _, tc := range []struct {
+		names      Names
+		zh, en, s1 string
+	}{
+		{Names{}, "继电器", "Relay", "合闸"},
+		{Names{Label: "电闸", LabelEN: "Breaker"}, "电闸", "Breaker", "合闸"},
+		{Names{Label: "电闸"}, "电闸", "电闸", "合闸"},
+		{Names{States: map[string]State{"1": {ZH: "通电", EN: "On"}}}, "继电器", "Relay", "通电"},
+	} {
+		p := tc.names.Over(relay)
+		if p.ZH != tc.zh || p.EN != tc.en || p.States["1"].ZH != tc.s1 {
+			t.Errorf("%+v over relay: %+v", tc.names, p)
+		}
+	}
+	if err := (Names{States: map[string]State{"on": {ZH: "开", EN: "On"}}}).Check(); err == nil {
+		t.Error("a state value that is not a number passed")
+	}
+	if err := (Names{States: map[string]State{"1": {ZH: "开"}}}).Check(); err == nil {
+		t.Error("a state without English passed")
+	}
+	type pt struct {
+		name  string
+		names Names
+	}
+	pts := []pt{{"a", Names{}}, {"b", Names{Label: "乙"}}, {"c", Names{States: map[string]State{"x": {ZH: "甲", EN: "A"}}}}}
+	got := NamesOf(pts, func(p pt) string { return p.name }, func(p pt) Names { return p.names })
+	if len(got) != 2 || got["b"].Label != "乙" {
+		t.Errorf("NamesOf: %+v", got)
+	}
+	if err := CheckNames(pts, func(p pt) string { return p.name }, func(p pt) Names { return p.names }); err == nil || !strings.Contains(err.Error(), "points[2] (c): states") {
+		t.Errorf("CheckNames: %v", err)
 	}
 }

@@ -201,7 +201,7 @@ func (e *Engine) groupRule(scope string, offline *config.Rule, window time.Durat
 		}
 		return compile(&config.Rule{Name: "gateway_silent", Type: config.RuleOutage, Severity: base.Severity,
 			Ticket: base.Ticket, Priority: base.Priority, KeepFor: base.KeepFor,
-			Title: "网关 {device} 全部设备无应答 / every device of gateway {device} is silent",
+			Title: "网关 {device} 全部设备无应答", TitleEN: "every device of gateway {device} is silent",
 			Message: config.Message{
 				ZH: "网关 {device} 的全部设备同时无应答 (全站停电或网络中断): {text}",
 				EN: "every device of gateway {device} fell silent at once (site-wide outage): {text}",
@@ -213,7 +213,7 @@ func (e *Engine) groupRule(scope string, offline *config.Rule, window time.Durat
 	what := map[string][2]string{ScopeBus: {"串行总线", "serial line"}, ScopeEndpoint: {"网络端点", "network endpoint"}}[scope]
 	return compile(&config.Rule{Name: "link_silent", Type: config.RuleOffline, Severity: offline.Severity,
 		Ticket: offline.Ticket, Priority: offline.Priority, For: window, KeepFor: offline.KeepFor,
-		Title: what[0] + " {device} 无应答 / " + what[1] + " {device} is silent",
+		Title: what[0] + " {device} 无应答", TitleEN: what[1] + " {device} is silent",
 		Message: config.Message{
 			ZH: what[0] + " {device} 上的设备全部无应答: {text}",
 			EN: "every device on " + what[1] + " {device} is silent: {text}",

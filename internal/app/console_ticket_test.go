@@ -318,20 +318,27 @@ func consoleForcedDoor(t *testing.T, b context.Context, base string) {
 	// by now), an acknowledged episode leaves the list (desk
 	// TestAcknowledgeTicketlessAlarm). Either way the click is recorded.
 	var outcome string
-	deadline = time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for outcome == "" || outcome == "waiting" {
 		if time.Now().After(deadline) {
-			t.Fatalf("acknowledge the forced door: the row is neither acknowledged nor gone within 20 s")
+			t.Fatalf("acknowledge the forced door: the row is neither acknowledged nor gone within 30 s")
 		}
 		wait(t, c, 5*time.Second, "acknowledge the forced door", chromedp.Evaluate(fmt.Sprintf(`(() => {
 			const r = document.querySelector(%q);
 			if (!r) return document.querySelector("#incidents") ? "gone" : "waiting";
 			if (r.classList.contains("acked")) return "acked";
+			const err = r.querySelector(".status [role=alert]");
+			if (err) return "refused: " + err.textContent;
 			const b = r.querySelector("button.ack");
-			if (b && !b.closest('[aria-busy="true"]')) b.click();
+			// One click, then wait for its answer (the button is busy until then).
+			if (b && !b.disabled && !b.closest('[aria-busy="true"]')) { b.click(); return "clicked"; }
 			return "waiting"; })()`, row), &outcome))
-		if outcome == "waiting" {
-			time.Sleep(250 * time.Millisecond) // between a click and the next look
+		if strings.HasPrefix(outcome, "refused: ") {
+			t.Fatalf("acknowledge the forced door: %s", outcome)
+		}
+		if outcome == "clicked" || outcome == "waiting" {
+			outcome = "waiting"
+			time.Sleep(500 * time.Millisecond) // between a click and the next look
 		}
 	}
 	if outcome == "acked" {

@@ -4,7 +4,11 @@ package wire
 // they poll and how healthy each one is. Live values and history are not in
 // it; they come from InfluxDB.
 
-import "time"
+import (
+	"time"
+
+	"github.com/estatehq/estate/devices/points"
+)
 
 // GatewayStatus is one heartbeat.
 type GatewayStatus struct {
@@ -73,4 +77,7 @@ type Device struct {
 	// them (power in W on one meter, kW on another): the console shows
 	// readings with them.
 	Units map[string]string `json:"units,omitempty"`
+	// Names are its profile's own words for its points, where the profile
+	// has some (label, label_en, states), over the desk's catalogue.
+	Names map[string]points.Names `json:"names,omitempty"`
 }

@@ -1,3 +1,5 @@
+import { t } from "./i18n";
+
 // A tiny element builder: h("td", {class: "x"}, "text", child).
 type Child = Node | string | number | null | undefined | false;
 
@@ -24,8 +26,10 @@ export function clear(el: HTMLElement, ...children: Child[]) {
   }
 }
 
-export function location(t: { building?: string; unit?: string; floor?: string }): string {
-  return [t.building && t.building + "#", t.floor && t.floor + "F", t.unit].filter(Boolean).join(" ");
+// location is where a device or ticket is, in the UI's words (1栋 B1层 1-101,
+// Bldg 1 Fl. B1 1-101), as the ticket page says it.
+export function location(l: { building?: string; unit?: string; floor?: string }): string {
+  return [l.building && t("loc.building", { b: l.building }), l.floor && t("loc.floor", { f: l.floor }), l.unit].filter(Boolean).join(" ");
 }
 
 // reading renders a device reading for people: two decimals, cut rather than

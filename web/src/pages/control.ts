@@ -1,7 +1,7 @@
 // 中控室: open incidents live over the desk's event stream, emergencies first,
 // flashing with a sound until acknowledged, with each ticket's own deadline
 // countdowns; acknowledge, dispatch and add a note from the row.
-import { action, api, GatewayAlarm, openStatuses, Ticket } from "../api";
+import { action, api, APIError, GatewayAlarm, openStatuses, Ticket } from "../api";
 import { clear, h, location, reading } from "../dom";
 import { events } from "../events";
 import { assigneeText, defaultZone, errorText, person, staff, titleOf, when } from "../format";
@@ -120,13 +120,26 @@ async function act(id: number, body: Record<string, unknown>, msg?: HTMLElement)
   }
 }
 
-async function ackAlarm(key: string) {
+// ackAlarm acknowledges a ticketless alarm once: the button is busy until
+// the desk answers (a second click would send a second acknowledgement).
+// An alarm already acknowledged or gone (404: another console, or the
+// episode ended) is simply redrawn; another refusal is said on the row, not
+// in a dialog that would stop the control room's page.
+async function ackAlarm(key: string, button: HTMLButtonElement) {
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
   try {
     await api("/alarms/ack", { method: "POST", body: JSON.stringify({ key }) });
-    await loadAlarms();
   } catch (e) {
-    window.alert(errorText(e));
+    if (!(e instanceof APIError && e.status === 404)) {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      button.title = errorText(e);
+      button.closest("tr")?.querySelector(".status")?.replaceChildren(h("span", { class: "error", role: "alert" }, errorText(e)));
+      return;
+    }
   }
+  await loadAlarms();
 }
 
 function alarmRow(a: GatewayAlarm, now: number): HTMLElement {
@@ -147,7 +160,7 @@ function alarmRow(a: GatewayAlarm, now: number): HTMLElement {
       ? h("span", { class: "badge acked" }, t("control.ackedBy", { who: person(a.acknowledged_by) }))
       : t(a.state === "cleared" ? "control.clearedWaiting" : "alarm.firing")),
     h("td", { class: "nowrap" }, a.acknowledged_by ? null
-      : h("button", { class: "ack", onclick: (ev: Event) => { ev.stopPropagation(); void ackAlarm(a.key); } }, t("control.ack"))),
+      : h("button", { class: "ack", onclick: (ev: Event) => { ev.stopPropagation(); void ackAlarm(a.key, ev.currentTarget as HTMLButtonElement); } }, t("control.ack"))),
   );
 }
 
