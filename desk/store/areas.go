@@ -331,14 +331,27 @@ func (s *Store) fileInArea(ctx context.Context, tx *sql.Tx, t *wire.Ticket, by s
 	if t.Unit == "" && t.Building == "" {
 		return nil
 	}
-	m, err := s.areaMap(ctx, tx, t.Site)
-	if err != nil || len(m.name) == 0 {
-		return err
+	// The household's own area only, by the members' key (site, kind,
+	// value), not the site's whole map: this runs for every new ticket.
+	building := t.Building
+	if building == "" {
+		err := s.txQueryRow(ctx, tx, `SELECT building FROM units WHERE site = ? AND unit = ?`, t.Site, t.Unit).Scan(&building)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 	}
-	id, ok, err := s.areaOfTicket(ctx, tx, m, *t)
-	if err != nil || !ok {
-		return err
+	var id int64
+	var name, assistant string
+	err := s.txQueryRow(ctx, tx, `SELECT a.id, a.name, a.assistant FROM area_members m JOIN areas a ON a.id = m.area_id
+		WHERE m.site = ? AND ((m.kind = 'unit' AND m.value = ? AND m.value <> '') OR (m.kind = 'building' AND m.value = ? AND m.value <> ''))
+		ORDER BY CASE m.kind WHEN 'unit' THEN 0 ELSE 1 END LIMIT 1`, t.Site, t.Unit, building).Scan(&id, &name, &assistant)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("area of %s: %w", t.Unit, err)
+	}
+	m := areaMembers{name: map[int64]string{id: name}, assistant: map[int64]string{id: assistant}}
 	return s.moveCase(ctx, tx, t, 0, "", id, m, by, "", now)
 }
 

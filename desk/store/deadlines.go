@@ -26,6 +26,7 @@ func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t wire.Ticket, sta
 	limits := s.policy.deadlinesFor(t)
 	loc := s.policy.location(t.Site)
 	cal := s.policy.calendar(t.Site)
+	var args []any
 	for _, step := range wire.Steps {
 		limit, ok := limits[step]
 		if !ok || !want(step) {
@@ -42,10 +43,18 @@ func (s *Store) addDeadlines(ctx context.Context, tx *sql.Tx, t wire.Ticket, sta
 			(t.Kind != wire.Emergency || t.AppointmentAt.Before(due)) {
 			due = *t.AppointmentAt
 		}
-		if _, err := s.txExec(ctx, tx, (`INSERT INTO ticket_deadlines (ticket_id, step, due_at, state) VALUES (?, ?, ?, ?)`),
-			t.ID, step, nanos(due), wire.DeadlinePending); err != nil {
-			return fmt.Errorf("deadline %s of ticket %d: %w", step, t.ID, err)
-		}
+		args = append(args, t.ID, step, nanos(due), wire.DeadlinePending)
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	// One statement for all of a ticket's steps: each is a round trip to
+	// PostgreSQL, and this runs for every new ticket. There are a handful of
+	// steps, so a handful of statement texts in the cache.
+	q := `INSERT INTO ticket_deadlines (ticket_id, step, due_at, state) VALUES (?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?)`, len(args)/4-1)
+	if _, err := s.txExec(ctx, tx, q, args...); err != nil {
+		return fmt.Errorf("deadlines of ticket %d: %w", t.ID, err)
 	}
 	return nil
 }

@@ -107,11 +107,34 @@ func (s *Store) flushEvents(ctx context.Context, tx *sql.Tx) error {
 			return fmt.Errorf("events: lock: %w", err)
 		}
 	}
+	// In chunks of up to eventsPerInsert rows, one statement each: a group
+	// of creations (groupcommit.go) has one event per ticket, and every
+	// statement is a round trip to PostgreSQL. Rows take their ids in the
+	// order of VALUES, which is the order the changes were made.
 	var last int64
-	for _, e := range evs {
-		if err := s.txQueryRow(ctx, tx, `INSERT INTO events (at, type, site, ticket_id, data) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			e.at, e.typ, e.site, e.ticketID, e.data).Scan(&last); err != nil {
-			return fmt.Errorf("event %s: %w", e.typ, err)
+	for len(evs) > 0 {
+		chunk := evs[:min(len(evs), eventsPerInsert)]
+		evs = evs[len(chunk):]
+		args := make([]any, 0, 5*len(chunk))
+		for _, e := range chunk {
+			args = append(args, e.at, e.typ, e.site, e.ticketID, e.data)
+		}
+		rows, err := s.txQuery(ctx, tx, `INSERT INTO events (at, type, site, ticket_id, data) VALUES (?, ?, ?, ?, ?)`+
+			strings.Repeat(`, (?, ?, ?, ?, ?)`, len(chunk)-1)+` RETURNING id`, args...)
+		if err != nil {
+			return fmt.Errorf("events: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("events: %w", err)
+			}
+			last = max(last, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("events: %w", err)
 		}
 	}
 	if s.dialect == PostgresDialect {
@@ -121,6 +144,10 @@ func (s *Store) flushEvents(ctx context.Context, tx *sql.Tx) error {
 	}
 	return nil
 }
+
+// eventsPerInsert bounds the rows of one events statement (and so the
+// statement texts the cache holds for it).
+const eventsPerInsert = 32
 
 // dropEvents forgets what a transaction that did not commit had queued.
 func (s *Store) dropEvents(tx *sql.Tx) {

@@ -149,6 +149,8 @@ type Store struct {
 	pending   map[*sql.Tx][]pendingEvent
 	// onListenError hears why the event listener lost its connection.
 	onListenError func(error)
+	// creations queues concurrent CreateTicket calls into shared transactions.
+	creations groupCommit
 }
 
 // OnListenError sets what hears the event listener's lost connections (the
@@ -464,6 +466,15 @@ func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...an
 		return nil, err
 	}
 	return st.ExecContext(ctx, args...)
+}
+
+// txQuery runs a query inside tx through the statement cache.
+func (s *Store) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.txStmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // txQueryRow runs a one-row query inside tx through the statement cache.

@@ -45,18 +45,16 @@ const openForKey = `status NOT IN ('closed', 'cancelled') AND NOT (kind = 'top_u
 //
 // A top-up reminder is completed from the households register: the unit of
 // its meter and the resident's name, phone and preferred contact.
+//
+// Concurrent creations share a transaction (groupcommit.go); each caller
+// gets its own answer, as if alone.
 func (s *Store) CreateTicket(ctx context.Context, n wire.NewTicket, by string, now time.Time) (wire.Ticket, bool, error) {
-	var t wire.Ticket
-	created := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		t, created, err = s.createTicketTx(ctx, tx, n, by, now)
-		return err
-	})
-	if err != nil {
-		return wire.Ticket{}, false, fmt.Errorf("create ticket: %w", err)
+	c := &creation{ctx: ctx, n: n, by: by, now: now, wake: make(chan struct{}, 1)}
+	s.createGrouped(c)
+	if c.err != nil {
+		return wire.Ticket{}, false, fmt.Errorf("create ticket: %w", c.err)
 	}
-	return t, created, nil
+	return c.t, c.made, nil
 }
 
 // createTicketTx is CreateTicket inside the caller's transaction (an alarm
