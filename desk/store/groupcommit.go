@@ -25,10 +25,12 @@ type creation struct {
 	t    wire.Ticket
 	made bool
 	err  error
-	// done is set (before wake) once the result is in; woken without it,
-	// the creation is at the front of the queue and leads the next group.
-	done bool
-	wake chan struct{}
+	// done is set (before wake) once the result is in. Woken without it,
+	// the creation leads group, which the previous leader took for it from
+	// the front of the queue.
+	done  bool
+	group []*creation
+	wake  chan struct{}
 }
 
 // groupCommit lets concurrent ticket creations share one transaction, so
@@ -37,13 +39,31 @@ type creation struct {
 // concurrent callers the commit was a third of a creation's CPU and, on
 // PostgreSQL, the event lock it holds serialised every replica behind it.
 //
-// It needs no goroutine of its own (LevelDB's writer queue): the caller at
-// the front of the queue leads, takes everyone queued behind it as its group,
-// runs it, hands each member its result and wakes the new front, which leads
-// the next group. A caller alone pays nothing more than before.
+// It needs no goroutine of its own (LevelDB's writer queue): a caller that
+// finds fewer than limit groups running leads, takes everyone queued as its
+// group, runs it and hands each member its result; if callers queued
+// meanwhile, it takes them as the next group and wakes the first of them to
+// lead it. A caller alone pays nothing more than before.
+//
+// limit is 1 on SQLite (one connection, one writer). On PostgreSQL a group
+// spends most of its time waiting for the server's answers, statement after
+// statement, so a few groups run at once on connections of their own; they
+// meet only at the events' lock, taken just before each commits.
 type groupCommit struct {
-	mu    sync.Mutex
-	queue []*creation
+	mu     sync.Mutex
+	queue  []*creation
+	active int
+	limit  int
+}
+
+// take removes up to maxGroup creations from the front of the queue.
+func (g *groupCommit) take() []*creation {
+	n := min(len(g.queue), maxGroup)
+	group := append([]*creation(nil), g.queue[:n]...)
+	rest := copy(g.queue, g.queue[n:])
+	clear(g.queue[rest:])
+	g.queue = g.queue[:rest]
+	return group
 }
 
 // createGrouped queues c and returns once its group has committed (or
@@ -52,27 +72,28 @@ func (s *Store) createGrouped(c *creation) {
 	g := &s.creations
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
-	lead := len(g.queue) == 1
+	var group []*creation
+	if g.active < max(g.limit, 1) {
+		g.active++
+		group = g.take()
+	}
 	g.mu.Unlock()
-	if !lead {
+	if group == nil {
 		<-c.wake
 		if c.done {
 			return
 		}
+		group = c.group
 	}
-	g.mu.Lock()
-	group := append([]*creation(nil), g.queue[:min(len(g.queue), maxGroup)]...)
-	g.mu.Unlock()
 
 	s.runGroup(group)
 
 	g.mu.Lock()
-	rest := copy(g.queue, g.queue[len(group):])
-	clear(g.queue[rest:])
-	g.queue = g.queue[:rest]
-	var next *creation
-	if rest > 0 {
-		next = g.queue[0]
+	var next []*creation
+	if len(g.queue) > 0 {
+		next = g.take()
+	} else {
+		g.active--
 	}
 	g.mu.Unlock()
 	for _, m := range group {
@@ -82,7 +103,8 @@ func (s *Store) createGrouped(c *creation) {
 		}
 	}
 	if next != nil {
-		next.wake <- struct{}{}
+		next[0].group = next
+		next[0].wake <- struct{}{}
 	}
 }
 
