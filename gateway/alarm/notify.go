@@ -165,7 +165,9 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 	switch t.State {
 	case StateFiring:
 		d := t.Device
-		desc, descEN := t.descriptions(zh, en)
+		// A rule that writes only titles is described by them, not by the
+		// default message's rule name and point.
+		desc, descEN := t.descriptions(t.Summary(loc))
 		n := &wire.NewTicket{
 			Kind:          wire.Kind(t.Rule.Ticket),
 			Category:      t.Rule.Category,
