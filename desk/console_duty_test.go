@@ -126,9 +126,16 @@ func TestDutyConsoleHandover(t *testing.T) {
 
 	// English, then a phone.
 	run(t, day, "back to duty", chromedp.Navigate(srv.URL+"/#/duty"), chromedp.WaitVisible("#on-duty", chromedp.ByID))
+	// The desk's own entries in the UI's language; people's notes as written.
+	if s := textOf(t, day, "#duty-entries"); !strings.Contains(s, "钥匙归还: K-01 (B3 配电室)") || !strings.Contains(s, "接班确认: 夜班") || strings.Contains(s, "returned by") {
+		t.Errorf("the shift's entries in Chinese: %s", s)
+	}
 	clickFor(t, day, "English", "#lang", `document.querySelector("#duty-shift")?.textContent.includes("Shift now")`)
 	if s := textOf(t, day, "#duty-shift"); !strings.Contains(s, "Day shift") || strings.Contains(s, "早班") {
 		t.Errorf("the shift in English: %s", s)
+	}
+	if s := textOf(t, day, "#duty-entries"); !strings.Contains(s, "key K-01 (B3 配电室) returned by 王师傅") || !strings.Contains(s, "handover of night shift") || strings.Contains(s, "钥匙归还") {
+		t.Errorf("the shift's entries in English: %s", s)
 	}
 	screenshot(t, day, "duty-en")
 	run(t, day, "a 390 px phone", chromedp.EmulateViewport(390, 844))

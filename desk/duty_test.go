@@ -363,15 +363,28 @@ func dutyDay(t *testing.T, d *dutyDesk) {
 	if !slices.Equal(shifts, []string{"night:accepted", "day:accepted", "evening:accepted"}) {
 		t.Errorf("log sheets: %v", shifts)
 	}
-	var events string
+	// The desk's own entries say each in both languages (body, body_en).
+	var events, eventsEN string
 	for _, e := range log.Entries {
-		events += e.Body + "\n"
+		if e.Kind == shift.EntryEvent {
+			events += e.Body + "\n"
+			eventsEN += e.BodyEN + "\n"
+		}
 	}
-	for _, want := range []string{"交班签字", "接班确认", "钥匙借出 key K-01", "钥匙归还 key K-02", "late", "钥匙清点不符 key count differs: 0 counted",
-		"交接班提醒", "reminded the manager", "钥匙未还 key K-02"} {
+	for _, want := range []string{"交班签字: 夜班", "接班确认", "钥匙借出: K-01", "钥匙归还: K-02", "逾期", "钥匙清点不符: 钥匙箱内清点 0 把",
+		"交接班提醒", "已通知经理", "钥匙未还: K-02"} {
 		if !strings.Contains(events, want) {
 			t.Errorf("the log has no %q:\n%s", want, events)
 		}
+	}
+	for _, want := range []string{"handover of night shift", "accepted by", "key K-01", "returned by", "late (due", "key count differs: 0 counted",
+		"reminded the manager", "key K-02", "not back from"} {
+		if !strings.Contains(eventsEN, want) {
+			t.Errorf("the log in English has no %q:\n%s", want, eventsEN)
+		}
+	}
+	if strings.ContainsAny(eventsEN, "钥匙交班接班逾期") || strings.Contains(events, "returned by") {
+		t.Errorf("an event mixes its languages:\n%s\n%s", events, eventsEN)
 	}
 	// The handover's metrics on the desk's registry.
 	counts := map[string]float64{}
@@ -503,7 +516,7 @@ func TestDutyRestart(t *testing.T) {
 	log := decodeInto[struct{ Log shift.Log }](t, d.must(200, "GET", "/api/v1/duty/log?site=site-a&from=2026-11-25T23:00:00%2B08:00&to=2026-11-26T01:00:00%2B08:00", adminToken, "")).Log
 	built := 0
 	for _, e := range log.Entries {
-		if strings.Contains(e.Body, "handover sheet of 中班") {
+		if strings.Contains(e.Body, "交接班记录已生成: 中班") && strings.Contains(e.BodyEN, "handover sheet of evening shift") {
 			built++
 		}
 	}

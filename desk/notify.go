@@ -165,7 +165,7 @@ func (s *Server) post(ctx context.Context, ch deskconfig.Channel, n store.Notifi
 		}
 		loc := s.siteLocation(t.Site)
 		b := map[string]any{"event": n.Event, "levels": n.Levels, "title": n.Title, "ticket": t, "notification_id": n.ID,
-			"language": lang, "summary": summary(lang, t), "site_name": s.siteName(t.Site), "location": s.placeText(lang, t),
+			"language": lang, "summary": summary(lang, t), "description": descriptionIn(lang, t), "site_name": s.siteName(t.Site), "location": s.placeText(lang, t),
 			"created_at_site": t.CreatedAt.In(loc).Format(time.RFC3339), "site_timezone": loc.String(),
 			"text": s.message(ch, n, Mentions{})}
 		if link := s.ticketLink(t.ID); link != "" {

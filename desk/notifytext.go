@@ -237,6 +237,16 @@ func summary(lang string, t wire.Ticket) string {
 	return fmt.Sprintf("[%s] %s", strings.TrimSpace(prio+" "+word(lang, "kind."+string(t.Kind))), mdText(titleIn(lang, t)))
 }
 
+// descriptionIn is the ticket's description in the channel's language: an
+// alarm's English one on an English channel, else its description (people's
+// tickets have one, in their words).
+func descriptionIn(lang string, t wire.Ticket) string {
+	if lang == "en" && t.DescriptionEN != "" {
+		return t.DescriptionEN
+	}
+	return t.Description
+}
+
 // titleIn is the ticket's title in the channel's language: its English
 // title on an English channel when it has one (an alarm's), else its title.
 func titleIn(lang string, t wire.Ticket) string {

@@ -71,6 +71,16 @@ func TestNotificationMessageLanguages(t *testing.T) {
 	if zh := d.srv.message(deskconfig.Channel{Type: "wecom"}, n, Mentions{}); !strings.Contains(zh, "### [P1 紧急] 2栋 电梯 lift-1 困人: 轿厢报警按钮被按下\n") || strings.Contains(zh, "trapped") {
 		t.Errorf("Chinese title on the Chinese channel:\n%s", zh)
 	}
+	// …and its description in each language (the webhook's "description").
+	n.Ticket.Description, n.Ticket.DescriptionEN = "2栋 电梯 lift-1 困人: 轿厢报警按钮被按下", "building 2: people trapped in elevator lift-1: alarm button pressed"
+	for _, c := range []struct{ lang, want string }{{"en", n.Ticket.DescriptionEN}, {"zh-CN", n.Ticket.Description}} {
+		if got := descriptionIn(c.lang, n.Ticket); got != c.want {
+			t.Errorf("description in %s: %q", c.lang, got)
+		}
+	}
+	if people := (wire.Ticket{Description: "楼上漏水"}); descriptionIn("en", people) != "楼上漏水" {
+		t.Errorf("a ticket typed by people shows its one description in English too")
+	}
 	// The mention source is an interface: a roster in place of the lists.
 	WithMentions(rosterStub{})(d.srv)
 	if m := d.srv.mentions.Mentions(context.Background(), deskconfig.Channel{}, tk); len(m.UserIDs) != 1 || m.UserIDs[0] != "on-duty-li" {

@@ -93,8 +93,12 @@ type Event struct {
 	// supervisory, disabled, restore, reset, main_power_fault, door_forced,
 	// door_held, tamper, entrapment, …
 	Type string
-	// Source is where on the device it happened ("loop 1 address 23", "door 2").
-	Source string
+	// Source is where on the device it happened ("loop 1 address 23", "door 2"):
+	// an identity, part of the alarm key. SourceZH is the same place in
+	// Chinese ("1回路 23号", "2号门"), set by the family from its
+	// SourceWords, for Chinese messages; "" says the source as it is.
+	Source   string
+	SourceZH string
 	// Active is true when the condition starts and false when it clears.
 	Active bool
 	// Text is the device's own words, kept for people to read (English or

@@ -175,8 +175,8 @@ devices:
 		return len(listAlarms("suppressed")) == 0 && len(listAlarms("firing")) == 1 && g.Status().OutboxPending == 0
 	})
 	rep := deviceTickets()
-	if len(rep) != 1 || rep[0].Device != "e0-m3" || !strings.Contains(rep[0].Description, "最后的错误 / last error:") ||
-		!strings.Contains(rep[0].Description, "exception") {
+	if len(rep) != 1 || rep[0].Device != "e0-m3" || !strings.Contains(rep[0].Description, "最后的错误: exception") ||
+		!strings.Contains(rep[0].DescriptionEN, "last error: exception") {
 		t.Fatalf("after the line came back: device tickets %+v", rep)
 	}
 

@@ -107,6 +107,21 @@ func (s *Service) describe(i Instance) string {
 	return fmt.Sprintf("%s %s–%s", i.Label, s.when(i.Site, i.Start), i.End.In(s.loc(i.Site)).Format("15:04"))
 }
 
+// defaultLabelsEN are the default shifts' names in English (DefaultPlan);
+// a site's own labels are its words in both languages.
+var defaultLabelsEN = map[string]string{"night": "night shift", "day": "day shift", "evening": "evening shift"}
+
+// describeEN is describe for English entries.
+func (s *Service) describeEN(i Instance) string {
+	label := i.Label
+	for _, d := range DefaultPlan() {
+		if d.Name == i.Name && d.Label == i.Label {
+			label = defaultLabelsEN[i.Name]
+		}
+	}
+	return fmt.Sprintf("%s %s–%s", label, s.when(i.Site, i.Start), i.End.In(s.loc(i.Site)).Format("15:04"))
+}
+
 // holdover reports whether the shift before cur has a sheet not yet
 // accepted: its people stay on duty until it is (接班人员未上岗,不准下岗).
 func (s *Service) holdover(ctx context.Context, prev Instance) (bool, error) {
@@ -235,8 +250,10 @@ func (s *Service) AddEntry(ctx context.Context, site, kind, body, by string) (En
 	return s.st.AddEntry(ctx, Entry{Site: site, ShiftStart: s.Current(site, now).Start, At: now, Kind: kind, Body: strings.TrimSpace(body), Author: by})
 }
 
-func (s *Service) event(site string, now time.Time, by, format string, args ...any) Entry {
-	return Entry{Site: site, ShiftStart: s.Current(site, now).Start, At: now, Kind: EntryEvent, Body: fmt.Sprintf(format, args...), Author: by}
+// event is an entry of the desk's own, in Chinese (body) and in English
+// (body_en): the console shows the one of its language.
+func (s *Service) event(site string, now time.Time, by, zh, en string) Entry {
+	return Entry{Site: site, ShiftStart: s.Current(site, now).Start, At: now, Kind: EntryEvent, Body: zh, BodyEN: en, Author: by}
 }
 
 // content is what is open on a site at now, for the sheet of shift inst.
@@ -296,8 +313,11 @@ func (s *Service) sheetOf(ctx context.Context, inst Instance, by string, now tim
 	if err != nil {
 		return Sheet{}, Entry{}, err
 	}
-	ev := s.event(inst.Site, now, by, "交接班记录已生成 handover sheet of %s built: %d alarms, %d emergencies, %d tickets due, %d entries, %d of %d keys out",
-		s.describe(inst), len(c.Alarms), len(c.Emergencies), len(c.Tickets), len(c.Entries), len(c.KeysOut), c.KeysTotal)
+	ev := s.event(inst.Site, now, by,
+		fmt.Sprintf("交接班记录已生成: %s, 未确认告警 %d 条, 紧急事件 %d 件, 到期工单 %d 件, 记事 %d 条, 钥匙借出 %d/%d 把",
+			s.describe(inst), len(c.Alarms), len(c.Emergencies), len(c.Tickets), len(c.Entries), len(c.KeysOut), c.KeysTotal),
+		fmt.Sprintf("handover sheet of %s built: %d alarms, %d emergencies, %d tickets due, %d entries, %d of %d keys out",
+			s.describeEN(inst), len(c.Alarms), len(c.Emergencies), len(c.Tickets), len(c.Entries), len(c.KeysOut), c.KeysTotal))
 	return Sheet{Shift: inst, BuiltAt: now, BuiltBy: by, Content: c}, ev, nil
 }
 
@@ -363,7 +383,8 @@ func (s *Service) Sign(ctx context.Context, site string, id int64, by, note stri
 			by, s.describe(sh.Shift), strings.Join(roster, ", "))
 	}
 	now := s.o.Now()
-	ev := s.event(site, now, by, "交班签字 handover of %s signed by %s", s.describe(sh.Shift), by)
+	ev := s.event(site, now, by, fmt.Sprintf("交班签字: %s, %s 签字", s.describe(sh.Shift), by),
+		fmt.Sprintf("handover of %s signed by %s", s.describeEN(sh.Shift), by))
 	out, err := s.st.Sign(ctx, site, id, by, strings.TrimSpace(note), now, ev)
 	if err == nil {
 		s.sheets.WithLabelValues("signed").Inc()
@@ -406,10 +427,12 @@ func (s *Service) Accept(ctx context.Context, site string, id int64, by, note st
 			by, s.describe(next), strings.Join(roster, ", "))
 	}
 	now := s.o.Now()
-	evs := []Entry{s.event(site, now, by, "接班确认 handover of %s accepted by %s, %d keys counted", s.describe(sh.Shift), by, *counted)}
+	evs := []Entry{s.event(site, now, by, fmt.Sprintf("接班确认: %s, %s 接班, 清点钥匙 %d 把", s.describe(sh.Shift), by, *counted),
+		fmt.Sprintf("handover of %s accepted by %s, %d keys counted", s.describeEN(sh.Shift), by, *counted))}
 	if want := sh.KeysIn(); *counted != want {
-		evs = append(evs, s.event(site, now, by, "钥匙清点不符 key count differs: %d counted in the key box, the register says %d (%d of %d out)",
-			*counted, want, len(sh.KeysOut), sh.KeysTotal))
+		evs = append(evs, s.event(site, now, by,
+			fmt.Sprintf("钥匙清点不符: 钥匙箱内清点 %d 把, 登记应有 %d 把 (借出 %d/%d 把)", *counted, want, len(sh.KeysOut), sh.KeysTotal),
+			fmt.Sprintf("key count differs: %d counted in the key box, the register says %d (%d of %d out)", *counted, want, len(sh.KeysOut), sh.KeysTotal)))
 	}
 	out, err := s.st.Accept(ctx, site, id, by, strings.TrimSpace(note), *counted, now, evs)
 	if err == nil {
@@ -487,14 +510,16 @@ func (s *Service) tickSite(ctx context.Context, site string, now time.Time) erro
 			continue
 		}
 		level := reminderLevels[rung-1]
-		what := "未签字 not signed"
+		whatZH, whatEN := "未签字", "not signed"
 		if sh.SignedAt != nil {
-			what = "未接班 not accepted"
+			whatZH, whatEN = "未接班", "not accepted"
 		}
+		what := whatZH + " " + whatEN
 		title := fmt.Sprintf("[交接班 handover] %s %s: %s", site, s.describe(sh.Shift), what)
 		n := Notice{Channels: s.route(site, level), Event: "handover_overdue", Level: level, Site: site, Title: title}
-		ev := s.event(site, now, "desk", "交接班提醒 handover of %s %s at %s: reminded the %s (%d channels)",
-			s.describe(sh.Shift), what, s.when(site, now), level, len(n.Channels))
+		ev := s.event(site, now, "desk",
+			fmt.Sprintf("交接班提醒: %s %s (%s), 已通知%s (%d 个渠道)", s.describe(sh.Shift), whatZH, s.when(site, now), levelZH[level], len(n.Channels)),
+			fmt.Sprintf("handover of %s %s at %s: reminded the %s (%d channels)", s.describeEN(sh.Shift), whatEN, s.when(site, now), level, len(n.Channels)))
 		ok, err := s.st.Remind(ctx, site, sh.ID, rung, now, n, ev)
 		if err != nil {
 			return err
@@ -511,7 +536,9 @@ func (s *Service) tickSite(ctx context.Context, site string, now time.Time) erro
 	for _, l := range overdue {
 		title := fmt.Sprintf("[钥匙未还 key overdue] %s %s %s: %s, due %s", site, l.Label, l.KeyName, l.Borrower, s.when(site, l.DueAt))
 		n := Notice{Channels: s.route(site, "supervisor"), Event: "key_overdue", Level: "supervisor", Site: site, Title: title}
-		ev := s.event(site, now, "desk", "钥匙未还 key %s (%s) not back from %s, due %s: supervisors told", l.Label, l.KeyName, l.Borrower, s.when(site, l.DueAt))
+		ev := s.event(site, now, "desk",
+			fmt.Sprintf("钥匙未还: %s (%s) 借用人 %s, 应还 %s, 已通知主管", l.Label, l.KeyName, l.Borrower, s.when(site, l.DueAt)),
+			fmt.Sprintf("key %s (%s) not back from %s, due %s: supervisors told", l.Label, l.KeyName, l.Borrower, s.when(site, l.DueAt)))
 		told, err := s.st.NoticeOverdue(ctx, l, now, n, ev)
 		if err != nil {
 			return err
@@ -523,6 +550,9 @@ func (s *Service) tickSite(ctx context.Context, site string, now time.Time) erro
 	}
 	return nil
 }
+
+// levelZH are the reminder levels' people in Chinese.
+var levelZH = map[string]string{"supervisor": "主管", "manager": "经理"}
 
 // Run ticks every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
@@ -554,7 +584,7 @@ func (s *Service) AddKey(ctx context.Context, site, label, name, by string) (Key
 	}
 	now := s.o.Now()
 	return s.st.AddKey(ctx, Key{Site: site, Label: label, Name: name, CreatedAt: now},
-		s.event(site, now, by, "钥匙登记 key %s (%s) added to the register", label, name))
+		s.event(site, now, by, fmt.Sprintf("钥匙登记: %s (%s) 已登记", label, name), fmt.Sprintf("key %s (%s) added to the register", label, name)))
 }
 
 // EndOfDay is the end of t's day in loc: the next midnight.
@@ -586,7 +616,9 @@ func (s *Service) Lend(ctx context.Context, site string, keyID int64, borrower s
 	}
 	return s.st.Lend(ctx, Loan{Site: site, KeyID: keyID, Borrower: borrower, LentBy: by, LentAt: now, DueAt: dueAt, Note: strings.TrimSpace(note)}, now,
 		func(k Key) Entry {
-			return s.event(site, now, by, "钥匙借出 key %s (%s) lent to %s by %s, due %s", k.Label, k.Name, borrower, by, s.when(site, dueAt))
+			return s.event(site, now, by,
+				fmt.Sprintf("钥匙借出: %s (%s) 借给 %s, 经办 %s, 应还 %s", k.Label, k.Name, borrower, by, s.when(site, dueAt)),
+				fmt.Sprintf("key %s (%s) lent to %s by %s, due %s", k.Label, k.Name, borrower, by, s.when(site, dueAt)))
 		})
 }
 
@@ -594,11 +626,13 @@ func (s *Service) Lend(ctx context.Context, site string, keyID int64, borrower s
 func (s *Service) Return(ctx context.Context, site string, keyID int64, by string) (Loan, error) {
 	now := s.o.Now()
 	return s.st.Return(ctx, site, keyID, by, now, func(l Loan) Entry {
-		late := ""
+		lateZH, lateEN := "", ""
 		if !now.Before(l.DueAt) {
-			late = fmt.Sprintf(", late (due %s)", s.when(site, l.DueAt))
+			lateZH, lateEN = fmt.Sprintf(", 逾期 (应还 %s)", s.when(site, l.DueAt)), fmt.Sprintf(", late (due %s)", s.when(site, l.DueAt))
 		}
-		return s.event(site, now, by, "钥匙归还 key %s (%s) returned by %s to %s%s", l.Label, l.KeyName, l.Borrower, by, late)
+		return s.event(site, now, by,
+			fmt.Sprintf("钥匙归还: %s (%s) 由 %s 归还, 经办 %s%s", l.Label, l.KeyName, l.Borrower, by, lateZH),
+			fmt.Sprintf("key %s (%s) returned by %s to %s%s", l.Label, l.KeyName, l.Borrower, by, lateEN))
 	})
 }
 

@@ -83,8 +83,8 @@ func (s *Store) insertID(ctx context.Context, x execer, query string, args ...an
 
 // addEntry writes a duty-log entry.
 func (s *Store) addEntry(ctx context.Context, x execer, e Entry) (Entry, error) {
-	id, err := s.insertID(ctx, x, `INSERT INTO duty_entries (site, shift_start, at, kind, body, author) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.Site, nanos(e.ShiftStart), nanos(e.At), e.Kind, e.Body, e.Author)
+	id, err := s.insertID(ctx, x, `INSERT INTO duty_entries (site, shift_start, at, kind, body, body_en, author) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.Site, nanos(e.ShiftStart), nanos(e.At), e.Kind, e.Body, e.BodyEN, e.Author)
 	if err != nil {
 		return Entry{}, fmt.Errorf("duty entry: %w", err)
 	}
@@ -127,13 +127,14 @@ func (s *Store) Entries(ctx context.Context, f EntryFilter) ([]Entry, error) {
 		where = append(where, "kind IN ("+strings.Join(marks, ", ")+")")
 	}
 	if f.Search != "" {
-		where, args = append(where, "(LOWER(body) LIKE ? ESCAPE '\\' OR LOWER(author) LIKE ? ESCAPE '\\')"), append(args, like(f.Search), like(f.Search))
+		where, args = append(where, "(LOWER(body) LIKE ? ESCAPE '\\' OR LOWER(body_en) LIKE ? ESCAPE '\\' OR LOWER(author) LIKE ? ESCAPE '\\')"),
+			append(args, like(f.Search), like(f.Search), like(f.Search))
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, site, shift_start, at, kind, body, author FROM duty_entries WHERE `+
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, site, shift_start, at, kind, body, body_en, author FROM duty_entries WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY at, id LIMIT `+strconv.Itoa(limit)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("duty entries: %w", err)
@@ -143,7 +144,7 @@ func (s *Store) Entries(ctx context.Context, f EntryFilter) ([]Entry, error) {
 	for rows.Next() {
 		var e Entry
 		var start, at int64
-		if err := rows.Scan(&e.ID, &e.Site, &start, &at, &e.Kind, &e.Body, &e.Author); err != nil {
+		if err := rows.Scan(&e.ID, &e.Site, &start, &at, &e.Kind, &e.Body, &e.BodyEN, &e.Author); err != nil {
 			return nil, fmt.Errorf("duty entries: %w", err)
 		}
 		e.ShiftStart, e.At = time.Unix(0, start), time.Unix(0, at)

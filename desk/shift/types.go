@@ -25,8 +25,12 @@ type Entry struct {
 	ShiftStart time.Time `json:"shift_start"`
 	At         time.Time `json:"at"`
 	Kind       string    `json:"kind"`
-	Body       string    `json:"body"`
-	Author     string    `json:"author"`
+	// Body is the entry as written: a person's note in their words, the
+	// desk's own events in Chinese, with BodyEN the same in English for the
+	// English console ("" for people's entries: their body is shown).
+	Body   string `json:"body"`
+	BodyEN string `json:"body_en,omitempty"`
+	Author string `json:"author"`
 }
 
 // AlarmItem is an unacknowledged alarm on a handover sheet.

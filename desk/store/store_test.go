@@ -575,3 +575,26 @@ func TestIdempotencyKeyClaims(t *testing.T) {
 		}
 	})
 }
+
+// An alarm's ticket keeps its description in each language, and a search
+// finds it by the words of either (the trigram index covers both on SQLite,
+// a word of three letters or more going through it).
+func TestDescriptionInBothLanguages(t *testing.T) {
+	forEachStore(t, func(t *testing.T, b backend) {
+		st := b.open(t, Policy{})
+		ctx := context.Background()
+		tk, _, err := st.CreateTicket(ctx, wire.NewTicket{Kind: wire.Emergency, Title: "1栋 火警: 1回路 23号", TitleEN: "FIRE ALARM building 1: loop 1 address 23",
+			Description: "1栋 火警: 1回路 23号 3层东走廊\n", DescriptionEN: "FIRE ALARM building 1: loop 1 address 23 smoke\n", Site: "s", AlarmKey: "s/fire_alarm/fp1/loop 1 address 23"}, "gw", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.GetTicket(ctx, tk.ID); err != nil || got.Description != "1栋 火警: 1回路 23号 3层东走廊\n" || got.DescriptionEN != "FIRE ALARM building 1: loop 1 address 23 smoke\n" {
+			t.Fatalf("read back: %+v %v", got, err)
+		}
+		for _, q := range []string{"smoke", "sm", "address 23", "东走廊"} {
+			if found, err := st.ListTickets(ctx, Filter{Search: q}); err != nil || len(found) != 1 {
+				t.Errorf("search %q: %d tickets, %v", q, len(found), err)
+			}
+		}
+	})
+}

@@ -22,7 +22,7 @@ const ticketColumns = `id, kind, category, priority, status, title, description,
 	device, alarm_key, source, reporter, phone, contact, reading_point, reading_value, reading_unit, reading_at,
 	created_by, assignee, team, appointment_at, resolution, cause, charge_cents, satisfaction, follow_up_note,
 	escalation_level, created_at, updated_at, acknowledged_at, dispatched_at, on_site_at, resolved_at,
-	followed_up_at, closed_at, cancelled_at, parts, owner, replied_at, reply_note, reply_committed_at, sub_kind, parent_id, collective_at, title_en`
+	followed_up_at, closed_at, cancelled_at, parts, owner, replied_at, reply_note, reply_committed_at, sub_kind, parent_id, collective_at, title_en, description_en`
 
 // qualifiedTicketColumns names the columns with their table, for joins.
 var qualifiedTicketColumns = func() string {
@@ -86,12 +86,12 @@ func (s *Store) createTicketTx(ctx context.Context, tx *sql.Tx, n wire.NewTicket
 		}
 		row := s.txQueryRow(ctx, tx, (`INSERT INTO tickets (kind, category, priority, status, title, description, site,
 			building, floor, unit, device, alarm_key, source, reporter, phone, contact, reading_point, reading_value,
-			reading_unit, reading_at, created_by, appointment_at, created_at, updated_at, owner, sub_kind, cause, parent_id, title_en)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			reading_unit, reading_at, created_by, appointment_at, created_at, updated_at, owner, sub_kind, cause, parent_id, title_en, description_en)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING RETURNING ` + ticketColumns),
 			n.Kind, n.Category, priorityOf(n), wire.New, n.Title, n.Description, n.Site, n.Building, n.Floor, n.Unit,
 			n.Device, n.AlarmKey, source, n.Reporter, n.Phone, n.Contact, rp, rv, ru, ra, by, nullTime(n.AppointmentAt),
-			nanos(now), nanos(now), n.Owner, n.SubKind, n.Cause, nullID(parent), n.TitleEN)
+			nanos(now), nanos(now), n.Owner, n.SubKind, n.Cause, nullID(parent), n.TitleEN, n.DescriptionEN)
 		t, err = scanTicket(row)
 		if errors.Is(err, ErrNotFound) {
 			// The insert hit a uniqueness index: return the ticket that holds
@@ -224,7 +224,7 @@ type Filter struct {
 	MineName, MineTeam string
 	// Owner selects the cases a person owns (受理人).
 	Owner string
-	// Search matches the titles and the description, case-insensitively.
+	// Search matches the titles and the descriptions, case-insensitively.
 	Search string
 	// Oldest sorts oldest first; the default is newest first.
 	Oldest bool
@@ -279,7 +279,8 @@ func (s *Store) ListTickets(ctx context.Context, f Filter) ([]wire.Ticket, error
 			add(`tickets_search MATCH ?`, `"`+strings.ReplaceAll(f.Search, `"`, `""`)+`"`)
 		} else {
 			pattern := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
-			add(`(LOWER(title) LIKE ? ESCAPE '\' OR LOWER(title_en) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\')`, pattern, pattern, pattern)
+			add(`(LOWER(title) LIKE ? ESCAPE '\' OR LOWER(title_en) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\'
+				OR LOWER(description_en) LIKE ? ESCAPE '\')`, pattern, pattern, pattern, pattern)
 		}
 	}
 	if f.BeforeID > 0 {
@@ -599,7 +600,7 @@ func scanTicket(r scanner) (wire.Ticket, error) {
 		&t.Floor, &t.Unit, &t.Device, &t.AlarmKey, &t.Source, &t.Reporter, &t.Phone, &t.Contact, &rp, &rv, &ru, &ra,
 		&t.CreatedBy, &t.Assignee, &t.Team, &appointment, &t.Resolution, &t.Cause, &t.ChargeCents, &t.Satisfaction, &t.FollowUpNote,
 		&t.EscalationLevel, &created, &updated, &ack, &disp, &onSite, &resolved, &followed, &closed, &cancelled, &t.Parts,
-		&t.Owner, &replied, &t.ReplyNote, &committed, &t.SubKind, &parent, &collective, &t.TitleEN)
+		&t.Owner, &replied, &t.ReplyNote, &committed, &t.SubKind, &parent, &collective, &t.TitleEN, &t.DescriptionEN)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound
 	}

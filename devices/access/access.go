@@ -158,7 +158,7 @@ func (c *Controller) signal(now time.Time, s Signal) []devices.Event {
 		return nil
 	}
 	// fire, duress, unknown: the controller's own words, passed on.
-	ev := devices.Event{Time: now, Type: s.Type, Source: doorName(s.Source), Active: true, Text: s.Text, TextZH: s.TextZH,
+	ev := devices.Event{Time: now, Type: s.Type, Source: doorName(s.Source), SourceZH: Words.ZH(doorName(s.Source)), Active: true, Text: s.Text, TextZH: s.TextZH,
 		Attrs: map[string]string{"code": s.Code}}
 	return []devices.Event{ev}
 }
@@ -221,7 +221,7 @@ func (c *Controller) setTamper(now time.Time, on bool, text words) []devices.Eve
 		text = words{"tamper switch closed", "防拆开关已复位"}
 	}
 	text = text.or(words{"tamper", "防拆报警"})
-	return []devices.Event{{Time: now, Type: EventTamper, Source: "controller", Active: on, Text: text.en, TextZH: text.zh,
+	return []devices.Event{{Time: now, Type: EventTamper, Source: "controller", SourceZH: Words.ZH("controller"), Active: on, Text: text.en, TextZH: text.zh,
 		Attrs: map[string]string{}}}
 }
 
@@ -243,13 +243,13 @@ func (c *Controller) Tick(now time.Time) []devices.Event {
 	switch {
 	case !c.burst && len(c.invalid) >= c.limits.BurstCount:
 		c.burst = true
-		out = append(out, devices.Event{Time: now, Type: EventInvalidCardBurst, Source: "controller", Active: true,
+		out = append(out, devices.Event{Time: now, Type: EventInvalidCardBurst, Source: "controller", SourceZH: Words.ZH("controller"), Active: true,
 			Text:   strconv.Itoa(len(c.invalid)) + " invalid cards within " + c.limits.BurstWindow.String(),
 			TextZH: c.limits.BurstWindow.String() + " 内 " + strconv.Itoa(len(c.invalid)) + " 次无效卡",
 			Attrs:  map[string]string{"count": strconv.Itoa(len(c.invalid))}})
 	case c.burst && len(c.invalid) == 0:
 		c.burst = false
-		out = append(out, devices.Event{Time: now, Type: EventInvalidCardBurst, Source: "controller", Active: false,
+		out = append(out, devices.Event{Time: now, Type: EventInvalidCardBurst, Source: "controller", SourceZH: Words.ZH("controller"), Active: false,
 			Text: "no invalid card within " + c.limits.BurstWindow.String(), TextZH: c.limits.BurstWindow.String() + " 内无无效卡",
 			Attrs: map[string]string{}})
 	}
@@ -272,10 +272,14 @@ func doorEvent(now time.Time, typ, source string, active bool, text words, code 
 	if code != "" {
 		attrs["code"] = code
 	}
-	return devices.Event{Time: now, Type: typ, Source: doorName(source), Active: active, Text: text.en, TextZH: text.zh, Attrs: attrs}
+	return devices.Event{Time: now, Type: typ, Source: doorName(source), SourceZH: Words.ZH(doorName(source)), Active: active, Text: text.en, TextZH: text.zh, Attrs: attrs}
 }
 
 func doorName(source string) string { return "door " + orDefault(source, "1") }
+
+// Words are the access family's places in Chinese: a door's number is said
+// as on its sign (3号门), the controller itself as 门禁控制器.
+var Words = devices.SourceWords{"door": "{n}号门", "controller": "门禁控制器"}
 
 func orDefault(s, def string) string {
 	if s == "" {

@@ -373,8 +373,11 @@ func (m *meter) derive(r *devices.Reading) []devices.Event {
 	}
 	var out []devices.Event
 	for _, n := range m.watch.observe(FlowSample{At: r.Time, Flow: flow}) {
-		out = append(out, devices.Event{Device: m.info, Time: r.Time, Type: n.kind, Source: "meter " + m.addr.String(),
+		out = append(out, devices.Event{Device: m.info, Time: r.Time, Type: n.kind, Source: "meter " + m.addr.String(), SourceZH: Words.ZH("meter " + m.addr.String()),
 			Active: n.active, Text: n.text, Attrs: map[string]string{"flow": fmt.Sprintf("%.3f", n.value)}})
 	}
 	return out
 }
+
+// Words say a meter's events' source in Chinese: the meter by its address.
+var Words = devices.SourceWords{"meter": "水表 {n}"}

@@ -502,7 +502,7 @@ func (l *line) outageEvidence(m *meter, r *devices.Reading) (devices.Event, bool
 		if m.silent {
 			text += " while the meter was silent: it lost power (an outage), not its link"
 		}
-		e = devices.Event{Device: m.info, Time: r.Time, Type: "power_restored", Source: "meter " + m.addr.String(),
+		e = devices.Event{Device: m.info, Time: r.Time, Type: "power_restored", Source: "meter " + m.addr.String(), SourceZH: Words.ZH("meter " + m.addr.String()),
 			Active: false, Text: text, Attrs: map[string]string{
 				"power_failures_before": strconv.FormatFloat(m.powerFailures, 'f', 0, 64),
 				"power_failures":        strconv.FormatFloat(count, 'f', 0, 64),
@@ -512,3 +512,6 @@ func (l *line) outageEvidence(m *meter, r *devices.Reading) (devices.Event, bool
 	m.powerFailures, m.hasPowerFailures = count, true
 	return e, rise > 0
 }
+
+// Words say a meter's events' source in Chinese: the meter by its address.
+var Words = devices.SourceWords{"meter": "电表 {n}"}

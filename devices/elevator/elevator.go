@@ -200,8 +200,11 @@ func (m *Monitor) event(now time.Time, typ string, active bool, text, textZH str
 		"direction": direction(m.known[PointDirection], m.has(PointDirection)),
 		"occupancy": occupancy(m.known[PointPassenger], m.has(PointPassenger)),
 	}
-	return devices.Event{Time: now, Type: typ, Source: "car", Active: active, Text: text, TextZH: textZH, Attrs: attrs}
+	return devices.Event{Time: now, Type: typ, Source: "car", SourceZH: Words.ZH("car"), Active: active, Text: text, TextZH: textZH, Attrs: attrs}
 }
+
+// Words are the elevator family's places in Chinese: its events are about the car (轿厢).
+var Words = devices.SourceWords{"car": "轿厢"}
 
 func (m *Monitor) has(point string) bool { _, ok := m.known[point]; return ok }
 

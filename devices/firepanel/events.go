@@ -164,6 +164,15 @@ func (p *panelState) reset(device *devices.Info, at time.Time, source, text stri
 	return out
 }
 
+// Words are a fire panel's places in Chinese, as panels print them: a
+// loop and address as 1回路 23号, GB/T 26875.3's systems, components and
+// operators by number, the user-information transmission device and the
+// panel (控制器) itself. A zone keeps the name the panel printed.
+var Words = devices.SourceWords{
+	"loop": "{n}回路", "address": "{n}号", "system": "{n}号系统", "component": "{n}号部件", "operator": "{n}号操作员",
+	"transmission device": "用户信息传输装置", "panel": "火灾报警控制器", "zone": "{n}号防区",
+}
+
 // eventsFromRecord turns one GB/T 26875.3 record into events, through the
 // panel's state. The record's Time is set (the receiver gives a record whose
 // tag is no date its time of receipt); note, when not empty, says what was

@@ -345,7 +345,7 @@ func (p *panel) handleFrame(l *link, f Frame, sink devices.Sink) error {
 				"clock", r.Clock, "err", r.TimeErr)
 			continue
 		}
-		for _, e := range eventsFromRecord(p.state, p.info, r, note) {
+		for _, e := range Words.Name(eventsFromRecord(p.state, p.info, r, note)) {
 			p.m.panelEvents.WithLabelValues(e.Type).Inc()
 			sink.Event(e)
 		}
@@ -506,7 +506,7 @@ func (p *panel) emitLine(raw []byte, sink devices.Sink) {
 		p.m.unknownLines.WithLabelValues(p.cfg.ID).Inc()
 		p.log.Warn("panel line matched no template; kept raw", "template", p.crt.tmpl.Name, "line", e.Text)
 	}
-	for _, out := range p.state.apply(e) {
+	for _, out := range Words.Name(p.state.apply(e)) {
 		p.m.panelEvents.WithLabelValues(out.Type).Inc()
 		sink.Event(out)
 	}

@@ -414,12 +414,12 @@ func (s *Streamer) judge(d *device, now time.Time, sink devices.Sink) {
 	case linkOnline:
 		d.online.Set(1)
 		sink.Health(d.cfg.ID, nil)
-		sink.Event(devices.Event{Device: d.info, Time: now, Type: EventOffline, Source: "presence", Active: false, Text: why})
+		sink.Event(devices.Event{Device: d.info, Time: now, Type: EventOffline, Source: "presence", SourceZH: "在线状态", Active: false, Text: why})
 		s.log.Info("mqtt device present", "device", d.cfg.ID, "why", why)
 	case linkOffline:
 		d.online.Set(0)
 		sink.Health(d.cfg.ID, errors.New("mqtt: "+why))
-		sink.Event(devices.Event{Device: d.info, Time: now, Type: EventOffline, Source: "presence", Active: true, Text: why})
+		sink.Event(devices.Event{Device: d.info, Time: now, Type: EventOffline, Source: "presence", SourceZH: "在线状态", Active: true, Text: why})
 		s.log.Warn("mqtt device gone", "device", d.cfg.ID, "why", why)
 	}
 	s.publishDeviceStatus(d, state)

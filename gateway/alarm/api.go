@@ -16,6 +16,7 @@ type View struct {
 	Building     string    `json:"building,omitempty"`
 	Unit         string    `json:"unit,omitempty"`
 	Source       string    `json:"source,omitempty"`
+	SourceZH     string    `json:"source_zh,omitempty"` // Source in Chinese (3号门)
 	Point        string    `json:"point,omitempty"`
 	Value        float64   `json:"value"`
 	Phase        Phase     `json:"state"`
@@ -45,7 +46,7 @@ func (e *Engine) Snapshot(now time.Time, loc *time.Location) ([]View, []FeederSt
 		tr := e.transition(s, StateFiring)
 		zh, en := tr.Messages(loc)
 		views = append(views, View{Key: a.Key, Rule: a.Rule, Type: s.rule.cfg.Type, Device: a.Device,
-			Building: tr.Device.Building, Unit: tr.Device.Unit, Source: a.Source, Point: a.Point, Value: a.Value,
+			Building: tr.Device.Building, Unit: tr.Device.Unit, Source: a.Source, SourceZH: a.SourceZH, Point: a.Point, Value: a.Value,
 			Phase: a.Phase, Severity: s.rule.cfg.Severity, Ticket: s.rule.cfg.Ticket, PendingSince: a.PendingSince,
 			FiredAt: a.FiredAt, ClearSince: a.ClearSince, Suppressed: a.Suppressed.String(), Ticketed: a.Ticketed,
 			Flapping: a.Flapping(now, s.timing), MessageZH: zh, MessageEN: en})

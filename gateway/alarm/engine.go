@@ -70,6 +70,9 @@ type Alarm struct {
 	Device string `json:"device"` // a device id, or a feeder id for an outage
 	Point  string `json:"point,omitempty"`
 	Source string `json:"source,omitempty"` // where on the device an event happened
+	// SourceZH is Source in Chinese, when the device's family has words
+	// for it (3号门): Chinese messages show it; the key keeps Source.
+	SourceZH string `json:"source_zh,omitempty"`
 	Lifecycle
 	Value   float64   `json:"value"`
 	ValueAt time.Time `json:"value_at,omitzero"`
@@ -110,9 +113,11 @@ type Transition struct {
 	Value   float64
 	At      time.Time
 	Source  string
-	Text    string
-	TextZH  string // Text in Chinese, when there is one
-	Feeder  string
+	// SourceZH is Source in Chinese, when there is one (3号门, 轿厢).
+	SourceZH string
+	Text     string
+	TextZH   string // Text in Chinese, when there is one
+	Feeder   string
 	// Group is, for a silent gateway's, bus's or endpoint's incident, its id
 	// (the gateway's id or the link's key).
 	Group string
@@ -126,8 +131,8 @@ type Transition struct {
 	// Evidence is, for an offline alarm of a meter that reports its
 	// power-failure count (DL/T 645 掉电总次数, 03 11 00 00), what the count
 	// says: how often the meter lost power lately (its supply, not its link,
-	// may be at fault) or that it did not (in both languages).
-	Evidence string
+	// may be at fault) or that it did not, in Chinese and in English.
+	Evidence, EvidenceEN string
 	// Suppressed, on a firing transition, says why it is recorded but not ticketed.
 	Suppressed Cause
 	// Ticket asks the desk to act: open a ticket when firing, note (or close a
@@ -705,7 +710,7 @@ func (e *Engine) rollback() {
 func (e *Engine) transition(s *slot, st State) *Transition {
 	a := s.alarm
 	tr := &Transition{Key: a.Key, Episode: a.Episode(), Rule: s.rule.cfg, State: st, Point: a.Point,
-		Value: a.Value, At: a.ValueAt, Source: a.Source, Text: a.Text, TextZH: a.TextZH, Suppressed: a.Suppressed,
+		Value: a.Value, At: a.ValueAt, Source: a.Source, SourceZH: a.SourceZH, Text: a.Text, TextZH: a.TextZH, Suppressed: a.Suppressed,
 		Ticket: st == StateFiring && a.Ticketed}
 	if tr.At.IsZero() {
 		tr.At = a.FiredAt
@@ -715,7 +720,7 @@ func (e *Engine) transition(s *slot, st State) *Transition {
 		tr.Device = s.dev.info
 		if s.rule.cfg.Type == config.RuleOffline && s.dev.isOffline {
 			tr.LastError = s.dev.lastError
-			tr.Evidence = s.dev.power.evidence(tr.At, e.loc)
+			tr.Evidence, tr.EvidenceEN = s.dev.power.evidence(tr.At, e.loc)
 		}
 	case s.group != nil:
 		tr.Group = s.group.id
@@ -761,6 +766,11 @@ func (e *Engine) ObserveEvent(ev devices.Event) []Transition {
 			}
 			a := e.alarmOf(s)
 			a.Source = ev.Source
+			if ev.SourceZH != "" {
+				// An event without the family's words (a repeat from a
+				// path that does not name it) keeps the name it had.
+				a.SourceZH = ev.SourceZH
+			}
 			if ev.Active {
 				a.LastEvent, a.Text, a.TextZH = ev.Time, ev.Text, ev.TextZH
 			}

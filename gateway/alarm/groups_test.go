@@ -48,8 +48,8 @@ func TestActionsNameTheLastError(t *testing.T) {
 	for _, c := range []struct {
 		name, lastErr, want string
 	}{
-		{"exception 11", "exception 11 (gateway target no response)", "最后的错误 / last error: exception 11 (gateway target no response)\n"},
-		{"timeout", "timeout", "最后的错误 / last error: timeout\n"},
+		{"exception 11", "exception 11 (gateway target no response)", "最后的错误: exception 11 (gateway target no response)\n"},
+		{"timeout", "timeout", "最后的错误: timeout\n"},
 		{"unknown", "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -59,8 +59,9 @@ func TestActionsNameTheLastError(t *testing.T) {
 			if len(acts) != 1 {
 				t.Fatalf("actions %+v", acts)
 			}
-			desc := acts[0].Ticket.Description
-			if c.want == "" && strings.Contains(desc, "last error") || !strings.Contains(desc, c.want) {
+			desc := acts[0].Ticket.Description + "\n" + acts[0].Ticket.DescriptionEN
+			if c.want == "" && strings.Contains(desc, "last error") || !strings.Contains(desc, c.want) ||
+				c.want != "" && !strings.Contains(acts[0].Ticket.DescriptionEN, "last error: "+c.lastErr+"\n") {
 				t.Fatalf("description %q, want it to say %q", desc, c.want)
 			}
 		})
@@ -126,7 +127,7 @@ func TestEndpointSilentOneIncident(t *testing.T) {
 		t.Fatalf("during the silence: tickets %+v, want one incident for the endpoint", all)
 	}
 	for _, want := range []string{"25 devices silent since", "10_0_0_5-00", "exception 11 (gateway target no response)", "network endpoint"} {
-		if !strings.Contains(all[0].Description+all[0].Title, want) {
+		if !strings.Contains(all[0].DescriptionEN+all[0].TitleEN, want) {
 			t.Errorf("incident %q / %q does not say %q", all[0].Title, all[0].Description, want)
 		}
 	}
@@ -145,9 +146,10 @@ func TestEndpointSilentOneIncident(t *testing.T) {
 	if len(rep) != 1 || rep[0].Device != dead {
 		t.Fatalf("after the others came back: device tickets %+v, want one repair for %s", rep, dead)
 	}
-	if !strings.Contains(rep[0].Description, "最后的错误 / last error: exception 11 (gateway target no response)") ||
-		!strings.Contains(rep[0].Description, "raised while suppressed") {
-		t.Errorf("the released repair says %q", rep[0].Description)
+	if !strings.Contains(rep[0].Description, "最后的错误: exception 11 (gateway target no response)") ||
+		!strings.Contains(rep[0].Description, "告警在抑制期间触发") || !strings.Contains(rep[0].DescriptionEN, "last error: exception 11 (gateway target no response)") ||
+		!strings.Contains(rep[0].DescriptionEN, "raised while suppressed") {
+		t.Errorf("the released repair says %q / %q", rep[0].Description, rep[0].DescriptionEN)
 	}
 	if n := len(h.tickets("")); n != 2 {
 		t.Errorf("%d tickets in all, want the incident and one repair", n)
@@ -229,7 +231,7 @@ func TestOneSilentMeterOfAnEndpoint(t *testing.T) {
 	h.run(0, 3*time.Minute, func(id string, s time.Duration) bool { return id == "10_0_0_5-03" && s >= 30*time.Second })
 	all := h.tickets("")
 	if len(all) != 1 || all[0].Device != "10_0_0_5-03" ||
-		!strings.Contains(all[0].Description, "last error: exception 10 (gateway path unavailable)") {
+		!strings.Contains(all[0].DescriptionEN, "last error: exception 10 (gateway path unavailable)") {
 		t.Fatalf("tickets %+v", all)
 	}
 }

@@ -103,7 +103,7 @@ func TestIncomerAtZeroVolts(t *testing.T) {
 	for i := range 50 {
 		h.read(fmt.Sprintf("m2-%03d", i), t0.Add(7*time.Second), "voltage", 0)
 	}
-	if em := h.tickets(wire.Emergency); len(em) != 1 || !strings.Contains(em[0].Description, "incomer inc2") {
+	if em := h.tickets(wire.Emergency); len(em) != 1 || !strings.Contains(em[0].DescriptionEN, "incomer inc2") {
 		t.Fatalf("emergencies %+v", em)
 	}
 	if n := len(h.tickets(wire.Repair)); n != 0 {

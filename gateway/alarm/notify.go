@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,16 +19,17 @@ func (t Transition) Messages(loc *time.Location) (zh, en string) {
 	en = render(m.EN, f)
 	// The Chinese message tells the device's words in Chinese where there
 	// are some (a code table's zh, the engine's own evidence).
-	fzh := f
-	if f.textZH != "" {
-		fzh.text = f.textZH
-	}
+	fzh := f.zh()
 	zh = render(m.ZH, fzh)
 	if en == "" {
 		en = render(defaultMessage(t), f)
 	}
 	if zh == "" {
-		zh = en
+		if m.EN == "" {
+			zh = render(defaultMessage(t), fzh)
+		} else {
+			zh = en
+		}
 	}
 	return zh, en
 }
@@ -38,7 +40,20 @@ func (t Transition) fields(loc *time.Location) fields {
 	}
 	return fields{site: t.Device.Site, device: t.Device.ID, building: t.Device.Building, floor: t.Device.Floor,
 		unit: t.Device.Unit, point: t.Point, value: t.Value, valueUnit: t.Device.Units[t.Point],
-		at: t.At.In(loc), source: t.Source, text: t.Text, textZH: t.TextZH, feeder: t.Feeder}
+		at: t.At.In(loc), source: t.Source, sourceZH: t.SourceZH, text: t.Text, textZH: t.TextZH, feeder: t.Feeder}
+}
+
+// zh are the fields for a Chinese template: the device's words and the
+// place on it in Chinese where there are some (a code table's zh, the
+// family's name for the source: 3号门 for "door 3"), else as they are.
+func (f fields) zh() fields {
+	if f.textZH != "" {
+		f.text = f.textZH
+	}
+	if f.sourceZH != "" {
+		f.source = f.sourceZH
+	}
+	return f
 }
 
 func defaultMessage(t Transition) string {
@@ -57,7 +72,9 @@ func defaultMessage(t Transition) string {
 func (t Transition) Title(loc *time.Location) string {
 	title, _ := t.Messages(loc)
 	if t.Rule.Title != "" {
-		title = render(t.Rule.Title, t.fields(loc))
+		// The title is Chinese (title_en is the English one): it names the
+		// place in Chinese, as the message does.
+		title = render(t.Rule.Title, t.fields(loc).zh())
 	}
 	return truncate(title, 200)
 }
@@ -105,6 +122,33 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// descriptions are the ticket's description in Chinese and in English:
+// the rule's message, whether it fired while suppressed, the device's last
+// error, the outage evidence, and the alarm's key, rule and severity. The
+// English console and channels show the English one (description_en).
+func (t Transition) descriptions(zh, en string) (string, string) {
+	var d, e strings.Builder
+	fmt.Fprintf(&d, "%s\n", zh)
+	fmt.Fprintf(&e, "%s\n", en)
+	if t.Late {
+		d.WriteString("(告警在抑制期间触发, 抑制结束后仍在)\n")
+		e.WriteString("(raised while suppressed and still firing when the suppression ended)\n")
+	}
+	if t.LastError != "" {
+		// The device's error is its driver's words (English) in both.
+		last := truncate(t.LastError, 500)
+		fmt.Fprintf(&d, "最后的错误: %s\n", last)
+		fmt.Fprintf(&e, "last error: %s\n", last)
+	}
+	if t.Evidence != "" {
+		fmt.Fprintf(&d, "%s\n", t.Evidence)
+		fmt.Fprintf(&e, "%s\n", cmp.Or(t.EvidenceEN, t.Evidence))
+	}
+	fmt.Fprintf(&d, "告警 %s, 规则 %s, 级别 %s", t.Key, t.Rule.Name, t.Rule.Severity)
+	fmt.Fprintf(&e, "alarm %s, rule %s, severity %s", t.Key, t.Rule.Name, t.Rule.Severity)
+	return d.String(), e.String()
+}
+
 // Actions are what a transition asks of the desk, each with an idempotency
 // key derived from the alarm episode: open its ticket when it fires, note the
 // clearing (closing a top-up reminder) when it resolves. Suppressed alarms
@@ -121,37 +165,24 @@ func Actions(t Transition, loc *time.Location) []wire.AlarmAction {
 	switch t.State {
 	case StateFiring:
 		d := t.Device
-		var desc strings.Builder
-		// A rule without its own messages renders the same text in both languages.
-		if zh == en {
-			fmt.Fprintf(&desc, "%s\n", zh)
-		} else {
-			fmt.Fprintf(&desc, "%s\n%s\n", zh, en)
-		}
-		if t.Late {
-			fmt.Fprintf(&desc, "(告警在抑制期间触发, 抑制结束后仍在 / raised while suppressed and still firing when the suppression ended)\n")
-		}
-		if t.LastError != "" {
-			fmt.Fprintf(&desc, "最后的错误 / last error: %s\n", truncate(t.LastError, 500))
-		}
-		if t.Evidence != "" {
-			fmt.Fprintf(&desc, "%s\n", t.Evidence)
-		}
-		fmt.Fprintf(&desc, "alarm %s, rule %s, severity %s", t.Key, t.Rule.Name, t.Rule.Severity)
+		// A rule that writes only titles is described by them, not by the
+		// default message's rule name and point.
+		desc, descEN := t.descriptions(t.Summary(loc))
 		n := &wire.NewTicket{
-			Kind:        wire.Kind(t.Rule.Ticket),
-			Category:    t.Rule.Category,
-			Priority:    t.Rule.Priority,
-			Title:       t.Title(loc),
-			TitleEN:     t.TitleEN(loc),
-			Description: desc.String(),
-			Site:        d.Site,
-			Building:    d.Building,
-			Floor:       d.Floor,
-			Unit:        d.Unit,
-			Device:      d.ID,
-			AlarmKey:    t.Key,
-			Source:      wire.SourceDeviceAlarm,
+			Kind:          wire.Kind(t.Rule.Ticket),
+			Category:      t.Rule.Category,
+			Priority:      t.Rule.Priority,
+			Title:         t.Title(loc),
+			TitleEN:       t.TitleEN(loc),
+			Description:   desc,
+			DescriptionEN: descEN,
+			Site:          d.Site,
+			Building:      d.Building,
+			Floor:         d.Floor,
+			Unit:          d.Unit,
+			Device:        d.ID,
+			AlarmKey:      t.Key,
+			Source:        wire.SourceDeviceAlarm,
 		}
 		if t.Feeder != "" || t.Group != "" {
 			n.Device = "" // not a device: a feeder, or a silent gateway, bus or endpoint

@@ -44,11 +44,11 @@ func (p *powerHistory) observe(at time.Time, rise float64) {
 	p.losses = p.losses[cut:]
 }
 
-// evidence is the line of the offline ticket, in both languages, or "" when
-// the meter never reported its count.
-func (p *powerHistory) evidence(now time.Time, loc *time.Location) string {
+// evidence is the line of the offline ticket, in Chinese and in English,
+// or "" when the meter never reported its count.
+func (p *powerHistory) evidence(now time.Time, loc *time.Location) (zh, en string) {
 	if p.since.IsZero() {
-		return ""
+		return "", ""
 	}
 	if loc == nil {
 		loc = time.UTC
@@ -69,10 +69,9 @@ func (p *powerHistory) evidence(now time.Time, loc *time.Location) string {
 		if n == 1 {
 			times = "once"
 		}
-		return fmt.Sprintf("停电证据: 电表自 %s 起掉电 %g 次 (掉电总次数 03 11 00 00), 无应答可能是停电而非通信线路 / "+
-			"outage evidence: meter lost power %s since %s (its power-failure count, 03 11 00 00): the silence may be its supply, not its link",
-			at, n, times, at)
+		return fmt.Sprintf("停电证据: 电表自 %s 起掉电 %g 次 (掉电总次数 03 11 00 00), 无应答可能是停电而非通信线路", at, n),
+			fmt.Sprintf("outage evidence: meter lost power %s since %s (its power-failure count, 03 11 00 00): the silence may be its supply, not its link", times, at)
 	}
-	return fmt.Sprintf("电表自 %s 起未掉电 (掉电总次数未变), 更可能是通信线路或电表本身的故障 / "+
-		"meter has not lost power since %s (power-failure count unchanged): its link or the meter itself is the likelier fault", at, at)
+	return fmt.Sprintf("电表自 %s 起未掉电 (掉电总次数未变), 更可能是通信线路或电表本身的故障", at),
+		fmt.Sprintf("meter has not lost power since %s (power-failure count unchanged): its link or the meter itself is the likelier fault", at)
 }

@@ -44,23 +44,22 @@ func TestOfflineTicketCarriesPowerFailureEvidence(t *testing.T) {
 		h.health(id, true, silent)
 	}
 	h.tick(silent.Add(2 * time.Minute))
-	desc := map[string]string{}
+	// Each description says the evidence in its language.
+	desc, descEN := map[string]string{}, map[string]string{}
 	for _, tk := range h.tickets("") {
-		desc[tk.Device] = tk.Description
+		desc[tk.Device], descEN[tk.Device] = tk.Description, tk.DescriptionEN
 	}
 	if len(desc) != 3 {
 		t.Fatalf("tickets %v", desc)
 	}
-	for _, want := range []string{"outage evidence: meter lost power 3 times since 2026-05-01 08:00",
-		"停电证据: 电表自 2026-05-01 08:00 起掉电 3 次"} {
-		if !strings.Contains(desc["m1"], want) {
-			t.Errorf("m1's ticket does not say %q:\n%s", want, desc["m1"])
-		}
+	if !strings.Contains(descEN["m1"], "outage evidence: meter lost power 3 times since 2026-05-01 08:00") ||
+		!strings.Contains(desc["m1"], "停电证据: 电表自 2026-05-01 08:00 起掉电 3 次") || strings.Contains(desc["m1"], "outage evidence") {
+		t.Errorf("m1's ticket:\n%s\n%s", desc["m1"], descEN["m1"])
 	}
-	if !strings.Contains(desc["m2"], "meter has not lost power since 2026-05-01 08:00") {
-		t.Errorf("m2's ticket:\n%s", desc["m2"])
+	if !strings.Contains(descEN["m2"], "meter has not lost power since 2026-05-01 08:00") || !strings.Contains(desc["m2"], "电表自 2026-05-01 08:00 起未掉电") {
+		t.Errorf("m2's ticket:\n%s\n%s", desc["m2"], descEN["m2"])
 	}
-	if strings.Contains(desc["m3"], "power") {
+	if strings.Contains(descEN["m3"], "power") || strings.Contains(desc["m3"], "掉电") {
 		t.Errorf("m3 reports no count, its ticket says:\n%s", desc["m3"])
 	}
 }
@@ -71,7 +70,7 @@ func TestPowerHistoryWindow(t *testing.T) {
 	p.observe(t0, 0)
 	p.observe(t0.Add(24*time.Hour), 5)
 	p.observe(t0.Add(40*24*time.Hour), 1)
-	ev := p.evidence(t0.Add(40*24*time.Hour), time.UTC)
+	_, ev := p.evidence(t0.Add(40*24*time.Hour), time.UTC)
 	if !strings.Contains(ev, "lost power once since 2026-05-11 08:00") {
 		t.Fatalf("%s", ev)
 	}

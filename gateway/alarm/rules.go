@@ -129,7 +129,7 @@ func render(tmpl string, f fields) string {
 }
 
 type fields struct {
-	site, device, building, floor, unit, point, valueUnit, source, text, textZH, feeder string
-	value                                                                               float64
-	at                                                                                  time.Time
+	site, device, building, floor, unit, point, valueUnit, source, sourceZH, text, textZH, feeder string
+	value                                                                                         float64
+	at                                                                                            time.Time
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/estatehq/estate/devices"
+	"github.com/estatehq/estate/devices/access"
+	"github.com/estatehq/estate/devices/firepanel"
 	"github.com/estatehq/estate/internal/config"
 	"github.com/estatehq/estate/internal/wire"
 )
@@ -61,7 +63,7 @@ devices:
 
 	h.event(devices.Event{Device: h.infos["fp1"], Time: at(s), Type: "fire_alarm", Source: "loop 1 zone 3", Active: true})
 	em := h.tickets(wire.Emergency)
-	if len(em) != 1 || !strings.Contains(em[0].Title, "火警") || !strings.Contains(em[0].Description, "FIRE ALARM building 1: loop 1 zone 3") {
+	if len(em) != 1 || !strings.Contains(em[0].Title, "火警") || !strings.Contains(em[0].DescriptionEN, "FIRE ALARM building 1: loop 1 zone 3") {
 		t.Fatalf("fire emergency %+v", em)
 	}
 }
@@ -185,14 +187,15 @@ devices:
 		Text: "Door lock disconnected during running", TextZH: "运行中门锁断开", Attrs: map[string]string{"code": "Err42"}})
 	rep := h.tickets(wire.Repair)
 	if len(rep) != 1 || rep[0].Title != "2栋 电梯 lift-a 故障: 运行中门锁断开" || rep[0].TitleEN != "building 2: elevator lift-a fault: Door lock disconnected during running" ||
-		!strings.Contains(rep[0].Description, "building 2: elevator lift-a fault: Door lock disconnected during running") {
+		!strings.Contains(rep[0].DescriptionEN, "building 2: elevator lift-a fault: Door lock disconnected during running") ||
+		strings.Contains(rep[0].Description, "Door lock") {
 		t.Fatalf("fault repair %+v", rep)
 	}
 	h.event(devices.Event{Device: h.infos["lift-a"], Time: t0.Add(time.Second), Type: "entrapment", Source: "car", Active: true,
 		Text: "alarm button pressed", TextZH: "轿厢报警按钮被按下"})
 	em := h.tickets(wire.Emergency)
 	if len(em) != 1 || em[0].Title != "2栋 电梯 lift-a 困人: 轿厢报警按钮被按下" ||
-		!strings.Contains(em[0].Description, "people trapped in elevator lift-a: alarm button pressed") || strings.Contains(em[0].Title, "alarm button") {
+		!strings.Contains(em[0].DescriptionEN, "people trapped in elevator lift-a: alarm button pressed") || strings.Contains(em[0].Title, "alarm button") {
 		t.Fatalf("entrapment emergency %+v", em)
 	}
 	// Words without a Chinese version read as they are in both.
@@ -237,5 +240,55 @@ func TestSummary(t *testing.T) {
 		if zh != tc.zh || en != tc.en {
 			t.Errorf("%+v: %q / %q, want %q / %q", r, zh, en, tc.zh, tc.en)
 		}
+	}
+}
+
+// A source's place is said in each language (3号门 / door 3, 1回路 23号 /
+// loop 1 address 23) while the alarm's key, which dedups it, keeps the
+// source's identity: the same event without a Chinese name has the same key.
+func TestShippedRulesSayTheSourceInEachLanguage(t *testing.T) {
+	shipped, err := config.Load("../../configs/rules/default.yaml")
+	if err != nil {
+		t.Fatalf("shipped rules: %v", err)
+	}
+	cfg := loadConfig(t, `
+devices:
+  - {id: door1, family: access, protocol: mqtt, building: "3"}
+  - {id: fp1, family: fire, protocol: gbt26875, building: "1", address: "127.0.0.1:9030"}
+`)
+	cfg.Rules = shipped.Rules
+	h := newHarnessConfig(t, cfg)
+	h.event(devices.Event{Device: h.infos["door1"], Time: t0, Type: "door_forced", Source: "door 3", SourceZH: access.Words.ZH("door 3"), Active: true})
+	views, _ := h.eng.Snapshot(t0, time.UTC)
+	if len(views) != 1 || views[0].Key != "s1/door_forced/door1/door 3" || views[0].MessageZH != "3栋 门被强行打开: 3号门" ||
+		views[0].MessageEN != "door forced open in building 3: door 3" || views[0].Source != "door 3" || views[0].SourceZH != "3号门" {
+		t.Fatalf("forced door %+v", views)
+	}
+	fire := devices.Event{Device: h.infos["fp1"], Time: t0, Type: "fire_alarm", Source: "loop 1 address 23", Active: true, Text: "3层东走廊"}
+	named := fire
+	named.SourceZH = firepanel.Words.ZH(fire.Source)
+	h.event(named)
+	em := h.tickets(wire.Emergency)
+	if len(em) != 1 || em[0].AlarmKey != "s1/fire_alarm/fp1/loop 1 address 23" || em[0].Title != "1栋 火警: 1回路 23号 3层东走廊" ||
+		em[0].TitleEN != "FIRE ALARM building 1: loop 1 address 23 3层东走廊" ||
+		!strings.HasPrefix(em[0].Description, "1栋 火警: 1回路 23号 3层东走廊\n") ||
+		!strings.HasPrefix(em[0].DescriptionEN, "FIRE ALARM building 1: loop 1 address 23 3层东走廊\n") || strings.Contains(em[0].DescriptionEN, "回路") {
+		t.Fatalf("fire emergency %+v", em)
+	}
+	// The same fire without the Chinese name is the same alarm: no second ticket.
+	fire.Time = t0.Add(time.Second)
+	h.event(fire)
+	if em := h.tickets(wire.Emergency); len(em) != 1 {
+		t.Fatalf("the unnamed event made another alarm: %+v", em)
+	}
+	if views, _ := h.eng.Snapshot(t0, time.UTC); !slices.ContainsFunc(views, func(v View) bool {
+		return v.Key == "s1/fire_alarm/fp1/loop 1 address 23" && v.MessageZH == "1栋 火警: 1回路 23号 3层东走廊"
+	}) {
+		t.Errorf("the fire's Chinese message after the unnamed repeat: %+v", views)
+	}
+	// A source with no Chinese name is said as it is in both.
+	h.event(devices.Event{Device: h.infos["fp1"], Time: t0.Add(2 * time.Second), Type: "fire_alarm", Source: "3F东走廊", Active: true})
+	if em := h.tickets(wire.Emergency); len(em) != 2 || !slices.ContainsFunc(em, func(tk wire.Ticket) bool { return tk.Title == "1栋 火警: 3F东走廊 " }) {
+		t.Fatalf("a zone as printed: %+v", em)
 	}
 }

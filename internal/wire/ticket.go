@@ -126,13 +126,18 @@ type Ticket struct {
 	// (an alarm's rule): the English console and channels show it.
 	TitleEN     string `json:"title_en,omitempty"`
 	Description string `json:"description,omitempty"`
-	Site        string `json:"site"`
-	Building    string `json:"building,omitempty"`
-	Floor       string `json:"floor,omitempty"`
-	Unit        string `json:"unit,omitempty"`
-	Device      string `json:"device,omitempty"`
-	AlarmKey    string `json:"alarm_key,omitempty"`
-	Source      string `json:"source"`
+	// DescriptionEN is the description in English, when the ticket's
+	// source wrote one (an alarm's: its rule's English message, the
+	// evidence): the English console and channels show it. A ticket typed
+	// by people has its one description, shown in both languages.
+	DescriptionEN string `json:"description_en,omitempty"`
+	Site          string `json:"site"`
+	Building      string `json:"building,omitempty"`
+	Floor         string `json:"floor,omitempty"`
+	Unit          string `json:"unit,omitempty"`
+	Device        string `json:"device,omitempty"`
+	AlarmKey      string `json:"alarm_key,omitempty"`
+	Source        string `json:"source"`
 	// Reporter is who reported it (a resident's name, or the gateway); Phone
 	// and Contact (preferred way: phone, sms, visit, app) reach the resident.
 	Reporter  string   `json:"reporter,omitempty"`
@@ -242,11 +247,13 @@ type NewTicket struct {
 	// TitleEN is the title in English (an alarm's rule's English message).
 	TitleEN     string `json:"title_en,omitempty"`
 	Description string `json:"description,omitempty"`
-	Site        string `json:"site"`
-	Building    string `json:"building,omitempty"`
-	Floor       string `json:"floor,omitempty"`
-	Unit        string `json:"unit,omitempty"`
-	Device      string `json:"device,omitempty"`
+	// DescriptionEN is the description in English (an alarm's).
+	DescriptionEN string `json:"description_en,omitempty"`
+	Site          string `json:"site"`
+	Building      string `json:"building,omitempty"`
+	Floor         string `json:"floor,omitempty"`
+	Unit          string `json:"unit,omitempty"`
+	Device        string `json:"device,omitempty"`
 	// AlarmKey identifies the alarm that raised the ticket; the desk keeps at
 	// most one open ticket per key, so a retried request returns the same ticket.
 	AlarmKey      string     `json:"alarm_key,omitempty"`
@@ -302,7 +309,7 @@ func (n NewTicket) Validate() error {
 		name, value string
 		max         int
 	}{
-		{"title", n.Title, 200}, {"title_en", n.TitleEN, 200}, {"description", n.Description, MaxTextLen}, {"category", n.Category, 64},
+		{"title", n.Title, 200}, {"title_en", n.TitleEN, 200}, {"description", n.Description, MaxTextLen}, {"description_en", n.DescriptionEN, MaxTextLen}, {"category", n.Category, 64},
 		{"site", n.Site, 64}, {"cause", n.Cause, 64}, {"building", n.Building, 64}, {"floor", n.Floor, 64}, {"unit", n.Unit, 64},
 		{"device", n.Device, 128}, {"sub_kind", n.SubKind, 64}, {"alarm_key", n.AlarmKey, 256}, {"reporter", n.Reporter, 100}, {"phone", n.Phone, 32},
 	} {

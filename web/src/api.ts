@@ -67,6 +67,7 @@ export interface Ticket {
   title: string;
   title_en?: string; // an alarm's rule's English title (titleOf in format.ts)
   description?: string;
+  description_en?: string; // an alarm's description in English (descriptionOf in format.ts)
   site: string;
   building?: string;
   floor?: string;

@@ -164,3 +164,11 @@ export function pointValue(meta: PointMeta | undefined, v: number): string {
 export function titleOf(tk: { title: string; title_en?: string }): string {
   return (currentLang() === "en" && tk.title_en) || tk.title;
 }
+
+// descriptionOf is a ticket's description in the UI's language: an alarm's
+// ticket has one in each (description, description_en), each shown alone;
+// one typed by people has its one description, shown in both. A ticket with
+// only an English one (an API client's) shows it in Chinese too.
+export function descriptionOf(tk: { description?: string; description_en?: string }): string {
+  return (currentLang() === "en" ? tk.description_en || tk.description : tk.description || tk.description_en) || "";
+}

@@ -16,7 +16,7 @@ interface TicketItem {
   id: number; kind: string; priority: string; status: string; title: string; building?: string; unit?: string;
   assignee?: string; created_at: string; step?: string; due_at?: string; overdue: boolean;
 }
-interface Entry { id: number; site: string; shift_start: string; at: string; kind: string; body: string; author: string }
+interface Entry { id: number; site: string; shift_start: string; at: string; kind: string; body: string; body_en?: string; author: string }
 interface Loan {
   id: number; key_id: number; label: string; key_name: string; borrower: string; lent_by: string; lent_at: string;
   due_at: string; note?: string; returned_at?: string; returned_to?: string; overdue: boolean;
@@ -78,11 +78,17 @@ function ticketRow(tk: TicketItem, zone: string): HTMLElement {
     h("td", { class: tk.overdue ? "red" : "" }, tk.due_at ? (tk.overdue ? t("duty.overdue") + " · " : "") + t("duty.dueAt", { step: t("step." + tk.step), at: when(tk.due_at, zone) }) : ""));
 }
 
+// entryText is an entry in the UI's language: the desk's own events are
+// written in both (body, body_en); people's notes are shown as written.
+function entryText(e: Entry): string {
+  return (currentLang() === "en" && e.body_en) || e.body;
+}
+
 function entryRow(e: Entry, zone: string): HTMLElement {
   return h("tr", { class: "entry-" + e.kind },
     h("td", { class: "duty-at" }, when(e.at, zone)),
     h("td", {}, h("span", { class: "badge" }, t("duty.kind." + e.kind))),
-    h("td", { class: "entry-body" }, e.body),
+    h("td", { class: "entry-body" }, entryText(e)),
     h("td", {}, person(e.author)));
 }
 

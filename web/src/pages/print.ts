@@ -6,7 +6,7 @@
 import qrcode from "qrcode-generator";
 import { api, TicketDetail } from "../api";
 import { clear, h } from "../dom";
-import { assigneeText, titleOf, when, yuan } from "../format";
+import { assigneeText, descriptionOf, titleOf, when, yuan } from "../format";
 import { t } from "../i18n";
 import { place } from "./ticket";
 
@@ -73,7 +73,7 @@ export async function printView(root: HTMLElement, id: number) {
           row("print.resident", tk.reporter || ""),
           row("print.phone", tk.phone || ""),
           row("print.address", place(tk)),
-          row("print.problem", [titleOf(tk), tk.description].filter(Boolean).join(" — ")),
+          row("print.problem", [titleOf(tk), descriptionOf(tk)].filter(Boolean).join(" — ")),
           tk.device ? row("ticket.device", tk.device) : null,
           row("print.accepted", when(tk.created_at, z)),
           row("print.appointment", when(tk.appointment_at, z)),

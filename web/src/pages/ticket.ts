@@ -8,7 +8,7 @@ import uPlot from "uplot";
 import { action, api, APIError, AuditEntry, Me, TicketDetail } from "../api";
 import { clear, h, reading } from "../dom";
 import { events } from "../events";
-import { assigneeText, errorText, fromLocalInput, person, pointLabel, pointValue, staff, titleOf, toLocalInput, when, yuan } from "../format";
+import { assigneeText, errorText, fromLocalInput, person, pointLabel, pointValue, staff, titleOf, descriptionOf, toLocalInput, when, yuan } from "../format";
 import { duration, t } from "../i18n";
 import { Page } from "../page";
 import { printView } from "./print";
@@ -157,7 +157,7 @@ function facts(tk: TicketDetail, me: Me): HTMLElement {
     field("ticket.parts", tk.parts),
     field("ticket.charge", yuan(tk.charge_cents)),
     field("ticket.followUp", tk.satisfaction ? `${t("satisfaction." + tk.satisfaction)} · ${tk.follow_up_note || ""}` : "", "ticket-follow-up"),
-    field("ticket.description", tk.description),
+    field("ticket.description", descriptionOf(tk), "ticket-description"),
   );
 }
 
