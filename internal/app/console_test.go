@@ -669,6 +669,40 @@ func TestConsoleInBrowser(t *testing.T) {
 		wait(t, e, 10*time.Second, "Chinese", chromedp.Click("#lang", chromedp.ByID))
 	})
 
+	// The reminder's page says its description in the UI's language: the
+	// rule's Chinese message alone, then the English one alone (the
+	// assistant's tab: the reminder is hers to work).
+	t.Run("a ticket's description in each language", func(t *testing.T) {
+		var rem *wire.Ticket
+		for _, tk := range listTickets(t, cfg, "meter-1-1-101") {
+			if tk.Kind == wire.TopUp && tk.Description != "" && tk.DescriptionEN != "" {
+				rem = &tk
+				break
+			}
+		}
+		if rem == nil {
+			t.Fatalf("the meter has no reminder with descriptions: %+v", listTickets(t, cfg, "meter-1-1-101"))
+		}
+		a := tab(t, b)
+		login(t, a, base, "assistant")
+		// A field is display: contents (its dt and dd sit in the page's
+		// grid), so what shows is its dd.
+		wait(t, a, 15*time.Second, "the reminder's page", chromedp.Navigate(fmt.Sprintf("%s/#/tickets/%d", base, rem.ID)),
+			chromedp.WaitVisible("#ticket-description dd", chromedp.ByQuery))
+		if desc, ok := textWhen(t, a, 10*time.Second, "#ticket-description", "余额", "规则 prepaid_low_balance"); !ok || strings.Contains(desc, "balance low") {
+			t.Errorf("the reminder's description in Chinese: %q", desc)
+		}
+		wait(t, a, 10*time.Second, "English", chromedp.Click("#lang", chromedp.ByID))
+		if desc, ok := textWhen(t, a, 15*time.Second, "#ticket-description", "prepaid balance low", "rule prepaid_low_balance"); !ok || strings.Contains(desc, "余额") {
+			t.Errorf("the reminder's description in English: %q", desc)
+		}
+		screenshot(t, a, "ticket-description-en")
+		wait(t, a, 10*time.Second, "Chinese", chromedp.Click("#lang", chromedp.ByID))
+		if _, ok := textWhen(t, a, 15*time.Second, "#ticket-description", "余额"); !ok {
+			t.Error("the page did not come back to Chinese")
+		}
+	})
+
 	t.Run("control room sees suppressed alarms on demand, with why", func(t *testing.T) {
 		// A second gateway reports a feeder outage: the offline alarm of its
 		// meter is recorded but suppressed, and the console says why.

@@ -179,10 +179,19 @@ async function readingChart(tk: TicketDetail, box: HTMLElement) {
     clear(box);
     box.dataset.points = String(xs.length);
     const width = Math.max(260, Math.min(760, (box.clientWidth || 760) - 16));
+    const zone = tk.site_timezone;
+    const pm = tk.reading_point;
     new uPlot({
       width, height: 200,
-      series: [{}, { label: `${tk.reading.point}${tk.reading.unit ? " (" + tk.reading.unit + ")" : ""}`, stroke: "#1677ff", width: 1.5 }],
-      axes: [{}, { size: 50 }],
+      // The axis and legend in the site's zone and the UI's words, as on the
+      // device page (not uPlot's "12/5/26 1:11am" in the browser's zone).
+      tzDate: (ts: number) => (zone ? uPlot.tzDate(new Date(ts * 1e3), zone) : new Date(ts * 1e3)),
+      series: [{ label: t("eng.time"), value: (_u: uPlot, ts: number | null) => (ts == null ? "—" : when(new Date(ts * 1e3).toISOString(), zone, true)) },
+        { label: pm ? pointLabel(pm, tk.reading.point) : `${tk.reading.point}${tk.reading.unit ? " (" + tk.reading.unit + ")" : ""}`,
+          stroke: "#1677ff", width: 1.5,
+          value: (_u: uPlot, v: number | null) => (v == null ? "—" : pm ? pointValue(pm, v) : reading(v)) }],
+      axes: [{ space: 64, values: (_u: uPlot, splits: number[]) => splits.map((ts) => when(new Date(ts * 1e3).toISOString(), zone, false).split(" ")[1] || "")
+        .map((l, i, all) => (i > 0 && all[i - 1] === l ? "" : l)) }, { size: 50 }],
       hooks: {
         draw: [(u: uPlot) => {
           const x = u.valToPos(mark, "x", true);
