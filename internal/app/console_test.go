@@ -696,6 +696,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		if desc, ok := textWhen(t, a, 15*time.Second, "#ticket-description", "prepaid balance low", "rule prepaid_low_balance"); !ok || strings.Contains(desc, "余额") {
 			t.Errorf("the reminder's description in English: %q", desc)
 		}
+		// The trail's first entry says the title the ticket was opened with,
+		// in English too.
+		if row, ok := textWhen(t, a, 10*time.Second, `#audit tr[data-action="created"]`, "prepaid balance low"); !ok || strings.Contains(row, "余额") {
+			t.Errorf("the trail's created entry in English: %q", row)
+		}
 		screenshot(t, a, "ticket-description-en")
 		wait(t, a, 10*time.Second, "Chinese", chromedp.Click("#lang", chromedp.ByID))
 		if _, ok := textWhen(t, a, 15*time.Second, "#ticket-description", "余额"); !ok {

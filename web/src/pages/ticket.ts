@@ -367,7 +367,7 @@ function actionText(a: AuditEntry): string {
 const trailShown = 100;
 let trailAll = false;
 
-function trail(all: AuditEntry[], zone: string, redraw: () => void): HTMLElement {
+function trail(all: AuditEntry[], zone: string, redraw: () => void, tk?: { title: string; title_en?: string }): HTMLElement {
   const entries = trailAll || all.length <= trailShown ? all : [all[0], ...all.slice(-(trailShown - 1))];
   const more = entries.length < all.length
     ? h("button", { type: "button", class: "ghost", id: "audit-all", onclick: () => { trailAll = true; redraw(); } }, t("ticket.trailAll", { n: all.length }))
@@ -379,7 +379,9 @@ function trail(all: AuditEntry[], zone: string, redraw: () => void): HTMLElement
       h("td", { class: "nowrap" }, a.actor === "scheduler" ? t("audit.system") : person(a.actor)),
       h("td", { class: "nowrap" }, actionText(a)),
       h("td", { class: "nowrap" }, a.from && a.to && a.from !== a.to ? `${t("status." + a.from)} → ${t("status." + a.to)}` : ""),
-      h("td", {}, noteText(a, zone)))))));
+      // The "created" entry's note is the title as the ticket was opened:
+      // in the English console, its English title.
+      h("td", {}, a.action === "created" && tk && a.note === tk.title ? titleOf(tk) : noteText(a, zone)))))));
 }
 
 async function render(root: HTMLElement, id: number, me: Me) {
@@ -456,7 +458,7 @@ async function render(root: HTMLElement, id: number, me: Me) {
     formBox, msg,
     tk.kind === "top_up" ? smsCard(tk, me) : null, // text-message reminders (pages/privacy.ts)
     h("h3", {}, t("ticket.trail")),
-    trail(audit, tk.site_timezone, () => void render(root, id, me)),
+    trail(audit, tk.site_timezone, () => void render(root, id, me), tk),
     noteForm,
   );
   if (chartKey && !reuse) void readingChart(tk, chart);
