@@ -355,20 +355,6 @@ func (s *Store) fileInArea(ctx context.Context, tx *sql.Tx, t *wire.Ticket, by s
 	return s.moveCase(ctx, tx, t, 0, "", id, m, by, "", now)
 }
 
-// areaOfTicket is the area of a ticket's household: by unit, else by the
-// building (the ticket's, else the registered unit's).
-func (s *Store) areaOfTicket(ctx context.Context, tx *sql.Tx, m areaMembers, t wire.Ticket) (int64, bool, error) {
-	building := t.Building
-	if building == "" && t.Unit != "" {
-		err := s.txQueryRow(ctx, tx, `SELECT building FROM units WHERE site = ? AND unit = ?`, t.Site, t.Unit).Scan(&building)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, false, err
-		}
-	}
-	id, ok := m.of(t.Unit, building)
-	return id, ok, nil
-}
-
 // moveCase files a ticket under area to (0: none) from area from, with its
 // audit entry; a top-up's assignee follows the assistant.
 func (s *Store) moveCase(ctx context.Context, tx *sql.Tx, t *wire.Ticket, from int64, fromAssistant string, to int64, m areaMembers, by, note string, now time.Time) error {

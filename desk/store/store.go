@@ -132,10 +132,6 @@ func (p Policy) location(site string) *time.Location {
 	return time.UTC
 }
 
-// pgCreationGroups is how many groups of ticket creations run at once on
-// PostgreSQL (groupcommit.go).
-const pgCreationGroups = 1
-
 // Store is the desk's database.
 type Store struct {
 	db      *sql.DB
@@ -211,16 +207,6 @@ func open(ctx context.Context, dialect, dsn string, policy Policy, upTo int) (*S
 	}
 	s := &Store{db: db, dialect: dialect, policy: policy, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{},
 		dsn: dsn, pending: map[*sql.Tx][]pendingEvent{}}
-	s.creations.limit = 1
-	if dialect == PostgresDialect {
-		// Groups of creations at once (groupcommit.go). Measured on 2 cores
-		// with 16 callers: in process, one desk, 1 group 763 µs a creation,
-		// 2 494 µs, 4 471 µs, 8 902 µs; but over HTTP with two replicas, the
-		// shape DESIGN §7 asks for, 1 group each made 1,742/s (p99 25 ms)
-		// and 2 each 1,396/s (p99 61 ms): the replicas' groups queue for
-		// the events' lock and the server's two cores.
-		s.creations.limit = pgCreationGroups
-	}
 	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
